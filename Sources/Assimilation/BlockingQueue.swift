@@ -1,0 +1,61 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A bounded multi-producer queue: producers block while it is full, the consumer while it is
+/// empty. Used between the per-silo walkers and the single index writer.
+final class BlockingQueue<Element>: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let notEmpty = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let notFull = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var items: [Element] = []   // guarded by mutex
+    private var head = 0                 // guarded by mutex
+    private var producers: Int           // guarded by mutex: open producers; 0 means drained after empty
+    private let capacity: Int
+
+    init(capacity: Int, producers: Int) {
+        self.capacity = capacity
+        self.producers = producers
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(notEmpty, nil)
+        pthread_cond_init(notFull, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex); pthread_cond_destroy(notEmpty); pthread_cond_destroy(notFull)
+        mutex.deallocate(); notEmpty.deallocate(); notFull.deallocate()
+    }
+
+    func push(_ item: Element) {
+        pthread_mutex_lock(mutex)
+        while items.count - head >= capacity { pthread_cond_wait(notFull, mutex) }
+        items.append(item)
+        pthread_cond_signal(notEmpty)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// A producer is done; once all are and the queue is empty, `pop` returns nil.
+    func finishProducer() {
+        pthread_mutex_lock(mutex)
+        producers -= 1
+        pthread_cond_broadcast(notEmpty)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// The next item; nil once every producer finished and nothing is left. With `wait` false,
+    /// returns nil at once when nothing is queued.
+    func pop(wait: Bool = true) -> Element?? {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while head == items.count {
+            if producers == 0 { return .some(nil) }
+            if !wait { return nil }
+            pthread_cond_wait(notEmpty, mutex)
+        }
+        let item = items[head]
+        head += 1
+        if head > 1024 && head * 2 > items.count { items.removeFirst(head); head = 0 }
+        pthread_cond_signal(notFull)
+        return .some(item)
+    }
+}

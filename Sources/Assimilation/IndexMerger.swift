@@ -1,0 +1,172 @@
+import Index
+import Silos
+import Syscalls
+import CShims
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Folds directory listings from the walkers into the index, one silo's view at a time.
+///
+/// Rules: a directory present in several silos is one directory (attributes from the silo first
+/// in the configuration); a file present in several silos shows the newest mtime (ties go to the
+/// silo first in the configuration) and records the others as shadows; where a directory and a
+/// file share a name, the directory wins. Identity is kept: an entry already indexed keeps its
+/// inode number whatever changes, and an unchanged entry is not written at all.
+final class IndexMerger {
+    let silos: SiloSet
+    var directories: [[UInt8]: UInt64] = [[]: 1]
+    var summary = ScanSummary()
+
+    init(silos: SiloSet) { self.silos = silos }
+
+    private func order(_ id: SiloID) -> Int { silos[id]?.order ?? Int.max }
+    private func bit(_ id: SiloID) -> UInt64 { 1 << UInt64(id) }
+
+    func apply(_ batch: DirectoryBatch, _ tx: WriteTransaction) throws(IndexError) {
+        guard let directory = directories[batch.path] else { return }   // its parent could not be read
+        let s = batch.silo
+        if batch.path.isEmpty, let stat = batch.rootStat { try mergeRoot(stat, silo: s, tx) }
+        let existing = try tx.reader.firstNames(in: directory)
+        let shadowsHere = try tx.reader.shadows(in: directory, silo: s)
+        var seen = Set<[UInt8]>(minimumCapacity: batch.entries.count)
+        summary.entries += batch.entries.count
+        for scanned in batch.entries {
+            seen.insert(scanned.name)
+            let ino: UInt64
+            if var row = existing[scanned.name] {
+                try merge(&row, scanned, silo: s, shadow: shadowsHere[row.ino], tx)
+                ino = row.ino
+            } else {
+                var row = EntryRow(ino: 0, parent: directory, name: scanned.name, stat: scanned.stat, silo: s, target: scanned.target)
+                row.nlink = scanned.stat.isDirectory ? 2 : scanned.stat.nlink
+                ino = try tx.insert(row)
+                if !scanned.tags.isEmpty { try tx.replaceXattrs(of: ino, with: scanned.tags) }
+                summary.added += 1
+            }
+            if scanned.stat.isDirectory { directories[childPath(batch.path, scanned.name)] = ino }
+        }
+        guard batch.complete else { return }
+        for (name, row) in existing where !seen.contains(name) {
+            if row.holds(silo: s) { try removePresence(row, silo: s, tx) }
+            else if shadowsHere[row.ino] != nil { try tx.deleteShadow(ino: row.ino, silo: s) }
+        }
+    }
+
+    private func childPath(_ parent: [UInt8], _ name: [UInt8]) -> [UInt8] {
+        parent.isEmpty ? name : parent + [UInt8(ascii: "/")] + name
+    }
+
+    private func mergeRoot(_ stat: FileStat, silo s: SiloID, _ tx: WriteTransaction) throws(IndexError) {
+        guard var root = try tx.reader.entry(1) else { return }
+        let before = root
+        if root.dirSilos == 0 || order(s) <= order(root.silo) {
+            root.apply(stat); root.silo = s; root.nlink = 2
+        }
+        root.dirSilos |= bit(s)
+        if root != before { try tx.update(root) }
+    }
+
+    private func merge(_ row: inout EntryRow, _ scanned: ScannedEntry, silo s: SiloID, shadow: ShadowRow?, _ tx: WriteTransaction) throws(IndexError) {
+        let stat = scanned.stat
+        switch (row.kind == .directory, stat.isDirectory) {
+        case (true, true):
+            var changed = false
+            if !row.holds(silo: s) {
+                row.dirSilos |= bit(s); changed = true
+                if order(s) < order(row.silo) { row.silo = s; row.apply(stat); row.nlink = 2 }
+            } else if row.silo == s && row.differs(from: stat.withNlink(2)) {
+                if row.ctimeNs != stat.ctimeNs { try tx.replaceXattrs(of: row.ino, with: scanned.tags) }
+                row.apply(stat); row.nlink = 2; changed = true
+            }
+            if changed { try tx.update(row); summary.updated += 1 } else { summary.unchanged += 1 }
+        case (false, false):
+            if row.silo == s {
+                guard row.differs(from: stat) || row.target != scanned.target else { summary.unchanged += 1; return }
+                if row.ctimeNs != stat.ctimeNs { try tx.replaceXattrs(of: row.ino, with: scanned.tags) }
+                row.apply(stat); row.target = scanned.target
+                try tx.update(row); summary.updated += 1
+            } else if isNewer(stat, s, than: row) {
+                try tx.upsertShadow(ShadowRow(ino: row.ino, silo: row.silo, kind: row.kind, size: row.size, mtimeNs: row.mtimeNs))
+                if shadow != nil { try tx.deleteShadow(ino: row.ino, silo: s) }
+                row.apply(stat); row.silo = s; row.target = scanned.target
+                try tx.update(row)
+                try tx.replaceXattrs(of: row.ino, with: scanned.tags)
+                summary.updated += 1
+            } else {
+                try recordShadow(row.ino, stat, silo: s, existing: shadow, tx)
+            }
+        case (false, true):
+            try tx.upsertShadow(ShadowRow(ino: row.ino, silo: row.silo, kind: row.kind, size: row.size, mtimeNs: row.mtimeNs))
+            row.apply(stat); row.silo = s; row.dirSilos = bit(s); row.nlink = 2; row.target = nil
+            try tx.update(row)
+            try tx.replaceXattrs(of: row.ino, with: scanned.tags)
+            summary.updated += 1
+        case (true, false):
+            try recordShadow(row.ino, stat, silo: s, existing: shadow, tx)
+        }
+    }
+
+    private func recordShadow(_ ino: UInt64, _ stat: FileStat, silo s: SiloID, existing: ShadowRow?, _ tx: WriteTransaction) throws(IndexError) {
+        let shadow = ShadowRow(ino: ino, silo: s, kind: stat.fileType, size: stat.size, mtimeNs: stat.mtimeNs)
+        if shadow != existing { try tx.upsertShadow(shadow); summary.updated += 1 } else { summary.unchanged += 1 }
+    }
+
+    private func isNewer(_ stat: FileStat, _ s: SiloID, than row: EntryRow) -> Bool {
+        stat.mtimeNs > row.mtimeNs || (stat.mtimeNs == row.mtimeNs && order(s) < order(row.silo))
+    }
+
+    /// Silo `s` no longer holds `row`: drop that copy, promote a shadow if one is left, and
+    /// remove the entry (and, for a directory, everything below it) when no silo holds it.
+    private func removePresence(_ row: EntryRow, silo s: SiloID, _ tx: WriteTransaction) throws(IndexError) {
+        var row = row
+        if row.kind == .directory {
+            for child in try tx.reader.firstNames(in: row.ino).values {
+                if child.holds(silo: s) { try removePresence(child, silo: s, tx) }
+                else { try tx.deleteShadow(ino: child.ino, silo: s) }
+            }
+            row.dirSilos &= ~bit(s)
+            if row.dirSilos == 0 {
+                try deleteSubtree(row.ino, tx)
+                summary.removed += 1
+                return
+            }
+            if row.silo == s {
+                row.silo = (0..<64).filter { row.dirSilos & bit($0) != 0 }.min { order($0) < order($1) } ?? s
+                if let stat = try statInSilo(row, row.silo, tx) { row.apply(stat); row.nlink = 2 }
+            }
+            try tx.update(row)
+            summary.updated += 1
+            return
+        }
+        if let best = try tx.reader.shadows(of: row.ino).first {
+            try tx.deleteShadow(ino: row.ino, silo: best.silo)
+            row.silo = best.silo; row.size = best.size; row.mtimeNs = best.mtimeNs
+            if let stat = try statInSilo(row, best.silo, tx) { row.apply(stat) }
+            try tx.update(row)
+            summary.updated += 1
+        } else {
+            try tx.delete(row.ino)
+            summary.removed += 1
+        }
+    }
+
+    private func deleteSubtree(_ ino: UInt64, _ tx: WriteTransaction) throws(IndexError) {
+        for child in try tx.reader.firstNames(in: ino).values {
+            if child.kind == .directory { try deleteSubtree(child.ino, tx) } else { try tx.delete(child.ino) }
+        }
+        try tx.delete(ino)
+    }
+
+    /// Current attributes of the copy in silo `id`, so a promoted copy shows its real metadata.
+    private func statInSilo(_ row: EntryRow, _ id: SiloID, _ tx: WriteTransaction) throws(IndexError) -> FileStat? {
+        guard let silo = silos[id], let path = try tx.reader.path(of: row.ino) else { return nil }
+        guard let fd = try? silo.open(path, flags: ESTUARY_O_PATH | O_NOFOLLOW) else { return nil }
+        defer { Sys.close(fd) }
+        return try? Sys.fstat(fd)
+    }
+}
+
+extension FileStat {
+    func withNlink(_ n: UInt64) -> FileStat { var copy = self; copy.nlink = n; return copy }
+}

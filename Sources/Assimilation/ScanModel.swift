@@ -1,0 +1,49 @@
+import Index
+import Syscalls
+
+/// One entry as a walker saw it in a silo.
+struct ScannedEntry: Sendable {
+    var name: [UInt8]
+    var stat: FileStat
+    var target: [UInt8]?
+    var tags: [(name: [UInt8], value: [UInt8])]
+}
+
+/// The full listing of one directory of one silo. `complete` is false when the listing could
+/// not be read to the end, in which case nothing under it may be taken as gone.
+struct DirectoryBatch: Sendable {
+    var silo: SiloID
+    var path: [UInt8]
+    var entries: [ScannedEntry]
+    var complete: Bool
+    var rootStat: FileStat?
+}
+
+/// A part of a silo the scan could not read, with the reason.
+public struct ScanProblem: Sendable, Equatable, CustomStringConvertible {
+    public var silo: String
+    public var path: String
+    public var message: String
+    public var description: String { "silo '\(silo)': \(path.isEmpty ? "/" : path): \(message)" }
+}
+
+/// Live numbers for a progress line.
+public struct ScanProgress: Sendable {
+    public var entries: Int
+    public var seconds: Double
+    public var rate: Double { seconds > 0 ? Double(entries) / seconds : 0 }
+}
+
+/// What a scan found and changed.
+public struct ScanSummary: Sendable {
+    public var entries = 0          // entries seen in silos
+    public var added = 0
+    public var updated = 0
+    public var unchanged = 0
+    public var removed = 0
+    public var shadowed = 0         // shadowed duplicates in the index after the scan
+    public var seconds = 0.0
+    public var silos: [String] = []
+    public var problems: [ScanProblem] = []
+    public var rate: Double { seconds > 0 ? Double(entries) / seconds : 0 }
+}

@@ -1,0 +1,69 @@
+import Index
+import Silos
+import Syscalls
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Assimilates silos into the index: one walker thread per silo, one writer (the caller's
+/// thread) merging their listings in large transactions.
+public struct Scanner: Sendable {
+    public let index: IndexStore
+    public let silos: SiloSet
+
+    public init(index: IndexStore, silos: SiloSet) { self.index = index; self.silos = silos }
+
+    /// Scans `targets` (all silos by default). `progress` is called about twice a second.
+    public func scan(_ targets: [Silo]? = nil, progress: (ScanProgress) -> Void = { _ in }) throws(IndexError) -> ScanSummary {
+        let targets = targets ?? silos.all
+        let started = monotonicSeconds()
+        let queue = BlockingQueue<DirectoryBatch>(capacity: 512, producers: targets.count)
+        let problems = Mutex<[ScanProblem]>([])
+        let threads = targets.map { silo in
+            OSThread.start {
+                SiloWalker(silo: silo, queue: queue, report: { p in problems.withLock { $0.append(p) } }).run()
+            }
+        }
+        let merger = IndexMerger(silos: silos)
+        var lastReport = started
+        var finished = false
+        while !finished {
+            var chunk: [DirectoryBatch] = []
+            var entries = 0
+            guard case .some(let first) = queue.pop(wait: true), let first else { break }
+            chunk.append(first); entries += first.entries.count
+            while entries < 20_000, case .some(let next) = queue.pop(wait: false) {
+                guard let next else { finished = true; break }
+                chunk.append(next); entries += next.entries.count
+            }
+            let saved = (merger.summary, merger.directories)
+            try index.write { tx throws(IndexError) in
+                (merger.summary, merger.directories) = saved   // a busy retry replays the chunk
+                for batch in chunk { try merger.apply(batch, tx) }
+            }
+            let now = monotonicSeconds()
+            if now - lastReport >= 0.5 {
+                progress(ScanProgress(entries: merger.summary.entries, seconds: now - started))
+                lastReport = now
+            }
+        }
+        threads.forEach { $0.join() }
+        var summary = merger.summary
+        summary.problems = problems.withLock { $0 }
+        summary.silos = targets.map(\.name)
+        let failedSilos = Set(summary.problems.filter { $0.path.isEmpty }.map(\.silo))
+        try index.write { tx throws(IndexError) in
+            let rows = try tx.reader.silos()
+            for silo in targets where !failedSilos.contains(silo.name) {
+                let generation = (rows.first { $0.id == silo.id }?.scanGeneration ?? 0) + 1
+                try tx.recordScan(silo: silo.id, generation: generation, entries: try tx.reader.entryCount(silo: silo.id),
+                                  at: Int64(time(nil)))
+            }
+        }
+        summary.shadowed = Int(try index.query { tx throws(IndexError) in try tx.shadowCount() })
+        summary.seconds = monotonicSeconds() - started
+        progress(ScanProgress(entries: summary.entries, seconds: summary.seconds))
+        return summary
+    }
+}

@@ -1,0 +1,93 @@
+import Index
+import Silos
+import Syscalls
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Walks one silo depth-first, handing each directory's full listing to the queue before
+/// descending into it, so the writer always knows a directory before its contents.
+/// Every directory is opened relative to its parent's descriptor with O_NOFOLLOW: no path is
+/// ever concatenated and no symlink inside the silo is followed.
+struct SiloWalker {
+    let silo: Silo
+    let queue: BlockingQueue<DirectoryBatch>
+    let report: @Sendable (ScanProblem) -> Void
+
+    private static let reserved: [UInt8] = Array(".estuary".utf8)
+
+    func run() {
+        defer { queue.finishProducer() }
+        let rootFD: Int32
+        do { rootFD = try silo.open([], flags: O_RDONLY | O_DIRECTORY) } catch {
+            report(ScanProblem(silo: silo.name, path: "", message: SiloError(silo: silo.name, path: silo.path, errno: error).problem))
+            return
+        }
+        let rootStat = try? Sys.fstat(rootFD)
+        walk(directory: rootFD, path: [], rootStat: rootStat)
+    }
+
+    /// Lists `fd` (which it closes), emits the batch, then recurses into the subdirectories.
+    private func walk(directory fd: Int32, path: [UInt8], rootStat: FileStat? = nil) {
+        var stream = DirectoryStream(fd: fd)
+        var entries: [ScannedEntry] = []
+        var complete = true
+        while true {
+            let next: DirectoryStream.Entry?
+            do { next = try stream.next() } catch {
+                report(problem(path, "listing stopped: \(error)"))
+                complete = false
+                break
+            }
+            guard let entry = next else { break }
+            if path.isEmpty && entry.name.elementsEqual(SiloWalker.reserved) { continue }
+            switch examine(fd, entry.name, path) {
+            case .found(let scanned): entries.append(scanned)
+            case .vanished: break
+            case .failed: complete = false
+            }
+        }
+        let subdirectories = entries.filter { $0.stat.isDirectory }.map(\.name)
+        queue.push(DirectoryBatch(silo: silo.id, path: path, entries: entries, complete: complete, rootStat: rootStat))
+        for name in subdirectories {
+            let childPath = path.isEmpty ? name : path + [UInt8(ascii: "/")] + name
+            let childFD = withCPath(name) { Glibc.openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+            if childFD < 0 {
+                let e = Errno.current
+                report(problem(childPath, "cannot open directory: \(e)"))
+                // An unreadable directory still exists; its contents are unknown, so keep them.
+                queue.push(DirectoryBatch(silo: silo.id, path: childPath, entries: [], complete: false, rootStat: nil))
+                continue
+            }
+            walk(directory: childFD, path: childPath)
+        }
+    }
+
+    private enum Examined { case found(ScannedEntry), vanished, failed }
+
+    /// Stats one entry and reads its target and tags. An entry deleted since the listing is
+    /// simply gone; any other failure is reported and leaves the directory's listing incomplete.
+    private func examine(_ dirFD: Int32, _ name: UnsafeBufferPointer<UInt8>, _ path: [UInt8]) -> Examined {
+        let nameBytes = Array(name)
+        return withCPath(nameBytes) { cName -> Examined in
+            do throws(Errno) {
+                let stat = try Sys.lstatat(dirFD, cName)
+                var entry = ScannedEntry(name: nameBytes, stat: stat, target: nil, tags: [])
+                switch stat.fileType {
+                case .symlink: entry.target = try Sys.readlinkat(dirFD, cName)
+                case .regular, .directory: entry.tags = try Sys.userXattrs(dirFD, cName)
+                default: break
+                }
+                return .found(entry)
+            } catch {
+                if error == .noSuchFileOrDirectory { return .vanished }
+                report(problem(path.isEmpty ? nameBytes : path + [UInt8(ascii: "/")] + nameBytes, "\(error)"))
+                return .failed
+            }
+        }
+    }
+
+    private func problem(_ path: [UInt8], _ message: String) -> ScanProblem {
+        ScanProblem(silo: silo.name, path: displayName(path), message: message)
+    }
+}

@@ -1,0 +1,78 @@
+#define _GNU_SOURCE
+#include "cshims.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <linux/openat2.h>
+
+// Kernel 6.13 added the *xattrat calls; the numbers are shared by all architectures.
+#ifndef SYS_listxattrat
+#define SYS_listxattrat 465
+#endif
+#ifndef SYS_getxattrat
+#define SYS_getxattrat 464
+#endif
+
+struct estuary_xattr_args { uint64_t value; uint32_t size; uint32_t flags; };
+
+const uint64_t ESTUARY_RESOLVE_BENEATH = RESOLVE_BENEATH;
+const uint64_t ESTUARY_RESOLVE_NO_MAGICLINKS = RESOLVE_NO_MAGICLINKS;
+const uint64_t ESTUARY_RESOLVE_NO_SYMLINKS = RESOLVE_NO_SYMLINKS;
+const int ESTUARY_O_PATH = O_PATH;
+const int ESTUARY_O_NOATIME = O_NOATIME;
+const int ESTUARY_AT_EMPTY_PATH = AT_EMPTY_PATH;
+const long ESTUARY_UTIME_NOW = UTIME_NOW;
+const long ESTUARY_UTIME_OMIT = UTIME_OMIT;
+
+int estuary_openat2(int dirfd, const char *path, int flags, unsigned mode, uint64_t resolve) {
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = (uint64_t)(unsigned)flags;
+    how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
+    how.resolve = resolve;
+    long rc;
+    do { rc = syscall(SYS_openat2, dirfd, path, &how, sizeof how); } while (rc < 0 && errno == EINTR);
+    return (int)rc;
+}
+
+ssize_t estuary_getdents64(int fd, void *buf, size_t len) {
+    return (ssize_t)syscall(SYS_getdents64, fd, buf, len);
+}
+
+static int xattrat_unsupported = 0;
+
+// Falls back to the /proc/self/fd form on kernels before 6.13; both refuse to follow a final symlink.
+ssize_t estuary_listxattrat(int dirfd, const char *name, char *list, size_t size) {
+    if (!__atomic_load_n(&xattrat_unsupported, __ATOMIC_RELAXED)) {
+        long rc = syscall(SYS_listxattrat, dirfd, name, AT_SYMLINK_NOFOLLOW, list, size);
+        if (rc >= 0 || errno != ENOSYS) return (ssize_t)rc;
+        __atomic_store_n(&xattrat_unsupported, 1, __ATOMIC_RELAXED);
+    }
+    char path[64 + 256];
+    if (snprintf(path, sizeof path, "/proc/self/fd/%d/%s", dirfd, name) >= (int)sizeof path) { errno = ENAMETOOLONG; return -1; }
+    return llistxattr(path, list, size);
+}
+
+ssize_t estuary_getxattrat(int dirfd, const char *name, const char *attr, void *value, size_t size) {
+    if (!__atomic_load_n(&xattrat_unsupported, __ATOMIC_RELAXED)) {
+        struct estuary_xattr_args args = { (uint64_t)(uintptr_t)value, (uint32_t)size, 0 };
+        long rc = syscall(SYS_getxattrat, dirfd, name, AT_SYMLINK_NOFOLLOW, attr, &args, sizeof args);
+        if (rc >= 0 || errno != ENOSYS) return (ssize_t)rc;
+        __atomic_store_n(&xattrat_unsupported, 1, __ATOMIC_RELAXED);
+    }
+    char path[64 + 256];
+    if (snprintf(path, sizeof path, "/proc/self/fd/%d/%s", dirfd, name) >= (int)sizeof path) { errno = ENAMETOOLONG; return -1; }
+    return lgetxattr(path, attr, value, size);
+}
+
+int estuary_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned flags) {
+    return (int)syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, flags);
+}
+
+int estuary_errno(void) { return errno; }
+void estuary_set_errno(int value) { errno = value; }

@@ -1,0 +1,75 @@
+import CSQLite
+import Syscalls
+
+/// One SQLite connection with its cache of prepared statements.
+///
+/// Thread contract: a connection is used by one thread at a time. `IndexStore` hands each out
+/// exclusively (the writer behind its mutex, readers from a pool), which is why the
+/// `@unchecked Sendable` is sound.
+public final class Connection: @unchecked Sendable {
+    let db: OpaquePointer
+    private var cache: [String: Statement] = [:]
+
+    public init(path: String, readOnly: Bool = false) throws(IndexError) {
+        var handle: OpaquePointer?
+        let flags = (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_NOMUTEX
+        let rc = sqlite3_open_v2(path, &handle, flags, nil)
+        guard rc == SQLITE_OK, let handle else {
+            let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            if let handle { sqlite3_close_v2(handle) }
+            throw IndexError(code: rc, message: "\(path): \(message)")
+        }
+        db = handle
+        sqlite3_extended_result_codes(db, 1)
+        sqlite3_busy_timeout(db, 10_000)
+        try execute("PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536; PRAGMA mmap_size = 268435456")
+    }
+
+    deinit {
+        cache.removeAll()
+        sqlite3_close_v2(db)
+    }
+
+    func error(_ rc: Int32) -> IndexError {
+        IndexError(code: sqlite3_extended_errcode(db) != 0 ? sqlite3_extended_errcode(db) : rc,
+                   message: String(cString: sqlite3_errmsg(db)))
+    }
+
+    /// Runs one or more statements that return no rows.
+    public func execute(_ sql: String) throws(IndexError) {
+        var message: UnsafeMutablePointer<CChar>?
+        let rc = sqlite3_exec(db, sql, nil, nil, &message)
+        if rc != SQLITE_OK {
+            let text = message.map { String(cString: $0) } ?? "error"
+            sqlite3_free(message)
+            throw IndexError(code: rc, message: text)
+        }
+    }
+
+    /// A cached prepared statement for `sql`, reset and ready to bind.
+    public func prepare(_ sql: String) throws(IndexError) -> Statement {
+        if let cached = cache[sql] { return cached }
+        var handle: OpaquePointer?
+        let rc = sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &handle, nil)
+        guard rc == SQLITE_OK, let handle else { throw error(rc) }
+        let statement = Statement(handle: handle, connection: self)
+        cache[sql] = statement
+        return statement
+    }
+
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(db) }
+    public var changes: Int { Int(sqlite3_changes(db)) }
+
+    /// A scalar query's first column, or nil when it returns no row.
+    public func scalar(_ sql: String) throws(IndexError) -> Int64? {
+        let s = try prepare(sql)
+        defer { s.reset() }
+        return try s.step() ? s.int64(0) : nil
+    }
+
+    public func textScalar(_ sql: String) throws(IndexError) -> String? {
+        let s = try prepare(sql)
+        defer { s.reset() }
+        return try s.step() ? s.text(0) : nil
+    }
+}

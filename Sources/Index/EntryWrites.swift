@@ -1,0 +1,108 @@
+import Syscalls
+
+extension WriteTransaction {
+    /// Inserts `row` under a fresh inode number (row.ino is ignored) and returns that number.
+    @discardableResult
+    public func insert(_ row: EntryRow) throws(IndexError) -> UInt64 {
+        let ino = allocateInode()
+        let s = try connection.prepare("""
+            INSERT INTO entries(\(entryColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        var copy = row
+        copy.ino = ino
+        bindEntry(s, copy)
+        try s.run()
+        return ino
+    }
+
+    /// Rewrites every column of the entry `row.ino`.
+    public func update(_ row: EntryRow) throws(IndexError) {
+        let s = try connection.prepare("""
+            UPDATE entries SET parent = ?2, name = ?3, kind = ?4, mode = ?5, uid = ?6, gid = ?7, size = ?8, blocks = ?9,
+                atime = ?10, mtime = ?11, ctime = ?12, nlink = ?13, rdev = ?14, silo = ?15, dirsilos = ?16, bino = ?17,
+                target = ?18 WHERE ino = ?1
+            """)
+        bindEntry(s, row)
+        try s.run()
+    }
+
+    private func bindEntry(_ s: Statement, _ row: EntryRow) {
+        s.bind(1, row.ino).bind(2, row.parent).bind(3, blob: row.name).bind(4, row.kind.rawValue)
+            .bind(5, Int64(row.mode)).bind(6, Int64(row.uid)).bind(7, Int64(row.gid)).bind(8, row.size).bind(9, row.blocks)
+            .bind(10, row.atimeNs).bind(11, row.mtimeNs).bind(12, row.ctimeNs).bind(13, row.nlink).bind(14, row.rdev)
+            .bind(15, row.silo).bind(16, row.dirSilos).bind(17, row.backingInode)
+        if let target = row.target { s.bind(18, blob: target) } else { s.bindNull(18) }
+    }
+
+    /// Removes the inode `ino` with its names, shadows and tags (not its children).
+    public func delete(_ ino: UInt64) throws(IndexError) {
+        for sql in ["DELETE FROM entries WHERE ino = ?", "DELETE FROM links WHERE ino = ?",
+                    "DELETE FROM shadows WHERE ino = ?", "DELETE FROM xattrs WHERE ino = ?"] {
+            let s = try connection.prepare(sql)
+            s.bind(1, ino)
+            try s.run()
+        }
+    }
+
+    /// Replaces all tags of `ino` with `tags`.
+    public func replaceXattrs(of ino: UInt64, with tags: [(name: [UInt8], value: [UInt8])]) throws(IndexError) {
+        let d = try connection.prepare("DELETE FROM xattrs WHERE ino = ?")
+        d.bind(1, ino)
+        try d.run()
+        for tag in tags { try setXattr(of: ino, name: tag.name, value: tag.value) }
+    }
+
+    public func setXattr(of ino: UInt64, name: [UInt8], value: [UInt8]) throws(IndexError) {
+        let s = try connection.prepare("INSERT OR REPLACE INTO xattrs(ino, name, value) VALUES (?, ?, ?)")
+        s.bind(1, ino).bind(2, blob: name).bind(3, blob: value)
+        try s.run()
+    }
+
+    public func upsertShadow(_ shadow: ShadowRow) throws(IndexError) {
+        let s = try connection.prepare("INSERT OR REPLACE INTO shadows(ino, silo, kind, size, mtime) VALUES (?, ?, ?, ?, ?)")
+        s.bind(1, shadow.ino).bind(2, shadow.silo).bind(3, shadow.kind.rawValue).bind(4, shadow.size).bind(5, shadow.mtimeNs)
+        try s.run()
+    }
+
+    public func deleteShadow(ino: UInt64, silo: SiloID) throws(IndexError) {
+        let s = try connection.prepare("DELETE FROM shadows WHERE ino = ? AND silo = ?")
+        s.bind(1, ino).bind(2, silo)
+        try s.run()
+    }
+
+    /// Records a silo of the configuration, keeping its id if the name is known. Returns the id.
+    public func registerSilo(name: String, path: String, tier: String) throws(IndexError) -> SiloID {
+        if let existing = try reader.silos().first(where: { $0.name == name }) {
+            let u = try connection.prepare("UPDATE silos SET path = ?, tier = ? WHERE id = ?")
+            u.bind(1, path).bind(2, tier).bind(3, existing.id)
+            try u.run()
+            return existing.id
+        }
+        let used = Set(try reader.silos().map(\.id))
+        guard let id = (0..<64).first(where: { !used.contains($0) }) else {
+            throw IndexError(code: 1, message: "a pool holds at most 64 silos")
+        }
+        let s = try connection.prepare("INSERT INTO silos(id, name, path, tier) VALUES (?, ?, ?, ?)")
+        s.bind(1, id).bind(2, name).bind(3, path).bind(4, tier)
+        try s.run()
+        return id
+    }
+
+    public func recordScan(silo: SiloID, generation: Int64, entries: Int64, at time: Int64) throws(IndexError) {
+        let s = try connection.prepare("UPDATE silos SET scan_gen = ?, entries = ?, scanned_at = ? WHERE id = ?")
+        s.bind(1, generation).bind(2, entries).bind(3, time).bind(4, silo)
+        try s.run()
+    }
+
+    public func setHealth(silo: SiloID, health: String, reason: String?) throws(IndexError) {
+        let s = try connection.prepare("UPDATE silos SET health = ?, health_reason = ? WHERE id = ?")
+        s.bind(1, health).bind(2, reason).bind(3, silo)
+        try s.run()
+    }
+
+    public func setMeta(_ key: String, _ value: String) throws(IndexError) {
+        let s = try connection.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)")
+        s.bind(1, key).bind(2, value)
+        try s.run()
+    }
+}

@@ -1,0 +1,162 @@
+import CSQLite
+import Synchronization
+import Syscalls
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The pool's index: one writer connection and a pool of reader connections over one SQLite
+/// database in WAL mode. Transactions are closures; SQLITE_BUSY reruns the closure.
+public final class IndexStore: Sendable {
+    public let path: String
+    private let writer: Mutex<WriterState>
+    private let readers: Mutex<[Connection]>
+
+    /// Opens (creating if needed) the index at `path` and applies pending migrations.
+    public init(path: String) throws(IndexError) {
+        self.path = path
+        let connection = try Connection(path: path)
+        try connection.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 4000")
+        try IndexStore.migrate(connection)
+        let next = UInt64(try connection.textScalar("SELECT value FROM meta WHERE key = 'next_ino'").flatMap { UInt64($0) } ?? 2)
+        writer = Mutex(WriterState(connection: connection, nextInode: next))
+        readers = Mutex([])
+    }
+
+    /// Names of the migrations applied to this index, oldest first.
+    public func appliedMigrations() throws(IndexError) -> [String] {
+        try read { tx throws(IndexError) in
+            let s = try tx.connection.prepare("SELECT name FROM migrations ORDER BY rowid")
+            defer { s.reset() }
+            var names: [String] = []
+            while try s.step() { names.append(s.text(0) ?? "") }
+            return names
+        }
+    }
+
+    private static func migrate(_ c: Connection) throws(IndexError) {
+        try c.execute("CREATE TABLE IF NOT EXISTS migrations(name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)")
+        for migration in Migrations.all {
+            let check = try c.prepare("SELECT 1 FROM migrations WHERE name = ?")
+            check.bind(1, migration.name)
+            let done = try check.step()
+            check.reset()
+            if done { continue }
+            try c.execute("BEGIN IMMEDIATE")
+            do throws(IndexError) {
+                try c.execute(migration.sql)
+                let record = try c.prepare("INSERT INTO migrations(name, applied_at) VALUES (?, strftime('%s','now'))")
+                record.bind(1, migration.name)
+                try record.run()
+                try c.execute("COMMIT")
+            } catch {
+                try? c.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    /// Runs `body` in one write transaction (BEGIN IMMEDIATE). On SQLITE_BUSY the transaction is
+    /// rolled back and `body` runs again, so it must not have effects outside the index.
+    public func write<R>(_ body: (WriteTransaction) throws(IndexError) -> R) throws(IndexError) -> R {
+        try writer.withLock { state throws(IndexError) -> R in
+            let connection = state.connection
+            var attempt = 0
+            while true {
+                attempt += 1
+                do throws(IndexError) {
+                    try connection.execute("BEGIN IMMEDIATE")
+                    let result: R
+                    do throws(IndexError) {
+                        result = try body(WriteTransaction(state: state))
+                        try state.persistInodeCounter()
+                        try connection.execute("COMMIT")
+                        state.committedNextInode = state.nextInode
+                    } catch {
+                        try? connection.execute("ROLLBACK")
+                        state.nextInode = state.committedNextInode
+                        throw error
+                    }
+                    return result
+                } catch where error.isBusy && attempt < 20 {
+                    usleep(UInt32(1000 * attempt))
+                }
+            }
+        }
+    }
+
+    /// Runs `body` on a reader connection inside one read transaction (a consistent snapshot).
+    public func read<R>(_ body: (ReadTransaction) throws(IndexError) -> R) throws(IndexError) -> R {
+        let connection = try takeReader()
+        defer { returnReader(connection) }
+        try connection.execute("BEGIN")
+        defer { try? connection.execute("COMMIT") }
+        return try body(ReadTransaction(connection: connection))
+    }
+
+    /// Runs `body` on a reader connection in autocommit mode: cheapest for a single statement.
+    public func query<R>(_ body: (ReadTransaction) throws(IndexError) -> R) throws(IndexError) -> R {
+        let connection = try takeReader()
+        defer { returnReader(connection) }
+        return try body(ReadTransaction(connection: connection))
+    }
+
+    private func takeReader() throws(IndexError) -> Connection {
+        if let c = readers.withLock({ $0.popLast() }) { return c }
+        return try Connection(path: path)
+    }
+
+    private func returnReader(_ c: Connection) {
+        readers.withLock { if $0.count < 64 { $0.append(c) } }
+    }
+
+    /// Runs `PRAGMA quick_check`; returns the problems found (empty when sound).
+    public func quickCheck() throws(IndexError) -> [String] {
+        try query { tx throws(IndexError) in
+            let s = try tx.connection.prepare("PRAGMA quick_check")
+            defer { s.reset() }
+            var problems: [String] = []
+            while try s.step() { if let t = s.text(0), t != "ok" { problems.append(t) } }
+            return problems
+        }
+    }
+}
+
+/// A read-only view of the index inside a transaction (or a single autocommit statement).
+public struct ReadTransaction {
+    public let connection: Connection
+}
+
+/// The writer connection and the inode counter it alone advances. Guarded by `IndexStore.writer`.
+final class WriterState: @unchecked Sendable {
+    let connection: Connection
+    var nextInode: UInt64
+    var committedNextInode: UInt64
+
+    init(connection: Connection, nextInode: UInt64) {
+        self.connection = connection; self.nextInode = nextInode; committedNextInode = nextInode
+    }
+
+    /// Inode numbers are never reused within a pool, which keeps NFS file handles sound
+    /// without generation bumps; the counter rides in the same transaction as the inserts.
+    func persistInodeCounter() throws(IndexError) {
+        guard nextInode != committedNextInode else { return }
+        let s = try connection.prepare("UPDATE meta SET value = ? WHERE key = 'next_ino'")
+        s.bind(1, String(nextInode))
+        try s.run()
+    }
+}
+
+/// A writable view of the index inside `IndexStore.write`.
+public struct WriteTransaction {
+    let state: WriterState
+    public var connection: Connection { state.connection }
+    public var reader: ReadTransaction { ReadTransaction(connection: state.connection) }
+
+    /// A fresh inode number, never handed out before in this pool.
+    public func allocateInode() -> UInt64 {
+        let ino = state.nextInode
+        state.nextInode += 1
+        return ino
+    }
+}

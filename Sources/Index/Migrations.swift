@@ -1,0 +1,55 @@
+/// Schema changes, applied in order, each once, each named. A name is never reused or edited
+/// after it ships: add a new migration instead. Columns use portable SQL types so a server
+/// engine can take the same schema.
+public enum Migrations {
+    public static let all: [(name: String, sql: String)] = [
+        ("0001-initial", """
+        CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+        CREATE TABLE silos(
+            id INTEGER PRIMARY KEY,            -- 0..63, the bit in entries.dirsilos
+            name TEXT NOT NULL UNIQUE,
+            path TEXT NOT NULL,
+            tier TEXT NOT NULL,
+            scan_gen INTEGER NOT NULL DEFAULT 0,
+            scanned_at INTEGER,                -- unix seconds of the last completed scan
+            entries INTEGER NOT NULL DEFAULT 0,
+            health TEXT NOT NULL DEFAULT 'unknown',
+            health_reason TEXT
+        );
+        -- One row per inode, holding its first name. Extra hard-link names live in links.
+        CREATE TABLE entries(
+            ino INTEGER PRIMARY KEY,
+            parent INTEGER NOT NULL,
+            name BLOB NOT NULL,
+            kind INTEGER NOT NULL,
+            mode INTEGER NOT NULL,
+            uid INTEGER NOT NULL,
+            gid INTEGER NOT NULL,
+            size INTEGER NOT NULL,
+            blocks INTEGER NOT NULL,
+            atime INTEGER NOT NULL,            -- nanoseconds since the epoch
+            mtime INTEGER NOT NULL,
+            ctime INTEGER NOT NULL,
+            nlink INTEGER NOT NULL,
+            rdev INTEGER NOT NULL,
+            silo INTEGER NOT NULL,             -- holds the visible data (files) or the attributes (dirs)
+            dirsilos INTEGER NOT NULL,         -- bitmask of the silos holding a directory
+            bino INTEGER NOT NULL,             -- backing inode number when last seen
+            target BLOB                        -- symlink target
+        );
+        CREATE UNIQUE INDEX entries_by_name ON entries(parent, name);
+        CREATE TABLE links(parent INTEGER NOT NULL, name BLOB NOT NULL, ino INTEGER NOT NULL,
+                           PRIMARY KEY(parent, name)) WITHOUT ROWID;
+        -- A same-named file in a second silo that lost to the newer mtime. Never deleted by us.
+        CREATE TABLE shadows(ino INTEGER NOT NULL, silo INTEGER NOT NULL, kind INTEGER NOT NULL,
+                             size INTEGER NOT NULL, mtime INTEGER NOT NULL,
+                             PRIMARY KEY(ino, silo)) WITHOUT ROWID;
+        CREATE TABLE xattrs(ino INTEGER NOT NULL, name BLOB NOT NULL, value BLOB NOT NULL,
+                            PRIMARY KEY(ino, name)) WITHOUT ROWID;
+        INSERT INTO meta(key, value) VALUES ('next_ino', '2');
+        INSERT INTO entries(ino, parent, name, kind, mode, uid, gid, size, blocks, atime, mtime, ctime,
+                            nlink, rdev, silo, dirsilos, bino, target)
+            VALUES (1, 0, x'', 2, 16877, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, NULL);
+        """),
+    ]
+}

@@ -1,0 +1,59 @@
+import CShims
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Sys {
+    /// Names of the extended attributes of `name` in `dirfd`, without following a final symlink.
+    /// The corresponding C call is `listxattrat` (Linux 6.13), falling back for older kernels.
+    public static func listXattrs(_ dirfd: Int32, _ name: UnsafePointer<CChar>) throws(Errno) -> [[UInt8]] {
+        var capacity = 1024
+        while true {
+            var buffer = [UInt8](repeating: 0, count: capacity)
+            let n = buffer.withUnsafeMutableBytes { estuary_listxattrat(dirfd, name, $0.baseAddress!.assumingMemoryBound(to: CChar.self), capacity) }
+            if n < 0 {
+                let e = Errno.current
+                if e == .outOfRange && capacity < 1 << 20 { capacity *= 8; continue }
+                throw e
+            }
+            return buffer[0..<n].split(separator: 0, omittingEmptySubsequences: true).map(Array.init)
+        }
+    }
+
+    /// The value of one extended attribute, without following a final symlink.
+    public static func getXattr(_ dirfd: Int32, _ name: UnsafePointer<CChar>, _ attribute: UnsafePointer<CChar>) throws(Errno) -> [UInt8] {
+        var capacity = 4096
+        while true {
+            var buffer = [UInt8](repeating: 0, count: capacity)
+            let n = buffer.withUnsafeMutableBytes { estuary_getxattrat(dirfd, name, attribute, $0.baseAddress!, capacity) }
+            if n < 0 {
+                let e = Errno.current
+                if e == .outOfRange && capacity < 65536 { capacity = 65536; continue }
+                throw e
+            }
+            return Array(buffer[0..<n])
+        }
+    }
+
+    /// The `user.*` attributes of `name` in `dirfd` with their values. Unsupported file systems give none.
+    public static func userXattrs(_ dirfd: Int32, _ name: UnsafePointer<CChar>) throws(Errno) -> [(name: [UInt8], value: [UInt8])] {
+        let names: [[UInt8]]
+        do { names = try listXattrs(dirfd, name) } catch {
+            if error == .notSupported || error == .noData { return [] }
+            throw error
+        }
+        var result: [(name: [UInt8], value: [UInt8])] = []
+        for attribute in names where attribute.starts(with: userPrefix) {
+            do {
+                let value = try withCPath(attribute) { a throws(Errno) in try getXattr(dirfd, name, a) }
+                result.append((attribute, value))
+            } catch {
+                if error == .noData { continue }   // removed between list and get
+                throw error
+            }
+        }
+        return result
+    }
+
+    public static let userPrefix: [UInt8] = Array("user.".utf8)
+}
