@@ -28,8 +28,10 @@ class Cleanup:
         self._actions = [a for a in self._actions if a[0] != what]
 
     def run_all(self) -> None:
-        # A second Ctrl-C during teardown must not leave mounts behind.
-        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # A signal arriving mid-teardown must not abort it and leave mounts behind
+        # (unmounting a FUSE fs with a million cached inodes can take several seconds).
+        blocked = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+        previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in blocked}
         try:
             while self._actions:
                 what, action = self._actions.pop()
@@ -38,7 +40,8 @@ class Cleanup:
                 except Exception as e:  # keep tearing down the rest
                     print(f"cleanup: {what}: {e}", file=sys.stderr)
         finally:
-            signal.signal(signal.SIGINT, old)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 CLEANUP = Cleanup()
@@ -106,6 +109,7 @@ class FuseDaemon:
         self.name, self.cmd, self.mountpoint, self.fstype = name, cmd, mountpoint, fstype
         self.log_path = log_path
         self.proc: subprocess.Popen | None = None
+        self._log_start = 0  # the log is appended to; failure reports show only this run's part
 
     @property
     def running(self) -> bool:
@@ -120,6 +124,7 @@ class FuseDaemon:
         with open(self.log_path, "ab") as log:
             log.write(f"\n=== {time.ctime()}: {' '.join(self.cmd)}\n".encode())
             log.flush()
+            self._log_start = log.tell()
             # Own session: a terminal Ctrl-C reaches only us, and we unmount before killing it.
             self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=log,
                                          stderr=subprocess.STDOUT, start_new_session=True)
@@ -165,7 +170,8 @@ class FuseDaemon:
     def log_tail(self, limit: int = 600) -> str:
         try:
             with open(self.log_path, "rb") as f:
-                f.seek(max(0, os.path.getsize(self.log_path) - limit))
-                return f.read().decode(errors="replace").strip().replace("\n", " | ")
+                f.seek(max(self._log_start, os.path.getsize(self.log_path) - limit))
+                text = f.read().decode(errors="replace").strip().replace("\n", " | ")
+                return text or "(empty log)"
         except OSError:
             return "(no log)"

@@ -67,6 +67,7 @@ def table(results: list[BenchResult]) -> str:
     out += [fmt(i, line) for i, line in enumerate(lines) if i > 0]
     out.append("ratios: >1 means Estuary is faster (throughput estuary/baseline); "
                "estuary/mergerfs uses the best mergerfs config, named.")
+    out += [f"{res.bench.name}: {note}" for res in results for note in res.notes]
     return "\n".join(out)
 
 

@@ -102,10 +102,31 @@ def _read_marker(root: str) -> dict | None:
         return None
 
 
-def settle(seconds: float) -> None:
-    """Flush dirty data and give ext4 time to finish background work after mass creates."""
+def _cpu_busy_jiffies() -> tuple[int, int]:
+    """(busy, total) jiffies from /proc/stat; iowait counts as busy (writeback is what we wait for)."""
+    with open("/proc/stat") as f:
+        user, nice, system, idle, iowait, irq, softirq, steal = map(int, f.readline().split()[1:9])
+    busy = user + nice + system + iowait + irq + softirq
+    return busy, busy + idle + steal
+
+
+def settle(min_seconds: float, max_seconds: float, idle_below: float = 0.10) -> float:
+    """Flush dirty data, then wait until ext4's background work (e.g. unwritten-extent
+    conversion after mass creates) has died down: 3 consecutive seconds under `idle_below`
+    CPU use, at least min_seconds, at most max_seconds. Returns the seconds waited."""
+    start = time.monotonic()
     subprocess.run(["sync"], check=True)
-    time.sleep(seconds)
+    quiet = 0
+    busy0, total0 = _cpu_busy_jiffies()
+    while True:
+        time.sleep(1.0)
+        busy1, total1 = _cpu_busy_jiffies()
+        share = (busy1 - busy0) / max(1, total1 - total0)
+        busy0, total0 = busy1, total1
+        quiet = quiet + 1 if share < idle_below else 0
+        waited = time.monotonic() - start
+        if waited >= max_seconds or (quiet >= 3 and waited >= min_seconds):
+            return waited
 
 
 def ensure_tree(work: str, params: TreeParams, log=print) -> Tree:
@@ -128,8 +149,9 @@ def ensure_tree(work: str, params: TreeParams, log=print) -> Tree:
         total = sum(pool.map(_write_silo, [(params, p, i) for i, p in enumerate(silo_paths)]))
     gen_seconds = time.perf_counter() - start
     assert total == params.files, (total, params.files)
-    log(f"tree: wrote {total:,} files in {gen_seconds:.1f}s; syncing and settling")
-    settle(5.0 if params.files >= 100_000 else 1.0)
+    log(f"tree: wrote {total:,} files in {gen_seconds:.1f}s; syncing and waiting for ext4 to settle")
+    big = params.files >= 100_000
+    log(f"tree: settled after {settle(5.0 if big else 1.0, 120.0 if big else 10.0):.0f}s")
     # The marker goes last so an interrupted generation is never mistaken for a complete one.
     with open(os.path.join(root, MARKER), "w") as f:
         json.dump(asdict(params), f)

@@ -46,11 +46,13 @@ final class IndexMerger {
             }
             if scanned.stat.isDirectory { directories[childPath(batch.path, scanned.name)] = ino }
         }
-        guard batch.complete else { return }
-        for (name, row) in existing where !seen.contains(name) {
-            if row.holds(silo: s) { try removePresence(row, silo: s, tx) }
-            else if shadowsHere[row.ino] != nil { try tx.deleteShadow(ino: row.ino, silo: s) }
+        if batch.complete {
+            for (name, row) in existing where !seen.contains(name) {
+                if row.holds(silo: s) { try removePresence(row, silo: s, tx) }
+                else if shadowsHere[row.ino] != nil { try tx.deleteShadow(ino: row.ino, silo: s) }
+            }
         }
+        try tx.recountLinks(ofDirectory: directory)
     }
 
     private func childPath(_ parent: [UInt8], _ name: [UInt8]) -> [UInt8] {
@@ -61,7 +63,7 @@ final class IndexMerger {
         guard var root = try tx.reader.entry(1) else { return }
         let before = root
         if root.dirSilos == 0 || order(s) <= order(root.silo) {
-            root.apply(stat); root.silo = s; root.nlink = 2
+            root.apply(stat.withNlink(root.nlink)); root.silo = s
         }
         root.dirSilos |= bit(s)
         if root != before { try tx.update(root) }
@@ -74,10 +76,10 @@ final class IndexMerger {
             var changed = false
             if !row.holds(silo: s) {
                 row.dirSilos |= bit(s); changed = true
-                if order(s) < order(row.silo) { row.silo = s; row.apply(stat); row.nlink = 2 }
-            } else if row.silo == s && row.differs(from: stat.withNlink(2)) {
+                if order(s) < order(row.silo) { row.silo = s; row.apply(stat.withNlink(row.nlink)) }
+            } else if row.silo == s && row.differs(from: stat.withNlink(row.nlink)) {
                 if row.ctimeNs != stat.ctimeNs { try tx.replaceXattrs(of: row.ino, with: scanned.tags) }
-                row.apply(stat); row.nlink = 2; changed = true
+                row.apply(stat.withNlink(row.nlink)); changed = true
             }
             if changed { try tx.update(row); summary.updated += 1 } else { summary.unchanged += 1 }
         case (false, false):
@@ -133,7 +135,7 @@ final class IndexMerger {
             }
             if row.silo == s {
                 row.silo = (0..<64).filter { row.dirSilos & bit($0) != 0 }.min { order($0) < order($1) } ?? s
-                if let stat = try statInSilo(row, row.silo, tx) { row.apply(stat); row.nlink = 2 }
+                if let stat = try statInSilo(row, row.silo, tx) { row.apply(stat.withNlink(row.nlink)) }
             }
             try tx.update(row)
             summary.updated += 1

@@ -18,6 +18,13 @@ struct SiloWalker {
 
     func run() {
         defer { queue.finishProducer() }
+        if !silo.isOnline {
+            // It may have come back since the pool was opened.
+            do { try silo.attach() } catch {
+                report(ScanProblem(silo: silo.name, path: "", message: error.problem))
+                return
+            }
+        }
         let rootFD: Int32
         do { rootFD = try silo.open([], flags: O_RDONLY | O_DIRECTORY) } catch {
             report(ScanProblem(silo: silo.name, path: "", message: SiloError(silo: silo.name, path: silo.path, errno: error).problem))

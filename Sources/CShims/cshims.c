@@ -40,17 +40,17 @@ int estuary_openat2(int dirfd, const char *path, int flags, unsigned mode, uint6
     return (int)rc;
 }
 
-ssize_t estuary_getdents64(int fd, void *buf, size_t len) {
-    return (ssize_t)syscall(SYS_getdents64, fd, buf, len);
+long estuary_getdents64(int fd, void *buf, size_t len) {
+    return syscall(SYS_getdents64, fd, buf, len);
 }
 
 static int xattrat_unsupported = 0;
 
 // Falls back to the /proc/self/fd form on kernels before 6.13; both refuse to follow a final symlink.
-ssize_t estuary_listxattrat(int dirfd, const char *name, char *list, size_t size) {
+long estuary_listxattrat(int dirfd, const char *name, char *list, size_t size) {
     if (!__atomic_load_n(&xattrat_unsupported, __ATOMIC_RELAXED)) {
         long rc = syscall(SYS_listxattrat, dirfd, name, AT_SYMLINK_NOFOLLOW, list, size);
-        if (rc >= 0 || errno != ENOSYS) return (ssize_t)rc;
+        if (rc >= 0 || errno != ENOSYS) return rc;
         __atomic_store_n(&xattrat_unsupported, 1, __ATOMIC_RELAXED);
     }
     char path[64 + 256];
@@ -58,11 +58,11 @@ ssize_t estuary_listxattrat(int dirfd, const char *name, char *list, size_t size
     return llistxattr(path, list, size);
 }
 
-ssize_t estuary_getxattrat(int dirfd, const char *name, const char *attr, void *value, size_t size) {
+long estuary_getxattrat(int dirfd, const char *name, const char *attr, void *value, size_t size) {
     if (!__atomic_load_n(&xattrat_unsupported, __ATOMIC_RELAXED)) {
         struct estuary_xattr_args args = { (uint64_t)(uintptr_t)value, (uint32_t)size, 0 };
         long rc = syscall(SYS_getxattrat, dirfd, name, AT_SYMLINK_NOFOLLOW, attr, &args, sizeof args);
-        if (rc >= 0 || errno != ENOSYS) return (ssize_t)rc;
+        if (rc >= 0 || errno != ENOSYS) return rc;
         __atomic_store_n(&xattrat_unsupported, 1, __ATOMIC_RELAXED);
     }
     char path[64 + 256];
@@ -76,3 +76,34 @@ int estuary_renameat2(int olddirfd, const char *oldpath, int newdirfd, const cha
 
 int estuary_errno(void) { return errno; }
 void estuary_set_errno(int value) { errno = value; }
+
+#include <spawn.h>
+#include <sys/socket.h>
+
+const short ESTUARY_POSIX_SPAWN_SETSID = POSIX_SPAWN_SETSID;
+
+int estuary_spawn_closefrom(void *actions, int low) {
+    return posix_spawn_file_actions_addclosefrom_np((posix_spawn_file_actions_t *)actions, low);
+}
+
+int estuary_accept_cloexec(int fd) { return accept4(fd, NULL, NULL, SOCK_CLOEXEC); }
+
+int estuary_peer_credentials(int fd, uint32_t *uid, int32_t *pid) {
+    struct ucred cred;
+    socklen_t length = sizeof cred;
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &length) != 0) return -1;
+    *uid = cred.uid;
+    *pid = cred.pid;
+    return 0;
+}
+
+int estuary_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int estuary_lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags) {
+    return lsetxattr(path, name, value, size, flags);
+}
+int estuary_fsetxattr(int fd, const char *name, const void *value, size_t size, int flags) {
+    return fsetxattr(fd, name, value, size, flags);
+}
+long estuary_fgetxattr(int fd, const char *name, void *value, size_t size) { return fgetxattr(fd, name, value, size); }
+int estuary_fremovexattr(int fd, const char *name) { return fremovexattr(fd, name); }

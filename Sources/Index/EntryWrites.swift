@@ -100,6 +100,17 @@ extension WriteTransaction {
         try s.run()
     }
 
+    /// Sets a directory's link count to 2 + its subdirectories, as local file systems report
+    /// it (find and other tree walkers rely on it).
+    public func recountLinks(ofDirectory ino: UInt64) throws(IndexError) {
+        let s = try connection.prepare("""
+            UPDATE entries SET nlink = 2 + (SELECT count(*) FROM entries c WHERE c.parent = ?1 AND c.kind = 2)
+            WHERE ino = ?1 AND nlink != 2 + (SELECT count(*) FROM entries c WHERE c.parent = ?1 AND c.kind = 2)
+            """)
+        s.bind(1, ino)
+        try s.run()
+    }
+
     public func setMeta(_ key: String, _ value: String) throws(IndexError) {
         let s = try connection.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)")
         s.bind(1, key).bind(2, value)

@@ -55,5 +55,12 @@ extension Sys {
         return result
     }
 
+    /// Sets an extended attribute of `path` without following a final symlink.
+    /// The corresponding C function is `lsetxattr`.
+    public static func setXattr(path: String, name: String, value: [UInt8], flags: Int32 = 0) throws(Errno) {
+        let rc = value.withUnsafeBytes { estuary_lsetxattr(path, name, $0.baseAddress, $0.count, flags) }
+        if rc != 0 { throw Errno.current }
+    }
+
     public static let userPrefix: [UInt8] = Array("user.".utf8)
 }

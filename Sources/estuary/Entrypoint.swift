@@ -1,1 +1,6 @@
-@main struct E { static func main() {} }
+import AdminCLI
+
+@main
+struct Entrypoint {
+    static func main() { EstuaryCommand.main() }
+}

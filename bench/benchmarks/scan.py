@@ -23,9 +23,9 @@ def _scan_case(ctx: Context, estuary: EstuaryTarget, fresh: bool) -> Case:
         estuary.scan(ctx.command_timeout())
 
     if fresh:
-        return Case(estuary, timed, "estuary scan", before_each=estuary.wipe_state)
+        return Case(estuary, timed, "scan", before_each=estuary.wipe_state)
     # The warm-up scan fills the index if it is empty, so every timed scan is a rescan.
-    return Case(estuary, timed, "estuary rescan", warmup=populate)
+    return Case(estuary, timed, "rescan", warmup=populate)
 
 
 def setup_initial(ctx: Context, target: Target) -> list[Case]:

@@ -2,14 +2,14 @@
 #define ESTUARY_CSHIMS_H
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>
+
 
 // Syscalls glibc 2.36 does not wrap, or wraps only under _GNU_SOURCE, which Swift's Glibc lacks.
 // Each returns -1 and sets errno like the libc wrappers do.
 int estuary_openat2(int dirfd, const char *path, int flags, unsigned mode, uint64_t resolve);
-ssize_t estuary_getdents64(int fd, void *buf, size_t len);
-ssize_t estuary_listxattrat(int dirfd, const char *name, char *list, size_t size);
-ssize_t estuary_getxattrat(int dirfd, const char *name, const char *attr, void *value, size_t size);
+long estuary_getdents64(int fd, void *buf, size_t len);
+long estuary_listxattrat(int dirfd, const char *name, char *list, size_t size);
+long estuary_getxattrat(int dirfd, const char *name, const char *attr, void *value, size_t size);
 int estuary_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, unsigned flags);
 int estuary_errno(void);
 void estuary_set_errno(int value);
@@ -22,4 +22,19 @@ extern const int ESTUARY_O_NOATIME;
 extern const int ESTUARY_AT_EMPTY_PATH;
 extern const long ESTUARY_UTIME_NOW;
 extern const long ESTUARY_UTIME_OMIT;
+
+
+// Socket and process helpers behind _GNU_SOURCE.
+int estuary_accept_cloexec(int fd);
+int estuary_peer_credentials(int fd, uint32_t *uid, int32_t *pid);
+int estuary_pipe_cloexec(int fds[2]);
+extern const short ESTUARY_POSIX_SPAWN_SETSID;
+/// Closes every descriptor from `low` up in the spawned child (glibc 2.34+).
+int estuary_spawn_closefrom(void *actions, int low);
+
+// <sys/xattr.h> is not part of Swift's Glibc module.
+int estuary_lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags);
+int estuary_fsetxattr(int fd, const char *name, const void *value, size_t size, int flags);
+long estuary_fgetxattr(int fd, const char *name, void *value, size_t size);
+int estuary_fremovexattr(int fd, const char *name);
 #endif

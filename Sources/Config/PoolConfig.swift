@@ -1,0 +1,58 @@
+/// Everything the daemon and the admin tool need to know about one pool,
+/// already checked: names are valid, paths are absolute and normalised,
+/// sizes are in bytes and every silo's tier is known.
+public struct PoolConfig: Sendable, Equatable {
+    public static let defaultExtentSize = 4 << 20
+    public static let defaultEntryTimeout = 1.0
+    public static let defaultAttrTimeout = 1.0
+    public static let defaultNegativeTimeout = 0.0
+
+    /// The pool id; also the name of its state directory.
+    public var name: String
+    /// Holds index.db, control.sock and logs.
+    public var stateDirectory: String
+    /// Bytes; a power of two from 64KiB to 1GiB.
+    public var extentSize: Int
+    /// Seconds the kernel may cache directory entries.
+    public var entryTimeout: Double
+    /// Seconds the kernel may cache attributes.
+    public var attrTimeout: Double
+    /// Seconds the kernel may cache failed lookups.
+    public var negativeTimeout: Double
+    /// Tier names, fastest first.
+    public var tiers: [String]
+    /// In file (or spec) order.
+    public var silos: [SiloConfig]
+    /// Fill limits per tier name, for tiers that have a `[tiers.NAME]` table.
+    public var watermarks: [String: TierWatermark]
+    /// Parsed and checked for shape only; nothing evaluates them yet.
+    public var objectives: [ObjectiveConfig]
+    /// The file path or the zero-config spec, for messages.
+    public var source: String
+
+    public init(
+        name: String,
+        stateDirectory: String,
+        extentSize: Int = PoolConfig.defaultExtentSize,
+        entryTimeout: Double = PoolConfig.defaultEntryTimeout,
+        attrTimeout: Double = PoolConfig.defaultAttrTimeout,
+        negativeTimeout: Double = PoolConfig.defaultNegativeTimeout,
+        tiers: [String],
+        silos: [SiloConfig],
+        watermarks: [String: TierWatermark] = [:],
+        objectives: [ObjectiveConfig] = [],
+        source: String
+    ) {
+        self.name = name
+        self.stateDirectory = stateDirectory
+        self.extentSize = extentSize
+        self.entryTimeout = entryTimeout
+        self.attrTimeout = attrTimeout
+        self.negativeTimeout = negativeTimeout
+        self.tiers = tiers
+        self.silos = silos
+        self.watermarks = watermarks
+        self.objectives = objectives
+        self.source = source
+    }
+}

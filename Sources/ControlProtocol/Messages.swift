@@ -1,0 +1,122 @@
+import Foundation
+
+/// One request to the daemon's control socket: a JSON object on one line.
+public struct ControlRequest: Codable, Sendable, Equatable {
+    public var op: String
+    public var silo: String?
+    public init(op: String, silo: String? = nil) { self.op = op; self.silo = silo }
+}
+
+/// One line of a reply: progress lines first, then exactly one line with `scan`, `status`
+/// or `error` set.
+public struct ControlReply: Codable, Sendable {
+    public var progress: ScanProgressReport?
+    public var scan: ScanReport?
+    public var status: StatusReport?
+    public var error: String?
+    public var ok: Bool?
+    public init(progress: ScanProgressReport? = nil, scan: ScanReport? = nil, status: StatusReport? = nil, error: String? = nil, ok: Bool? = nil) {
+        self.progress = progress; self.scan = scan; self.status = status; self.error = error; self.ok = ok
+    }
+    public var isFinal: Bool { progress == nil }
+}
+
+public struct ScanProgressReport: Codable, Sendable {
+    public var entries: Int
+    public var seconds: Double
+    public var entriesPerSecond: Double
+    public init(entries: Int, seconds: Double) {
+        self.entries = entries; self.seconds = seconds
+        entriesPerSecond = seconds > 0 ? Double(entries) / seconds : 0
+    }
+}
+
+public struct ScanProblemReport: Codable, Sendable, Equatable {
+    public var silo: String
+    public var path: String
+    public var message: String
+    public init(silo: String, path: String, message: String) { self.silo = silo; self.path = path; self.message = message }
+}
+
+public struct ScanReport: Codable, Sendable {
+    public var silos: [String]
+    public var entries: Int
+    public var added: Int
+    public var updated: Int
+    public var unchanged: Int
+    public var removed: Int
+    public var shadowed: Int
+    public var seconds: Double
+    public var entriesPerSecond: Double
+    public var problems: [ScanProblemReport]
+    public init(silos: [String], entries: Int, added: Int, updated: Int, unchanged: Int, removed: Int, shadowed: Int,
+                seconds: Double, problems: [ScanProblemReport]) {
+        self.silos = silos; self.entries = entries; self.added = added; self.updated = updated; self.unchanged = unchanged
+        self.removed = removed; self.shadowed = shadowed; self.seconds = seconds
+        entriesPerSecond = seconds > 0 ? Double(entries) / seconds : 0
+        self.problems = problems
+    }
+}
+
+public struct SiloStatusReport: Codable, Sendable {
+    public var name: String
+    public var tier: String
+    public var path: String
+    public var entries: Int64
+    public var totalBytes: UInt64
+    public var usedBytes: UInt64
+    public var freeBytes: UInt64
+    public var health: String
+    public var reason: String?
+    public var scanGeneration: Int64
+    public var lastScan: Int64?
+    public init(name: String, tier: String, path: String, entries: Int64, totalBytes: UInt64, usedBytes: UInt64, freeBytes: UInt64,
+                health: String, reason: String?, scanGeneration: Int64, lastScan: Int64?) {
+        self.name = name; self.tier = tier; self.path = path; self.entries = entries; self.totalBytes = totalBytes
+        self.usedBytes = usedBytes; self.freeBytes = freeBytes; self.health = health; self.reason = reason
+        self.scanGeneration = scanGeneration; self.lastScan = lastScan
+    }
+}
+
+public struct ShadowReport: Codable, Sendable {
+    public var path: String
+    public var visibleSilo: String
+    public var shadowSilo: String
+    public var size: Int64
+    public var mtime: Double
+    public init(path: String, visibleSilo: String, shadowSilo: String, size: Int64, mtime: Double) {
+        self.path = path; self.visibleSilo = visibleSilo; self.shadowSilo = shadowSilo; self.size = size; self.mtime = mtime
+    }
+}
+
+public struct StatusReport: Codable, Sendable {
+    public var pool: String
+    public var source: String
+    public var stateDirectory: String
+    public var mountpoint: String?
+    public var daemonPid: Int32?
+    public var tiers: [String]
+    public var entries: Int64
+    public var silos: [SiloStatusReport]
+    public var shadows: [ShadowReport]
+    public var shadowCount: Int64
+    public init(pool: String, source: String, stateDirectory: String, mountpoint: String?, daemonPid: Int32?, tiers: [String],
+                entries: Int64, silos: [SiloStatusReport], shadows: [ShadowReport], shadowCount: Int64) {
+        self.pool = pool; self.source = source; self.stateDirectory = stateDirectory; self.mountpoint = mountpoint
+        self.daemonPid = daemonPid; self.tiers = tiers; self.entries = entries; self.silos = silos; self.shadows = shadows
+        self.shadowCount = shadowCount
+    }
+}
+
+/// Newline-delimited JSON, the control socket's framing.
+public enum ControlCoding {
+    public static func encode<T: Encodable>(_ value: T, pretty: Bool = false) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
+        return Array((try? encoder.encode(value)) ?? Data("{}".utf8))
+    }
+
+    public static func decode<T: Decodable>(_ type: T.Type, from line: [UInt8]) throws -> T {
+        try JSONDecoder().decode(type, from: Data(line))
+    }
+}

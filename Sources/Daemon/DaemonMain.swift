@@ -1,0 +1,133 @@
+import Assimilation
+import Config
+import ControlProtocol
+import FuseKit
+import Index
+import Logging
+import Namespace
+import Pool
+import Syscalls
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The composition root of `estuaryfs`: options, logging, config, pool, scan, mount, serve.
+public enum DaemonMain {
+    public static func run(_ arguments: [String]) -> Int32 {
+        let options: DaemonOptions
+        do { options = try DaemonOptions.parse(arguments) } catch {
+            writeStderr("estuaryfs: \(error)\n\n\(DaemonOptions.usage)\n")
+            return 2
+        }
+        if options.showHelp { writeStderr(DaemonOptions.usage + "\n"); return 0 }
+        if options.showVersion { writeStderr("estuaryfs \(estuaryVersion)\n"); return 0 }
+        if !options.foreground && !Detach.isChild {
+            return Detach.spawnChildAndWait(arguments: absolutised(arguments, options))
+        }
+        TerminationSignals.block()
+        LogSetup.bootstrap(level: options.debug ? "debug" : options.logLevel)
+        let logger = Logger(label: "estuaryfs")
+        do {
+            try serve(options, logger: logger)
+            return 0
+        } catch {
+            logger.error("\(error)")
+            Detach.reportFailure("estuaryfs: \(error)")
+            return 1
+        }
+    }
+
+    private static func serve(_ options: DaemonOptions, logger: Logger) throws {
+        let config: PoolConfig
+        do { config = try PoolConfigLoader.load(source: options.source) } catch { throw DaemonError("\(error)") }
+        let mountpoint = absolutePath(options.mountpoint)
+        try MountPointCheck.prepare(mountpoint) { logger.warning("\($0)") }
+        let paths = PoolPaths(config)
+        try PoolContext.makeDirectory(paths.stateDirectory)
+        let lock: PoolLock
+        do { lock = try PoolLock(path: paths.lock) } catch let held as PoolLock.Held {
+            throw DaemonError("pool '\(config.name)' is already mounted or being scanned by process \(held.holder)")
+        }
+        let pool = try PoolContext(config: config)
+        for problem in pool.offline { logger.warning("\(problem); it is offline, the other silos keep serving") }
+        if pool.offline.count == pool.silos.all.count {
+            throw DaemonError("no silo of pool '\(config.name)' can be reached: " + pool.offline.map(\.description).joined(separator: "; "))
+        }
+        if options.scanOnMount {
+            let unscanned = try pool.unscannedSilos()
+            if !unscanned.isEmpty {
+                logger.info("first scan of \(unscanned.map(\.name).joined(separator: ", "))")
+                let summary = try Scanner(index: pool.index, silos: pool.silos).scan(unscanned)
+                logger.info("scan done: \(summary.entries) entries in \(summary.seconds)s, \(summary.shadowed) shadowed")
+                for problem in summary.problems { logger.warning("scan: \(problem)") }
+            }
+        }
+        let namespace = Namespace(index: pool.index, silos: pool.silos, logger: Logger(label: "estuary.namespace"))
+        let timeouts = CacheTimeouts(entry: options.entryTimeout ?? config.entryTimeout,
+                                     attributes: options.attrTimeout ?? config.attrTimeout,
+                                     negative: options.negativeTimeout ?? config.negativeTimeout)
+        let adapter = FuseAdapter(namespace: namespace, timeouts: timeouts, generation: 1, logger: Logger(label: "estuary.fuse"))
+        var fuseOptions = options.fuseOptions + ["default_permissions", "subtype=estuaryfs", "fsname=\(fsname(config))"]
+        if options.debug { fuseOptions.append("debug") }
+        let session = try FuseSession(options: fuseOptions, operations: adapter)
+        try session.mount(at: mountpoint)
+        session.installSignalHandlers()
+        let control = ControlServer(path: paths.controlSocket, logger: Logger(label: "estuary.control")) { request, send in
+            ControlHandlers.handle(request, pool: pool, namespace: namespace, mountpoint: mountpoint, send: send)
+        }
+        do { try control.start() } catch { logger.warning("\(error); admin commands will work on the index directly") }
+        writeMountRecord(paths.mountRecord, mountpoint: mountpoint)
+        logger.info("pool '\(config.name)' mounted at \(mountpoint) with \(pool.silos.all.count) silos")
+        Detach.signalReady()
+        if Detach.isChild { LogSink.shared.redirect(toFile: paths.log) }
+        lock.recordHolder()
+        TerminationSignals.unblock()
+        let status = session.run(maxThreads: options.threads)
+        control.stop()
+        session.unmount()
+        unlink(paths.mountRecord)
+        logger.info("pool '\(config.name)' unmounted from \(mountpoint) (loop status \(status))")
+        withExtendedLifetime(lock) {}
+    }
+
+    /// What /proc/mounts shows as the source: the config path, or the spec, made safe for mount tables.
+    private static func fsname(_ config: PoolConfig) -> String {
+        let cleaned = config.source.map { ($0 == "," || $0 == " " || $0 == "\t" || $0 == "\n") ? "_" : $0 }
+        return String(String(cleaned).prefix(200))
+    }
+
+    private static func writeMountRecord(_ path: String, mountpoint: String) {
+        guard let fd = try? Sys.open(path, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600) else { return }
+        try? Sys.writeAll(fd, Array("\(mountpoint)\n\(getpid())\n".utf8))
+        Sys.close(fd)
+    }
+
+    /// The detached child runs in "/", so relative paths are resolved first.
+    private static func absolutised(_ arguments: [String], _ options: DaemonOptions) -> [String] {
+        arguments.map { arg in
+            if arg == options.mountpoint { return absolutePath(arg) }
+            if arg == options.source && !arg.contains(":") && !arg.hasPrefix("/") { return absolutePath(arg) }
+            return arg
+        }
+    }
+}
+
+func absolutePath(_ path: String) -> String {
+    if path.hasPrefix("/") { return normalised(path) }
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    guard getcwd(&buffer, buffer.count) != nil else { return path }
+    let cwd = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    return normalised(cwd + "/" + path)
+}
+
+private func normalised(_ path: String) -> String {
+    var parts: [Substring] = []
+    for component in path.split(separator: "/") {
+        if component == "." { continue }
+        if component == ".." { _ = parts.popLast(); continue }
+        parts.append(component)
+    }
+    return "/" + parts.joined(separator: "/")
+}
+
+public let estuaryVersion = "0.1.0"

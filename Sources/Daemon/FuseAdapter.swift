@@ -1,0 +1,153 @@
+import FuseKit
+import Index
+import Logging
+import Namespace
+import Syscalls
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Kernel cache timeouts, from the pool config or mount options.
+struct CacheTimeouts: Sendable {
+    var entry: Double
+    var attributes: Double
+    var negative: Double
+}
+
+/// Translates FUSE requests into namespace calls and their results into exactly one reply.
+final class FuseAdapter: FuseOperations {
+    let namespace: Namespace
+    let timeouts: CacheTimeouts
+    let generation: UInt64
+    let logger: Logger
+
+    init(namespace: Namespace, timeouts: CacheTimeouts, generation: UInt64, logger: Logger) {
+        self.namespace = namespace; self.timeouts = timeouts; self.generation = generation; self.logger = logger
+    }
+
+    func initialize(_ connection: inout ConnectionInfo) {
+        connection.enableSpliceWrite()
+        connection.enableReaddirplus()
+        connection.enableParallelDirectoryOperations()
+        connection.enableExportSupport()
+        connection.enableSymlinkCache()
+        connection.enableAsyncRead()
+        connection.enableAutoInvalidateData()
+        logger.info("FUSE session initialised (protocol 7.\(connection.protocolMinor))")
+    }
+
+    private func entryReply(_ row: EntryRow) -> EntryReply {
+        EntryReply(attributes: row.stat, generation: generation, entryTimeout: timeouts.entry, attrTimeout: timeouts.attributes)
+    }
+
+    func lookup(_ request: consuming Request, parent: UInt64, name: UnsafeBufferPointer<UInt8>) {
+        do {
+            let row = try namespace.lookup(parent: parent, name: name)
+            request.reply(entry: entryReply(row))
+        } catch {
+            if error == .noSuchFileOrDirectory && timeouts.negative > 0 {
+                request.reply(entry: .negative(timeout: timeouts.negative))
+            } else {
+                request.reply(error: error)
+            }
+        }
+    }
+
+    func forget(_ ino: UInt64, count: UInt64) { namespace.forget(ino, count: count) }
+
+    func getattr(_ request: consuming Request, ino: UInt64) {
+        do { request.reply(attributes: try namespace.getattr(ino).stat, timeout: timeouts.attributes) }
+        catch { request.reply(error: error) }
+    }
+
+    func readlink(_ request: consuming Request, ino: UInt64) {
+        do { request.reply(link: try namespace.readlink(ino)) } catch { request.reply(error: error) }
+    }
+
+    func open(_ request: consuming Request, ino: UInt64, flags: Int32) {
+        do {
+            let (fd, changed) = try namespace.open(ino, flags: flags)
+            // Cached pages stay valid across opens unless the backing file changed behind us.
+            if !request.reply(open: UInt64(fd), keepCache: !changed) { namespace.release(fd) }
+        } catch {
+            request.reply(error: error)
+        }
+    }
+
+    func read(_ request: consuming Request, ino: UInt64, size: Int, offset: Int64, handle: UInt64) {
+        request.reply(fd: Int32(truncatingIfNeeded: handle), offset: offset, size: size)
+    }
+
+    func release(_ request: consuming Request, ino: UInt64, handle: UInt64) {
+        namespace.release(Int32(truncatingIfNeeded: handle))
+        request.replyOK()
+    }
+
+    func opendir(_ request: consuming Request, ino: UInt64, flags: Int32) {
+        do {
+            let handle = try namespace.openDirectory(ino)
+            if !request.reply(open: handle) { namespace.releaseDirectory(handle) }
+        } catch {
+            request.reply(error: error)
+        }
+    }
+
+    func readdir(_ request: consuming Request, ino: UInt64, size: Int, offset: Int64, handle: UInt64, plus: Bool) {
+        let items: [DirectoryItem]
+        do { items = try namespace.directoryItems(handle) } catch { request.reply(error: error); return }
+        var buffer = DirectoryBuffer(for: request, size: size)
+        var position = Int(max(0, offset))
+        while position < items.count {
+            let item = items[position]
+            let fits: Bool
+            if plus {
+                fits = buffer.addPlus(name: item.name, entry: entryReply(item.row), nextOffset: Int64(position + 1))
+                // Every entry but "." and ".." that reaches the kernel counts as a lookup.
+                if fits && position >= 2 { namespace.rememberLookup(item.row) }
+            } else {
+                fits = buffer.add(name: item.name, inode: item.row.ino, type: item.row.kind, nextOffset: Int64(position + 1))
+            }
+            if !fits { break }
+            position += 1
+        }
+        request.reply(directory: buffer)
+    }
+
+    func releasedir(_ request: consuming Request, ino: UInt64, handle: UInt64) {
+        namespace.releaseDirectory(handle)
+        request.replyOK()
+    }
+
+    func statfs(_ request: consuming Request, ino: UInt64) {
+        let c = namespace.statfs()
+        var s = statvfs()
+        s.f_bsize = UInt(c.blockSize); s.f_frsize = UInt(c.blockSize)
+        s.f_blocks = fsblkcnt_t(c.blocks); s.f_bfree = fsblkcnt_t(c.free); s.f_bavail = fsblkcnt_t(c.available)
+        s.f_files = fsfilcnt_t(c.files); s.f_ffree = fsfilcnt_t(c.freeFiles); s.f_favail = fsfilcnt_t(c.freeFiles)
+        s.f_namemax = 255
+        request.reply(statfs: s)
+    }
+
+    func getxattr(_ request: consuming Request, ino: UInt64, name: UnsafeBufferPointer<UInt8>, size: Int) {
+        do {
+            let value = try namespace.getxattr(ino, name: name)
+            if size == 0 { request.reply(xattrSize: value.count) }
+            else if value.count > size { request.reply(error: .outOfRange) }
+            else { request.reply(bytes: value) }
+        } catch {
+            request.reply(error: error)
+        }
+    }
+
+    func listxattr(_ request: consuming Request, ino: UInt64, size: Int) {
+        do {
+            var list: [UInt8] = []
+            for name in try namespace.listxattr(ino) { list.append(contentsOf: name); list.append(0) }
+            if size == 0 { request.reply(xattrSize: list.count) }
+            else if list.count > size { request.reply(error: .outOfRange) }
+            else { request.reply(bytes: list) }
+        } catch {
+            request.reply(error: error)
+        }
+    }
+}

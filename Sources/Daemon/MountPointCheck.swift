@@ -1,0 +1,69 @@
+import Syscalls
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Checks a mount point before mounting, clearing the dead mount a killed daemon leaves behind.
+enum MountPointCheck {
+    static func prepare(_ path: String, log: (String) -> Void) throws {
+        do {
+            let stat = try Sys.statPath(path)
+            guard stat.isDirectory else { throw DaemonError("mount point \(path) is not a directory") }
+        } catch let error as Errno {
+            switch error {
+            case .socketNotConnected:
+                // "Transport endpoint is not connected": a FUSE daemon died; detach its mount.
+                log("mount point \(path) holds a dead FUSE mount; detaching it")
+                let status = run(["/bin/fusermount3", "-uz", path])
+                if status != 0 { _ = umount2(path, Int32(MNT_DETACH)) }
+                return try prepare(path, log: log)
+            case .noSuchFileOrDirectory: throw DaemonError("mount point \(path) does not exist")
+            case .permissionDenied: throw DaemonError("mount point \(path) cannot be accessed (permission denied)")
+            default: throw DaemonError("mount point \(path): \(error)")
+            }
+        }
+        if let existing = mountedAt(path) {
+            throw DaemonError("mount point \(path) is in use: \(existing.source) is already mounted there (\(existing.type))")
+        }
+    }
+
+    /// The mount at exactly `path`, from /proc/self/mountinfo.
+    static func mountedAt(_ path: String) -> (source: String, type: String)? {
+        guard let fd = try? Sys.open("/proc/self/mountinfo", flags: O_RDONLY), let data = try? Sys.readAll(fd) else { return nil }
+        Sys.close(fd)
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: false)
+            guard fields.count > 9, let dash = fields.firstIndex(of: "-"), dash + 2 < fields.count else { continue }
+            if unescape(String(fields[4])) == path {
+                return (unescape(String(fields[dash + 2])), String(fields[dash + 1]))
+            }
+        }
+        return nil
+    }
+
+    /// mountinfo escapes space, tab, newline and backslash as \ooo.
+    private static func unescape(_ field: String) -> String {
+        var bytes: [UInt8] = []
+        let raw = Array(field.utf8)
+        var i = 0
+        while i < raw.count {
+            if raw[i] == UInt8(ascii: "\\"), i + 3 < raw.count,
+               let v = UInt8(String(decoding: raw[(i + 1)...(i + 3)], as: UTF8.self), radix: 8) {
+                bytes.append(v); i += 4
+            } else {
+                bytes.append(raw[i]); i += 1
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func run(_ argv: [String]) -> Int32 {
+        var pid = pid_t()
+        var cArgv: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { cArgv.forEach { free($0) } }
+        guard posix_spawn(&pid, argv[0], nil, nil, &cArgv, environ) == 0 else { return -1 }
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        return status
+    }
+}

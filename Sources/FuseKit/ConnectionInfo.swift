@@ -1,0 +1,21 @@
+import CFuse3
+
+/// The capabilities negotiated in FUSE_INIT. Only valid inside `FuseOperations.initialize`.
+public struct ConnectionInfo {
+    let raw: UnsafeMutablePointer<fuse_conn_info>
+
+    /// Lets read replies splice from the backing descriptor instead of copying through the daemon.
+    @discardableResult public func enableSpliceWrite() -> Bool { estuary_fuse_want_splice_write(raw) != 0 }
+    /// Readdirplus, adaptively (the kernel falls back to plain readdir when it does not help).
+    public func enableReaddirplus() {
+        estuary_fuse_want(raw, estuary_cap_readdirplus())
+        estuary_fuse_want(raw, estuary_cap_readdirplus_auto())
+    }
+    public func enableParallelDirectoryOperations() { estuary_fuse_want(raw, estuary_cap_parallel_dirops()) }
+    /// Lookups of "." and ".." by inode, which NFS re-export needs.
+    public func enableExportSupport() { estuary_fuse_want(raw, estuary_cap_export_support()) }
+    public func enableSymlinkCache() { estuary_fuse_want(raw, estuary_cap_cache_symlinks()) }
+    public func enableAsyncRead() { estuary_fuse_want(raw, estuary_cap_async_read()) }
+    public func enableAutoInvalidateData() { estuary_fuse_want(raw, estuary_cap_auto_inval_data()) }
+    public var protocolMinor: UInt32 { raw.pointee.proto_minor }
+}

@@ -1,0 +1,48 @@
+import CFuse3
+import Syscalls
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Collects directory entries for one readdir/readdirplus reply, up to the size the kernel asked for.
+public struct DirectoryBuffer: ~Copyable {
+    var storage: [UInt8]
+    var used = 0
+    let request: fuse_req_t
+
+    public init(for request: borrowing Request, size: Int) {
+        self.request = request.raw
+        storage = [UInt8](repeating: 0, count: max(0, min(size, 1 << 20)))
+    }
+
+    /// Adds a plain entry; false when it does not fit (the caller stops there).
+    public mutating func add(name: [UInt8], inode: UInt64, type: FileKind, nextOffset: Int64) -> Bool {
+        var s = stat()
+        s.st_ino = ino_t(inode)
+        s.st_mode = mode_t(UInt32(type.direntType) << 12)
+        let remaining = storage.count - used
+        let needed = withCPath(name) { cName in
+            storage.withUnsafeMutableBytes { buffer in
+                fuse_add_direntry(request, buffer.baseAddress!.assumingMemoryBound(to: CChar.self) + used, remaining, cName, &s, off_t(nextOffset))
+            }
+        }
+        if needed > remaining { return false }
+        used += needed
+        return true
+    }
+
+    /// Adds an entry with its attributes; false when it does not fit. An added entry (other than
+    /// "." and "..") counts as a kernel lookup of its inode.
+    public mutating func addPlus(name: [UInt8], entry: EntryReply, nextOffset: Int64) -> Bool {
+        var e = entry.param
+        let remaining = storage.count - used
+        let needed = withCPath(name) { cName in
+            storage.withUnsafeMutableBytes { buffer in
+                fuse_add_direntry_plus(request, buffer.baseAddress!.assumingMemoryBound(to: CChar.self) + used, remaining, cName, &e, off_t(nextOffset))
+            }
+        }
+        if needed > remaining { return false }
+        used += needed
+        return true
+    }
+}

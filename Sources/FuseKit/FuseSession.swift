@@ -1,0 +1,91 @@
+import CFuse3
+import Syscalls
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why a session could not start.
+public struct FuseError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public var description: String { message }
+}
+
+/// A low-level libfuse session: options, mount, the multithreaded loop, unmount.
+///
+/// Lifecycle: init → mount → run (blocks until unmounted, signalled, or `exit`) → unmount.
+/// `fuse_session_exit` alone does not wake workers blocked on /dev/fuse; an unmount does.
+public final class FuseSession: @unchecked Sendable {
+    private let session: OpaquePointer
+    private let dispatcher: Dispatcher
+    private var arguments: [UnsafeMutablePointer<CChar>?]
+    public private(set) var mountpoint: String?
+    private var signalsInstalled = false
+
+    /// `options` are mount options as for `-o` (e.g. "allow_other", "default_permissions", "fsname=x").
+    public init(options: [String], operations: any FuseOperations, debug: Bool = false) throws(FuseError) {
+        let dispatcher = Dispatcher(operations)
+        self.dispatcher = dispatcher
+        var argv = ["estuaryfs"]
+        for option in options where !option.isEmpty { argv += ["-o", option] }
+        if debug { argv.append("-d") }
+        var cArguments: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        var ops = makeOperationsTable()
+        let created: OpaquePointer? = cArguments.withUnsafeMutableBufferPointer { argvBuffer in
+            var args = fuse_args(argc: Int32(argv.count), argv: argvBuffer.baseAddress, allocated: 0)
+            return fuse_session_new(&args, &ops, MemoryLayout<fuse_lowlevel_ops>.size,
+                                    Unmanaged.passUnretained(dispatcher).toOpaque())
+        }
+        arguments = cArguments
+        guard let created else {
+            cArguments.forEach { free($0) }
+            throw FuseError(message: "libfuse refused the options \(options.joined(separator: ","))")
+        }
+        session = created
+    }
+
+    deinit {
+        if signalsInstalled { fuse_remove_signal_handlers(session) }
+        fuse_session_destroy(session)
+        arguments.forEach { free($0) }
+    }
+
+    public func mount(at path: String) throws(FuseError) {
+        guard fuse_session_mount(session, path) == 0 else {
+            throw FuseError(message: "cannot mount at \(path)")
+        }
+        mountpoint = path
+    }
+
+    /// SIGINT, SIGTERM and SIGHUP end the loop; the caller then unmounts.
+    public func installSignalHandlers() {
+        if fuse_set_signal_handlers(session) == 0 { signalsInstalled = true }
+    }
+
+    /// Serves requests until the file system is unmounted or the session exits. Returns 0 on a clean end.
+    public func run(maxThreads: Int, cloneFD: Bool = true) -> Int32 {
+        guard let config = fuse_loop_cfg_create() else { return -1 }
+        defer { fuse_loop_cfg_destroy(config) }
+        fuse_loop_cfg_set_max_threads(config, UInt32(maxThreads))
+        fuse_loop_cfg_set_idle_threads(config, UInt32(max(4, maxThreads / 2)))
+        fuse_loop_cfg_set_clone_fd(config, cloneFD ? 1 : 0)
+        return fuse_session_loop_mt(session, config)
+    }
+
+    public func exit() { fuse_session_exit(session) }
+
+    public func unmount() {
+        guard mountpoint != nil else { return }
+        fuse_session_unmount(session)
+        mountpoint = nil
+    }
+
+    /// Tells the kernel to drop its cached entry `name` in `parent`.
+    public func invalidateEntry(parent: UInt64, name: [UInt8]) {
+        _ = withCPath(name) { fuse_lowlevel_notify_inval_entry(session, fuse_ino_t(parent), $0, name.count) }
+    }
+
+    /// Tells the kernel to drop cached attributes (and data) of `ino`.
+    public func invalidateInode(_ ino: UInt64) {
+        _ = fuse_lowlevel_notify_inval_inode(session, fuse_ino_t(ino), 0, 0)
+    }
+}

@@ -1,0 +1,79 @@
+import CFuse3
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Holds the file system for the C callbacks, which reach it through the session's userdata.
+final class Dispatcher: Sendable {
+    let operations: any FuseOperations
+    init(_ operations: any FuseOperations) { self.operations = operations }
+}
+
+@inline(__always)
+private func target(_ req: fuse_req_t?) -> any FuseOperations {
+    Unmanaged<Dispatcher>.fromOpaque(fuse_req_userdata(req)!).takeUnretainedValue().operations
+}
+
+@inline(__always)
+private func nameBuffer(_ name: UnsafePointer<CChar>?) -> UnsafeBufferPointer<UInt8> {
+    guard let name else { return UnsafeBufferPointer(start: nil, count: 0) }
+    return UnsafeBufferPointer(start: UnsafeRawPointer(name).assumingMemoryBound(to: UInt8.self), count: strlen(name))
+}
+
+/// The C operations table. Each entry is a closure literal capturing nothing, as C function
+/// pointers must be; each hands the request to the Swift file system and returns.
+func makeOperationsTable() -> fuse_lowlevel_ops {
+    var ops = fuse_lowlevel_ops()
+    ops.`init` = { userdata, conn in
+        guard let userdata, let conn else { return }
+        var info = ConnectionInfo(raw: conn)
+        Unmanaged<Dispatcher>.fromOpaque(userdata).takeUnretainedValue().operations.initialize(&info)
+    }
+    ops.destroy = { userdata in
+        guard let userdata else { return }
+        Unmanaged<Dispatcher>.fromOpaque(userdata).takeUnretainedValue().operations.destroy()
+    }
+    ops.lookup = { req, parent, name in
+        target(req).lookup(Request(req!), parent: UInt64(parent), name: nameBuffer(name))
+    }
+    ops.forget = { req, ino, count in
+        target(req).forget(UInt64(ino), count: count)
+        fuse_reply_none(req)
+    }
+    ops.forget_multi = { req, count, forgets in
+        let fs = target(req)
+        if let forgets {
+            for i in 0..<count { fs.forget(UInt64(forgets[i].ino), count: forgets[i].nlookup) }
+        }
+        fuse_reply_none(req)
+    }
+    ops.getattr = { req, ino, _ in target(req).getattr(Request(req!), ino: UInt64(ino)) }
+    ops.readlink = { req, ino in target(req).readlink(Request(req!), ino: UInt64(ino)) }
+    ops.open = { req, ino, fi in
+        target(req).open(Request(req!, fi), ino: UInt64(ino), flags: fi?.pointee.flags ?? O_RDONLY)
+    }
+    ops.read = { req, ino, size, offset, fi in
+        target(req).read(Request(req!), ino: UInt64(ino), size: size, offset: Int64(offset), handle: fi?.pointee.fh ?? 0)
+    }
+    ops.release = { req, ino, fi in
+        target(req).release(Request(req!), ino: UInt64(ino), handle: fi?.pointee.fh ?? 0)
+    }
+    ops.opendir = { req, ino, fi in
+        target(req).opendir(Request(req!, fi), ino: UInt64(ino), flags: fi?.pointee.flags ?? 0)
+    }
+    ops.readdir = { req, ino, size, offset, fi in
+        target(req).readdir(Request(req!), ino: UInt64(ino), size: size, offset: Int64(offset), handle: fi?.pointee.fh ?? 0, plus: false)
+    }
+    ops.readdirplus = { req, ino, size, offset, fi in
+        target(req).readdir(Request(req!), ino: UInt64(ino), size: size, offset: Int64(offset), handle: fi?.pointee.fh ?? 0, plus: true)
+    }
+    ops.releasedir = { req, ino, fi in
+        target(req).releasedir(Request(req!), ino: UInt64(ino), handle: fi?.pointee.fh ?? 0)
+    }
+    ops.statfs = { req, ino in target(req).statfs(Request(req!), ino: UInt64(ino)) }
+    ops.getxattr = { req, ino, name, size in
+        target(req).getxattr(Request(req!), ino: UInt64(ino), name: nameBuffer(name), size: size)
+    }
+    ops.listxattr = { req, ino, size in target(req).listxattr(Request(req!), ino: UInt64(ino), size: size) }
+    return ops
+}

@@ -1,0 +1,44 @@
+import Index
+import Silos
+import Syscalls
+import CShims
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Namespace {
+    /// Opens the backing file of `ino` in the silo holding it and returns the descriptor, which
+    /// is the FUSE file handle. Attributes are refreshed from the opened file, so a file changed
+    /// behind the daemon's back shows its true size at once; `changed` tells the caller to drop
+    /// the kernel's cached pages of it.
+    public func open(_ ino: UInt64, flags: Int32) throws(Errno) -> (fd: Int32, changed: Bool) {
+        var row = try entry(ino)
+        guard row.kind == .regular else { throw row.kind == .directory ? Errno.isDirectory : Errno.noSuchAddressOrDevice }
+        if flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0 { throw Errno.readOnlyFileSystem }
+        guard let silo = silos[row.silo] else {
+            logger.error("entry \(ino) names silo \(row.silo), which is not configured")
+            throw Errno.ioError
+        }
+        let path = try relativePath(of: row)
+        let fd: Int32
+        do { fd = try silo.open(path, flags: (flags & ~(O_CREAT | O_EXCL | O_NOCTTY)) | O_NOFOLLOW) }
+        catch {
+            if error == .ioError || !silo.isOnline {
+                logger.error("silo '\(silo.name)' cannot serve \(displayName(path)): \(error)")
+                throw Errno.ioError
+            }
+            throw error
+        }
+        var changed = false
+        if let stat = try? Sys.fstat(fd), row.differs(from: stat) {
+            changed = true
+            row.apply(stat)
+            nodes.refresh(row)
+            do { try index.write { tx throws(IndexError) in try tx.update(row) } }
+            catch { logger.warning("could not record new attributes of \(displayName(path)): \(error)") }
+        }
+        return (fd, changed)
+    }
+
+    public func release(_ fd: Int32) { Sys.close(fd) }
+}

@@ -1,0 +1,151 @@
+import Index
+import Logging
+import Silos
+import Syscalls
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// POSIX semantics over the index and the silos. Knows nothing of FUSE: every operation takes
+/// plain values and returns a value or throws the errno to reply with.
+public final class Namespace: Sendable {
+    public let index: IndexStore
+    public let silos: SiloSet
+    let nodes = NodeTable()
+    let directories = DirectoryHandles()
+    let logger: Logger
+
+    public init(index: IndexStore, silos: SiloSet, logger: Logger = Logger(label: "estuary.namespace")) {
+        self.index = index
+        self.silos = silos
+        self.logger = logger
+    }
+
+    // MARK: names
+
+    /// Resolves `name` in `parent` and counts a kernel lookup of the result.
+    public func lookup(parent: UInt64, name: UnsafeBufferPointer<UInt8>) throws(Errno) -> EntryRow {
+        if name.count > 255 { throw Errno.fileNameTooLong }
+        let row: EntryRow
+        if name.count == 1 && name[0] == UInt8(ascii: ".") {
+            row = try entry(parent)
+        } else if name.count == 2 && name[0] == UInt8(ascii: ".") && name[1] == UInt8(ascii: ".") {
+            let p = try entry(parent)
+            row = try entry(p.ino == 1 ? 1 : p.parent)
+        } else {
+            let found: EntryRow?
+            do { found = try index.query { tx throws(IndexError) in try tx.entry(parent: parent, name: name) } }
+            catch { throw indexFailure(error, "lookup") }
+            guard let found else { throw Errno.noSuchFileOrDirectory }
+            row = found
+        }
+        nodes.remember(row)
+        return row
+    }
+
+    /// Counts a lookup the kernel takes implicitly (a readdirplus entry).
+    public func rememberLookup(_ row: EntryRow) { nodes.remember(row) }
+
+    public func forget(_ ino: UInt64, count: UInt64) {
+        if ino == 1 { return }
+        nodes.forget(ino, count)
+    }
+
+    /// The attributes of `ino`, from memory when the kernel holds it, else from the index.
+    public func getattr(_ ino: UInt64) throws(Errno) -> EntryRow { try entry(ino) }
+
+    func entry(_ ino: UInt64) throws(Errno) -> EntryRow {
+        if let row = nodes.row(ino) { return row }
+        let found: EntryRow?
+        do { found = try index.query { tx throws(IndexError) in try tx.entry(ino) } }
+        catch { throw indexFailure(error, "getattr") }
+        guard let found else { throw Errno.noSuchFileOrDirectory }
+        return found
+    }
+
+    /// The path of `ino` relative to a silo root: walked through the kernel's known nodes,
+    /// which always include the ancestors of a node it holds, with the index as fallback.
+    func relativePath(of row: EntryRow) throws(Errno) -> [UInt8] {
+        var components: [[UInt8]] = []
+        var current = row
+        var length = 0
+        while current.ino != 1 {
+            components.append(current.name)
+            length += current.name.count + 1
+            if components.count > 2048 || length > 65536 { throw Errno.fileNameTooLong }
+            current = try entry(current.parent)
+        }
+        var path: [UInt8] = []
+        path.reserveCapacity(length)
+        for component in components.reversed() {
+            if !path.isEmpty { path.append(UInt8(ascii: "/")) }
+            path.append(contentsOf: component)
+        }
+        return path
+    }
+
+    public func readlink(_ ino: UInt64) throws(Errno) -> [UInt8] {
+        let row = try entry(ino)
+        guard row.kind == .symlink else { throw Errno.invalidArgument }
+        return row.target ?? []
+    }
+
+    // MARK: directories
+
+    /// Snapshots the listing of `ino`, "." and ".." first, and returns a handle for readdir.
+    public func openDirectory(_ ino: UInt64) throws(Errno) -> UInt64 {
+        let row = try entry(ino)
+        guard row.kind == .directory else { throw Errno.notDirectory }
+        let children: [EntryRow]
+        do { children = try index.read { tx throws(IndexError) in try tx.children(of: ino) } }
+        catch { throw indexFailure(error, "opendir") }
+        var items: [DirectoryItem] = [DirectoryItem(name: Array(".".utf8), row: row)]
+        var parent = row
+        if ino != 1 { parent = (try? entry(row.parent)) ?? row }
+        items.append(DirectoryItem(name: Array("..".utf8), row: parent))
+        items.reserveCapacity(children.count + 2)
+        for child in children { items.append(DirectoryItem(name: child.name, row: child)) }
+        return directories.open(items)
+    }
+
+    /// Items from `offset` on; an item's offset for the next call is its position + 1.
+    public func directoryItems(_ handle: UInt64) throws(Errno) -> [DirectoryItem] {
+        guard let items = directories.items(handle) else { throw Errno.badFileDescriptor }
+        return items
+    }
+
+    public func releaseDirectory(_ handle: UInt64) { directories.release(handle) }
+
+    // MARK: file system
+
+    public struct Capacity: Sendable {
+        public var blocks: UInt64, free: UInt64, available: UInt64, files: UInt64, freeFiles: UInt64, blockSize: UInt64
+    }
+
+    public func statfs() -> Capacity {
+        let t = silos.totalCapacity()
+        return Capacity(blocks: t.blocks, free: t.free, available: t.available, files: t.files, freeFiles: t.freeFiles, blockSize: t.blockSize)
+    }
+
+    /// Re-reads every node the kernel holds from the index, after a scan changed it underneath.
+    public func reloadFromIndex() {
+        let inodes = nodes.knownInodes
+        let rows: [UInt64: EntryRow]
+        do {
+            rows = try index.read { tx throws(IndexError) -> [UInt64: EntryRow] in
+                var rows: [UInt64: EntryRow] = [:]
+                for ino in inodes { if let row = try tx.entry(ino) { rows[ino] = row } }
+                return rows
+            }
+        } catch {
+            logger.error("could not reload cached attributes: \(error)")
+            return
+        }
+        for ino in inodes { if let row = rows[ino] { nodes.refresh(row) } }
+    }
+
+    func indexFailure(_ error: IndexError, _ operation: String) -> Errno {
+        logger.error("index failure during \(operation): \(error)")
+        return error.errno
+    }
+}

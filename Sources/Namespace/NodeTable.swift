@@ -1,0 +1,50 @@
+import Index
+import Synchronization
+
+/// An inode the kernel holds references to, with the index row it was last given.
+struct Node {
+    var row: EntryRow
+    /// Kernel lookup count: incremented by every successful lookup/readdirplus entry/create,
+    /// decremented by forget. The node leaves the table at zero.
+    var lookups: UInt64
+}
+
+/// The inodes the kernel knows, sharded by inode number so that concurrent lookups and
+/// getattrs on different files rarely meet on one lock. No lock is held across I/O.
+final class NodeTable: Sendable {
+    private static let shardCount = 32
+    private final class Shard: Sendable { let nodes = Mutex<[UInt64: Node]>([:]) }
+    private let shards: [Shard]
+
+    init() { shards = (0..<NodeTable.shardCount).map { _ in Shard() } }
+
+    @inline(__always)
+    private func shard(_ ino: UInt64) -> Shard { shards[Int(ino % UInt64(NodeTable.shardCount))] }
+
+    /// Stores `row` and counts one kernel lookup of it.
+    func remember(_ row: EntryRow) {
+        shard(row.ino).nodes.withLock { table in
+            if table[row.ino] != nil { table[row.ino]!.row = row; table[row.ino]!.lookups += 1 }
+            else { table[row.ino] = Node(row: row, lookups: 1) }
+        }
+    }
+
+    func forget(_ ino: UInt64, _ count: UInt64) {
+        shard(ino).nodes.withLock { table in
+            guard let node = table[ino] else { return }
+            if node.lookups <= count { table[ino] = nil } else { table[ino]!.lookups -= count }
+        }
+    }
+
+    func row(_ ino: UInt64) -> EntryRow? { shard(ino).nodes.withLock { $0[ino]?.row } }
+
+    /// Replaces the cached row, if the node is known.
+    func refresh(_ row: EntryRow) {
+        shard(row.ino).nodes.withLock { table in if table[row.ino] != nil { table[row.ino]!.row = row } }
+    }
+
+    func drop(_ ino: UInt64) { shard(ino).nodes.withLock { _ = $0.removeValue(forKey: ino) } }
+
+    var knownInodes: [UInt64] { shards.flatMap { $0.nodes.withLock { Array($0.keys) } } }
+    var count: Int { shards.reduce(0) { $0 + $1.nodes.withLock { $0.count } } }
+}

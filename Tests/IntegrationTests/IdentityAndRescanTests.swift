@@ -1,0 +1,81 @@
+import Foundation
+import Syscalls
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Inode numbers survive remounts and rescans; changes made behind the daemon's back appear
+/// after a rescan.
+@Suite(.serialized)
+struct IdentityAndRescanTests {
+    private func inodes(_ pool: TestPool) throws -> [[UInt8]: UInt64] {
+        try TreeSnapshot.take(pool.mountpoint).mapValues(\.inode)
+    }
+
+    @Test func inodeNumbersAreStableAcrossUnmountRescanAndRemount() throws {
+        let pool = try TestPool()
+        try Fixtures.populate(pool)
+        try pool.mount()
+        let before = try inodes(pool)
+        #expect(Set(before.values).count == before.count, "inode numbers must be unique")
+        #expect(try pool.unmount() == 0)
+
+        let scan = try pool.estuary(["scan", pool.configPath, "--json"])
+        #expect(scan.status == 0, "\(scan.output)")
+        #expect(scan.stdout.contains("\"added\":0") && scan.stdout.contains("\"removed\":0"), "\(scan.stdout)")
+
+        try pool.mount()
+        let after = try inodes(pool)
+        #expect(after == before)
+        // A rescan through the running daemon keeps them too.
+        #expect(try pool.estuary(["scan", pool.mountpoint]).status == 0)
+        #expect(try inodes(pool) == before)
+        try pool.unmount()
+    }
+
+    @Test func outOfBandChangesAppearAfterRescan() throws {
+        let pool = try TestPool()
+        try Fixtures.populate(pool)
+        try pool.mount()
+        defer { _ = try? pool.unmount() }
+        let fast = pool.siloPath("fast0"), bulk = pool.siloPath("bulk0"), bulk1 = pool.siloPath("bulk1")
+        let planInode = try Sys.statPath(pool.path("projects/apollo/plan.txt")).inode
+        let reportInode = try Sys.statPath(pool.path("shared/report.txt")).inode
+
+        try Fixtures.write(bulk1 + "/projects/apollo/new.txt", "appeared")              // new file in a merged dir
+        try Fixtures.write(fast + "/projects/apollo/plan.txt", "a longer launch plan\n") // changed in place
+        try FileManager.default.removeItem(atPath: bulk + "/projects/gemini")            // whole directory gone
+        try FileManager.default.removeItem(atPath: fast + "/shared/report.txt")          // the shadow takes over
+        try FileManager.default.createDirectory(atPath: bulk1 + "/media/extra", withIntermediateDirectories: true)
+        try FileManager.default.removeItem(atPath: bulk1 + "/deep")
+
+        let scan = try pool.estuary(["scan", pool.configPath, "--json"])
+        #expect(scan.status == 0, "\(scan.output)")
+
+        let seen = try TreeSnapshot.take(pool.mountpoint)
+        let want = TreeSnapshot.expectedMerge(try pool.silos.map { try TreeSnapshot.take(pool.siloPath($0.name), skipReserved: true) })
+        #expect(Set(seen.keys) == Set(want.keys))
+        for (path, entry) in want { #expect(seen[path]?.matches(entry) == true, "\(displayName(path))") }
+        #expect(try String(contentsOfFile: pool.path("projects/apollo/new.txt"), encoding: .utf8) == "appeared")
+        #expect(try String(contentsOfFile: pool.path("projects/apollo/plan.txt"), encoding: .utf8) == "a longer launch plan\n")
+        #expect(try Sys.statPath(pool.path("projects/apollo/plan.txt")).inode == planInode)
+        #expect(!FileManager.default.fileExists(atPath: pool.path("projects/gemini")))
+        #expect(!FileManager.default.fileExists(atPath: pool.path("deep")))
+        #expect(try String(contentsOfFile: pool.path("shared/report.txt"), encoding: .utf8) == "older report, a shadowed duplicate\n")
+        #expect(try Sys.statPath(pool.path("shared/report.txt")).inode == reportInode)
+        let status = try pool.estuary(["status", pool.configPath, "--json"])
+        #expect(status.stdout.contains("\"shadowCount\" : 1"), "only tie.txt is still shadowed: \(status.stdout)")
+    }
+
+    @Test func openSeesAChangedSizeBeforeAnyRescan() throws {
+        let pool = try TestPool()
+        try Fixtures.write(pool.siloPath("bulk0") + "/log.txt", "short")
+        try pool.mount()
+        defer { _ = try? pool.unmount() }
+        #expect(try String(contentsOfFile: pool.path("log.txt"), encoding: .utf8) == "short")
+        try Fixtures.write(pool.siloPath("bulk0") + "/log.txt", "short, then appended behind the daemon's back")
+        // open() refreshes attributes from the backing file, so the read is not cut at the old size.
+        #expect(try String(contentsOfFile: pool.path("log.txt"), encoding: .utf8) == "short, then appended behind the daemon's back")
+    }
+}

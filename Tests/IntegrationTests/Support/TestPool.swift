@@ -1,0 +1,105 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A pool over temporary silos, mounted by the real `estuaryfs` binary in the foreground, for
+/// one test. Kernel caches are off by default so a test sees every change at once.
+final class TestPool {
+    let root: String
+    let silos: [(name: String, tier: String)]
+    let mountpoint: String
+    let configPath: String
+    private var daemon: Process?
+    private var logPipe: Pipe?
+
+    init(silos: [(name: String, tier: String)] = [("fast0", "fast"), ("bulk0", "bulk"), ("bulk1", "bulk")],
+         extraConfig: String = "") throws {
+        root = NSTemporaryDirectory() + "estuary-test-" + UUID().uuidString.prefix(8)
+        self.silos = silos
+        mountpoint = root + "/mnt"
+        configPath = root + "/pool.toml"
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: mountpoint, withIntermediateDirectories: true)
+        var toml = """
+        [pool]
+        name = "test"
+        state_dir = "\(root)/state"
+        entry_timeout = 0
+        attr_timeout = 0
+        \(extraConfig)
+
+        """
+        for silo in silos {
+            try fm.createDirectory(atPath: siloPath(silo.name), withIntermediateDirectories: true)
+            toml += "[[silo]]\nname = \"\(silo.name)\"\npath = \"\(siloPath(silo.name))\"\ntier = \"\(silo.tier)\"\n\n"
+        }
+        try toml.write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    func siloPath(_ name: String) -> String { root + "/silos/" + name }
+    func path(_ relative: String) -> String { mountpoint + "/" + relative }
+
+    /// Starts the daemon in the foreground and waits until the mount is up (answers stat).
+    func mount(options: [String] = []) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Shell.estuaryfs)
+        process.arguments = [configPath, mountpoint, "-f"] + options
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        daemon = process
+        logPipe = pipe
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            var s = stat()
+            if isMounted && stat(mountpoint, &s) == 0 && s.st_ino == 1 { return }
+            if !process.isRunning {
+                let log = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                throw TestFailure("estuaryfs exited with \(process.terminationStatus): \(log)")
+            }
+            usleep(20_000)
+        }
+        throw TestFailure("mount did not come up in 60 s")
+    }
+
+    var isMounted: Bool {
+        let mounts = (try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)) ?? ""
+        return mounts.split(separator: "\n").contains { $0.split(separator: " ").dropFirst().first.map(String.init) == mountpoint }
+    }
+
+    var daemonPid: Int32? { daemon?.processIdentifier }
+
+    /// After a test killed the daemon: reap it, leaving its dead mount in place.
+    func forgetKilledDaemon() {
+        daemon?.waitUntilExit()
+        daemon = nil
+    }
+
+    /// Unmounts as a user would (`fusermount3 -u`) and waits for the daemon to exit cleanly.
+    @discardableResult
+    func unmount() throws -> Int32 {
+        guard let process = daemon else { return 0 }
+        var tries = 0
+        while isMounted && tries < 50 {
+            try Shell.run("/bin/fusermount3", ["-u", mountpoint])
+            if isMounted { usleep(100_000) }
+            tries += 1
+        }
+        let deadline = Date().addingTimeInterval(20)
+        while process.isRunning && Date() < deadline { usleep(10_000) }
+        if process.isRunning { process.terminate(); throw TestFailure("daemon did not exit after unmount") }
+        daemon = nil
+        _ = logPipe?.fileHandleForReading.readDataToEndOfFile()
+        return process.terminationStatus
+    }
+
+    func estuary(_ arguments: [String]) throws -> Shell.Result { try Shell.run(Shell.estuary, arguments) }
+
+    deinit {
+        if isMounted { _ = try? Shell.run("/bin/fusermount3", ["-uz", mountpoint]) }
+        if let daemon, daemon.isRunning { daemon.terminate() }
+        _ = try? Shell.run("/bin/rm", ["-rf", root])
+    }
+}
