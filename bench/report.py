@@ -21,7 +21,7 @@ def speedup(bench, estuary: Row, base: Row) -> float:
 
 def ratios(result: BenchResult, estuary: Row) -> dict:
     """Estuary vs every native row, and vs the best mergerfs config (named)."""
-    ok = [r for r in result.rows if r.ok]
+    ok = [r for r in result.rows if r.ok and r.median]  # a zero median has no meaningful ratio
     native = {r.short_label: speedup(result.bench, estuary, r) for r in ok if r.kind == "native"}
     mergerfs = [r for r in ok if r.kind == "mergerfs"]
     out = {"vs_native": native}
@@ -32,7 +32,7 @@ def ratios(result: BenchResult, estuary: Row) -> dict:
 
 
 def _ratio_cells(result: BenchResult, row: Row) -> tuple[str, str]:
-    if row.kind != "estuary" or not row.ok:
+    if row.kind != "estuary" or not row.ok or not row.median:
         return "", ""
     r = ratios(result, row)
     native = r["vs_native"]
@@ -104,7 +104,7 @@ def result_json(res: BenchResult) -> dict:
         entry = {"target": row.target, "kind": row.kind, "label": row.label,
                  "status": row.failure or "ok", "median": row.median, "runs": len(row.samples),
                  "samples": row.samples}
-        if row.kind == "estuary" and row.ok:
+        if row.kind == "estuary" and row.ok and row.median:
             entry["ratios"] = ratios(res, row)
         rows.append(entry)
     return {"name": res.bench.name, "unit": res.bench.unit, "description": res.bench.description,

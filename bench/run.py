@@ -21,7 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchmarks import Context, all_benchmarks  # noqa: E402
 from mounts import CLEANUP, install_handlers, mount_fstype, unmount  # noqa: E402
 from report import machine_info, result_json, table, write_json  # noqa: E402
-from runner import run_benchmark  # noqa: E402
+from runner import BenchResult, run_benchmark  # noqa: E402
 from targets import MERGERFS_CONFIGS, EstuaryTarget, FuseTarget, build_targets  # noqa: E402
 from tree import TreeParams, ensure_tree, other_cached_trees  # noqa: E402
 
@@ -37,7 +37,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true",
                    help=f"smoke run: {QUICK['files']:,} files, {QUICK['repeat']} repeats, ~1 minute")
-    p.add_argument("--only", help=f"comma-separated benchmarks to run (default all: {','.join(names)})")
+    p.add_argument("--only", help="comma-separated benchmarks to run; a name also selects its family "
+                                   f"(scan = scan-*). Default all: {','.join(names)}")
     p.add_argument("--files", type=int, help=f"files in the tree (default {FULL['files']:,})")
     p.add_argument("--silos", type=int, default=10, help="number of silos (default 10)")
     p.add_argument("--seed", type=int, default=1, help="tree layout seed (default 1)")
@@ -55,16 +56,29 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
-    args.only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else names
-    unknown = set(args.only) - set(names)
-    if unknown:
-        p.error(f"unknown benchmark(s): {', '.join(sorted(unknown))}; known: {', '.join(names)}")
+    try:
+        args.only = select(names, args.only)
+    except ValueError as e:
+        p.error(str(e))
     if args.files < 1 or args.silos < 1 or args.repeat < 1:
         p.error("--files, --silos and --repeat must be positive")
     args.out = os.path.join(REPO_ROOT, args.out)
     args.bin_dir = os.path.join(REPO_ROOT, args.bin_dir)
     args.work = os.path.abspath(args.work)
     return args
+
+
+def select(names: list[str], only: str | None) -> list[str]:
+    """Benchmarks named in `only`, where "scan" also means every "scan-..." benchmark."""
+    if not only:
+        return names
+    chosen = []
+    for wanted in filter(None, (w.strip() for w in only.split(","))):
+        matches = [n for n in names if n == wanted or n.startswith(wanted + "-")]
+        if not matches:
+            raise ValueError(f"unknown benchmark '{wanted}'; known: {', '.join(names)}")
+        chosen += [m for m in matches if m not in chosen]
+    return chosen
 
 
 def clear_stale_mounts(targets: dict) -> None:
@@ -121,7 +135,8 @@ def main(argv: list[str]) -> int:
         for i, bench in enumerate(benches):
             # Fair share of what is left, so time a fast benchmark leaves over goes to later ones.
             budget = max(0.0, deadline - time.monotonic()) / (len(benches) - i)
-            results.append(run_benchmark(bench, ctx, args.repeat, budget))
+            results.append(BenchResult(bench))
+            run_benchmark(ctx, args.repeat, budget, results[-1])
             # Written after every benchmark so an interrupted run keeps what it measured.
             write_json(args.out, document(args, started, machine, tree, targets, results,
                                           time.monotonic() - start))

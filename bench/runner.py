@@ -33,10 +33,10 @@ class Row:
 @dataclass
 class BenchResult:
     bench: Benchmark
-    rows: list[Row]
-    rounds: int
-    seconds: float
-    notes: list[str]
+    rows: list[Row] = field(default_factory=list)
+    rounds: int = 0
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
 
 
 def _fail(row: Row, e: BaseException) -> None:
@@ -44,9 +44,9 @@ def _fail(row: Row, e: BaseException) -> None:
     print(f"  {row.label}: {row.failure}")
 
 
-def _setup(bench: Benchmark, ctx: Context) -> tuple[list[tuple[Case, Row]], list[Row]]:
-    """Set up every applicable target; a target that fails gets one failed row and no cases."""
-    cases, rows = [], []
+def _setup(bench: Benchmark, ctx: Context, rows: list[Row]) -> list[tuple[Case, Row]]:
+    """Set up every applicable target, adding its rows; a target that fails gets one failed row."""
+    cases = []
     for target in ctx.targets.values():
         if target.kind not in bench.applies_to:
             continue
@@ -59,7 +59,7 @@ def _setup(bench: Benchmark, ctx: Context) -> tuple[list[tuple[Case, Row]], list
         for case in target_cases:
             rows.append(Row(case.label, target.name, target.kind, case.short_label))
             cases.append((case, rows[-1]))
-    return cases, rows
+    return cases
 
 
 def _warm_up(cases: list[tuple[Case, Row]]) -> None:
@@ -89,27 +89,31 @@ def _timed_run(bench: Benchmark, case: Case, row: Row) -> float:
     return time.monotonic() - start
 
 
-def run_benchmark(bench: Benchmark, ctx: Context, repeat: int, budget: float) -> BenchResult:
+def run_benchmark(ctx: Context, repeat: int, budget: float, result: BenchResult) -> None:
     """Interleave the cases (ABCABC...) for up to `repeat` rounds; a new round starts only
-    if the previous one suggests it fits in `budget` seconds (at least one round always runs)."""
-    start = time.monotonic()
+    if the previous one suggests it fits in `budget` seconds (at least one round always runs).
+    Fills `result` as it goes, so an interrupted run still reports what it measured."""
+    bench, start = result.bench, time.monotonic()
     print(f"== {bench.name} (budget {budget:.0f}s, up to {repeat} rounds)")
-    cases, rows = _setup(bench, ctx)
-    _warm_up(cases)
-    notes, rounds, last_round = [], 0, 0.0
-    for rounds_done in range(repeat):
-        live = [(c, r) for c, r in cases if r.failure is None]
-        if not live:
-            break
-        elapsed = time.monotonic() - start
-        if rounds_done > 0 and elapsed + last_round > budget:
-            notes.append(f"stopped after {rounds_done} of {repeat} rounds: time budget")
-            break
-        last_round = sum(_timed_run(bench, c, r) for c, r in live)
-        rounds = rounds_done + 1
-        summary = ", ".join(f"{r.short_label} {format_metric(r.samples[-1]['metric'])}"
-                            for _, r in live if r.ok)
-        print(f"  round {rounds}: {summary} {bench.unit}")
-    for note in notes:
-        print(f"  note: {note}")
-    return BenchResult(bench, rows, rounds, time.monotonic() - start, notes)
+    try:
+        cases = _setup(bench, ctx, result.rows)
+        _warm_up(cases)
+        last_round = 0.0
+        for rounds_done in range(repeat):
+            live = [(c, r) for c, r in cases if r.failure is None]
+            if not live:
+                break
+            if rounds_done > 0 and time.monotonic() - start + last_round > budget:
+                result.notes.append(f"stopped after {rounds_done} of {repeat} rounds: time budget")
+                print(f"  note: {result.notes[-1]}")
+                break
+            last_round = sum(_timed_run(bench, c, r) for c, r in live)
+            result.rounds = rounds_done + 1
+            summary = ", ".join(f"{r.short_label} {format_metric(r.samples[-1]['metric'])}"
+                                for _, r in live if r.ok)
+            print(f"  round {result.rounds}: {summary} {bench.unit}")
+    except BaseException:
+        result.notes.append(f"interrupted after {result.rounds} of {repeat} rounds")
+        raise
+    finally:
+        result.seconds = time.monotonic() - start

@@ -12,7 +12,12 @@ struct ScanCommand: ParsableCommand {
 
     @Argument(help: "The pool: config file, zero-config spec, name or mount point.") var pool: String
     @Option(help: "Scan only this silo.") var silo: String?
+    @Flag(help: "With --silo: adopt the silo's directory as it is, when its marker is missing (a replaced disk).") var adopt = false
     @Flag(help: "Print the summary as JSON.") var json = false
+
+    func validate() throws {
+        if adopt && silo == nil { throw ValidationError("--adopt needs --silo NAME: adopt one silo at a time") }
+    }
 
     func run() throws {
         let config = try PoolLocator.config(for: pool)
@@ -22,7 +27,7 @@ struct ScanCommand: ParsableCommand {
         let progress = ProgressLine(enabled: isatty(2) != 0)
         let report: ScanReport
         if let socket = PoolLocator.daemon(config) {
-            let reply = try PoolLocator.call(socket, ControlRequest(op: "scan", silo: silo)) { progress.show($0.entries, $0.entriesPerSecond) }
+            let reply = try PoolLocator.call(socket, ControlRequest(op: "scan", silo: silo, adopt: adopt ? true : nil)) { progress.show($0.entries, $0.entriesPerSecond) }
             guard let scan = reply.scan else { throw CommandFailure("the daemon sent no scan result") }
             report = scan
         } else {
@@ -47,9 +52,10 @@ struct ScanCommand: ParsableCommand {
         let context = try PoolContext(config: config)
         var targets = context.silos.all
         if let silo { targets = targets.filter { $0.name == silo } }
+        if adopt { targets.forEach { $0.adopt() } }
         let summary = try Scanner(index: context.index, silos: context.silos).scan(targets) { p in progress.show(p.entries, p.rate) }
         var report = PoolReports.scan(summary)
-        for offline in context.offline where targets.contains(where: { $0.name == offline.silo }) {
+        for offline in context.offline where !adopt && targets.contains(where: { $0.name == offline.silo }) {
             if !report.problems.contains(where: { $0.silo == offline.silo && $0.path.isEmpty }) {
                 report.problems.append(ScanProblemReport(silo: offline.silo, path: "", message: offline.problem))
             }

@@ -17,6 +17,9 @@ final class IndexMerger {
     let silos: SiloSet
     var directories: [[UInt8]: UInt64] = [[]: 1]
     var summary = ScanSummary()
+    /// Copies found gone, applied once every silo has been walked: a file moved from one silo
+    /// to another meanwhile is then seen in its new place first, and keeps its inode number.
+    var pendingRemovals: [(ino: UInt64, silo: SiloID)] = []
 
     init(silos: SiloSet) { self.silos = silos }
 
@@ -48,11 +51,21 @@ final class IndexMerger {
         }
         if batch.complete {
             for (name, row) in existing where !seen.contains(name) {
-                if row.holds(silo: s) { try removePresence(row, silo: s, tx) }
+                if row.holds(silo: s) { pendingRemovals.append((row.ino, s)) }
                 else if shadowsHere[row.ino] != nil { try tx.deleteShadow(ino: row.ino, silo: s) }
             }
         }
         try tx.recountLinks(ofDirectory: directory)
+    }
+
+    /// Applies the removals deferred during the walk.
+    func finish(_ tx: WriteTransaction) throws(IndexError) {
+        for (ino, silo) in pendingRemovals {
+            guard let row = try tx.reader.entry(ino), row.holds(silo: silo) else { continue }
+            try removePresence(row, silo: silo, tx)
+            if let parent = try tx.reader.entry(row.parent), parent.kind == .directory { try tx.recountLinks(ofDirectory: parent.ino) }
+        }
+        pendingRemovals.removeAll()
     }
 
     private func childPath(_ parent: [UInt8], _ name: [UInt8]) -> [UInt8] {

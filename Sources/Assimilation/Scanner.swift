@@ -37,9 +37,9 @@ public struct Scanner: Sendable {
                 guard let next else { finished = true; break }
                 chunk.append(next); entries += next.entries.count
             }
-            let saved = (merger.summary, merger.directories)
+            let saved = (merger.summary, merger.directories, merger.pendingRemovals)
             try index.write { tx throws(IndexError) in
-                (merger.summary, merger.directories) = saved   // a busy retry replays the chunk
+                (merger.summary, merger.directories, merger.pendingRemovals) = saved   // a busy retry replays the chunk
                 for batch in chunk { try merger.apply(batch, tx) }
             }
             let now = monotonicSeconds()
@@ -49,11 +49,12 @@ public struct Scanner: Sendable {
             }
         }
         threads.forEach { $0.join() }
-        var summary = merger.summary
-        summary.problems = problems.withLock { $0 }
-        summary.silos = targets.map(\.name)
-        let failedSilos = Set(summary.problems.filter { $0.path.isEmpty }.map(\.silo))
+        let problemList = problems.withLock { $0 }
+        let failedSilos = Set(problemList.filter { $0.path.isEmpty }.map(\.silo))
+        let saved = (merger.summary, merger.pendingRemovals)
         try index.write { tx throws(IndexError) in
+            (merger.summary, merger.pendingRemovals) = saved
+            try merger.finish(tx)
             let rows = try tx.reader.silos()
             for silo in targets where !failedSilos.contains(silo.name) {
                 let generation = (rows.first { $0.id == silo.id }?.scanGeneration ?? 0) + 1
@@ -61,6 +62,9 @@ public struct Scanner: Sendable {
                                   at: Int64(time(nil)))
             }
         }
+        var summary = merger.summary
+        summary.problems = problemList
+        summary.silos = targets.map(\.name)
         summary.shadowed = Int(try index.query { tx throws(IndexError) in try tx.shadowCount() })
         summary.seconds = monotonicSeconds() - started
         progress(ScanProgress(entries: summary.entries, seconds: summary.seconds))

@@ -18,8 +18,8 @@ struct SiloWalker {
 
     func run() {
         defer { queue.finishProducer() }
-        if !silo.isOnline {
-            // It may have come back since the pool was opened.
+        if !silo.isOnline || !silo.pathStillMatches() {
+            // It may have come back, or gone, since the pool was opened.
             do { try silo.attach() } catch {
                 report(ScanProblem(silo: silo.name, path: "", message: error.problem))
                 return

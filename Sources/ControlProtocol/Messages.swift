@@ -4,7 +4,9 @@ import Foundation
 public struct ControlRequest: Codable, Sendable, Equatable {
     public var op: String
     public var silo: String?
-    public init(op: String, silo: String? = nil) { self.op = op; self.silo = silo }
+    /// With `scan` and `silo`: take the silo's directory as it is now, even without its marker.
+    public var adopt: Bool?
+    public init(op: String, silo: String? = nil, adopt: Bool? = nil) { self.op = op; self.silo = silo; self.adopt = adopt }
 }
 
 /// One line of a reply: progress lines first, then exactly one line with `scan`, `status`

@@ -25,6 +25,7 @@ enum ControlHandlers {
                     return
                 }
                 targets = [silo]
+                if request.adopt == true { silo.adopt() }
             }
             // A silo that was offline may be back: try to attach it before scanning.
             for silo in targets where !silo.isOnline { _ = try? silo.attach() }

@@ -31,11 +31,13 @@ public final class PoolContext: Sendable {
         let ids = try index.write { tx throws(IndexError) in
             try config.silos.map { silo throws(IndexError) in try tx.registerSilo(name: silo.name, path: silo.path, tier: silo.tier) }
         }
+        let scanned = Set(try index.query { tx throws(IndexError) in try tx.silos() }.filter { $0.scanGeneration > 0 }.map(\.id))
         var silos: [Silo] = []
         var offline: [SiloError] = []
         for (order, (silo, id)) in zip(config.silos, ids).enumerated() {
             let s = Silo(id: id, name: silo.name, path: silo.path, tier: silo.tier, tierRank: tierRank[silo.tier] ?? order,
-                         order: order, minFree: silo.minFree, readOnly: silo.readOnly)
+                         order: order, minFree: silo.minFree, readOnly: silo.readOnly, pool: config.name,
+                         markerExpected: scanned.contains(id) && !silo.readOnly)
             do { try s.attach() } catch { offline.append(error) }
             silos.append(s)
         }

@@ -26,12 +26,18 @@ public final class Silo: Sendable {
     public let order: Int
     public let minFree: UInt64
     public let readOnly: Bool
-    private let state: Mutex<(fd: Int32, device: UInt64, health: SiloHealth)>
+    /// The pool this silo belongs to, as its marker records it.
+    public let pool: String
+    private let state: Mutex<(fd: Int32, device: UInt64, inode: UInt64, health: SiloHealth)>
+    /// Set once the silo has been scanned: from then on a missing marker means the wrong directory.
+    private let markerExpected: Mutex<Bool>
 
-    public init(id: Int, name: String, path: String, tier: String, tierRank: Int, order: Int, minFree: UInt64, readOnly: Bool) {
+    public init(id: Int, name: String, path: String, tier: String, tierRank: Int, order: Int, minFree: UInt64, readOnly: Bool,
+                pool: String = "", markerExpected: Bool = false) {
         self.id = id; self.name = name; self.path = path; self.tier = tier; self.tierRank = tierRank
-        self.order = order; self.minFree = minFree; self.readOnly = readOnly
-        state = Mutex((-1, 0, .offline(reason: "not opened yet")))
+        self.order = order; self.minFree = minFree; self.readOnly = readOnly; self.pool = pool
+        state = Mutex((-1, 0, 0, .offline(reason: "not opened yet")))
+        self.markerExpected = Mutex(markerExpected)
     }
 
     deinit {
@@ -39,25 +45,73 @@ public final class Silo: Sendable {
         if fd >= 0 { Sys.close(fd) }
     }
 
-    /// Opens the root directory; on failure the silo is offline with the reason, which is also thrown.
+    /// Opens the root directory and checks its marker; on failure the silo is offline with the
+    /// reason, which is also thrown. A silo seen for the first time gets its marker written.
     @discardableResult
     public func attach() throws(SiloError) -> Int32 {
         let fd: Int32
         do {
             fd = try Sys.open(path, flags: O_RDONLY | O_DIRECTORY)
         } catch {
-            let problem = SiloError(silo: name, path: path, errno: error)
-            state.withLock { $0 = (-1, 0, .offline(reason: problem.problem)) }
-            throw problem
+            throw goOffline(SiloError(silo: name, path: path, errno: error))
         }
-        let device = (try? Sys.fstat(fd).device) ?? 0
+        do {
+            try checkMarker(fd)
+        } catch {
+            Sys.close(fd)
+            throw goOffline(error)
+        }
+        let stat = try? Sys.fstat(fd)
         let old = state.withLock { s -> Int32 in
             let previous = s.fd
-            s = (fd, device, .online)
+            s = (fd, stat?.device ?? 0, stat?.inode ?? 0, .online)
             return previous
         }
         if old >= 0 { Sys.close(old) }
+        markerExpected.withLock { $0 = $0 || !readOnly }
         return fd
+    }
+
+    private func checkMarker(_ fd: Int32) throws(SiloError) {
+        let marker: (pool: String, silo: String)?
+        do { marker = try SiloMarker.read(fd) } catch {
+            throw SiloError(silo: name, path: path, problem: "its marker \(SiloMarker.file) cannot be read: \(error)")
+        }
+        if let marker {
+            guard marker.pool == pool && marker.silo == name else {
+                throw SiloError(silo: name, path: path, problem: "the directory belongs to silo '\(marker.silo)' of pool '\(marker.pool)'")
+            }
+            return
+        }
+        if markerExpected.withLock({ $0 }) {
+            throw SiloError(silo: name, path: path, problem: "its marker \(SiloMarker.file) is missing; is the disk mounted? " +
+                            "(if this directory replaced the silo on purpose, run `estuary scan POOL --silo \(name) --adopt`)")
+        }
+        if readOnly { return }
+        do { try SiloMarker.write(fd, pool: pool, silo: name) } catch {
+            throw SiloError(silo: name, path: path, problem: "cannot write its marker \(SiloMarker.file): \(error)")
+        }
+    }
+
+    /// Forgets that a marker was expected, so the next attach adopts the directory as the silo.
+    public func adopt() { markerExpected.withLock { $0 = false } }
+
+    private func goOffline(_ problem: SiloError) -> SiloError {
+        let old = state.withLock { s -> Int32 in
+            let previous = s.fd
+            s = (-1, 0, 0, .offline(reason: problem.problem))
+            return previous
+        }
+        if old >= 0 { Sys.close(old) }
+        return problem
+    }
+
+    /// Whether the path still names the directory the silo holds open: false when it was
+    /// unmounted, moved or replaced since `attach`.
+    public func pathStillMatches() -> Bool {
+        let (fd, device, inode) = state.withLock { ($0.fd, $0.device, $0.inode) }
+        guard fd >= 0, let now = try? Sys.statPath(path) else { return false }
+        return now.device == device && now.inode == inode
     }
 
     public var health: SiloHealth { state.withLock { $0.health } }
