@@ -61,7 +61,9 @@ final class IndexMerger {
     /// Applies the removals deferred during the walk.
     func finish(_ tx: WriteTransaction) throws(IndexError) {
         for (ino, silo) in pendingRemovals {
-            guard let row = try tx.reader.entry(ino), row.holds(silo: silo) else { continue }
+            guard let row = try tx.reader.entry(ino) else { continue }
+            // Another silo's copy may have taken the visible place meanwhile, leaving this one a shadow.
+            guard row.holds(silo: silo) else { try tx.deleteShadow(ino: ino, silo: silo); continue }
             try removePresence(row, silo: silo, tx)
             if let parent = try tx.reader.entry(row.parent), parent.kind == .directory { try tx.recountLinks(ofDirectory: parent.ino) }
         }

@@ -102,6 +102,13 @@ struct ScannerTests {
         let after = try #require(try f.entry("media/film.mov"))
         #expect(after.ino == before.ino)
         #expect(after.silo == f.silos.named("bulk")!.id)
+        #expect(try f.index.query { tx throws(IndexError) in try tx.shadowCount() } == 0, "no copy is left behind in fast")
+        // And back again: the move toward the silo first in order (which wins mtime ties).
+        try FileManager.default.moveItem(atPath: f.root + "/bulk/media/film.mov", toPath: f.root + "/fast/media/film.mov")
+        _ = try f.scan()
+        #expect(try f.entry("media/film.mov")?.ino == before.ino)
+        #expect(try f.entry("media/film.mov")?.silo == f.silos.named("fast")!.id)
+        #expect(try f.index.query { tx throws(IndexError) in try tx.shadowCount() } == 0)
     }
 
     @Test func directoryGoneFromOneSiloKeepsTheOtherSilosPart() throws {
