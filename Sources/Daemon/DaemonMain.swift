@@ -31,6 +31,7 @@ public enum DaemonMain {
             try serve(options, logger: logger)
             return 0
         } catch {
+            LogSink.shared.mirrorWarningsToStderr(false)   // the parent prints the error itself
             logger.error("\(error)")
             Detach.reportFailure("estuaryfs: \(error)")
             return 1
@@ -44,6 +45,10 @@ public enum DaemonMain {
         try MountPointCheck.prepare(mountpoint) { logger.warning("\($0)") }
         let paths = PoolPaths(config)
         try PoolContext.makeDirectory(paths.stateDirectory)
+        if Detach.isChild {
+            LogSink.shared.redirect(toFile: paths.log)
+            LogSink.shared.mirrorWarningsToStderr(true)
+        }
         let lock: PoolLock
         do { lock = try PoolLock(path: paths.lock) } catch let held as PoolLock.Held {
             throw DaemonError("pool '\(config.name)' is already mounted or being scanned by process \(held.holder)")
@@ -78,8 +83,8 @@ public enum DaemonMain {
         do { try control.start() } catch { logger.warning("\(error); admin commands will work on the index directly") }
         writeMountRecord(paths.mountRecord, mountpoint: mountpoint)
         logger.info("pool '\(config.name)' mounted at \(mountpoint) with \(pool.silos.all.count) silos")
+        LogSink.shared.mirrorWarningsToStderr(false)
         Detach.signalReady()
-        if Detach.isChild { LogSink.shared.redirect(toFile: paths.log) }
         lock.recordHolder()
         TerminationSignals.unblock()
         let status = session.run(maxThreads: options.threads)

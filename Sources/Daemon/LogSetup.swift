@@ -8,6 +8,17 @@ import Glibc
 final class LogSink: Sendable {
     static let shared = LogSink()
     private let fd = Mutex<Int32>(2)
+    /// While a detaching daemon starts, warnings also go to the terminal that started it.
+    private let warningsToStderr = Atomic<Bool>(false)
+
+    func mirrorWarningsToStderr(_ on: Bool) { warningsToStderr.store(on, ordering: .relaxed) }
+
+    func write(_ line: String, level: Logger.Level) {
+        write(line)
+        if level >= .warning && warningsToStderr.load(ordering: .relaxed) && fd.withLock({ $0 }) != 2 {
+            writeStderr(line + "\n")
+        }
+    }
 
     func redirect(toFile path: String) {
         let newFD = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
@@ -40,7 +51,7 @@ struct SinkLogHandler: LogHandler {
         if let extra = event.metadata { all.merge(extra) { $1 } }
         let level = event.level, message = event.message
         let details = all.isEmpty ? "" : " " + all.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
-        LogSink.shared.write("\(timestamp()) \(level) \(label): \(message)\(details)")
+        LogSink.shared.write("\(timestamp()) \(level) \(label): \(message)\(details)", level: level)
     }
 
     private func timestamp() -> String {

@@ -79,7 +79,9 @@ public final class Silo: Sendable {
         }
         if let marker {
             guard marker.pool == pool && marker.silo == name else {
-                throw SiloError(silo: name, path: path, problem: "the directory belongs to silo '\(marker.silo)' of pool '\(marker.pool)'")
+                throw SiloError(silo: name, path: path, problem: "the directory belongs to silo '\(marker.silo)' of pool '\(marker.pool)'" +
+                                " (a zero-config pool's name changes with its spec: give the pool a fixed name in a TOML" +
+                                " config, or delete \(SiloMarker.file) to hand the directory to this pool)")
             }
             return
         }
