@@ -25,6 +25,7 @@ const uint64_t ESTUARY_RESOLVE_NO_MAGICLINKS = RESOLVE_NO_MAGICLINKS;
 const uint64_t ESTUARY_RESOLVE_NO_SYMLINKS = RESOLVE_NO_SYMLINKS;
 const int ESTUARY_O_PATH = O_PATH;
 const int ESTUARY_O_NOATIME = O_NOATIME;
+const int ESTUARY_O_DIRECT = O_DIRECT;
 const int ESTUARY_AT_EMPTY_PATH = AT_EMPTY_PATH;
 const long ESTUARY_UTIME_NOW = UTIME_NOW;
 const long ESTUARY_UTIME_OMIT = UTIME_OMIT;
@@ -107,3 +108,11 @@ int estuary_fsetxattr(int fd, const char *name, const void *value, size_t size, 
 }
 long estuary_fgetxattr(int fd, const char *name, void *value, size_t size) { return fgetxattr(fd, name, value, size); }
 int estuary_fremovexattr(int fd, const char *name) { return fremovexattr(fd, name); }
+
+int estuary_fallocate(int fd, int mode, int64_t offset, int64_t length) { return fallocate(fd, mode, offset, length); }
+long estuary_copy_file_range(int fdIn, int64_t *offIn, int fdOut, int64_t *offOut, size_t length, unsigned flags) {
+    loff_t a = *offIn, b = *offOut;
+    long n = copy_file_range(fdIn, &a, fdOut, &b, length, flags);
+    *offIn = a; *offOut = b;
+    return n;
+}

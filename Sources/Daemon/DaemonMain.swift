@@ -25,6 +25,8 @@ public enum DaemonMain {
             return Detach.spawnChildAndWait(arguments: absolutised(arguments, options))
         }
         TerminationSignals.block()
+        // Modes arrive with the caller's umask applied by the kernel; ours must not apply twice.
+        umask(0)
         LogSetup.bootstrap(level: options.debug ? "debug" : options.logLevel)
         let logger = Logger(label: "estuaryfs")
         do {
@@ -86,8 +88,11 @@ public enum DaemonMain {
         LogSink.shared.mirrorWarningsToStderr(false)
         Detach.signalReady()
         lock.recordHolder()
+        let flusher = MetadataFlusher(namespace: namespace)
+        flusher.start()
         TerminationSignals.unblock()
         let status = session.run(maxThreads: options.threads)
+        flusher.stop()
         control.stop()
         session.unmount()
         unlink(paths.mountRecord)

@@ -33,10 +33,12 @@ final class FuseAdapter: FuseOperations {
         connection.enableSymlinkCache()
         connection.enableAsyncRead()
         connection.enableAutoInvalidateData()
+        connection.enableAtomicTruncate()
+        connection.setMaxWrite(1 << 20)
         logger.info("FUSE session initialised (protocol 7.\(connection.protocolMinor))")
     }
 
-    private func entryReply(_ row: EntryRow) -> EntryReply {
+    func entryReply(_ row: EntryRow) -> EntryReply {
         EntryReply(attributes: row.stat, generation: generation, entryTimeout: timeouts.entry, attrTimeout: timeouts.attributes)
     }
 
@@ -79,6 +81,7 @@ final class FuseAdapter: FuseOperations {
     }
 
     func release(_ request: consuming Request, ino: UInt64, handle: UInt64) {
+        namespace.flush(ino)
         namespace.release(Int32(truncatingIfNeeded: handle))
         request.replyOK()
     }

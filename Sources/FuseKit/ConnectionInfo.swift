@@ -18,4 +18,8 @@ public struct ConnectionInfo {
     public func enableAsyncRead() { estuary_fuse_want(raw, estuary_cap_async_read()) }
     public func enableAutoInvalidateData() { estuary_fuse_want(raw, estuary_cap_auto_inval_data()) }
     public var protocolMinor: UInt32 { raw.pointee.proto_minor }
+    /// Largest write request the kernel may send; libfuse caps it at its buffer size.
+    public func setMaxWrite(_ bytes: UInt32) { raw.pointee.max_write = bytes }
+    /// O_TRUNC reaches open() instead of a separate setattr(size=0).
+    public func enableAtomicTruncate() { estuary_fuse_want(raw, estuary_cap_atomic_o_trunc()) }
 }

@@ -20,6 +20,28 @@ public protocol FuseOperations: AnyObject, Sendable {
     func statfs(_ request: consuming Request, ino: UInt64)
     func getxattr(_ request: consuming Request, ino: UInt64, name: UnsafeBufferPointer<UInt8>, size: Int)
     func listxattr(_ request: consuming Request, ino: UInt64, size: Int)
+
+    // The write side.
+    func create(_ request: consuming Request, parent: UInt64, name: UnsafeBufferPointer<UInt8>, mode: UInt32, flags: Int32)
+    func mknod(_ request: consuming Request, parent: UInt64, name: UnsafeBufferPointer<UInt8>, mode: UInt32, rdev: UInt64)
+    func mkdir(_ request: consuming Request, parent: UInt64, name: UnsafeBufferPointer<UInt8>, mode: UInt32)
+    func symlink(_ request: consuming Request, target: UnsafeBufferPointer<UInt8>, parent: UInt64, name: UnsafeBufferPointer<UInt8>)
+    func link(_ request: consuming Request, ino: UInt64, newParent: UInt64, newName: UnsafeBufferPointer<UInt8>)
+    func unlink(_ request: consuming Request, parent: UInt64, name: UnsafeBufferPointer<UInt8>)
+    func rmdir(_ request: consuming Request, parent: UInt64, name: UnsafeBufferPointer<UInt8>)
+    func rename(_ request: consuming Request, parent: UInt64, name: UnsafeBufferPointer<UInt8>, newParent: UInt64,
+                newName: UnsafeBufferPointer<UInt8>, flags: UInt32)
+    func setattr(_ request: consuming Request, ino: UInt64, changes: SetAttributes, handle: UInt64?)
+    func write(_ request: consuming Request, ino: UInt64, data: UnsafeRawBufferPointer, offset: Int64, handle: UInt64)
+    func flush(_ request: consuming Request, ino: UInt64, handle: UInt64)
+    func fsync(_ request: consuming Request, ino: UInt64, dataOnly: Bool, handle: UInt64)
+    func fsyncdir(_ request: consuming Request, ino: UInt64, dataOnly: Bool, handle: UInt64)
+    func fallocate(_ request: consuming Request, ino: UInt64, mode: Int32, offset: Int64, length: Int64, handle: UInt64)
+    func copyFileRange(_ request: consuming Request, inputIno: UInt64, inputOffset: Int64, inputHandle: UInt64,
+                       outputIno: UInt64, outputOffset: Int64, outputHandle: UInt64, length: Int, flags: Int32)
+    func lseek(_ request: consuming Request, ino: UInt64, offset: Int64, whence: Int32, handle: UInt64)
+    func setxattr(_ request: consuming Request, ino: UInt64, name: UnsafeBufferPointer<UInt8>, value: UnsafeRawBufferPointer, flags: Int32)
+    func removexattr(_ request: consuming Request, ino: UInt64, name: UnsafeBufferPointer<UInt8>)
 }
 
 extension FuseOperations {

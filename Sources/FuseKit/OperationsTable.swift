@@ -75,5 +75,57 @@ func makeOperationsTable() -> fuse_lowlevel_ops {
         target(req).getxattr(Request(req!), ino: UInt64(ino), name: nameBuffer(name), size: size)
     }
     ops.listxattr = { req, ino, size in target(req).listxattr(Request(req!), ino: UInt64(ino), size: size) }
+    ops.create = { req, parent, name, mode, fi in
+        target(req).create(Request(req!, fi), parent: UInt64(parent), name: nameBuffer(name), mode: UInt32(mode), flags: fi?.pointee.flags ?? 0)
+    }
+    ops.mknod = { req, parent, name, mode, rdev in
+        target(req).mknod(Request(req!), parent: UInt64(parent), name: nameBuffer(name), mode: UInt32(mode), rdev: UInt64(rdev))
+    }
+    ops.mkdir = { req, parent, name, mode in
+        target(req).mkdir(Request(req!), parent: UInt64(parent), name: nameBuffer(name), mode: UInt32(mode))
+    }
+    ops.symlink = { req, link, parent, name in
+        target(req).symlink(Request(req!), target: nameBuffer(link), parent: UInt64(parent), name: nameBuffer(name))
+    }
+    ops.link = { req, ino, newParent, newName in
+        target(req).link(Request(req!), ino: UInt64(ino), newParent: UInt64(newParent), newName: nameBuffer(newName))
+    }
+    ops.unlink = { req, parent, name in target(req).unlink(Request(req!), parent: UInt64(parent), name: nameBuffer(name)) }
+    ops.rmdir = { req, parent, name in target(req).rmdir(Request(req!), parent: UInt64(parent), name: nameBuffer(name)) }
+    ops.rename = { req, parent, name, newParent, newName, flags in
+        target(req).rename(Request(req!), parent: UInt64(parent), name: nameBuffer(name), newParent: UInt64(newParent),
+                           newName: nameBuffer(newName), flags: flags)
+    }
+    ops.setattr = { req, ino, attr, toSet, fi in
+        let changes = attr.map { SetAttributes($0.pointee, toSet) } ?? SetAttributes()
+        target(req).setattr(Request(req!), ino: UInt64(ino), changes: changes, handle: fi?.pointee.fh)
+    }
+    ops.write = { req, ino, buf, size, offset, fi in
+        target(req).write(Request(req!), ino: UInt64(ino), data: UnsafeRawBufferPointer(start: buf, count: size),
+                          offset: Int64(offset), handle: fi?.pointee.fh ?? 0)
+    }
+    ops.flush = { req, ino, fi in target(req).flush(Request(req!), ino: UInt64(ino), handle: fi?.pointee.fh ?? 0) }
+    ops.fsync = { req, ino, datasync, fi in
+        target(req).fsync(Request(req!), ino: UInt64(ino), dataOnly: datasync != 0, handle: fi?.pointee.fh ?? 0)
+    }
+    ops.fsyncdir = { req, ino, datasync, fi in
+        target(req).fsyncdir(Request(req!), ino: UInt64(ino), dataOnly: datasync != 0, handle: fi?.pointee.fh ?? 0)
+    }
+    ops.fallocate = { req, ino, mode, offset, length, fi in
+        target(req).fallocate(Request(req!), ino: UInt64(ino), mode: mode, offset: Int64(offset), length: Int64(length), handle: fi?.pointee.fh ?? 0)
+    }
+    ops.copy_file_range = { req, inIno, inOffset, inFi, outIno, outOffset, outFi, length, flags in
+        target(req).copyFileRange(Request(req!), inputIno: UInt64(inIno), inputOffset: Int64(inOffset), inputHandle: inFi?.pointee.fh ?? 0,
+                                  outputIno: UInt64(outIno), outputOffset: Int64(outOffset), outputHandle: outFi?.pointee.fh ?? 0,
+                                  length: length, flags: flags)
+    }
+    ops.lseek = { req, ino, offset, whence, fi in
+        target(req).lseek(Request(req!), ino: UInt64(ino), offset: Int64(offset), whence: whence, handle: fi?.pointee.fh ?? 0)
+    }
+    ops.setxattr = { req, ino, name, value, size, flags in
+        target(req).setxattr(Request(req!), ino: UInt64(ino), name: nameBuffer(name),
+                             value: UnsafeRawBufferPointer(start: value, count: size), flags: flags)
+    }
+    ops.removexattr = { req, ino, name in target(req).removexattr(Request(req!), ino: UInt64(ino), name: nameBuffer(name)) }
     return ops
 }

@@ -19,9 +19,9 @@ public struct Request: ~Copyable {
     deinit { fuse_reply_err(raw, EIO) }
 
     /// The caller's credentials, as the kernel reported them.
-    public var caller: (uid: UInt32, gid: UInt32, pid: Int32) {
+    public var caller: Caller {
         let ctx = fuse_req_ctx(raw)!.pointee
-        return (ctx.uid, ctx.gid, ctx.pid)
+        return Caller(uid: ctx.uid, gid: ctx.gid, pid: ctx.pid)
     }
 
     /// Supplementary groups of the caller (read from /proc by libfuse).
@@ -51,6 +51,28 @@ public struct Request: ~Copyable {
     public consuming func reply(entry: EntryReply) {
         var e = entry.param
         fuse_reply_entry(raw, &e)
+        discard self
+    }
+
+    /// A created and opened file: its entry (a kernel lookup) and its handle.
+    @discardableResult
+    public consuming func reply(create entry: EntryReply, handle: UInt64, keepCache: Bool = false) -> Bool {
+        var e = entry.param
+        var fi = fileInfo?.pointee ?? fuse_file_info()
+        fi.fh = handle
+        fi.keep_cache = keepCache ? 1 : 0
+        let rc = fuse_reply_create(raw, &e, &fi)
+        discard self
+        return rc == 0
+    }
+
+    public consuming func reply(written count: Int) {
+        fuse_reply_write(raw, count)
+        discard self
+    }
+
+    public consuming func reply(offset: Int64) {
+        fuse_reply_lseek(raw, off_t(offset))
         discard self
     }
 

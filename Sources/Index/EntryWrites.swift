@@ -117,3 +117,51 @@ extension WriteTransaction {
         try s.run()
     }
 }
+
+extension WriteTransaction {
+    public func insertLink(parent: UInt64, name: [UInt8], ino: UInt64) throws(IndexError) {
+        let s = try connection.prepare("INSERT INTO links(parent, name, ino) VALUES (?, ?, ?)")
+        s.bind(1, parent).bind(2, blob: name).bind(3, ino)
+        try s.run()
+    }
+
+    public func deleteLink(parent: UInt64, name: [UInt8]) throws(IndexError) {
+        let s = try connection.prepare("DELETE FROM links WHERE parent = ? AND name = ?")
+        s.bind(1, parent).bind(2, blob: name)
+        try s.run()
+    }
+
+    /// Deletes one name of `ino` and returns another remaining name, if any.
+    public func anyLink(of ino: UInt64) throws(IndexError) -> (parent: UInt64, name: [UInt8])? {
+        let s = try connection.prepare("SELECT parent, name FROM links WHERE ino = ? LIMIT 1")
+        defer { s.reset() }
+        s.bind(1, ino)
+        return try s.step() ? (UInt64(bitPattern: s.int64(0)), s.blob(1)) : nil
+    }
+
+    /// Whether `(parent, name)` is a hard-link name (not the first name) of some inode.
+    public func isLink(parent: UInt64, name: [UInt8]) throws(IndexError) -> Bool {
+        let s = try connection.prepare("SELECT 1 FROM links WHERE parent = ? AND name = ?")
+        defer { s.reset() }
+        s.bind(1, parent).bind(2, blob: name)
+        return try s.step()
+    }
+
+    public func deleteXattr(of ino: UInt64, name: [UInt8]) throws(IndexError) -> Bool {
+        let s = try connection.prepare("DELETE FROM xattrs WHERE ino = ? AND name = ?")
+        s.bind(1, ino).bind(2, blob: name)
+        try s.run()
+        return connection.changes > 0
+    }
+}
+
+extension WriteTransaction {
+    /// Records size, blocks, times and mode of a row, leaving its name and placement alone
+    /// (a rename or move may have changed those meanwhile).
+    public func updateData(_ row: EntryRow) throws(IndexError) {
+        let s = try connection.prepare("UPDATE entries SET size = ?, blocks = ?, atime = ?, mtime = ?, ctime = ?, mode = ?, nlink = ? WHERE ino = ?")
+        s.bind(1, row.size).bind(2, row.blocks).bind(3, row.atimeNs).bind(4, row.mtimeNs).bind(5, row.ctimeNs)
+            .bind(6, Int64(row.mode)).bind(7, row.nlink).bind(8, row.ino)
+        try s.run()
+    }
+}

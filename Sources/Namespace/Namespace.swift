@@ -14,10 +14,15 @@ public final class Namespace: Sendable {
     let nodes = NodeTable()
     let directories = DirectoryHandles()
     let logger: Logger
+    let placement: any PlacementPolicy
+    let space = SiloSpace()
+    let dirty = DirtyInodes()
 
-    public init(index: IndexStore, silos: SiloSet, logger: Logger = Logger(label: "estuary.namespace")) {
+    public init(index: IndexStore, silos: SiloSet, placement: any PlacementPolicy = FirstTierMostFree(),
+                logger: Logger = Logger(label: "estuary.namespace")) {
         self.index = index
         self.silos = silos
+        self.placement = placement
         self.logger = logger
     }
 

@@ -43,6 +43,16 @@ final class NodeTable: Sendable {
         shard(row.ino).nodes.withLock { table in if table[row.ino] != nil { table[row.ino]!.row = row } }
     }
 
+    /// Changes the cached row in place; returns the new row, or nil if the node is not known.
+    @discardableResult
+    func update(_ ino: UInt64, _ change: (inout EntryRow) -> Void) -> EntryRow? {
+        shard(ino).nodes.withLock { table -> EntryRow? in
+            guard table[ino] != nil else { return nil }
+            change(&table[ino]!.row)
+            return table[ino]!.row
+        }
+    }
+
     func drop(_ ino: UInt64) { shard(ino).nodes.withLock { _ = $0.removeValue(forKey: ino) } }
 
     var knownInodes: [UInt64] { shards.flatMap { $0.nodes.withLock { Array($0.keys) } } }

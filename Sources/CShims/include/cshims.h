@@ -19,6 +19,7 @@ extern const uint64_t ESTUARY_RESOLVE_NO_MAGICLINKS;
 extern const uint64_t ESTUARY_RESOLVE_NO_SYMLINKS;
 extern const int ESTUARY_O_PATH;
 extern const int ESTUARY_O_NOATIME;
+extern const int ESTUARY_O_DIRECT;
 extern const int ESTUARY_AT_EMPTY_PATH;
 extern const long ESTUARY_UTIME_NOW;
 extern const long ESTUARY_UTIME_OMIT;
@@ -37,4 +38,7 @@ int estuary_lsetxattr(const char *path, const char *name, const void *value, siz
 int estuary_fsetxattr(int fd, const char *name, const void *value, size_t size, int flags);
 long estuary_fgetxattr(int fd, const char *name, void *value, size_t size);
 int estuary_fremovexattr(int fd, const char *name);
+
+int estuary_fallocate(int fd, int mode, int64_t offset, int64_t length);
+long estuary_copy_file_range(int fdIn, int64_t *offIn, int fdOut, int64_t *offOut, size_t length, unsigned flags);
 #endif

@@ -1,0 +1,136 @@
+import FuseKit
+import Index
+import Namespace
+import Syscalls
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The write side of the adapter: each op is a namespace call and exactly one reply.
+extension FuseAdapter {
+    private func creator(_ request: borrowing Request) -> Creator {
+        let caller = request.caller
+        return Creator(uid: caller.uid, gid: caller.gid)
+    }
+
+    func create(_ request: consuming Request, parent: UInt64, name: UnsafeBufferPointer<UInt8>, mode: UInt32, flags: Int32) {
+        do {
+            let (row, fd) = try namespace.create(parent: parent, name: name, mode: mode, flags: flags, creator: creator(request))
+            if !request.reply(create: entryReply(row), handle: UInt64(fd)) {
+                namespace.release(fd)
+                namespace.forget(row.ino, count: 1)
+            }
+        } catch {
+            request.reply(error: error)
+        }
+    }
+
+    func mknod(_ request: consuming Request, parent: UInt64, name: UnsafeBufferPointer<UInt8>, mode: UInt32, rdev: UInt64) {
+        do { request.reply(entry: entryReply(try namespace.mknod(parent: parent, name: name, mode: mode, rdev: rdev, creator: creator(request)))) }
+        catch { request.reply(error: error) }
+    }
+
+    func mkdir(_ request: consuming Request, parent: UInt64, name: UnsafeBufferPointer<UInt8>, mode: UInt32) {
+        do { request.reply(entry: entryReply(try namespace.mkdir(parent: parent, name: name, mode: mode, creator: creator(request)))) }
+        catch { request.reply(error: error) }
+    }
+
+    func symlink(_ request: consuming Request, target: UnsafeBufferPointer<UInt8>, parent: UInt64, name: UnsafeBufferPointer<UInt8>) {
+        do { request.reply(entry: entryReply(try namespace.symlink(target: target, parent: parent, name: name, creator: creator(request)))) }
+        catch { request.reply(error: error) }
+    }
+
+    func link(_ request: consuming Request, ino: UInt64, newParent: UInt64, newName: UnsafeBufferPointer<UInt8>) {
+        do { request.reply(entry: entryReply(try namespace.link(ino, newParent: newParent, newName: newName))) }
+        catch { request.reply(error: error) }
+    }
+
+    func unlink(_ request: consuming Request, parent: UInt64, name: UnsafeBufferPointer<UInt8>) {
+        do { try namespace.unlink(parent: parent, name: name); request.replyOK() } catch { request.reply(error: error) }
+    }
+
+    func rmdir(_ request: consuming Request, parent: UInt64, name: UnsafeBufferPointer<UInt8>) {
+        do { try namespace.rmdir(parent: parent, name: name); request.replyOK() } catch { request.reply(error: error) }
+    }
+
+    func rename(_ request: consuming Request, parent: UInt64, name: UnsafeBufferPointer<UInt8>, newParent: UInt64,
+                newName: UnsafeBufferPointer<UInt8>, flags: UInt32) {
+        do {
+            try namespace.rename(parent: parent, name: name, newParent: newParent, newName: newName, flags: flags)
+            request.replyOK()
+        } catch {
+            request.reply(error: error)
+        }
+    }
+
+    func setattr(_ request: consuming Request, ino: UInt64, changes: SetAttributes, handle: UInt64?) {
+        func time(_ t: TimeChange) -> Int64?? {
+            switch t { case .omit: nil; case .now: .some(nil); case .nanoseconds(let ns): .some(ns) }
+        }
+        var change = AttributeChange(mode: changes.mode, uid: changes.uid, gid: changes.gid, size: changes.size,
+                                     atime: time(changes.atime), mtime: time(changes.mtime))
+        do {
+            if changes.killSetuid && change.mode == nil {
+                let current = try namespace.getattr(ino)
+                if current.mode & 0o6000 != 0 { change.mode = current.mode & ~UInt32(0o6000) }
+            }
+            let row = try namespace.setattr(ino, change, openFD: handle.map { Int32(truncatingIfNeeded: $0) })
+            request.reply(attributes: row.stat, timeout: timeouts.attributes)
+        } catch {
+            request.reply(error: error)
+        }
+    }
+
+    func write(_ request: consuming Request, ino: UInt64, data: UnsafeRawBufferPointer, offset: Int64, handle: UInt64) {
+        do { request.reply(written: try namespace.write(ino, fd: Int32(truncatingIfNeeded: handle), data: data, offset: offset)) }
+        catch { request.reply(error: error) }
+    }
+
+    func flush(_ request: consuming Request, ino: UInt64, handle: UInt64) {
+        namespace.flush(ino)
+        request.replyOK()
+    }
+
+    func fsync(_ request: consuming Request, ino: UInt64, dataOnly: Bool, handle: UInt64) {
+        do { try namespace.fsync(ino, fd: Int32(truncatingIfNeeded: handle), dataOnly: dataOnly); request.replyOK() }
+        catch { request.reply(error: error) }
+    }
+
+    func fsyncdir(_ request: consuming Request, ino: UInt64, dataOnly: Bool, handle: UInt64) {
+        do { try namespace.fsyncDirectory(ino); request.replyOK() } catch { request.reply(error: error) }
+    }
+
+    func fallocate(_ request: consuming Request, ino: UInt64, mode: Int32, offset: Int64, length: Int64, handle: UInt64) {
+        do {
+            try namespace.fallocate(ino, fd: Int32(truncatingIfNeeded: handle), mode: mode, offset: offset, length: length)
+            request.replyOK()
+        } catch {
+            request.reply(error: error)
+        }
+    }
+
+    func copyFileRange(_ request: consuming Request, inputIno: UInt64, inputOffset: Int64, inputHandle: UInt64,
+                       outputIno: UInt64, outputOffset: Int64, outputHandle: UInt64, length: Int, flags: Int32) {
+        do {
+            let n = try namespace.copyFileRange(from: Int32(truncatingIfNeeded: inputHandle), at: inputOffset, to: outputIno,
+                                                Int32(truncatingIfNeeded: outputHandle), at: outputOffset, length: length)
+            request.reply(written: n)
+        } catch {
+            request.reply(error: error)
+        }
+    }
+
+    func lseek(_ request: consuming Request, ino: UInt64, offset: Int64, whence: Int32, handle: UInt64) {
+        do { request.reply(offset: try namespace.seek(fd: Int32(truncatingIfNeeded: handle), offset: offset, whence: whence)) }
+        catch { request.reply(error: error) }
+    }
+
+    func setxattr(_ request: consuming Request, ino: UInt64, name: UnsafeBufferPointer<UInt8>, value: UnsafeRawBufferPointer, flags: Int32) {
+        do { try namespace.setxattr(ino, name: name, value: value, flags: flags); request.replyOK() }
+        catch { request.reply(error: error) }
+    }
+
+    func removexattr(_ request: consuming Request, ino: UInt64, name: UnsafeBufferPointer<UInt8>) {
+        do { try namespace.removexattr(ino, name: name); request.replyOK() } catch { request.reply(error: error) }
+    }
+}

@@ -1,0 +1,167 @@
+import CShims
+import Index
+import Silos
+import Syscalls
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Who creates an entry: new entries are owned by the caller, as on a local file system.
+public struct Creator: Sendable {
+    public var uid: UInt32
+    public var gid: UInt32
+    public init(uid: UInt32, gid: UInt32) { self.uid = uid; self.gid = gid }
+}
+
+extension Namespace {
+    /// Creates and opens a regular file. Returns its entry (counted as a kernel lookup) and the
+    /// backing descriptor, which becomes the file handle.
+    public func create(parent: UInt64, name: UnsafeBufferPointer<UInt8>, mode: UInt32, flags: Int32, creator: Creator) throws(Errno) -> (EntryRow, Int32) {
+        var fd: Int32 = -1
+        let row = try makeEntry(parent: parent, name: name, creator: creator, isDirectory: false) { dirFD, cName, owner throws(Errno) in
+            let openFlags = (flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)) | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
+            fd = openat(dirFD, cName, openFlags, mode_t(mode & 0o7777))
+            if fd < 0 { throw Errno.current }
+            if fchown(fd, owner.uid, owner.gid) != 0 { throw Errno.current }
+            // chown drops setuid/setgid even for root; put back what was asked for.
+            if mode & 0o6000 != 0 { _ = fchmod(fd, mode_t(mode & 0o7777)) }
+            return try Sys.fstat(fd)
+        }
+        return (row, fd)
+    }
+
+    public func mknod(parent: UInt64, name: UnsafeBufferPointer<UInt8>, mode: UInt32, rdev: UInt64, creator: Creator) throws(Errno) -> EntryRow {
+        try makeEntry(parent: parent, name: name, creator: creator, isDirectory: false) { dirFD, cName, owner throws(Errno) in
+            if mknodat(dirFD, cName, mode_t(mode), dev_t(rdev)) != 0 { throw Errno.current }
+            if fchownat(dirFD, cName, owner.uid, owner.gid, AT_SYMLINK_NOFOLLOW) != 0 { throw Errno.current }
+            if mode & 0o6000 != 0 { _ = fchmodat(dirFD, cName, mode_t(mode & 0o7777), 0) }
+            return try Sys.lstatat(dirFD, cName)
+        }
+    }
+
+    public func mkdir(parent: UInt64, name: UnsafeBufferPointer<UInt8>, mode: UInt32, creator: Creator) throws(Errno) -> EntryRow {
+        try makeEntry(parent: parent, name: name, creator: creator, isDirectory: true) { dirFD, cName, owner throws(Errno) in
+            if mkdirat(dirFD, cName, mode_t(mode & 0o7777)) != 0 { throw Errno.current }
+            if fchownat(dirFD, cName, owner.uid, owner.gid, AT_SYMLINK_NOFOLLOW) != 0 { throw Errno.current }
+            if owner.mode & 0o7000 != 0 { _ = fchmodat(dirFD, cName, mode_t(owner.mode & 0o7777), 0) }
+            return try Sys.lstatat(dirFD, cName)
+        } modeFor: { parentRow in
+            // A directory made inside a setgid directory is setgid itself.
+            parentRow.mode & UInt32(S_ISGID) != 0 ? (mode & 0o7777) | UInt32(S_ISGID) : mode & 0o7777
+        }
+    }
+
+    public func symlink(target: UnsafeBufferPointer<UInt8>, parent: UInt64, name: UnsafeBufferPointer<UInt8>, creator: Creator) throws(Errno) -> EntryRow {
+        let targetBytes = Array(target)
+        if targetBytes.count >= 4096 { throw Errno.fileNameTooLong }
+        var row = try makeEntry(parent: parent, name: name, creator: creator, isDirectory: false, target: targetBytes) { dirFD, cName, owner throws(Errno) in
+            let rc = withCPath(targetBytes) { symlinkat($0, dirFD, cName) }
+            if rc != 0 { throw Errno.current }
+            if fchownat(dirFD, cName, owner.uid, owner.gid, AT_SYMLINK_NOFOLLOW) != 0 { throw Errno.current }
+            return try Sys.lstatat(dirFD, cName)
+        }
+        row.target = targetBytes
+        return row
+    }
+
+    /// The common path of every create: name checks, placement, the parent made present in the
+    /// chosen silo, the backing call, the index insert; undone on the silo if the index refuses.
+    func makeEntry(parent: UInt64, name nameBuffer: UnsafeBufferPointer<UInt8>, creator: Creator, isDirectory: Bool,
+                   target: [UInt8]? = nil,
+                   _ make: (Int32, UnsafePointer<CChar>, (uid: UInt32, gid: UInt32, mode: UInt32)) throws(Errno) -> FileStat,
+                   modeFor: (EntryRow) -> UInt32 = { _ in 0 }) throws(Errno) -> EntryRow {
+        let name = Array(nameBuffer)
+        try checkName(name)
+        let parentRow = try entry(parent)
+        guard parentRow.kind == .directory else { throw Errno.notDirectory }
+        if try existing(parent: parent, name: nameBuffer) != nil { throw Errno.fileExists }
+        let silo = try chooseSilo(for: parentRow)
+        let dirFD = try openDirectory(parentRow, in: silo, create: true)
+        defer { Sys.close(dirFD) }
+        // In a setgid directory new entries take the directory's group.
+        let gid = parentRow.mode & UInt32(S_ISGID) != 0 ? parentRow.gid : creator.gid
+        let stat: FileStat
+        do {
+            stat = try withCPath(name) { cName throws(Errno) in try make(dirFD, cName, (creator.uid, gid, modeFor(parentRow))) }
+        } catch {
+            if error == .noSpace || error == .diskQuotaExceeded { space.invalidate(silo.id) }
+            throw error
+        }
+        var row = EntryRow(ino: 0, parent: parent, name: name, stat: stat, silo: silo.id, target: target)
+        if isDirectory { row.nlink = 2 }
+        var parentAfter = touchedDirectory(parentRow, changedIn: silo, fd: dirFD)
+        if isDirectory { parentAfter.nlink += 1 }
+        do {
+            row.ino = try index.write { tx throws(IndexError) -> UInt64 in
+                let ino = try tx.insert(row)
+                try tx.update(parentAfter)
+                return ino
+            }
+        } catch {
+            _ = withCPath(name) { unlinkat(dirFD, $0, isDirectory ? AT_REMOVEDIR : 0) }
+            throw indexFailure(error, "create")
+        }
+        nodes.refresh(parentAfter)
+        nodes.remember(row)
+        return row
+    }
+
+    func checkName(_ name: [UInt8]) throws(Errno) {
+        if name.count > 255 { throw Errno.fileNameTooLong }
+        if name.isEmpty || name == [UInt8(ascii: ".")] || name == [UInt8(ascii: "."), UInt8(ascii: ".")] { throw Errno.invalidArgument }
+        if name.contains(UInt8(ascii: "/")) || name.contains(0) { throw Errno.invalidArgument }
+    }
+
+    /// The entry at `name` in `parent`, if the index has one.
+    func existing(parent: UInt64, name: UnsafeBufferPointer<UInt8>) throws(Errno) -> EntryRow? {
+        do { return try index.query { tx throws(IndexError) in try tx.entry(parent: parent, name: name) } }
+        catch { throw indexFailure(error, "lookup") }
+    }
+
+    func chooseSilo(for parent: EntryRow) throws(Errno) -> Silo {
+        let candidates = space.candidates(silos)
+        guard let id = placement.choose(among: candidates, parentSilos: parent.dirSilos), let silo = silos[id] else {
+            throw candidates.isEmpty ? Errno.readOnlyFileSystem : Errno.noSpace
+        }
+        return silo
+    }
+
+    /// A second name for `ino` in `newParent`, in the silo holding its data (the parent is
+    /// created there if needed): a real hard link, so every name shows one inode.
+    public func link(_ ino: UInt64, newParent: UInt64, newName nameBuffer: UnsafeBufferPointer<UInt8>) throws(Errno) -> EntryRow {
+        let name = Array(nameBuffer)
+        try checkName(name)
+        var row = try entry(ino)
+        guard row.kind != .directory else { throw Errno.notPermitted }
+        let parentRow = try entry(newParent)
+        guard parentRow.kind == .directory else { throw Errno.notDirectory }
+        if try existing(parent: newParent, name: nameBuffer) != nil { throw Errno.fileExists }
+        let silo = try silo(of: row)
+        let sourceDir = try openParent(of: row, in: silo)
+        defer { Sys.close(sourceDir) }
+        let targetDir = try openDirectory(parentRow, in: silo, create: true)
+        defer { Sys.close(targetDir) }
+        let rc = withCPath(row.name) { source in withCPath(name) { linkat(sourceDir, source, targetDir, $0, 0) } }
+        if rc != 0 { throw Errno.current }
+        if let stat = try? withCPath(name, { cName throws(Errno) in try Sys.lstatat(targetDir, cName) }) {
+            row.apply(stat)
+        } else {
+            row.nlink += 1
+        }
+        let parentAfter = touchedDirectory(parentRow, changedIn: silo, fd: targetDir)
+        let updated = row
+        do {
+            try index.write { tx throws(IndexError) in
+                try tx.insertLink(parent: newParent, name: name, ino: ino)
+                try tx.update(updated)
+                try tx.update(parentAfter)
+            }
+        } catch {
+            _ = withCPath(name) { unlinkat(targetDir, $0, 0) }
+            throw indexFailure(error, "link")
+        }
+        nodes.refresh(parentAfter)
+        nodes.remember(updated)
+        return updated
+    }
+}

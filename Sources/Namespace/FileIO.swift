@@ -1,0 +1,124 @@
+import CShims
+import Index
+import Silos
+import Synchronization
+import Syscalls
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Inodes whose size or times changed in memory (by writes) and are not yet in the index.
+/// The index may lag the silo, never lead it: a row is recorded only after the write it
+/// describes succeeded on the backing file.
+final class DirtyInodes: Sendable {
+    private let set = Mutex<Set<UInt64>>([])
+    func insert(_ ino: UInt64) { _ = set.withLock { $0.insert(ino) } }
+    func take(_ ino: UInt64) -> Bool { set.withLock { $0.remove(ino) != nil } }
+    func takeAll() -> [UInt64] { set.withLock { let all = Array($0); $0.removeAll(); return all } }
+}
+
+extension Namespace {
+    /// Writes `data` at `offset` of the backing file. Size and times go to memory at once (so
+    /// stat sees them) and to the index in batches.
+    public func write(_ ino: UInt64, fd: Int32, data: UnsafeRawBufferPointer, offset: Int64) throws(Errno) -> Int {
+        var done = 0
+        while done < data.count {
+            let n = Glibc.pwrite(fd, data.baseAddress! + done, data.count - done, off_t(offset + Int64(done)))
+            if n < 0 {
+                let e = Errno.current
+                if e == .interrupted { continue }
+                if done > 0 { break }
+                throw e
+            }
+            if n == 0 { break }
+            done += n
+        }
+        noteChanged(ino, fd: fd)
+        return done
+    }
+
+    /// Takes the attributes of an open backing file into memory and marks them for the index.
+    func noteChanged(_ ino: UInt64, fd: Int32) {
+        guard let stat = try? Sys.fstat(fd) else { return }
+        if nodes.update(ino, { $0.applyData(stat) }) != nil { dirty.insert(ino) }
+    }
+
+    /// Writes the pending attributes of `ino` (or of every dirty inode) to the index.
+    public func flushMetadata(_ ino: UInt64? = nil) {
+        let inodes: [UInt64]
+        if let ino { inodes = dirty.take(ino) ? [ino] : [] } else { inodes = dirty.takeAll() }
+        let rows = inodes.compactMap { nodes.row($0) }
+        guard !rows.isEmpty else { return }
+        do {
+            try index.write { tx throws(IndexError) in
+                for row in rows { try tx.updateData(row) }
+            }
+        } catch {
+            logger.error("could not record the size and times of \(rows.count) files: \(error)")
+            rows.forEach { dirty.insert($0.ino) }
+        }
+    }
+
+    public func flush(_ ino: UInt64) { flushMetadata(ino) }
+
+    /// fsync/fdatasync of the backing file, then its attributes to the index.
+    public func fsync(_ ino: UInt64, fd: Int32, dataOnly: Bool) throws(Errno) {
+        _ = try retryingEINTR { dataOnly ? fdatasync(fd) : Glibc.fsync(fd) }
+        flushMetadata(ino)
+    }
+
+    /// fsync of a directory in every silo holding it.
+    public func fsyncDirectory(_ ino: UInt64) throws(Errno) {
+        let row = try entry(ino)
+        for id in 0..<64 where row.dirSilos & (1 << UInt64(id)) != 0 {
+            guard let silo = silos[id], silo.isOnline else { continue }
+            let fd = try openDirectoryForSync(row, silo)
+            defer { Sys.close(fd) }
+            _ = try retryingEINTR { Glibc.fsync(fd) }
+        }
+    }
+
+    private func openDirectoryForSync(_ row: EntryRow, _ silo: Silo) throws(Errno) -> Int32 {
+        try silo.open(try relativePath(of: row), flags: O_RDONLY | O_DIRECTORY | O_NOFOLLOW)
+    }
+
+    public func fallocate(_ ino: UInt64, fd: Int32, mode: Int32, offset: Int64, length: Int64) throws(Errno) {
+        _ = try retryingEINTR { estuary_fallocate(fd, mode, offset, length) }
+        noteChanged(ino, fd: fd)
+    }
+
+    /// copy_file_range between two backing files; when they sit on different file systems
+    /// (the kernel answers EXDEV) the bytes are copied through a buffer instead. A short count
+    /// is allowed: the caller loops.
+    public func copyFileRange(from input: Int32, at inputOffset: Int64, to outputIno: UInt64, _ output: Int32, at outputOffset: Int64,
+                              length: Int) throws(Errno) -> Int {
+        var inOff = inputOffset, outOff = outputOffset
+        let n = estuary_copy_file_range(input, &inOff, output, &outOff, length, 0)
+        if n >= 0 {
+            noteChanged(outputIno, fd: output)
+            return n
+        }
+        let e = Errno.current
+        guard e == .improperLink || e == .notSupported || e == .invalidArgument || e == .notSupportedOnSocket else { throw e }
+        let chunk = min(length, 8 << 20)
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(chunk, 1), alignment: 4096)
+        defer { buffer.deallocate() }
+        let read = try Sys.pread(input, buffer, chunk, inputOffset)
+        let written = try write(outputIno, fd: output, data: UnsafeRawBufferPointer(start: buffer, count: read), offset: outputOffset)
+        return written
+    }
+
+    public func seek(fd: Int32, offset: Int64, whence: Int32) throws(Errno) -> Int64 {
+        let result = lseek(fd, off_t(offset), whence)
+        if result < 0 { throw Errno.current }
+        return Int64(result)
+    }
+}
+
+extension EntryRow {
+    /// Size, blocks and times from the backing file; identity and placement untouched.
+    mutating func applyData(_ stat: FileStat) {
+        size = stat.size; blocks = stat.blocks; mtimeNs = stat.mtimeNs; ctimeNs = stat.ctimeNs; atimeNs = stat.atimeNs
+        mode = stat.mode; nlink = stat.nlink
+    }
+}

@@ -1,0 +1,108 @@
+import Index
+import Silos
+import Syscalls
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension Namespace {
+    /// Removes one name. The last name of a file takes its data with it, including shadowed
+    /// copies in other silos: the caller deleted the file, not one copy of it.
+    public func unlink(parent: UInt64, name nameBuffer: UnsafeBufferPointer<UInt8>) throws(Errno) {
+        let name = Array(nameBuffer)
+        guard var row = try existing(parent: parent, name: nameBuffer) else { throw Errno.noSuchFileOrDirectory }
+        guard row.kind != .directory else { throw Errno.isDirectory }
+        let parentRow = try entry(parent)
+        let silo = try silo(of: row)
+        let dirFD = try openDirectory(parentRow, in: silo, create: false)
+        defer { Sys.close(dirFD) }
+        if withCPath(name, { unlinkat(dirFD, $0, 0) }) != 0 {
+            let e = Errno.current
+            if e != .noSuchFileOrDirectory { throw e }
+        }
+        let lastName = row.nlink <= 1
+        let shadows = lastName ? ((try? index.query { tx throws(IndexError) in try tx.shadows(of: row.ino) }) ?? []) : []
+        for shadow in shadows { removeShadowCopy(parentRow, name, shadow) }
+        row.nlink = row.nlink > 0 ? row.nlink - 1 : 0
+        row.ctimeNs = wallClockNanoseconds()
+        let parentAfter = touchedDirectory(parentRow, changedIn: silo, fd: dirFD)
+        let updated = row
+        do {
+            try index.write { tx throws(IndexError) in
+                try removeName(updated, parent: parent, name: name, tx)
+                try tx.update(parentAfter)
+            }
+        } catch { throw indexFailure(error, "unlink") }
+        nodes.refresh(parentAfter)
+        nodes.update(row.ino) { $0.nlink = updated.nlink; $0.ctimeNs = updated.ctimeNs }
+    }
+
+    /// Takes `(parent, name)` away from `row` in the index: a link name goes; a first name is
+    /// replaced by a remaining link, or the entry goes when it was the last name.
+    func removeName(_ row: EntryRow, parent: UInt64, name: [UInt8], _ tx: WriteTransaction) throws(IndexError) {
+        if try tx.isLink(parent: parent, name: name) {
+            try tx.deleteLink(parent: parent, name: name)
+            try tx.updateData(row)
+        } else if let other = try tx.anyLink(of: row.ino) {
+            try tx.deleteLink(parent: other.parent, name: other.name)
+            var moved = row
+            moved.parent = other.parent; moved.name = other.name
+            try tx.update(moved)
+            nodes.refresh(moved)
+        } else {
+            try tx.delete(row.ino)
+        }
+    }
+
+    private func removeShadowCopy(_ parentRow: EntryRow, _ name: [UInt8], _ shadow: ShadowRow) {
+        guard let silo = silos[shadow.silo], silo.isOnline,
+              let dirFD = try? openDirectory(parentRow, in: silo, create: false) else { return }
+        defer { Sys.close(dirFD) }
+        _ = withCPath(name) { unlinkat(dirFD, $0, 0) }
+    }
+
+    /// Removes an empty directory from every silo holding it.
+    public func rmdir(parent: UInt64, name nameBuffer: UnsafeBufferPointer<UInt8>) throws(Errno) {
+        let name = Array(nameBuffer)
+        guard let row = try existing(parent: parent, name: nameBuffer) else { throw Errno.noSuchFileOrDirectory }
+        guard row.kind == .directory else { throw Errno.notDirectory }
+        let hasChildren: Bool
+        do { hasChildren = try index.query { tx throws(IndexError) in try !tx.children(of: row.ino).isEmpty } }
+        catch { throw indexFailure(error, "rmdir") }
+        if hasChildren { throw Errno.directoryNotEmpty }
+        let parentRow = try entry(parent)
+        var remaining = row.dirSilos
+        var failure: Errno?
+        var touched: (Silo, Int32)?
+        for id in 0..<64 where row.dirSilos & (1 << UInt64(id)) != 0 {
+            guard let silo = silos[id], silo.isOnline else { failure = .ioError; continue }
+            guard let dirFD = try? openDirectory(parentRow, in: silo, create: false) else { remaining &= ~(1 << UInt64(id)); continue }
+            if withCPath(name, { unlinkat(dirFD, $0, AT_REMOVEDIR) }) == 0 || Errno.current == .noSuchFileOrDirectory {
+                remaining &= ~(1 << UInt64(id))
+            } else {
+                failure = Errno.current
+            }
+            if silo.id == parentRow.silo { touched.map { Sys.close($0.1) }; touched = (silo, dirFD) } else { Sys.close(dirFD) }
+        }
+        defer { touched.map { Sys.close($0.1) } }
+        var parentAfter = touched.map { touchedDirectory(parentRow, changedIn: $0.0, fd: $0.1) } ?? parentRow
+        if touched == nil { parentAfter.mtimeNs = wallClockNanoseconds(); parentAfter.ctimeNs = parentAfter.mtimeNs }
+        if remaining == 0 && parentAfter.nlink > 2 { parentAfter.nlink -= 1 }
+        var kept = row
+        kept.dirSilos = remaining
+        if remaining != 0 && kept.dirSilos & (1 << UInt64(kept.silo)) == 0 {
+            kept.silo = (0..<64).first { remaining & (1 << UInt64($0)) != 0 } ?? kept.silo
+        }
+        let final = parentAfter, keptRow = kept
+        do {
+            try index.write { tx throws(IndexError) in
+                if remaining == 0 { try tx.delete(row.ino) } else { try tx.update(keptRow) }
+                try tx.update(final)
+            }
+        } catch { throw indexFailure(error, "rmdir") }
+        nodes.refresh(final)
+        if remaining == 0 { nodes.update(row.ino) { $0.nlink = 0 } } else { nodes.refresh(keptRow) }
+        // Some silo still holds entries the index does not know of (made behind our back).
+        if remaining != 0 { throw failure ?? Errno.directoryNotEmpty }
+    }
+}

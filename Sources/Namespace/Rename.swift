@@ -1,0 +1,198 @@
+import CShims
+import Index
+import Silos
+import Syscalls
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// rename(2) across silos. Never EXDEV: a file is renamed inside the silo holding it (its new
+/// parent is created there if missing), a directory inside every silo holding it. The inode
+/// number stays; so do the kernel's references.
+extension Namespace {
+    public static let renameNoReplace: UInt32 = 1
+    public static let renameExchange: UInt32 = 2
+
+    public func rename(parent: UInt64, name nameBuffer: UnsafeBufferPointer<UInt8>, newParent: UInt64,
+                       newName newNameBuffer: UnsafeBufferPointer<UInt8>, flags: UInt32) throws(Errno) {
+        let name = Array(nameBuffer), newName = Array(newNameBuffer)
+        try checkName(newName)
+        if flags & ~(Namespace.renameNoReplace | Namespace.renameExchange) != 0 { throw Errno.invalidArgument }
+        guard let source = try existing(parent: parent, name: nameBuffer) else { throw Errno.noSuchFileOrDirectory }
+        let target = try existing(parent: newParent, name: newNameBuffer)
+        if flags & Namespace.renameNoReplace != 0 && target != nil { throw Errno.fileExists }
+        let oldDir = try entry(parent), newDir = try entry(newParent)
+        guard newDir.kind == .directory else { throw Errno.notDirectory }
+        if flags & Namespace.renameExchange != 0 {
+            guard let target else { throw Errno.noSuchFileOrDirectory }
+            return try exchange(source, oldDir, name, target, newDir, newName)
+        }
+        if let target {
+            if target.ino == source.ino { return }
+            if source.kind == .directory && target.kind != .directory { throw Errno.notDirectory }
+            if source.kind != .directory && target.kind == .directory { throw Errno.isDirectory }
+            if target.kind == .directory, try hasChildren(target) { throw Errno.directoryNotEmpty }
+        }
+        if source.kind == .directory {
+            try renameDirectory(source, oldDir, name, target, newDir, newName)
+        } else {
+            try renameFile(source, oldDir, name, target, newDir, newName)
+        }
+    }
+
+    private func hasChildren(_ row: EntryRow) throws(Errno) -> Bool {
+        do { return try index.query { tx throws(IndexError) in try !tx.children(of: row.ino).isEmpty } }
+        catch { throw indexFailure(error, "rename") }
+    }
+
+    /// Silos holding a row: every silo of a directory, the data silo of anything else.
+    private func holders(_ row: EntryRow) -> [Silo] {
+        let mask = row.kind == .directory ? row.dirSilos : (1 << UInt64(row.silo))
+        return (0..<64).filter { mask & (1 << UInt64($0)) != 0 }.compactMap { silos[$0] }
+    }
+
+    private func renameIn(_ silo: Silo, _ oldDir: EntryRow, _ name: [UInt8], _ newDir: EntryRow, _ newName: [UInt8], flags: UInt32 = 0) throws(Errno) {
+        guard silo.isOnline else { throw Errno.ioError }
+        let from = try openDirectory(oldDir, in: silo, create: false)
+        defer { Sys.close(from) }
+        let to = try openDirectory(newDir, in: silo, create: true)
+        defer { Sys.close(to) }
+        let rc = withCPath(name) { a in withCPath(newName) { b in estuary_renameat2(from, a, to, b, flags) } }
+        if rc != 0 { throw Errno.current }
+    }
+
+    private func removeIn(_ silo: Silo, _ dir: EntryRow, _ name: [UInt8], directory: Bool) {
+        guard silo.isOnline, let fd = try? openDirectory(dir, in: silo, create: false) else { return }
+        defer { Sys.close(fd) }
+        _ = withCPath(name) { unlinkat(fd, $0, directory ? AT_REMOVEDIR : 0) }
+    }
+
+    private func renameFile(_ source: EntryRow, _ oldDir: EntryRow, _ name: [UInt8], _ target: EntryRow?,
+                            _ newDir: EntryRow, _ newName: [UInt8]) throws(Errno) {
+        let silo = try silo(of: source)
+        try renameIn(silo, oldDir, name, newDir, newName)
+        var replacedShadows: [ShadowRow] = []
+        if let target {
+            if target.silo != silo.id, let other = silos[target.silo] { removeIn(other, newDir, newName, directory: false) }
+            if target.nlink <= 1 { replacedShadows = (try? index.query { tx throws(IndexError) in try tx.shadows(of: target.ino) }) ?? [] }
+            for shadow in replacedShadows { if let s = silos[shadow.silo] { removeIn(s, newDir, newName, directory: false) } }
+        }
+        // Hidden copies travel with the visible one, so the old name does not come back on a rescan.
+        let shadows = (try? index.query { tx throws(IndexError) in try tx.shadows(of: source.ino) }) ?? []
+        for shadow in shadows { if let s = silos[shadow.silo] { try? renameIn(s, oldDir, name, newDir, newName) } }
+        try commitRename(source, oldDir, name, target, newDir, newName, directoryDelta: 0)
+    }
+
+    private func renameDirectory(_ source: EntryRow, _ oldDir: EntryRow, _ name: [UInt8], _ target: EntryRow?,
+                                 _ newDir: EntryRow, _ newName: [UInt8]) throws(Errno) {
+        var done: [Silo] = []
+        for silo in holders(source) {
+            do { try renameIn(silo, oldDir, name, newDir, newName) } catch {
+                // Put back what was already renamed: all silos move, or none.
+                for back in done.reversed() { try? renameIn(back, newDir, newName, oldDir, name) }
+                throw error
+            }
+            done.append(silo)
+        }
+        if let target {
+            for silo in holders(target) where source.dirSilos & (1 << UInt64(silo.id)) == 0 {
+                removeIn(silo, newDir, newName, directory: true)
+            }
+        }
+        try commitRename(source, oldDir, name, target, newDir, newName, directoryDelta: 1)
+    }
+
+    /// The index side of a rename: the target's name goes, the source takes it, both parents
+    /// get new times (and link counts when a directory moved between them).
+    private func commitRename(_ source: EntryRow, _ oldDir: EntryRow, _ name: [UInt8], _ target: EntryRow?,
+                              _ newDir: EntryRow, _ newName: [UInt8], directoryDelta: UInt64) throws(Errno) {
+        let now = wallClockNanoseconds()
+        var moved = source
+        moved.ctimeNs = now
+        var oldAfter = oldDir, newAfter = newDir
+        oldAfter.mtimeNs = now; oldAfter.ctimeNs = now; newAfter.mtimeNs = now; newAfter.ctimeNs = now
+        if oldDir.ino != newDir.ino && directoryDelta > 0 {
+            if oldAfter.nlink > 2 { oldAfter.nlink -= 1 }
+            newAfter.nlink += 1
+        }
+        if let target, target.kind == .directory, newAfter.nlink > 2 { newAfter.nlink -= 1 }
+        let sameParent = oldDir.ino == newDir.ino
+        if sameParent { oldAfter = newAfter }
+        var targetAfter = target
+        targetAfter?.nlink = target.map { $0.nlink > 0 ? $0.nlink - 1 : 0 } ?? 0
+        targetAfter?.ctimeNs = now
+        let (finalMoved, finalOld, finalNew, finalTarget) = (moved, oldAfter, newAfter, targetAfter)
+        let movedRow: EntryRow
+        do {
+            movedRow = try index.write { tx throws(IndexError) -> EntryRow in
+                if let finalTarget {
+                    if finalTarget.kind == .directory { try tx.delete(finalTarget.ino) }
+                    else { try removeName(finalTarget, parent: newDir.ino, name: newName, tx) }
+                }
+                var row = finalMoved
+                if try tx.isLink(parent: oldDir.ino, name: name) {
+                    try tx.deleteLink(parent: oldDir.ino, name: name)
+                    try tx.insertLink(parent: newDir.ino, name: newName, ino: row.ino)
+                    try tx.updateData(row)
+                } else {
+                    row.parent = newDir.ino; row.name = newName
+                    try tx.update(row)
+                }
+                try tx.update(finalNew)
+                if !sameParent { try tx.update(finalOld) }
+                return row
+            }
+        } catch { throw indexFailure(error, "rename") }
+        nodes.refresh(movedRow)
+        nodes.refresh(finalNew)
+        if !sameParent { nodes.refresh(finalOld) }
+        if let finalTarget { nodes.update(finalTarget.ino) { $0.nlink = finalTarget.nlink; $0.ctimeNs = now } }
+    }
+
+    /// RENAME_EXCHANGE: each side keeps its inode and takes the other's name, in every silo.
+    private func exchange(_ a: EntryRow, _ aDir: EntryRow, _ aName: [UInt8], _ b: EntryRow, _ bDir: EntryRow, _ bName: [UInt8]) throws(Errno) {
+        if a.ino == b.ino { return }
+        let aSilos = Set(holders(a).map(\.id)), bSilos = Set(holders(b).map(\.id))
+        for id in aSilos.union(bSilos).sorted() {
+            guard let silo = silos[id] else { continue }
+            switch (aSilos.contains(id), bSilos.contains(id)) {
+            case (true, true): try renameIn(silo, aDir, aName, bDir, bName, flags: Namespace.renameExchange)
+            case (true, false): try renameIn(silo, aDir, aName, bDir, bName, flags: Namespace.renameNoReplace)
+            case (false, true): try renameIn(silo, bDir, bName, aDir, aName, flags: Namespace.renameNoReplace)
+            case (false, false): break
+            }
+        }
+        let now = wallClockNanoseconds()
+        var aDirAfter = aDir, bDirAfter = bDir
+        aDirAfter.mtimeNs = now; aDirAfter.ctimeNs = now; bDirAfter.mtimeNs = now; bDirAfter.ctimeNs = now
+        if aDir.ino != bDir.ino && (a.kind == .directory) != (b.kind == .directory) {
+            let aIsDir = a.kind == .directory
+            if aIsDir { bDirAfter.nlink += 1; aDirAfter.nlink -= 1 } else { aDirAfter.nlink += 1; bDirAfter.nlink -= 1 }
+        }
+        if aDir.ino == bDir.ino { aDirAfter = bDirAfter }
+        let (finalA, finalB, finalADir, finalBDir) = (aDirAfter, bDirAfter, a, b)
+        let rows: (EntryRow, EntryRow)
+        do {
+            rows = try index.write { tx throws(IndexError) -> (EntryRow, EntryRow) in
+                let aIsLink = try tx.isLink(parent: aDir.ino, name: aName), bIsLink = try tx.isLink(parent: bDir.ino, name: bName)
+                var newA = finalADir, newB = finalBDir
+                newA.ctimeNs = now; newB.ctimeNs = now
+                if aIsLink { try tx.deleteLink(parent: aDir.ino, name: aName) }
+                if bIsLink { try tx.deleteLink(parent: bDir.ino, name: bName) }
+                // Park one side on an impossible parent so the unique (parent, name) index allows the swap.
+                if !aIsLink { var parked = newA; parked.parent = 0; parked.name = Array("estuary-exchange-\(a.ino)".utf8); try tx.update(parked) }
+                if bIsLink { try tx.insertLink(parent: aDir.ino, name: aName, ino: b.ino) }
+                else { newB.parent = aDir.ino; newB.name = aName; try tx.update(newB) }
+                if aIsLink { try tx.insertLink(parent: bDir.ino, name: bName, ino: a.ino) }
+                else { newA.parent = bDir.ino; newA.name = bName; try tx.update(newA) }
+                if aIsLink { try tx.updateData(newA) }
+                if bIsLink { try tx.updateData(newB) }
+                try tx.update(finalA)
+                if aDir.ino != bDir.ino { try tx.update(finalB) }
+                return (newA, newB)
+            }
+        } catch { throw indexFailure(error, "rename exchange") }
+        nodes.refresh(rows.0); nodes.refresh(rows.1); nodes.refresh(finalA)
+        if aDir.ino != bDir.ino { nodes.refresh(finalB) }
+    }
+}

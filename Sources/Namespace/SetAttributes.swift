@@ -1,0 +1,104 @@
+import CShims
+import Index
+import Silos
+import Syscalls
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A change of attributes, free of FUSE types.
+public struct AttributeChange: Sendable {
+    public var mode: UInt32?
+    public var uid: UInt32?
+    public var gid: UInt32?
+    public var size: Int64?
+    /// nil: leave; .some(nil): now; .some(ns): that time.
+    public var atime: Int64??
+    public var mtime: Int64??
+    public init(mode: UInt32? = nil, uid: UInt32? = nil, gid: UInt32? = nil, size: Int64? = nil, atime: Int64?? = nil, mtime: Int64?? = nil) {
+        self.mode = mode; self.uid = uid; self.gid = gid; self.size = size; self.atime = atime; self.mtime = mtime
+    }
+}
+
+extension Namespace {
+    /// chmod, chown, truncate and utimens on the backing entry (every copy of a directory),
+    /// then the result as the backing file system reports it.
+    public func setattr(_ ino: UInt64, _ change: AttributeChange, openFD: Int32?) throws(Errno) -> EntryRow {
+        var row = try entry(ino)
+        let targets: [Silo] = row.kind == .directory
+            ? (0..<64).filter { row.dirSilos & (1 << UInt64($0)) != 0 }.compactMap { silos[$0] }.filter(\.isOnline)
+            : [try silo(of: row)]
+        if targets.contains(where: \.readOnly) { throw Errno.readOnlyFileSystem }
+        let path = try relativePath(of: row)
+        var result: FileStat?
+        for silo in targets {
+            let fd: Int32
+            let owned: Bool
+            if let openFD, silo.id == row.silo { fd = openFD; owned = false }
+            else { fd = try silo.open(path, flags: ESTUARY_O_PATH | O_NOFOLLOW); owned = true }
+            defer { if owned { Sys.close(fd) } }
+            try apply(change, to: fd, isOpenFile: !owned, silo: silo, path: path, kind: row.kind)
+            if silo.id == row.silo { result = try Sys.fstat(fd) }
+        }
+        if let result {
+            row.apply(row.kind == .directory ? FileStatWithLinks(result, row.nlink) : result)
+        }
+        let updated = row
+        do { try index.write { tx throws(IndexError) in try tx.update(updated) } }
+        catch { throw indexFailure(error, "setattr") }
+        _ = dirty.take(ino)
+        nodes.refresh(updated)
+        return updated
+    }
+
+    private func apply(_ change: AttributeChange, to fd: Int32, isOpenFile: Bool, silo: Silo, path: [UInt8], kind: FileKind) throws(Errno) {
+        // An O_PATH descriptor serves chown and utimens through AT_EMPTY_PATH and /proc; chmod
+        // goes through /proc too, and truncate needs a descriptor opened for writing.
+        let procPath = "/proc/self/fd/\(fd)"
+        if change.uid != nil || change.gid != nil {
+            let uid = change.uid.map { uid_t($0) } ?? uid_t(bitPattern: -1)
+            let gid = change.gid.map { gid_t($0) } ?? gid_t(bitPattern: -1)
+            if fchownat(fd, "", uid, gid, ESTUARY_AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 { throw Errno.current }
+        }
+        if let mode = change.mode, kind != .symlink {
+            if chmod(procPath, mode_t(mode & 0o7777)) != 0 { throw Errno.current }
+        }
+        if let size = change.size {
+            guard kind == .regular else { throw kind == .directory ? Errno.isDirectory : Errno.invalidArgument }
+            if isOpenFile && ftruncate(fd, off_t(size)) == 0 {
+            } else {
+                let writable = try silo.open(path, flags: O_WRONLY | O_NOFOLLOW | O_NONBLOCK)
+                defer { Sys.close(writable) }
+                if ftruncate(writable, off_t(size)) != 0 { throw Errno.current }
+            }
+        }
+        if change.atime != nil || change.mtime != nil {
+            func spec(_ t: Int64??) -> timespec {
+                switch t {
+                case .none: return timespec(tv_sec: 0, tv_nsec: ESTUARY_UTIME_OMIT)
+                case .some(.none): return timespec(tv_sec: 0, tv_nsec: ESTUARY_UTIME_NOW)
+                case .some(.some(let ns)):
+                    let seconds = ns >= 0 ? ns / 1_000_000_000 : (ns - 999_999_999) / 1_000_000_000
+                    return timespec(tv_sec: Int(seconds), tv_nsec: Int(ns - seconds * 1_000_000_000))
+                }
+            }
+            var times = [spec(change.atime), spec(change.mtime)]
+            if kind == .symlink {
+                // Times of a symlink itself: through its parent, without following it.
+                let parentPath = Array(path.split(separator: UInt8(ascii: "/")).dropLast().joined(separator: [UInt8(ascii: "/")]))
+                let name = Array(path.split(separator: UInt8(ascii: "/")).last ?? [])
+                let dirFD = try silo.open(parentPath, flags: ESTUARY_O_PATH | O_DIRECTORY | O_NOFOLLOW)
+                defer { Sys.close(dirFD) }
+                if withCPath(name, { utimensat(dirFD, $0, &times, AT_SYMLINK_NOFOLLOW) }) != 0 { throw Errno.current }
+            } else if utimensat(AT_FDCWD, procPath, &times, 0) != 0 {
+                throw Errno.current
+            }
+        }
+    }
+}
+
+private func FileStatWithLinks(_ stat: FileStat, _ nlink: UInt64) -> FileStat {
+    var copy = stat
+    copy.nlink = nlink
+    return copy
+}

@@ -1,0 +1,73 @@
+import CShims
+import Index
+import Silos
+import Syscalls
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Tags written through the mount: kept in the index, and on the backing file where its file
+/// system takes user xattrs, so a silo read without Estuary still carries them.
+extension Namespace {
+    public static let xattrCreate: Int32 = 1
+    public static let xattrReplace: Int32 = 2
+    static let maximumXattrName = 255
+    static let maximumXattrValue = 65536
+
+    public func setxattr(_ ino: UInt64, name nameBuffer: UnsafeBufferPointer<UInt8>, value: UnsafeRawBufferPointer, flags: Int32) throws(Errno) {
+        let name = Array(nameBuffer)
+        if name.count > Namespace.maximumXattrName { throw Errno.outOfRange }
+        if value.count > Namespace.maximumXattrValue { throw Errno.argListTooLong }
+        let row = try entry(ino)
+        if name.starts(with: Namespace.reservedPrefix) {
+            logger.notice("refused to set reserved attribute \(displayName(name)) on inode \(ino)")
+            throw Errno.invalidArgument
+        }
+        guard name.starts(with: Sys.userPrefix), name.count > Sys.userPrefix.count else { throw Errno.notSupported }
+        guard row.kind == .regular || row.kind == .directory else { throw Errno.notPermitted }
+        let current: [UInt8]?
+        do { current = try index.query { tx throws(IndexError) in try tx.xattr(of: ino, name: nameBuffer) } }
+        catch { throw indexFailure(error, "setxattr") }
+        if flags & Namespace.xattrCreate != 0 && current != nil { throw Errno.fileExists }
+        if flags & Namespace.xattrReplace != 0 && current == nil { throw Errno.noData }
+        let bytes = Array(value)
+        try onBackingFiles(row) { fd throws(Errno) in
+            let rc = withCPath(name) { n in bytes.withUnsafeBytes { estuary_fsetxattr(fd, n, $0.baseAddress, $0.count, 0) } }
+            if rc != 0 { throw Errno.current }
+        }
+        do { try index.write { tx throws(IndexError) in try tx.setXattr(of: ino, name: name, value: bytes) } }
+        catch { throw indexFailure(error, "setxattr") }
+    }
+
+    public func removexattr(_ ino: UInt64, name nameBuffer: UnsafeBufferPointer<UInt8>) throws(Errno) {
+        let name = Array(nameBuffer)
+        let row = try entry(ino)
+        if name.starts(with: Namespace.reservedPrefix) { throw Errno.invalidArgument }
+        guard name.starts(with: Sys.userPrefix) else { throw Errno.notSupported }
+        let removed: Bool
+        do { removed = try index.write { tx throws(IndexError) in try tx.deleteXattr(of: ino, name: name) } }
+        catch { throw indexFailure(error, "removexattr") }
+        guard removed else { throw Errno.noData }
+        try? onBackingFiles(row) { fd throws(Errno) in
+            if withCPath(name, { estuary_fremovexattr(fd, $0) }) != 0 && Errno.current != .noData { throw Errno.current }
+        }
+    }
+
+    /// Runs `body` on the backing file (every copy of a directory). A file system without user
+    /// xattrs is fine (the index holds the tag); a full one is an error, as on ext4.
+    private func onBackingFiles(_ row: EntryRow, _ body: (Int32) throws(Errno) -> Void) throws(Errno) {
+        let path = try relativePath(of: row)
+        let targets: [Silo] = row.kind == .directory
+            ? (0..<64).filter { row.dirSilos & (1 << UInt64($0)) != 0 }.compactMap { silos[$0] }.filter(\.isOnline)
+            : [try silo(of: row)]
+        for silo in targets where !silo.readOnly {
+            let flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | (row.kind == .directory ? O_DIRECTORY : 0)
+            let fd = try silo.open(path, flags: flags)
+            defer { Sys.close(fd) }
+            do { try body(fd) } catch {
+                if error == .notSupported || error == .notSupportedOnSocket || error == .notPermitted { continue }
+                throw error
+            }
+        }
+    }
+}
