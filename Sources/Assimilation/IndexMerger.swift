@@ -20,6 +20,8 @@ final class IndexMerger {
     /// Copies found gone, applied once every silo has been walked: a file moved from one silo
     /// to another meanwhile is then seen in its new place first, and keeps its inode number.
     var pendingRemovals: [(ino: UInt64, silo: SiloID)] = []
+    /// False while the index holds no shadow at all, which spares a query per directory.
+    var shadowsExist = true
 
     init(silos: SiloSet) { self.silos = silos }
 
@@ -31,7 +33,7 @@ final class IndexMerger {
         let s = batch.silo
         if batch.path.isEmpty, let stat = batch.rootStat { try mergeRoot(stat, silo: s, tx) }
         let existing = try tx.reader.firstNames(in: directory)
-        let shadowsHere = try tx.reader.shadows(in: directory, silo: s)
+        let shadowsHere = shadowsExist ? try tx.reader.shadows(in: directory, silo: s) : [:]
         var seen = Set<[UInt8]>(minimumCapacity: batch.entries.count)
         summary.entries += batch.entries.count
         for scanned in batch.entries {
@@ -55,7 +57,10 @@ final class IndexMerger {
                 else if shadowsHere[row.ino] != nil { try tx.deleteShadow(ino: row.ino, silo: s) }
             }
         }
-        try tx.recountLinks(ofDirectory: directory)
+        // 2 + subdirectories, as local file systems count a directory's links.
+        var subdirectories = Set(existing.lazy.filter { $0.value.kind == .directory }.map(\.key))
+        for scanned in batch.entries where scanned.stat.isDirectory { subdirectories.insert(scanned.name) }
+        try tx.setLinkCount(directory, 2 + UInt64(subdirectories.count))
     }
 
     /// Applies the removals deferred during the walk.
@@ -104,6 +109,7 @@ final class IndexMerger {
                 row.apply(stat); row.target = scanned.target
                 try tx.update(row); summary.updated += 1
             } else if isNewer(stat, s, than: row) {
+                shadowsExist = true
                 try tx.upsertShadow(ShadowRow(ino: row.ino, silo: row.silo, kind: row.kind, size: row.size, mtimeNs: row.mtimeNs))
                 if shadow != nil { try tx.deleteShadow(ino: row.ino, silo: s) }
                 row.apply(stat); row.silo = s; row.target = scanned.target
@@ -114,6 +120,7 @@ final class IndexMerger {
                 try recordShadow(row.ino, stat, silo: s, existing: shadow, tx)
             }
         case (false, true):
+            shadowsExist = true
             try tx.upsertShadow(ShadowRow(ino: row.ino, silo: row.silo, kind: row.kind, size: row.size, mtimeNs: row.mtimeNs))
             row.apply(stat); row.silo = s; row.dirSilos = bit(s); row.nlink = 2; row.target = nil
             try tx.update(row)
@@ -125,6 +132,7 @@ final class IndexMerger {
     }
 
     private func recordShadow(_ ino: UInt64, _ stat: FileStat, silo s: SiloID, existing: ShadowRow?, _ tx: WriteTransaction) throws(IndexError) {
+        shadowsExist = true
         let shadow = ShadowRow(ino: ino, silo: s, kind: stat.fileType, size: stat.size, mtimeNs: stat.mtimeNs)
         if shadow != existing { try tx.upsertShadow(shadow); summary.updated += 1 } else { summary.unchanged += 1 }
     }

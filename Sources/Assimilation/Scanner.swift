@@ -26,6 +26,7 @@ public struct Scanner: Sendable {
             }
         }
         let merger = IndexMerger(silos: silos)
+        merger.shadowsExist = try index.query { tx throws(IndexError) in try tx.shadowCount() } > 0
         var lastReport = started
         var finished = false
         while !finished {

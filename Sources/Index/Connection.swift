@@ -9,6 +9,7 @@ import Syscalls
 public final class Connection: @unchecked Sendable {
     let db: OpaquePointer
     private var cache: [String: Statement] = [:]
+    private var hot = [Statement?](repeating: nil, count: Queries.count)
 
     public init(path: String, readOnly: Bool = false) throws(IndexError) {
         var handle: OpaquePointer?
@@ -27,6 +28,7 @@ public final class Connection: @unchecked Sendable {
 
     deinit {
         cache.removeAll()
+        hot.removeAll()
         sqlite3_close_v2(db)
     }
 
@@ -54,6 +56,17 @@ public final class Connection: @unchecked Sendable {
         guard rc == SQLITE_OK, let handle else { throw error(rc) }
         let statement = Statement(handle: handle, connection: self)
         cache[sql] = statement
+        return statement
+    }
+
+    /// A cached prepared statement for a hot-path query, found by number.
+    public func prepare(_ query: Query) throws(IndexError) -> Statement {
+        if let cached = hot[query.id] { return cached }
+        var handle: OpaquePointer?
+        let rc = sqlite3_prepare_v3(db, query.sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &handle, nil)
+        guard rc == SQLITE_OK, let handle else { throw error(rc) }
+        let statement = Statement(handle: handle, connection: self)
+        hot[query.id] = statement
         return statement
     }
 

@@ -22,7 +22,7 @@ extension Statement {
 
 extension ReadTransaction {
     public func entry(_ ino: UInt64) throws(IndexError) -> EntryRow? {
-        let s = try connection.prepare("SELECT \(entryColumns) FROM entries WHERE ino = ?")
+        let s = try connection.prepare(Queries.entryByInode)
         defer { s.reset() }
         s.bind(1, ino)
         return try s.step() ? s.entryRow() : nil
@@ -30,12 +30,12 @@ extension ReadTransaction {
 
     /// The entry named `name` in `parent`, through its first name or a hard link.
     public func entry(parent: UInt64, name: UnsafeBufferPointer<UInt8>) throws(IndexError) -> EntryRow? {
-        let s = try connection.prepare("SELECT \(entryColumns) FROM entries WHERE parent = ? AND name = ?")
+        let s = try connection.prepare(Queries.entryByName)
         s.bind(1, parent).bind(2, blob: name)
         let found = try s.step() ? s.entryRow() : nil
         s.reset()
         if let found { return found }
-        let l = try connection.prepare("SELECT ino FROM links WHERE parent = ? AND name = ?")
+        let l = try connection.prepare(Queries.linkByName)
         l.bind(1, parent).bind(2, blob: name)
         let linked = try l.step() ? UInt64(bitPattern: l.int64(0)) : nil
         l.reset()
@@ -74,7 +74,7 @@ extension ReadTransaction {
     }
 
     public func xattr(of ino: UInt64, name: UnsafeBufferPointer<UInt8>) throws(IndexError) -> [UInt8]? {
-        let s = try connection.prepare("SELECT value FROM xattrs WHERE ino = ? AND name = ?")
+        let s = try connection.prepare(Queries.xattrValue)
         defer { s.reset() }
         s.bind(1, ino).bind(2, blob: name)
         return try s.step() ? s.blob(0) : nil
@@ -145,7 +145,7 @@ extension Substring {
 extension ReadTransaction {
     /// The entries whose first name is in `parent`, keyed by name (hard-link names excluded).
     public func firstNames(in parent: UInt64) throws(IndexError) -> [[UInt8]: EntryRow] {
-        let s = try connection.prepare("SELECT \(entryColumns) FROM entries WHERE parent = ?")
+        let s = try connection.prepare(Queries.firstNames)
         defer { s.reset() }
         s.bind(1, parent)
         var rows: [[UInt8]: EntryRow] = [:]

@@ -5,9 +5,7 @@ extension WriteTransaction {
     @discardableResult
     public func insert(_ row: EntryRow) throws(IndexError) -> UInt64 {
         let ino = allocateInode()
-        let s = try connection.prepare("""
-            INSERT INTO entries(\(entryColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """)
+        let s = try connection.prepare(Queries.insertEntry)
         var copy = row
         copy.ino = ino
         bindEntry(s, copy)
@@ -17,11 +15,7 @@ extension WriteTransaction {
 
     /// Rewrites every column of the entry `row.ino`.
     public func update(_ row: EntryRow) throws(IndexError) {
-        let s = try connection.prepare("""
-            UPDATE entries SET parent = ?2, name = ?3, kind = ?4, mode = ?5, uid = ?6, gid = ?7, size = ?8, blocks = ?9,
-                atime = ?10, mtime = ?11, ctime = ?12, nlink = ?13, rdev = ?14, silo = ?15, dirsilos = ?16, bino = ?17,
-                target = ?18 WHERE ino = ?1
-            """)
+        let s = try connection.prepare(Queries.updateEntry)
         bindEntry(s, row)
         try s.run()
     }
@@ -111,6 +105,13 @@ extension WriteTransaction {
         try s.run()
     }
 
+    /// Sets a directory's link count to a value computed by the caller; no write if unchanged.
+    public func setLinkCount(_ ino: UInt64, _ nlink: UInt64) throws(IndexError) {
+        let s = try connection.prepare(Queries.setLinkCount)
+        s.bind(1, nlink).bind(2, ino)
+        try s.run()
+    }
+
     public func setMeta(_ key: String, _ value: String) throws(IndexError) {
         let s = try connection.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)")
         s.bind(1, key).bind(2, value)
@@ -159,7 +160,7 @@ extension WriteTransaction {
     /// Records size, blocks, times and mode of a row, leaving its name and placement alone
     /// (a rename or move may have changed those meanwhile).
     public func updateData(_ row: EntryRow) throws(IndexError) {
-        let s = try connection.prepare("UPDATE entries SET size = ?, blocks = ?, atime = ?, mtime = ?, ctime = ?, mode = ?, nlink = ? WHERE ino = ?")
+        let s = try connection.prepare(Queries.updateData)
         s.bind(1, row.size).bind(2, row.blocks).bind(3, row.atimeNs).bind(4, row.mtimeNs).bind(5, row.ctimeNs)
             .bind(6, Int64(row.mode)).bind(7, row.nlink).bind(8, row.ino)
         try s.run()

@@ -25,6 +25,12 @@ public final class Statement {
         return self
     }
     @discardableResult
+    public func bind(_ index: Int32, blob: [UInt8]) -> Statement {
+        blob.withUnsafeBufferPointer { _ = bind(index, blob: $0) }
+        return self
+    }
+
+    @discardableResult
     public func bind(_ index: Int32, blob: some Collection<UInt8>) -> Statement {
         let bytes = Array(blob)
         // An empty blob must still be a blob, not NULL: names are NOT NULL.

@@ -7,7 +7,22 @@ extension Sys {
     /// Names of the extended attributes of `name` in `dirfd`, without following a final symlink.
     /// The corresponding C call is `listxattrat` (Linux 6.13), falling back for older kernels.
     public static func listXattrs(_ dirfd: Int32, _ name: UnsafePointer<CChar>) throws(Errno) -> [[UInt8]] {
-        var capacity = 1024
+        // Most files carry no xattrs: a stack buffer answers them without allocating.
+        var quick: [[UInt8]]?
+        var failure: Errno?
+        withUnsafeTemporaryAllocation(byteCount: 1024, alignment: 1) { raw in
+            let n = estuary_listxattrat(dirfd, name, raw.baseAddress!.assumingMemoryBound(to: CChar.self), 1024)
+            if n < 0 {
+                let e = Errno.current
+                if e != .outOfRange { failure = e }
+                return
+            }
+            quick = n == 0 ? [] : UnsafeRawBufferPointer(start: raw.baseAddress, count: n)
+                .split(separator: 0, omittingEmptySubsequences: true).map(Array.init)
+        }
+        if let failure { throw failure }
+        if let quick { return quick }
+        var capacity = 65536
         while true {
             var buffer = [UInt8](repeating: 0, count: capacity)
             let n = buffer.withUnsafeMutableBytes { estuary_listxattrat(dirfd, name, $0.baseAddress!.assumingMemoryBound(to: CChar.self), capacity) }
