@@ -22,6 +22,10 @@ final class IndexMerger {
     var pendingRemovals: [(ino: UInt64, silo: SiloID)] = []
     /// False while the index holds no shadow at all, which spares a query per directory.
     var shadowsExist = true
+    /// Set when the file system is mounted while the scan runs: entries the mount created or
+    /// changed after the walk began are left alone (the next scan sees them settled), and a
+    /// new entry is checked to still exist before it is added.
+    var liveSince: Int64?
 
     init(silos: SiloSet) { self.silos = silos }
 
@@ -33,16 +37,22 @@ final class IndexMerger {
         let s = batch.silo
         if batch.path.isEmpty, let stat = batch.rootStat { try mergeRoot(stat, silo: s, tx) }
         let existing = try tx.reader.firstNames(in: directory)
+        let links = try tx.reader.linkNames(in: directory)
         let shadowsHere = shadowsExist ? try tx.reader.shadows(in: directory, silo: s) : [:]
         var seen = Set<[UInt8]>(minimumCapacity: batch.entries.count)
         summary.entries += batch.entries.count
         for scanned in batch.entries {
             seen.insert(scanned.name)
             let ino: UInt64
+            if links[scanned.name] != nil {
+                summary.unchanged += 1   // a second name of a hard link the index already knows
+                continue
+            }
             if var row = existing[scanned.name] {
                 try merge(&row, scanned, silo: s, shadow: shadowsHere[row.ino], tx)
                 ino = row.ino
             } else {
+                if liveSince != nil && !stillExists(batch, scanned) { continue }
                 var row = EntryRow(ino: 0, parent: directory, name: scanned.name, stat: scanned.stat, silo: s, target: scanned.target)
                 row.nlink = scanned.stat.isDirectory ? 2 : scanned.stat.nlink
                 ino = try tx.insert(row)
@@ -53,8 +63,17 @@ final class IndexMerger {
         }
         if batch.complete {
             for (name, row) in existing where !seen.contains(name) {
+                if let since = liveSince, row.ctimeNs >= since { continue }
                 if row.holds(silo: s) { pendingRemovals.append((row.ino, s)) }
                 else if shadowsHere[row.ino] != nil { try tx.deleteShadow(ino: row.ino, silo: s) }
+            }
+            for (name, ino) in links where !seen.contains(name) {
+                guard var row = try tx.reader.entry(ino), row.silo == s else { continue }
+                if let since = liveSince, row.ctimeNs >= since { continue }
+                try tx.deleteLink(parent: directory, name: name)
+                row.nlink = max(1, row.nlink) - 1
+                try tx.updateData(row)
+                summary.removed += 1
             }
         }
         // 2 + subdirectories, as local file systems count a directory's links.
@@ -73,6 +92,15 @@ final class IndexMerger {
             if let parent = try tx.reader.entry(row.parent), parent.kind == .directory { try tx.recountLinks(ofDirectory: parent.ino) }
         }
         pendingRemovals.removeAll()
+    }
+
+    /// Whether a name the walker saw is still there, for scans racing the mount's own changes.
+    private func stillExists(_ batch: DirectoryBatch, _ scanned: ScannedEntry) -> Bool {
+        guard let silo = silos[batch.silo] else { return false }
+        let path = childPath(batch.path, scanned.name)
+        guard let fd = try? silo.open(path, flags: ESTUARY_O_PATH | O_NOFOLLOW) else { return false }
+        defer { Sys.close(fd) }
+        return (try? Sys.fstat(fd))?.inode == scanned.stat.inode
     }
 
     private func childPath(_ parent: [UInt8], _ name: [UInt8]) -> [UInt8] {

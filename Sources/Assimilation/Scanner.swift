@@ -15,9 +15,13 @@ public struct Scanner: Sendable {
     public init(index: IndexStore, silos: SiloSet) { self.index = index; self.silos = silos }
 
     /// Scans `targets` (all silos by default). `progress` is called about twice a second.
-    public func scan(_ targets: [Silo]? = nil, progress: (ScanProgress) -> Void = { _ in }) throws(IndexError) -> ScanSummary {
+    /// `live` says the pool is mounted meanwhile (see `IndexMerger.liveSince`).
+    public func scan(_ targets: [Silo]? = nil, live: Bool = false, progress: (ScanProgress) -> Void = { _ in }) throws(IndexError) -> ScanSummary {
         let targets = targets ?? silos.all
         let started = monotonicSeconds()
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let wallStart = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec) - 20_000_000
         let queue = BlockingQueue<DirectoryBatch>(capacity: 512, producers: targets.count)
         let problems = Mutex<[ScanProblem]>([])
         let threads = targets.map { silo in
@@ -26,6 +30,7 @@ public struct Scanner: Sendable {
             }
         }
         let merger = IndexMerger(silos: silos)
+        if live { merger.liveSince = wallStart }
         merger.shadowsExist = try index.query { tx throws(IndexError) in try tx.shadowCount() } > 0
         var lastReport = started
         var finished = false

@@ -30,7 +30,8 @@ enum ControlHandlers {
             // A silo that was offline may be back: try to attach it before scanning.
             for silo in targets where !silo.isOnline { _ = try? silo.attach() }
             do {
-                let summary = try Scanner(index: pool.index, silos: pool.silos).scan(targets) { progress in
+                namespace.flushMetadata()
+                let summary = try Scanner(index: pool.index, silos: pool.silos).scan(targets, live: true) { progress in
                     send(ControlReply(progress: ScanProgressReport(entries: progress.entries, seconds: progress.seconds)))
                 }
                 namespace.reloadFromIndex()

@@ -179,3 +179,15 @@ extension ReadTransaction {
         return try s.step() ? s.int64(0) : 0
     }
 }
+
+extension ReadTransaction {
+    /// Hard-link names (not first names) in `parent`, with their inodes.
+    public func linkNames(in parent: UInt64) throws(IndexError) -> [[UInt8]: UInt64] {
+        let s = try connection.prepare(Queries.linkNames)
+        defer { s.reset() }
+        s.bind(1, parent)
+        var names: [[UInt8]: UInt64] = [:]
+        while try s.step() { names[s.blob(0)] = UInt64(bitPattern: s.int64(1)) }
+        return names
+    }
+}

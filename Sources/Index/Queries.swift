@@ -19,5 +19,6 @@ enum Queries {
     static let updateData = Query(id: 6, sql: "UPDATE entries SET size = ?, blocks = ?, atime = ?, mtime = ?, ctime = ?, mode = ?, nlink = ? WHERE ino = ?")
     static let xattrValue = Query(id: 7, sql: "SELECT value FROM xattrs WHERE ino = ? AND name = ?")
     static let setLinkCount = Query(id: 8, sql: "UPDATE entries SET nlink = ?1 WHERE ino = ?2 AND nlink != ?1")
-    static let count = 9
+    static let linkNames = Query(id: 9, sql: "SELECT name, ino FROM links WHERE parent = ?")
+    static let count = 10
 }

@@ -134,6 +134,7 @@ public final class Namespace: Sendable {
 
     /// Re-reads every node the kernel holds from the index, after a scan changed it underneath.
     public func reloadFromIndex() {
+        flushMetadata()
         let inodes = nodes.knownInodes
         let rows: [UInt64: EntryRow]
         do {

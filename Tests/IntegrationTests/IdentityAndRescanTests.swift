@@ -79,3 +79,29 @@ struct IdentityAndRescanTests {
         #expect(try String(contentsOfFile: pool.path("log.txt"), encoding: .utf8) == "short, then appended behind the daemon's back")
     }
 }
+
+/// What the mount writes survives rescans: hard links stay one inode, renamed entries keep
+/// their numbers, nothing created meanwhile is dropped.
+@Suite(.serialized)
+struct WritesAndRescanTests {
+    @Test func hardLinksAndRenamesSurviveARescan() throws {
+        let pool = try TestPool()
+        try pool.mount()
+        defer { _ = try? pool.unmount() }
+        try "data".write(toFile: pool.path("a.txt"), atomically: false, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: pool.path("d/e"), withIntermediateDirectories: true)
+        #expect(link(pool.path("a.txt"), pool.path("d/e/b.txt")) == 0)
+        #expect(rename(pool.path("d"), pool.path("renamed")) == 0)
+        let before = try TreeSnapshot.take(pool.mountpoint).mapValues(\.inode)
+        let scan = try pool.estuary(["scan", pool.mountpoint, "--json"])
+        #expect(scan.status == 0, "\(scan.output)")
+        #expect(scan.stdout.contains("\"added\":0") && scan.stdout.contains("\"removed\":0"), "\(scan.stdout)")
+        let after = try TreeSnapshot.take(pool.mountpoint)
+        #expect(after.mapValues(\.inode) == before)
+        #expect(after[Array("a.txt".utf8)]?.nlink == 2)
+        #expect(after[Array("renamed/e/b.txt".utf8)]?.inode == after[Array("a.txt".utf8)]?.inode)
+        try pool.unmount()
+        try pool.mount()
+        #expect(try TreeSnapshot.take(pool.mountpoint).mapValues(\.inode) == before)
+    }
+}
