@@ -36,4 +36,5 @@ static inline unsigned estuary_cap_parallel_dirops(void) { return FUSE_CAP_PARAL
 static inline unsigned estuary_cap_cache_symlinks(void) { return FUSE_CAP_CACHE_SYMLINKS; }
 static inline unsigned estuary_cap_auto_inval_data(void) { return FUSE_CAP_AUTO_INVAL_DATA; }
 static inline unsigned estuary_cap_atomic_o_trunc(void) { return FUSE_CAP_ATOMIC_O_TRUNC; }
+static inline unsigned estuary_cap_handle_killpriv(void) { return FUSE_CAP_HANDLE_KILLPRIV; }
 #endif

@@ -34,6 +34,7 @@ final class FuseAdapter: FuseOperations {
         connection.enableAsyncRead()
         connection.enableAutoInvalidateData()
         connection.enableAtomicTruncate()
+        connection.kernelClearsSetuid()
         connection.setMaxWrite(1 << 20)
         logger.info("FUSE session initialised (protocol 7.\(connection.protocolMinor))")
     }

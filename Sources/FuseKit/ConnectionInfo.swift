@@ -20,6 +20,9 @@ public struct ConnectionInfo {
     public var protocolMinor: UInt32 { raw.pointee.proto_minor }
     /// Largest write request the kernel may send; libfuse caps it at its buffer size.
     public func setMaxWrite(_ bytes: UInt32) { raw.pointee.max_write = bytes }
+    /// Leaves clearing setuid/setgid on write, truncate and chown to the kernel, which then
+    /// sends the mode change as a setattr: the daemon writes as root and would keep them.
+    public func kernelClearsSetuid() { estuary_fuse_unwant(raw, estuary_cap_handle_killpriv()) }
     /// O_TRUNC reaches open() instead of a separate setattr(size=0).
     public func enableAtomicTruncate() { estuary_fuse_want(raw, estuary_cap_atomic_o_trunc()) }
 }

@@ -46,3 +46,28 @@ extension Namespace {
 
     public func release(_ fd: Int32) { Sys.close(fd) }
 }
+
+extension Namespace {
+    /// Re-reads the backing attributes of up to `limit` inodes the kernel holds, so that a file
+    /// changed behind the daemon's back shows its new size and times without waiting for a
+    /// scan. Returns how many changed.
+    @discardableResult
+    public func refreshKnownFiles(limit: Int = 20_000) -> Int {
+        var changed: [EntryRow] = []
+        for ino in nodes.knownInodes.prefix(limit) {
+            guard var row = nodes.row(ino), row.kind == .regular, row.nlink > 0, !dirty.contains(ino),
+                  let silo = silos[row.silo], silo.isOnline,
+                  let path = try? relativePath(of: row),
+                  let fd = try? silo.open(path, flags: ESTUARY_O_PATH | O_NOFOLLOW) else { continue }
+            defer { Sys.close(fd) }
+            guard let stat = try? Sys.fstat(fd), row.differs(from: stat), stat.fileType == row.kind else { continue }
+            row.apply(stat)
+            if nodes.update(ino, { $0.applyData(stat) }) != nil { changed.append(row) }
+        }
+        guard !changed.isEmpty else { return 0 }
+        let rows = changed
+        do { try index.write { tx throws(IndexError) in for row in rows { try tx.updateData(row) } } }
+        catch { logger.warning("could not record files changed behind the mount: \(error)") }
+        return changed.count
+    }
+}

@@ -14,6 +14,7 @@ final class DirtyInodes: Sendable {
     private let set = Mutex<Set<UInt64>>([])
     func insert(_ ino: UInt64) { _ = set.withLock { $0.insert(ino) } }
     func take(_ ino: UInt64) -> Bool { set.withLock { $0.remove(ino) != nil } }
+    func contains(_ ino: UInt64) -> Bool { set.withLock { $0.contains(ino) } }
     func takeAll() -> [UInt64] { set.withLock { let all = Array($0); $0.removeAll(); return all } }
 }
 

@@ -1,0 +1,43 @@
+import Namespace
+import Synchronization
+import Syscalls
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Background upkeep of the mounted namespace, off the request path:
+/// - every second, sizes and times changed by writes go to the index in one transaction, so a
+///   write call never waits for a SQLite commit;
+/// - every `freshnessInterval` seconds, files the kernel holds are re-checked against their
+///   backing files, so changes made behind the mount show without a scan.
+final class Housekeeping: Sendable {
+    private let namespace: Namespace
+    private let freshnessInterval: Int
+    private let running = Atomic<Bool>(false)
+    private let thread = Mutex<OSThread?>(nil)
+
+    init(namespace: Namespace, freshnessInterval: Int = 30) {
+        self.namespace = namespace
+        self.freshnessInterval = freshnessInterval
+    }
+
+    func start() {
+        running.store(true, ordering: .relaxed)
+        let t = OSThread.start { [self] in
+            var seconds = 0
+            while running.load(ordering: .relaxed) {
+                for _ in 0..<10 where running.load(ordering: .relaxed) { usleep(100_000) }
+                namespace.flushMetadata()
+                seconds += 1
+                if seconds % freshnessInterval == 0 { namespace.refreshKnownFiles() }
+            }
+        }
+        thread.withLock { $0 = t }
+    }
+
+    func stop() {
+        running.store(false, ordering: .relaxed)
+        thread.withLock { $0 }?.join()
+        namespace.flushMetadata()
+    }
+}
