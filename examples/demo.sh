@@ -63,11 +63,15 @@ for f in projects/apollo/plan.txt projects/apollo/raw/telemetry.bin media/notes.
 done
 
 step "Tag a file; tags are user.* xattrs kept in the index"
-run setfattr -n user.project -v apollo "$MNT"/projects/apollo/raw/telemetry.bin 2>/dev/null \
-    || echo "(tags through the mount need the write path; tagging the backing file and rescanning instead)" \
-    && setfattr -n user.project -v apollo "$DEMO"/hdd1/projects/apollo/raw/telemetry.bin \
-    && "$BIN"/estuary scan "$MNT" --silo hdd1 >/dev/null
+run setfattr -n user.project -v apollo "$MNT"/projects/apollo/raw/telemetry.bin
 run getfattr --absolute-names -d "$MNT"/projects/apollo/raw/telemetry.bin
+echo "(also on the backing file, so the silo keeps it without Estuary:)"
+run getfattr --absolute-names -d "$DEMO"/hdd1/projects/apollo/raw/telemetry.bin
+
+step "Write through the mount: new files land on the fast tier, renames never cross silos"
+run sh -c "echo 'flight log' > '$MNT/projects/apollo/log.txt'"
+run mv "$MNT"/media/films "$MNT"/media/movies
+printf 'log.txt: silo=%s\n' "$(getfattr --absolute-names --only-values -n user.estuary.silo "$MNT"/projects/apollo/log.txt)"
 
 step "Move a file to the fast tier"
 inode_before=$(stat -c %i "$MNT"/projects/apollo/raw/telemetry.bin)

@@ -1,9 +1,7 @@
 #ifndef ESTUARY_CFUSE3_SHIM_H
 #define ESTUARY_CFUSE3_SHIM_H
-// Defined here because system-library targets cannot take cSettings.
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
+// Defined here because system-library targets cannot take cSettings. No _GNU_SOURCE: system
+// headers seen with it differ from Swift's Glibc module, and a clean build then rejects them.
 #define FUSE_USE_VERSION 314
 #include <stddef.h>
 #include <sys/stat.h>
