@@ -12,7 +12,8 @@ public struct EstuaryCommand: ParsableCommand {
         running, commands go through its control socket; without it they work on the index directly.
         """,
         version: "0.1.0",
-        subcommands: [ScanCommand.self, StatusCommand.self]
+        subcommands: [ScanCommand.self, StatusCommand.self, MoveCommand.self, JobsCommand.self, PinCommand.self, UnpinCommand.self,
+                      SiloCommand.self, HeatCommand.self]
     )
 
     public init() {}

@@ -21,7 +21,7 @@ enum PoolLocator {
         return argument
     }
 
-    private static func realPath(_ path: String) -> String? {
+    static func realPath(_ path: String) -> String? {
         guard let resolved = realpath(path, nil) else { return nil }
         defer { free(resolved) }
         return String(cString: resolved)
@@ -37,6 +37,35 @@ enum PoolLocator {
             if fields.count >= 3, fields[2] == "fuse.estuaryfs", fields[1] == target { return String(fields[0]) }
         }
         return nil
+    }
+
+    /// The mounted pool holding `path` (a file or directory on an Estuary mount), with the
+    /// path made absolute and canonical.
+    static func mountedPool(containing path: String) throws -> (config: PoolConfig, path: String) {
+        guard let resolved = realPath(path) else { throw CommandFailure("\(path): no such file or directory") }
+        guard let fd = try? Sys.open("/proc/self/mounts", flags: O_RDONLY), let data = try? Sys.readAll(fd) else {
+            throw CommandFailure("cannot read the mount table")
+        }
+        Sys.close(fd)
+        var best: (mountpoint: String, source: String)?
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count >= 3, fields[2] == "fuse.estuaryfs" else { continue }
+            let mountpoint = String(fields[1])
+            if resolved == mountpoint || resolved.hasPrefix(mountpoint == "/" ? "/" : mountpoint + "/") {
+                if best == nil || mountpoint.count > best!.mountpoint.count { best = (mountpoint, String(fields[0])) }
+            }
+        }
+        guard let best else { throw CommandFailure("\(path) is not on a mounted Estuary pool") }
+        return (try config(for: best.source), resolved)
+    }
+
+    /// The running daemon of a pool, or a clear error: these commands need it.
+    static func requireDaemon(_ config: PoolConfig) throws -> LineSocket {
+        guard let socket = daemon(config) else {
+            throw CommandFailure("pool '\(config.name)' is not mounted (no daemon answers on \(PoolPaths(config).controlSocket))")
+        }
+        return socket
     }
 
     /// A connection to the running daemon of `config`, or nil when none answers.

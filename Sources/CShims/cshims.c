@@ -99,6 +99,7 @@ int estuary_peer_credentials(int fd, uint32_t *uid, int32_t *pid) {
 }
 
 int estuary_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+int estuary_dup_cloexec(int source, int target) { return dup3(source, target, O_CLOEXEC); }
 
 int estuary_lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags) {
     return lsetxattr(path, name, value, size, flags);
@@ -116,3 +117,5 @@ long estuary_copy_file_range(int fdIn, int64_t *offIn, int fdOut, int64_t *offOu
     *offIn = a; *offOut = b;
     return n;
 }
+long estuary_flistxattr(int fd, char *list, size_t size) { return flistxattr(fd, list, size); }
+int estuary_removexattr(const char *path, const char *name) { return removexattr(path, name); }

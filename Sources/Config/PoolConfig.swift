@@ -29,6 +29,11 @@ public struct PoolConfig: Sendable, Equatable {
     public var objectives: [ObjectiveConfig]
     /// The file path or the zero-config spec, for messages.
     public var source: String
+    /// Tier moves: bytes per second for the whole pool (0 = unlimited), files moved at once,
+    /// and the half-life of access heat in seconds.
+    public var moveBandwidth: UInt64 = 0
+    public var moveConcurrency: Int = 2
+    public var heatHalfLife: Double = 3600
 
     public init(
         name: String,

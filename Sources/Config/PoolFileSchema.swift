@@ -2,7 +2,8 @@
 /// here, the other sections in their own schema files.
 enum PoolFileSchema {
     static let topLevelTables = ["pool", "tiers", "silo", "objective"]
-    static let poolKeys = ["name", "state_dir", "extent_size", "entry_timeout", "attr_timeout", "negative_timeout"]
+    static let poolKeys = ["name", "state_dir", "extent_size", "entry_timeout", "attr_timeout", "negative_timeout",
+                           "move_bandwidth", "move_concurrency", "heat_half_life"]
     static let extentSizeRange: ClosedRange<UInt64> = (64 << 10)...(1 << 30)
     static let maximumTimeout = 86_400.0
 
@@ -21,6 +22,9 @@ enum PoolFileSchema {
         let entryTimeout = try poolReader.seconds("entry_timeout", maximum: maximumTimeout)?.value
         let attrTimeout = try poolReader.seconds("attr_timeout", maximum: maximumTimeout)?.value
         let negativeTimeout = try poolReader.seconds("negative_timeout", maximum: maximumTimeout)?.value
+        let moveBandwidth = try poolReader.size("move_bandwidth")?.value
+        let moveConcurrency = try poolReader.integer("move_concurrency", in: 1...64)?.value
+        let heatHalfLife = try poolReader.seconds("heat_half_life", maximum: 365 * 86_400)?.value
 
         let tiersTable = try table(top, "tiers")
         let tiersReader = tiersTable.map { ConfigTableReader(table: $0, name: "[tiers]", file: file) }
@@ -43,7 +47,7 @@ enum PoolFileSchema {
                 throw ConfigError(file: file, message: error.message)
             }
         }
-        return PoolConfig(
+        var config = PoolConfig(
             name: name,
             stateDirectory: resolvedStateDirectory,
             extentSize: extentSize ?? PoolConfig.defaultExtentSize,
@@ -55,6 +59,10 @@ enum PoolFileSchema {
             watermarks: watermarks,
             objectives: objectives,
             source: file)
+        if let moveBandwidth { config.moveBandwidth = moveBandwidth }
+        if let moveConcurrency { config.moveConcurrency = moveConcurrency }
+        if let heatHalfLife { config.heatHalfLife = max(1, heatHalfLife) }
+        return config
     }
 
     private static func rejectUnknownTopLevel(_ root: TOMLTable, file: String) throws(ConfigError) {

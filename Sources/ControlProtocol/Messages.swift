@@ -6,7 +6,19 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var silo: String?
     /// With `scan` and `silo`: take the silo's directory as it is now, even without its marker.
     public var adopt: Bool?
-    public init(op: String, silo: String? = nil, adopt: Bool? = nil) { self.op = op; self.silo = silo; self.adopt = adopt }
+    /// move: absolute paths on the mount, the tier or silo to move to, whole trees or not.
+    public var paths: [String]?
+    public var to: String?
+    public var recursive: Bool?
+    /// jobs cancel: the job; jobs list: include finished ones; heat: how many.
+    public var id: Int64?
+    public var all: Bool?
+    public var top: Int?
+    public init(op: String, silo: String? = nil, adopt: Bool? = nil, paths: [String]? = nil, to: String? = nil,
+                recursive: Bool? = nil, id: Int64? = nil, all: Bool? = nil, top: Int? = nil) {
+        self.op = op; self.silo = silo; self.adopt = adopt; self.paths = paths; self.to = to; self.recursive = recursive
+        self.id = id; self.all = all; self.top = top
+    }
 }
 
 /// One line of a reply: progress lines first, then exactly one line with `scan`, `status`
@@ -17,8 +29,12 @@ public struct ControlReply: Codable, Sendable {
     public var status: StatusReport?
     public var error: String?
     public var ok: Bool?
-    public init(progress: ScanProgressReport? = nil, scan: ScanReport? = nil, status: StatusReport? = nil, error: String? = nil, ok: Bool? = nil) {
+    public var jobs: [JobReport]?
+    public var heat: [HeatReport]?
+    public init(progress: ScanProgressReport? = nil, scan: ScanReport? = nil, status: StatusReport? = nil, error: String? = nil, ok: Bool? = nil,
+                jobs: [JobReport]? = nil, heat: [HeatReport]? = nil) {
         self.progress = progress; self.scan = scan; self.status = status; self.error = error; self.ok = ok
+        self.jobs = jobs; self.heat = heat
     }
     public var isFinal: Bool { progress == nil }
 }
@@ -121,4 +137,35 @@ public enum ControlCoding {
     public static func decode<T: Decodable>(_ type: T.Type, from line: [UInt8]) throws -> T {
         try JSONDecoder().decode(type, from: Data(line))
     }
+}
+
+public struct JobReport: Codable, Sendable {
+    public var id: Int64
+    public var path: String
+    public var source: String
+    public var destination: String
+    public var state: String
+    public var size: Int64
+    public var extents: Int
+    public var extentsDone: Int
+    public var bytesCopied: Int64
+    public var created: Int64
+    public var updated: Int64
+    public var error: String?
+    /// Extent numbers in the order they arrived on the destination.
+    public var arrivalOrder: [Int]?
+    public init(id: Int64, path: String, source: String, destination: String, state: String, size: Int64, extents: Int,
+                extentsDone: Int, bytesCopied: Int64, created: Int64, updated: Int64, error: String?, arrivalOrder: [Int]?) {
+        self.id = id; self.path = path; self.source = source; self.destination = destination; self.state = state; self.size = size
+        self.extents = extents; self.extentsDone = extentsDone; self.bytesCopied = bytesCopied; self.created = created
+        self.updated = updated; self.error = error; self.arrivalOrder = arrivalOrder
+    }
+}
+
+public struct HeatReport: Codable, Sendable {
+    public var path: String
+    public var heat: Double
+    public var tier: String
+    public var silo: String
+    public init(path: String, heat: Double, tier: String, silo: String) { self.path = path; self.heat = heat; self.tier = tier; self.silo = silo }
 }

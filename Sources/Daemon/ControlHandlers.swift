@@ -1,4 +1,5 @@
 import Assimilation
+import Index
 import ControlProtocol
 import Namespace
 import Pool
@@ -10,8 +11,36 @@ import Glibc
 /// What the daemon answers on its control socket.
 enum ControlHandlers {
     static func handle(_ request: ControlRequest, pool: PoolContext, namespace: Namespace, mountpoint: String,
-                       send: (ControlReply) -> Void) {
+                       tiering: TieringService, send: (ControlReply) -> Void) {
         switch request.op {
+        case "move":
+            guard let paths = request.paths, !paths.isEmpty, let to = request.to else {
+                send(ControlReply(error: "move needs paths and a destination tier or silo")); return
+            }
+            do {
+                let jobs = try tiering.move(paths, to: to, recursive: request.recursive ?? false)
+                send(ControlReply(jobs: jobs.map { tiering.report($0) }))
+            } catch { send(ControlReply(error: "\(error)")) }
+        case "jobs":
+            do {
+                var rows = try pool.index.query { tx throws(IndexError) in try tx.jobs(all: request.all ?? false) }
+                if let id = request.id { rows = try pool.index.query { tx throws(IndexError) in try tx.job(id) }.map { [$0] } ?? [] }
+                send(ControlReply(jobs: rows.map { tiering.report($0, withLog: request.id != nil) }))
+            } catch { send(ControlReply(error: "\(error)")) }
+        case "cancel":
+            guard let id = request.id else { send(ControlReply(error: "cancel needs a job id")); return }
+            do {
+                if try tiering.mover.cancel(id) { send(ControlReply(ok: true)) }
+                else { send(ControlReply(error: "job \(id) is not running or queued (or is already switching over)")) }
+            } catch { send(ControlReply(error: "\(error)")) }
+        case "heat":
+            send(ControlReply(heat: tiering.heatReports(top: request.top ?? 20)))
+        case "drain", "undrain":
+            guard let silo = request.silo else { send(ControlReply(error: "\(request.op) needs a silo")); return }
+            do {
+                let jobs = try tiering.drain(silo, on: request.op == "drain")
+                send(ControlReply(jobs: jobs.map { tiering.report($0) }))
+            } catch { send(ControlReply(error: "\(error)")) }
         case "ping":
             send(ControlReply(ok: true))
         case "status":

@@ -73,14 +73,16 @@ public enum DaemonMain {
         let timeouts = CacheTimeouts(entry: options.entryTimeout ?? config.entryTimeout,
                                      attributes: options.attrTimeout ?? config.attrTimeout,
                                      negative: options.negativeTimeout ?? config.negativeTimeout)
-        let adapter = FuseAdapter(namespace: namespace, timeouts: timeouts, generation: 1, logger: Logger(label: "estuary.fuse"))
+        let tiering = TieringService(pool: pool, namespace: namespace, mountpoint: mountpoint)
+        let adapter = FuseAdapter(namespace: namespace, timeouts: timeouts, generation: 1, heat: tiering.heat,
+                                  foreground: tiering.foreground, logger: Logger(label: "estuary.fuse"))
         var fuseOptions = options.fuseOptions + ["default_permissions", "subtype=estuaryfs", "fsname=\(fsname(config))"]
         if options.debug { fuseOptions.append("debug") }
         let session = try FuseSession(options: fuseOptions, operations: adapter)
         try session.mount(at: mountpoint)
         session.installSignalHandlers()
         let control = ControlServer(path: paths.controlSocket, logger: Logger(label: "estuary.control")) { request, send in
-            ControlHandlers.handle(request, pool: pool, namespace: namespace, mountpoint: mountpoint, send: send)
+            ControlHandlers.handle(request, pool: pool, namespace: namespace, mountpoint: mountpoint, tiering: tiering, send: send)
         }
         do { try control.start() } catch { logger.warning("\(error); admin commands will work on the index directly") }
         writeMountRecord(paths.mountRecord, mountpoint: mountpoint)
@@ -88,10 +90,12 @@ public enum DaemonMain {
         LogSink.shared.mirrorWarningsToStderr(false)
         Detach.signalReady()
         lock.recordHolder()
-        let housekeeping = Housekeeping(namespace: namespace)
+        let housekeeping = Housekeeping(namespace: namespace, heat: tiering.heat, index: pool.index)
         housekeeping.start()
+        tiering.start()
         TerminationSignals.unblock()
         let status = session.run(maxThreads: options.threads)
+        tiering.stop()
         housekeeping.stop()
         control.stop()
         session.unmount()

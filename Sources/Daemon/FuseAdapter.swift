@@ -3,6 +3,7 @@ import Index
 import Logging
 import Namespace
 import Syscalls
+import Tiering
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,10 +20,21 @@ final class FuseAdapter: FuseOperations {
     let namespace: Namespace
     let timeouts: CacheTimeouts
     let generation: UInt64
+    let heat: HeatTracker
+    let foreground: ForegroundActivity
     let logger: Logger
 
-    init(namespace: Namespace, timeouts: CacheTimeouts, generation: UInt64, logger: Logger) {
-        self.namespace = namespace; self.timeouts = timeouts; self.generation = generation; self.logger = logger
+    init(namespace: Namespace, timeouts: CacheTimeouts, generation: UInt64, heat: HeatTracker, foreground: ForegroundActivity, logger: Logger) {
+        self.namespace = namespace; self.timeouts = timeouts; self.generation = generation
+        self.heat = heat; self.foreground = foreground; self.logger = logger
+    }
+
+    /// Every read and write counts toward heat; one under a move asks for its extents first.
+    @inline(__always)
+    func noteAccess(_ ino: UInt64, offset: Int64, length: Int) {
+        foreground.touch()
+        heat.record(ino, offset: offset, length: length)
+        namespace.moveGate(ino)?.wantRead(offset: offset, length: Int64(length))
     }
 
     func initialize(_ connection: inout ConnectionInfo) {
@@ -71,19 +83,20 @@ final class FuseAdapter: FuseOperations {
         do {
             let (fd, changed) = try namespace.open(ino, flags: flags)
             // Cached pages stay valid across opens unless the backing file changed behind us.
-            if !request.reply(open: UInt64(fd), keepCache: !changed) { namespace.release(fd) }
+            if !request.reply(open: UInt64(fd), keepCache: !changed) { namespace.release(ino, fd: fd) }
         } catch {
             request.reply(error: error)
         }
     }
 
     func read(_ request: consuming Request, ino: UInt64, size: Int, offset: Int64, handle: UInt64) {
+        noteAccess(ino, offset: offset, length: size)
         request.reply(fd: Int32(truncatingIfNeeded: handle), offset: offset, size: size)
     }
 
     func release(_ request: consuming Request, ino: UInt64, handle: UInt64) {
         namespace.flush(ino)
-        namespace.release(Int32(truncatingIfNeeded: handle))
+        namespace.release(ino, fd: Int32(truncatingIfNeeded: handle))
         request.replyOK()
     }
 

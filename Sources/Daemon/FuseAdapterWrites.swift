@@ -17,7 +17,7 @@ extension FuseAdapter {
         do {
             let (row, fd) = try namespace.create(parent: parent, name: name, mode: mode, flags: flags, creator: creator(request))
             if !request.reply(create: entryReply(row), handle: UInt64(fd)) {
-                namespace.release(fd)
+                namespace.release(row.ino, fd: fd)
                 namespace.forget(row.ino, count: 1)
             }
         } catch {
@@ -82,6 +82,7 @@ extension FuseAdapter {
     }
 
     func write(_ request: consuming Request, ino: UInt64, data: UnsafeRawBufferPointer, offset: Int64, handle: UInt64) {
+        noteAccess(ino, offset: offset, length: data.count)
         do { request.reply(written: try namespace.write(ino, fd: Int32(truncatingIfNeeded: handle), data: data, offset: offset)) }
         catch { request.reply(error: error) }
     }

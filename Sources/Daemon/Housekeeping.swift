@@ -1,4 +1,6 @@
+import Index
 import Namespace
+import Tiering
 import Synchronization
 import Syscalls
 #if canImport(Glibc)
@@ -8,16 +10,21 @@ import Glibc
 /// Background upkeep of the mounted namespace, off the request path:
 /// - every second, sizes and times changed by writes go to the index in one transaction, so a
 ///   write call never waits for a SQLite commit;
+/// - every 10 seconds, access heat goes to the index;
 /// - every `freshnessInterval` seconds, files the kernel holds are re-checked against their
 ///   backing files, so changes made behind the mount show without a scan.
 final class Housekeeping: Sendable {
     private let namespace: Namespace
+    private let heat: HeatTracker
+    private let index: IndexStore
     private let freshnessInterval: Int
     private let running = Atomic<Bool>(false)
     private let thread = Mutex<OSThread?>(nil)
 
-    init(namespace: Namespace, freshnessInterval: Int = 30) {
+    init(namespace: Namespace, heat: HeatTracker, index: IndexStore, freshnessInterval: Int = 30) {
         self.namespace = namespace
+        self.heat = heat
+        self.index = index
         self.freshnessInterval = freshnessInterval
     }
 
@@ -30,6 +37,7 @@ final class Housekeeping: Sendable {
                 namespace.flushMetadata()
                 seconds += 1
                 if seconds % freshnessInterval == 0 { namespace.refreshKnownFiles() }
+                if seconds % 10 == 0 { heat.flush(to: index) }
             }
         }
         thread.withLock { $0 = t }

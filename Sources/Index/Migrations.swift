@@ -51,5 +51,35 @@ public enum Migrations {
                             nlink, rdev, silo, dirsilos, bino, target)
             VALUES (1, 0, x'', 2, 16877, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, NULL);
         """),
+        ("0002-tiering", """
+        -- Decaying access heat per file, and per extent as little-endian Float32 values.
+        CREATE TABLE heat(ino INTEGER PRIMARY KEY, score REAL NOT NULL, updated INTEGER NOT NULL, extents BLOB NOT NULL);
+        -- A move of one file's data to another silo, extent by extent. `done` is a bitmap of
+        -- copied extents, `hashes` their XXH3 values (8 bytes each), `log` the order in which
+        -- they arrived (4 bytes each).
+        CREATE TABLE jobs(
+            id INTEGER PRIMARY KEY,
+            ino INTEGER NOT NULL,
+            source INTEGER NOT NULL,
+            destination INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            extent_size INTEGER NOT NULL,
+            size INTEGER NOT NULL,
+            source_mtime INTEGER NOT NULL,
+            done BLOB NOT NULL,
+            hashes BLOB NOT NULL,
+            log BLOB NOT NULL,
+            bytes_copied INTEGER NOT NULL DEFAULT 0,
+            batch INTEGER,
+            error TEXT,
+            created INTEGER NOT NULL,
+            updated INTEGER NOT NULL
+        );
+        CREATE INDEX jobs_by_state ON jobs(state);
+        -- Extent hashes of a file's current copy, recorded when a move verified it.
+        CREATE TABLE checksums(ino INTEGER PRIMARY KEY, silo INTEGER NOT NULL, size INTEGER NOT NULL,
+                               mtime INTEGER NOT NULL, extent_size INTEGER NOT NULL, hashes BLOB NOT NULL);
+        ALTER TABLE silos ADD COLUMN draining INTEGER NOT NULL DEFAULT 0;
+        """),
     ]
 }

@@ -27,6 +27,7 @@ extension Namespace {
             if mode & 0o6000 != 0 { _ = fchmod(fd, mode_t(mode & 0o7777)) }
             return try Sys.fstat(fd)
         }
+        handles.add(row.ino, fd: fd, flags: flags & ~(O_CREAT | O_EXCL | O_TRUNC))
         return (row, fd)
     }
 

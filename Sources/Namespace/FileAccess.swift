@@ -41,10 +41,14 @@ extension Namespace {
             do { try index.write { tx throws(IndexError) in try tx.update(row) } }
             catch { logger.warning("could not record new attributes of \(displayName(path)): \(error)") }
         }
+        handles.add(ino, fd: fd, flags: flags)
         return (fd, changed)
     }
 
-    public func release(_ fd: Int32) { Sys.close(fd) }
+    public func release(_ ino: UInt64, fd: Int32) {
+        handles.remove(ino, fd: fd)
+        Sys.close(fd)
+    }
 }
 
 extension Namespace {

@@ -22,7 +22,10 @@ extension Namespace {
     /// Writes `data` at `offset` of the backing file. Size and times go to memory at once (so
     /// stat sees them) and to the index in batches.
     public func write(_ ino: UInt64, fd: Int32, data: UnsafeRawBufferPointer, offset: Int64) throws(Errno) -> Int {
+        let gate = moves.gate(ino)
+        gate?.enterWrite()
         var done = 0
+        defer { gate?.exitWrite(offset: offset, length: Int64(done)) }
         while done < data.count {
             let n = Glibc.pwrite(fd, data.baseAddress! + done, data.count - done, off_t(offset + Int64(done)))
             if n < 0 {
@@ -84,6 +87,9 @@ extension Namespace {
     }
 
     public func fallocate(_ ino: UInt64, fd: Int32, mode: Int32, offset: Int64, length: Int64) throws(Errno) {
+        let gate = moves.gate(ino)
+        gate?.enterWrite()
+        defer { gate?.exitWrite(offset: offset, length: length) }
         _ = try retryingEINTR { estuary_fallocate(fd, mode, offset, length) }
         noteChanged(ino, fd: fd)
     }
@@ -94,7 +100,10 @@ extension Namespace {
     public func copyFileRange(from input: Int32, at inputOffset: Int64, to outputIno: UInt64, _ output: Int32, at outputOffset: Int64,
                               length: Int) throws(Errno) -> Int {
         var inOff = inputOffset, outOff = outputOffset
+        let gate = moves.gate(outputIno)
+        gate?.enterWrite()
         let n = estuary_copy_file_range(input, &inOff, output, &outOff, length, 0)
+        gate?.exitWrite(offset: outputOffset, length: Int64(max(0, n)))
         if n >= 0 {
             noteChanged(outputIno, fd: output)
             return n

@@ -2,6 +2,7 @@ import Index
 import Logging
 import Silos
 import Syscalls
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,6 +18,12 @@ public final class Namespace: Sendable {
     let placement: any PlacementPolicy
     let space = SiloSpace()
     let dirty = DirtyInodes()
+    let moves = MoveGates()
+    let handles = OpenHandles()
+    /// Computed `user.estuary.*` attributes added by layers above (heat, move state).
+    let attributeProviders = Mutex<[@Sendable (EntryRow, String) -> [UInt8]?]>([])
+    /// Called when a file is pinned to a tier through `user.estuary.pin`.
+    let pinHooks = Mutex<[@Sendable (EntryRow, String) -> Void]>([])
 
     public init(index: IndexStore, silos: SiloSet, placement: any PlacementPolicy = FirstTierMostFree(),
                 logger: Logger = Logger(label: "estuary.namespace")) {
@@ -70,7 +77,7 @@ public final class Namespace: Sendable {
 
     /// The path of `ino` relative to a silo root: walked through the kernel's known nodes,
     /// which always include the ancestors of a node it holds, with the index as fallback.
-    func relativePath(of row: EntryRow) throws(Errno) -> [UInt8] {
+    public func relativePath(of row: EntryRow) throws(Errno) -> [UInt8] {
         var components: [[UInt8]] = []
         var current = row
         var length = 0

@@ -30,6 +30,9 @@ extension Namespace {
             : [try silo(of: row)]
         if targets.contains(where: \.readOnly) { throw Errno.readOnlyFileSystem }
         let path = try relativePath(of: row)
+        let gate = change.size != nil ? moves.gate(ino) : nil
+        gate?.enterWrite()
+        defer { gate?.exitWrite(changedFrom: min(row.size, change.size ?? row.size), to: max(row.size, change.size ?? row.size) + 1) }
         var result: FileStat?
         for silo in targets {
             let fd: Int32

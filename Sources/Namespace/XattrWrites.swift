@@ -20,8 +20,8 @@ extension Namespace {
         if value.count > Namespace.maximumXattrValue { throw Errno.argListTooLong }
         let row = try entry(ino)
         if name.starts(with: Namespace.reservedPrefix) {
-            logger.notice("refused to set reserved attribute \(displayName(name)) on inode \(ino)")
-            throw Errno.invalidArgument
+            return try setReserved(row, key: String(decoding: name.dropFirst(Namespace.reservedPrefix.count), as: UTF8.self),
+                                   name: name, value: Array(value))
         }
         guard name.starts(with: Sys.userPrefix), name.count > Sys.userPrefix.count else { throw Errno.notSupported }
         guard row.kind == .regular || row.kind == .directory else { throw Errno.notPermitted }
@@ -42,7 +42,7 @@ extension Namespace {
     public func removexattr(_ ino: UInt64, name nameBuffer: UnsafeBufferPointer<UInt8>) throws(Errno) {
         let name = Array(nameBuffer)
         let row = try entry(ino)
-        if name.starts(with: Namespace.reservedPrefix) { throw Errno.invalidArgument }
+        if name.starts(with: Namespace.reservedPrefix) && name != Array("user.estuary.pin".utf8) { throw Errno.invalidArgument }
         guard name.starts(with: Sys.userPrefix) else { throw Errno.notSupported }
         let removed: Bool
         do { removed = try index.write { tx throws(IndexError) in try tx.deleteXattr(of: ino, name: name) } }
@@ -52,6 +52,25 @@ extension Namespace {
             if withCPath(name, { estuary_fremovexattr(fd, $0) }) != 0 && Errno.current != .noData { throw Errno.current }
         }
     }
+
+    /// `user.estuary.pin` is the one writable reserved name: a tier the file must live on. Others
+    /// are computed and refused with EINVAL, logged.
+    private func setReserved(_ row: EntryRow, key: String, name: [UInt8], value: [UInt8]) throws(Errno) {
+        guard key == "pin" else {
+            logger.notice("refused to set reserved attribute user.estuary.\(key) on inode \(row.ino)")
+            throw Errno.invalidArgument
+        }
+        let tier = String(decoding: value, as: UTF8.self)
+        guard silos.all.contains(where: { $0.tier == tier }) else {
+            logger.notice("refused pin of inode \(row.ino) to unknown tier '\(tier)'")
+            throw Errno.invalidArgument
+        }
+        do { try index.write { tx throws(IndexError) in try tx.setXattr(of: row.ino, name: name, value: value) } }
+        catch { throw indexFailure(error, "pin") }
+        for hook in pinHooks.withLock({ $0 }) { hook(row, tier) }
+    }
+
+    public func addPinHook(_ hook: @escaping @Sendable (EntryRow, String) -> Void) { pinHooks.withLock { $0.append(hook) } }
 
     /// Runs `body` on the backing file (every copy of a directory). A file system without user
     /// xattrs is fine (the index holds the tag); a full one is an error, as on ext4.

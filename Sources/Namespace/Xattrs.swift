@@ -11,6 +11,7 @@ extension Namespace {
     public func getxattr(_ ino: UInt64, name: UnsafeBufferPointer<UInt8>) throws(Errno) -> [UInt8] {
         let row = try entry(ino)
         if name.starts(with: Namespace.reservedPrefix) {
+            if let stored = try? index.query({ tx throws(IndexError) in try tx.xattr(of: ino, name: name) }) { return stored }
             return try computedAttribute(row, key: Array(name.dropFirst(Namespace.reservedPrefix.count)))
         }
         guard name.starts(with: Sys.userPrefix) else { throw Errno.noData }
@@ -23,7 +24,7 @@ extension Namespace {
 
     public func listxattr(_ ino: UInt64) throws(Errno) -> [[UInt8]] {
         _ = try entry(ino)
-        do { return try index.query { tx throws(IndexError) in try tx.xattrs(of: ino).map(\.name) } }
+        do { return try index.query { tx throws(IndexError) in try tx.xattrs(of: ino).map(\.name).filter { !$0.starts(with: Namespace.reservedPrefix) } } }
         catch { throw indexFailure(error, "listxattr") }
     }
 
@@ -39,7 +40,10 @@ extension Namespace {
         case "silos":
             let ids = row.kind == .directory ? (0..<64).filter { row.dirSilos & (1 << UInt64($0)) != 0 } : [row.silo]
             return Array(ids.compactMap { silos[$0]?.name }.joined(separator: ",").utf8)
-        default: throw Errno.noData
+        default:
+            let key = String(decoding: key, as: UTF8.self)
+            for provider in attributeProviders.withLock({ $0 }) { if let value = provider(row, key) { return value } }
+            throw Errno.noData
         }
     }
 }

@@ -31,6 +31,13 @@ public final class Silo: Sendable {
     private let state: Mutex<(fd: Int32, device: UInt64, inode: UInt64, health: SiloHealth)>
     /// Set once the silo has been scanned: from then on a missing marker means the wrong directory.
     private let markerExpected: Mutex<Bool>
+    private let drainingFlag = Atomic<Bool>(false)
+
+    /// A draining silo takes no new files; its files are being moved off.
+    public var draining: Bool {
+        get { drainingFlag.load(ordering: .relaxed) }
+    }
+    public func setDraining(_ on: Bool) { drainingFlag.store(on, ordering: .relaxed) }
 
     public init(id: Int, name: String, path: String, tier: String, tierRank: Int, order: Int, minFree: UInt64, readOnly: Bool,
                 pool: String = "", markerExpected: Bool = false) {

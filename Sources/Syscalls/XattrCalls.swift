@@ -77,5 +77,24 @@ extension Sys {
         if rc != 0 { throw Errno.current }
     }
 
+    /// Removes an extended attribute of `path`. The corresponding C function is `removexattr`.
+    public static func removeXattr(path: String, name: String) throws(Errno) {
+        if estuary_removexattr(path, name) != 0 { throw Errno.current }
+    }
+
+    /// The `user.*` attributes of an open file.
+    public static func userXattrs(fd: Int32) throws(Errno) -> [(name: [UInt8], value: [UInt8])] {
+        var list = [UInt8](repeating: 0, count: 65536)
+        let n = list.withUnsafeMutableBytes { estuary_flistxattr(fd, $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count) }
+        if n < 0 { let e = Errno.current; if e == .notSupported { return [] }; throw e }
+        var result: [(name: [UInt8], value: [UInt8])] = []
+        for name in list[0..<n].split(separator: 0) where name.starts(with: userPrefix) {
+            var value = [UInt8](repeating: 0, count: 65536)
+            let m = withCPath(name) { c in value.withUnsafeMutableBytes { estuary_fgetxattr(fd, c, $0.baseAddress, $0.count) } }
+            if m >= 0 { result.append((Array(name), Array(value[0..<m]))) }
+        }
+        return result
+    }
+
     public static let userPrefix: [UInt8] = Array("user.".utf8)
 }

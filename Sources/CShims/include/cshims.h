@@ -29,6 +29,8 @@ extern const long ESTUARY_UTIME_OMIT;
 int estuary_accept_cloexec(int fd);
 int estuary_peer_credentials(int fd, uint32_t *uid, int32_t *pid);
 int estuary_pipe_cloexec(int fds[2]);
+/// Replaces what `target` refers to with `source`'s file, atomically, keeping `target` close-on-exec.
+int estuary_dup_cloexec(int source, int target);
 extern const short ESTUARY_POSIX_SPAWN_SETSID;
 /// Closes every descriptor from `low` up in the spawned child (glibc 2.34+).
 int estuary_spawn_closefrom(void *actions, int low);
@@ -38,6 +40,8 @@ int estuary_lsetxattr(const char *path, const char *name, const void *value, siz
 int estuary_fsetxattr(int fd, const char *name, const void *value, size_t size, int flags);
 long estuary_fgetxattr(int fd, const char *name, void *value, size_t size);
 int estuary_fremovexattr(int fd, const char *name);
+long estuary_flistxattr(int fd, char *list, size_t size);
+int estuary_removexattr(const char *path, const char *name);
 
 int estuary_fallocate(int fd, int mode, int64_t offset, int64_t length);
 long estuary_copy_file_range(int fdIn, int64_t *offIn, int fdOut, int64_t *offOut, size_t length, unsigned flags);

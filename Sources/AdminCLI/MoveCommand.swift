@@ -1,0 +1,63 @@
+import ArgumentParser
+import Config
+import ControlProtocol
+import Foundation
+
+struct MoveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "move",
+        abstract: "Move files to a tier or silo: lazily, extent by extent, hottest first; files stay usable throughout.")
+
+    @Argument(help: "Files (or, with --recursive, directories) on a mounted pool.") var paths: [String]
+    @Option(help: "Destination tier or silo.") var to: String
+    @Flag(help: "Move every file under the given directories.") var recursive = false
+    @Flag(help: "Wait until the moves finish, with a progress bar.") var wait = false
+    @Flag(help: "Print the queued jobs as JSON.") var json = false
+
+    func run() throws {
+        let (config, first) = try PoolLocator.mountedPool(containing: paths[0])
+        var absolute = [first]
+        for path in paths.dropFirst() { absolute.append(try PoolLocator.mountedPool(containing: path).path) }
+        let socket = try PoolLocator.requireDaemon(config)
+        let reply = try PoolLocator.call(socket, ControlRequest(op: "move", paths: absolute, to: to, recursive: recursive))
+        let jobs = reply.jobs ?? []
+        if json { print(String(decoding: ControlCoding.encode(jobs), as: UTF8.self)) }
+        else if jobs.isEmpty { print("nothing to move: already on \(to)") }
+        else { print("queued \(jobs.count) move(s) to \(to): jobs \(jobs.map { String($0.id) }.joined(separator: ", "))") }
+        if wait && !jobs.isEmpty { try JobWatcher.wait(config, ids: jobs.map(\.id)) }
+    }
+}
+
+/// Polls jobs until they finish, drawing one progress line: bytes, extents, rate, ETA.
+enum JobWatcher {
+    static func wait(_ config: Config.PoolConfig, ids: [Int64]) throws {
+        let started = Date()
+        let tty = isatty(2) != 0
+        var failed: [JobReport] = []
+        while true {
+            let socket = try PoolLocator.requireDaemon(config)
+            let all = try PoolLocator.call(socket, ControlRequest(op: "jobs", all: true)).jobs ?? []
+            let mine = all.filter { ids.contains($0.id) }
+            let total = mine.reduce(Int64(0)) { $0 + $1.size }
+            let copied = mine.reduce(Int64(0)) { $0 + min($1.bytesCopied, $1.size) }
+            let extents = mine.reduce(0) { $0 + $1.extents }, done = mine.reduce(0) { $0 + $1.extentsDone }
+            let finished = mine.filter { ["done", "cancelled", "failed"].contains($0.state) }
+            let elapsed = max(0.001, Date().timeIntervalSince(started))
+            let rate = Double(copied) / elapsed
+            let eta = rate > 0 ? Double(total - copied) / rate : 0
+            let width = 30
+            let fraction = total > 0 ? Double(copied) / Double(total) : Double(finished.count) / Double(max(1, mine.count))
+            let bar = String(repeating: "#", count: Int(fraction * Double(width))).padding(toLength: width, withPad: ".", startingAt: 0)
+            let line = "[\(bar)] \(Format.bytes(UInt64(max(0, copied))))/\(Format.bytes(UInt64(max(0, total)))), extents \(done)/\(extents), \(Format.bytes(UInt64(rate)))/s, ETA \(Int(eta))s, files \(finished.count)/\(mine.count)"
+            if tty { FileHandle.standardError.write(Data("\r\(line)\u{1b}[K".utf8)) }
+            if finished.count == mine.count {
+                if tty { FileHandle.standardError.write(Data("\n".utf8)) } else { print(line) }
+                failed = finished.filter { $0.state != "done" }
+                break
+            }
+            usleep(250_000)
+        }
+        for job in failed { print("job \(job.id) \(job.path): \(job.state)\(job.error.map { ": \($0)" } ?? "")") }
+        if !failed.isEmpty { throw ExitCode(1) }
+    }
+}

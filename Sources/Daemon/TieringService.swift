@@ -1,0 +1,127 @@
+import ControlProtocol
+import Index
+import Logging
+import Namespace
+import Pool
+import Silos
+import Syscalls
+import Tiering
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The daemon's side of tier moves: heat, the mover, and the control operations on them.
+final class TieringService: Sendable {
+    let pool: PoolContext
+    let namespace: Namespace
+    let heat: HeatTracker
+    let foreground = ForegroundActivity()
+    let mover: Mover
+    let mountpoint: String
+
+    init(pool: PoolContext, namespace: Namespace, mountpoint: String) {
+        self.pool = pool
+        self.namespace = namespace
+        self.mountpoint = mountpoint
+        heat = HeatTracker(halfLife: pool.config.heatHalfLife, extentSize: pool.config.extentSize)
+        mover = Mover(index: pool.index, namespace: namespace, silos: pool.silos, heat: heat, foreground: foreground,
+                      extentSize: pool.config.extentSize, bandwidth: pool.config.moveBandwidth,
+                      concurrency: pool.config.moveConcurrency, logger: Logger(label: "estuary.mover"))
+    }
+
+    func start() {
+        heat.load(from: pool.index)
+        if let draining = try? pool.index.query({ tx throws(IndexError) in try tx.drainingSilos() }) {
+            for id in draining { pool.silos[id]?.setDraining(true) }
+        }
+        namespace.addAttributeProvider { [heat, mover] row, key in
+            switch key {
+            case "heat": return Array(String(format: "%.3f", heat.score(row.ino)).utf8)
+            case "state": return Array((row.kind == .regular ? mover.state(of: row.ino) : "resident").utf8)
+            case "extents":
+                let count = max(1, Int((row.size + Int64(heat.extentSize) - 1) / Int64(heat.extentSize)))
+                let silo = self.pool.silos[row.silo]?.name ?? "?"
+                return Array("\(count) x \(heat.extentSize) bytes on \(silo)".utf8)
+            default: return nil
+            }
+        }
+        namespace.addPinHook { [self] row, tier in
+            guard pool.silos[row.silo]?.tier != tier, let destination = destination(tier) else { return }
+            _ = try? mover.enqueue(row.ino, to: destination)
+        }
+        mover.start()
+    }
+
+    func stop() {
+        mover.stop()
+        heat.flush(to: pool.index)
+    }
+
+    /// A silo by name, or the silo of a tier with most free space.
+    func destination(_ name: String) -> SiloID? {
+        if let silo = pool.silos.named(name) { return silo.isOnline && !silo.readOnly ? silo.id : nil }
+        let candidates = pool.silos.all.filter { $0.tier == name && $0.isOnline && !$0.readOnly && !$0.draining }
+        return candidates.max { free($0) < free($1) }?.id
+    }
+
+    private func free(_ silo: Silo) -> UInt64 {
+        guard let s = try? silo.statfs() else { return 0 }
+        return UInt64(s.f_bavail) * UInt64(s.f_frsize == 0 ? s.f_bsize : s.f_frsize)
+    }
+
+    /// Queues moves of `paths` (absolute, on the mount). Trees need `recursive`.
+    func move(_ paths: [String], to target: String, recursive: Bool) throws -> [JobRow] {
+        guard let destination = destination(target) else {
+            throw DaemonError("'\(target)' is neither a silo nor a tier with an online, writable silo")
+        }
+        var jobs: [JobRow] = []
+        let batch = Int64(time(nil))
+        for path in paths {
+            let row = try resolve(path)
+            if row.kind == .directory && !recursive { throw DaemonError("\(path) is a directory; use --recursive to move a tree") }
+            // Hottest files first, so their jobs start first.
+            let files = try namespace.files(under: row).sorted { heat.score($0.ino) > heat.score($1.ino) }
+            for file in files { if let job = try mover.enqueue(file.ino, to: destination, batch: batch) { jobs.append(job) } }
+        }
+        return jobs
+    }
+
+    func resolve(_ path: String) throws -> EntryRow {
+        let prefix = mountpoint.hasSuffix("/") ? mountpoint : mountpoint + "/"
+        guard path == mountpoint || path.hasPrefix(prefix) else { throw DaemonError("\(path) is not inside the mount \(mountpoint)") }
+        let relative = path == mountpoint ? "" : String(path.dropFirst(prefix.count))
+        do { return try namespace.resolve(Array(relative.utf8)) } catch { throw DaemonError("\(path): \(error)") }
+    }
+
+    func drain(_ name: String, on: Bool) throws -> [JobRow] {
+        guard let silo = pool.silos.named(name) else { throw DaemonError("no silo named '\(name)'") }
+        silo.setDraining(on)
+        try pool.index.write { tx throws(IndexError) in try tx.setDraining(silo: silo.id, on) }
+        guard on else { return [] }
+        let sameTier = pool.silos.all.filter { $0.id != silo.id && $0.tier == silo.tier && $0.isOnline && !$0.readOnly && !$0.draining }
+        let others = pool.silos.all.filter { $0.id != silo.id && $0.isOnline && !$0.readOnly && !$0.draining }
+        guard let target = (sameTier.isEmpty ? others : sameTier).max(by: { free($0) < free($1) }) else {
+            throw DaemonError("no other online, writable silo can take the files of '\(name)'")
+        }
+        let inodes = try pool.index.query { tx throws(IndexError) in try tx.regularFiles(on: silo.id) }
+        let batch = Int64(time(nil))
+        return try inodes.sorted { heat.score($0) > heat.score($1) }.compactMap { try mover.enqueue($0, to: target.id, batch: batch) }
+    }
+
+    func report(_ job: JobRow, withLog: Bool = false) -> JobReport {
+        let live = mover.liveJobs().first { $0.id == job.id } ?? job
+        let path = (try? pool.index.query { tx throws(IndexError) in try tx.path(of: job.ino) }).flatMap { $0 }.map { "/" + displayName($0) } ?? "?"
+        return JobReport(id: job.id, path: mountpoint + path, source: pool.silos[job.source]?.name ?? "?",
+                         destination: pool.silos[job.destination]?.name ?? "?", state: live.state.rawValue, size: live.size,
+                         extents: live.extentCount, extentsDone: live.doneCount, bytesCopied: live.bytesCopied,
+                         created: job.created, updated: live.updated, error: live.error, arrivalOrder: withLog ? live.arrivalOrder : nil)
+    }
+
+    func heatReports(top: Int) -> [HeatReport] {
+        heat.top(top).compactMap { item in
+            guard let row = try? namespace.currentRow(item.ino), let silo = pool.silos[row.silo],
+                  let path = try? namespace.relativePath(of: row) else { return nil }
+            return HeatReport(path: mountpoint + "/" + displayName(path), heat: item.score, tier: silo.tier, silo: silo.name)
+        }
+    }
+}

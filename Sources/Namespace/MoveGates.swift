@@ -1,0 +1,128 @@
+import Synchronization
+import Syscalls
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Coordinates writes to a file with the mover copying it. Writes pass freely and mark the
+/// extents they touch dirty (the mover copies them again); only the final switch to the new
+/// copy waits for writes in flight and holds new ones back for its few milliseconds.
+public final class MoveGate: @unchecked Sendable {
+    public let extentSize: Int64
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var writers = 0            // guarded by mutex
+    private var switching = false      // guarded by mutex
+    private var dirty = Set<Int>()     // guarded by mutex
+    private var wanted: [Int] = []     // guarded by mutex: extents asked for by reads and writes, newest last
+
+    init(extentSize: Int) {
+        self.extentSize = Int64(max(4096, extentSize))
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(changed, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex); pthread_cond_destroy(changed)
+        mutex.deallocate(); changed.deallocate()
+    }
+
+    private func locked<R>(_ body: () -> R) -> R {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return body()
+    }
+
+    private func extents(_ offset: Int64, _ length: Int64) -> ClosedRange<Int>? {
+        guard length > 0, offset >= 0 else { return nil }
+        return Int(offset / extentSize)...Int((offset + length - 1) / extentSize)
+    }
+
+    public func enterWrite() {
+        pthread_mutex_lock(mutex)
+        while switching { pthread_cond_wait(changed, mutex) }
+        writers += 1
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Ends a write of `length` bytes at `offset`: those extents must be copied (again).
+    public func exitWrite(offset: Int64, length: Int64) {
+        locked {
+            writers -= 1
+            if let range = extents(offset, length) { for e in range { dirty.insert(e); wanted.append(e) } }
+            pthread_cond_broadcast(changed)
+        }
+    }
+
+    /// Everything from `offset` on changed (a truncate or an extension).
+    public func exitWrite(changedFrom offset: Int64, to end: Int64) {
+        exitWrite(offset: offset, length: max(0, end - offset))
+    }
+
+    /// A read of a not-yet-moved extent puts it first in the mover's queue.
+    public func wantRead(offset: Int64, length: Int64) {
+        guard let range = extents(offset, length) else { return }
+        locked { for e in range { wanted.append(e) } }
+    }
+
+    public func takeDirty() -> Set<Int> { locked { let d = dirty; dirty.removeAll(); return d } }
+    public func takeWanted() -> [Int] { locked { let w = wanted; wanted.removeAll(); return w } }
+
+    /// Waits for writes in flight to finish and holds new ones back until `endSwitch`.
+    public func beginSwitch() {
+        pthread_mutex_lock(mutex)
+        switching = true
+        while writers > 0 { pthread_cond_wait(changed, mutex) }
+        pthread_mutex_unlock(mutex)
+    }
+
+    public func endSwitch() {
+        locked {
+            switching = false
+            pthread_cond_broadcast(changed)
+        }
+    }
+}
+
+/// The gates of the files being moved. With no move running, a write pays one atomic load.
+final class MoveGates: Sendable {
+    private let gates = Mutex<[UInt64: MoveGate]>([:])
+    private let active = Atomic<Int>(0)
+
+    @inline(__always)
+    func gate(_ ino: UInt64) -> MoveGate? {
+        if active.load(ordering: .relaxed) == 0 { return nil }
+        return gates.withLock { $0[ino] }
+    }
+
+    func open(_ ino: UInt64, extentSize: Int) -> MoveGate {
+        gates.withLock { table in
+            if let existing = table[ino] { return existing }
+            let gate = MoveGate(extentSize: extentSize)
+            table[ino] = gate
+            active.wrappingAdd(1, ordering: .relaxed)
+            return gate
+        }
+    }
+
+    func close(_ ino: UInt64) {
+        gates.withLock { table in
+            if table.removeValue(forKey: ino) != nil { active.wrappingSubtract(1, ordering: .relaxed) }
+        }
+    }
+}
+
+/// Backing descriptors open per inode with the flags they were opened with, so a move can
+/// point them at the new copy in place.
+final class OpenHandles: Sendable {
+    private let table = Mutex<[UInt64: [Int32: Int32]]>([:])
+
+    func add(_ ino: UInt64, fd: Int32, flags: Int32) { table.withLock { $0[ino, default: [:]][fd] = flags } }
+    func remove(_ ino: UInt64, fd: Int32) {
+        table.withLock { t in
+            t[ino]?.removeValue(forKey: fd)
+            if t[ino]?.isEmpty == true { t.removeValue(forKey: ino) }
+        }
+    }
+    func handles(_ ino: UInt64) -> [Int32: Int32] { table.withLock { $0[ino] ?? [:] } }
+}

@@ -1,0 +1,176 @@
+import CShims
+import Index
+import Logging
+import Namespace
+import Silos
+import Synchronization
+import Syscalls
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The tier mover: worker threads running move jobs from the index, hottest file first, within
+/// the pool's bandwidth and concurrency limits. Jobs persist, so a restart resumes them.
+public final class Mover: Sendable {
+    let index: IndexStore
+    let namespace: Namespace
+    let silos: SiloSet
+    public let heat: HeatTracker
+    let throttle: Throttle
+    let foreground: ForegroundActivity
+    let logger: Logger
+    let extentSize: Int
+    private let concurrency: Int
+    private let running = Atomic<Bool>(false)
+    private let threads = Mutex<[OSThread]>([])
+    private let claimed = Mutex<Set<Int64>>([])
+    private let cancelled = Mutex<Set<Int64>>([])
+    /// Live progress of running jobs, for status and `user.estuary.state`.
+    private let live = Mutex<[UInt64: JobRow]>([:])
+
+    public init(index: IndexStore, namespace: Namespace, silos: SiloSet, heat: HeatTracker, foreground: ForegroundActivity,
+                extentSize: Int, bandwidth: UInt64, concurrency: Int, logger: Logger) {
+        self.index = index; self.namespace = namespace; self.silos = silos; self.heat = heat; self.foreground = foreground
+        self.extentSize = extentSize; self.concurrency = max(1, concurrency); self.logger = logger
+        throttle = Throttle(bytesPerSecond: bandwidth)
+    }
+
+    static func stagingName(_ id: Int64) -> [UInt8] { Array("job-\(id)".utf8) }
+
+    public func start() {
+        cleanStaging()
+        running.store(true, ordering: .relaxed)
+        let started = (0..<concurrency).map { _ in OSThread.start { [self] in workLoop() } }
+        threads.withLock { $0 = started }
+    }
+
+    public func stop() {
+        running.store(false, ordering: .relaxed)
+        threads.withLock { $0 }.forEach { $0.join() }
+    }
+
+    /// Queues a move of `ino` to `destination`; an unfinished job for the file is replaced.
+    @discardableResult
+    public func enqueue(_ ino: UInt64, to destination: SiloID, batch: Int64? = nil) throws(IndexError) -> JobRow? {
+        guard let row = try? namespace.currentRow(ino), row.kind == .regular, row.silo != destination else { return nil }
+        var job = JobRow(ino: ino, source: row.silo, destination: destination, extentSize: extentSize, size: row.size,
+                         sourceMtime: row.mtimeNs, batch: batch, created: Int64(time(nil)))
+        let copy = job
+        job.id = try index.write { tx throws(IndexError) -> Int64 in
+            for other in try tx.reader.jobs() where other.ino == ino && other.state == .queued {
+                var replaced = other
+                replaced.state = .cancelled
+                replaced.error = "replaced by a newer move"
+                try tx.updateJob(replaced)
+            }
+            return try tx.insertJob(copy)
+        }
+        return job
+    }
+
+    public func cancel(_ id: Int64) throws(IndexError) -> Bool {
+        guard let job = try index.query({ tx throws(IndexError) in try tx.job(id) }), !job.state.isFinished else { return false }
+        if job.state == .switched || job.state == .renaming { return false }   // too late: the copy is already the file
+        cancelled.withLock { _ = $0.insert(id) }
+        if claimed.withLock({ !$0.contains(id) }) {
+            var stopped = job
+            stopped.state = .cancelled
+            try index.write { tx throws(IndexError) in try tx.updateJob(stopped) }
+        }
+        return true
+    }
+
+    func isCancelled(_ id: Int64) -> Bool { cancelled.withLock { $0.contains(id) } || !running.load(ordering: .relaxed) }
+
+    func noteProgress(_ job: JobRow) { live.withLock { $0[job.ino] = job } }
+
+    /// "resident", or "moving 37%" while a job runs.
+    public func state(of ino: UInt64) -> String {
+        guard let job = live.withLock({ $0[ino] }) else { return "resident" }
+        let count = max(1, job.extentCount)
+        return "moving \(job.doneCount * 100 / count)%"
+    }
+
+    public func liveJobs() -> [JobRow] { live.withLock { Array($0.values) } }
+
+    /// Steps aside briefly while the mount serves reads and writes.
+    func yieldToForeground() {
+        var waited = 0
+        while foreground.idleMilliseconds < 2 && waited < 20 { usleep(1000); waited += 1 }
+    }
+
+    private func workLoop() {
+        while running.load(ordering: .relaxed) {
+            guard let job = claimNext() else { usleep(100_000); continue }
+            run(job)
+            claimed.withLock { _ = $0.remove(job.id) }
+            live.withLock { _ = $0.removeValue(forKey: job.ino) }
+        }
+    }
+
+    /// The unfinished job whose file is hottest, not yet taken by another worker.
+    private func claimNext() -> JobRow? {
+        guard let jobs = try? index.query({ tx throws(IndexError) in try tx.jobs() }), !jobs.isEmpty else { return nil }
+        let ordered = jobs.sorted { heat.score($0.ino) > heat.score($1.ino) || (heat.score($0.ino) == heat.score($1.ino) && $0.id < $1.id) }
+        return claimed.withLock { taken -> JobRow? in
+            // A file already being moved by one worker is not taken by another.
+            let busy = Set(ordered.filter { taken.contains($0.id) }.map(\.ino))
+            guard let next = ordered.first(where: { !taken.contains($0.id) && !busy.contains($0.ino) }) else { return nil }
+            taken.insert(next.id)
+            return next
+        }
+    }
+
+    private func run(_ job: JobRow) {
+        var execution = MoveExecution(mover: self, job: job)
+        do throws(MoveStop) {
+            try execution.run()
+            try? execution.persist()
+            logger.info("job \(job.id): moved inode \(job.ino) to silo \(silos[job.destination]?.name ?? "?")")
+        } catch {
+            handle(error, &execution, job)
+        }
+        cancelled.withLock { _ = $0.remove(job.id) }
+    }
+
+    private func handle(_ stop: MoveStop, _ execution: inout MoveExecution, _ job: JobRow) {
+        switch stop {
+        case .cancelled:
+            if !running.load(ordering: .relaxed) { try? execution.persist(); return }   // shutting down: resume later
+            removeStaging(job)
+            execution.job.state = .cancelled
+            try? execution.persist()
+            logger.info("job \(job.id) cancelled; the file stays whole on silo \(silos[job.source]?.name ?? "?")")
+        case .failed(let reason):
+            if execution.job.state != .switched && execution.job.state != .renaming { removeStaging(job) }
+            let retry = reason.contains("offline")
+            if !retry {
+                execution.job.state = execution.job.state == .switched ? .switched : .failed
+                execution.job.error = reason
+            }
+            try? execution.persist()
+            logger.error("job \(job.id): \(reason)")
+            if retry || execution.job.state == .switched { usleep(1_000_000) }
+        }
+    }
+
+    private func removeStaging(_ job: JobRow) {
+        guard let silo = silos[job.destination], let dir = try? silo.open(Array(".estuary/staging".utf8), flags: ESTUARY_O_PATH | O_DIRECTORY) else { return }
+        defer { Sys.close(dir) }
+        _ = withCPath(Mover.stagingName(job.id)) { unlinkat(dir, $0, 0) }
+    }
+
+    /// Staging files of jobs that are finished or unknown are leftovers of a crash.
+    private func cleanStaging() {
+        let open = Set(((try? index.query { tx throws(IndexError) in try tx.jobs() }) ?? []).map { Mover.stagingName($0.id) })
+        for silo in silos.all where silo.isOnline {
+            guard let fd = try? silo.open(Array(".estuary/staging".utf8), flags: O_RDONLY | O_DIRECTORY) else { continue }
+            var names: [[UInt8]] = []
+            var stream = DirectoryStream(fd: fd)
+            while let entry = try? stream.next() { names.append(Array(entry.name)) }
+            guard let dir = try? silo.open(Array(".estuary/staging".utf8), flags: ESTUARY_O_PATH | O_DIRECTORY) else { continue }
+            for name in names where !open.contains(name) { _ = withCPath(name) { unlinkat(dir, $0, 0) } }
+            Sys.close(dir)
+        }
+    }
+}
