@@ -109,12 +109,13 @@ final class TieringService: Sendable {
     }
 
     func report(_ job: JobRow, withLog: Bool = false) -> JobReport {
-        let live = mover.liveJobs().first { $0.id == job.id } ?? job
+        let live = job.state.isFinished ? nil : mover.liveProgress(job.id)
         let path = (try? pool.index.query { tx throws(IndexError) in try tx.path(of: job.ino) }).flatMap { $0 }.map { "/" + displayName($0) } ?? "?"
         return JobReport(id: job.id, path: mountpoint + path, source: pool.silos[job.source]?.name ?? "?",
-                         destination: pool.silos[job.destination]?.name ?? "?", state: live.state.rawValue, size: live.size,
-                         extents: live.extentCount, extentsDone: live.doneCount, bytesCopied: live.bytesCopied,
-                         created: job.created, updated: live.updated, error: live.error, arrivalOrder: withLog ? live.arrivalOrder : nil)
+                         destination: pool.silos[job.destination]?.name ?? "?", state: (live?.state ?? job.state).rawValue,
+                         size: live?.size ?? job.size, extents: live?.extents ?? job.extentCount,
+                         extentsDone: live?.extentsDone ?? job.doneCount, bytesCopied: live?.bytesCopied ?? job.bytesCopied,
+                         created: job.created, updated: job.updated, error: job.error, arrivalOrder: withLog ? job.arrivalOrder : nil)
     }
 
     func heatReports(top: Int) -> [HeatReport] {

@@ -42,10 +42,17 @@ struct ExtentCopier: ~Copyable {
 
     func hash(_ count: Int) -> UInt64 { XXH3_64bits(buffer, count) }
 
-    /// Copies extent `index` and returns (bytes, hash of its content).
+    /// Copies extent `index` and returns (bytes read from the source, hash of its content).
+    /// A hole in the source (SEEK_DATA finds no data in the extent) is not read at all.
     func copy(_ index: Int, from source: Int32, to staging: Int32, size: Int64) throws(Errno) -> (Int, UInt64) {
         let offset = Int64(index) * Int64(extentSize)
         let limit = Int(min(Int64(extentSize), max(0, size - offset)))
+        let data = lseek(source, off_t(offset), 3)   // SEEK_DATA
+        if limit > 0 && ((data < 0 && errno == ENXIO) || (data >= 0 && Int64(data) >= offset + Int64(limit))) {
+            memset(buffer, 0, limit)
+            _ = estuary_fallocate(staging, 0x01 | 0x02, offset, Int64(limit))
+            return (0, hash(limit))
+        }
         let count = try read(source, at: offset, limit: limit)
         if isZero(count) {
             if count > 0 { _ = estuary_fallocate(staging, 0x01 | 0x02, offset, Int64(count)) }   // KEEP_SIZE | PUNCH_HOLE

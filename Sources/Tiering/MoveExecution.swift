@@ -22,6 +22,7 @@ enum MoveStop: Error {
 struct MoveExecution {
     let mover: Mover
     var job: JobRow
+    var lastNote = 0.0
     var namespace: Namespace { mover.namespace }
     var index: IndexStore { mover.index }
 
@@ -105,27 +106,40 @@ struct MoveExecution {
     }
 
     /// The copy loop: the next extent is one a reader or writer asked for, else the hottest
-    /// not yet copied, else the lowest numbered.
+    /// not yet copied (the order is re-sorted by heat every second), else the lowest numbered.
     private mutating func copyAll(_ sourceFD: Int32, _ stagingFD: Int32, _ copier: borrowing ExtentCopier, _ gate: MoveGate) throws(MoveStop) {
         var lastPersist = monotonicSeconds()
         var wanted: [Int] = []
+        var queue: [Int] = []
+        var cursor = 0
+        var sortedAt = -1.0
         while true {
             if mover.isCancelled(job.id) { throw .cancelled }
-            for extent in gate.takeDirty() { JobBits.clear(&job.done, extent) }
+            for extent in gate.takeDirty() { JobBits.clear(&job.done, extent); wanted.append(extent) }
             try refreshSize(sourceFD, stagingFD)
             wanted.append(contentsOf: gate.takeWanted())
             let count = job.extentCount
             var next: Int?
             while let w = wanted.popLast() { if w < count && !job.isDone(w) { next = w; break } }
             if next == nil {
-                let heat = mover.heat.extentScores(job.ino)
-                var best = -1.0
-                for extent in 0..<count where !job.isDone(extent) {
-                    let score = extent < heat.count ? heat[extent] : 0
-                    if score > best { best = score; next = extent }
+                if monotonicSeconds() - sortedAt > 1 || cursor >= queue.count {
+                    let heat = mover.heat.extentScores(job.ino)
+                    queue = (0..<count).filter { !job.isDone($0) }
+                    queue.sort { a, b in
+                        let ha = a < heat.count ? heat[a] : 0, hb = b < heat.count ? heat[b] : 0
+                        return ha > hb || (ha == hb && a < b)
+                    }
+                    cursor = 0
+                    sortedAt = monotonicSeconds()
                 }
+                while cursor < queue.count && (queue[cursor] >= count || job.isDone(queue[cursor])) { cursor += 1 }
+                if cursor < queue.count { next = queue[cursor]; cursor += 1 }
             }
-            guard let extent = next else { return }
+            guard let extent = next else {
+                if (0..<count).allSatisfy(job.isDone) { return }
+                sortedAt = -1   // extents became due again (a write or a size change): sort afresh
+                continue
+            }
             try copyOne(extent, sourceFD, stagingFD, copier)
             mover.yieldToForeground()
             if monotonicSeconds() - lastPersist > 0.5 { try persist(); lastPersist = monotonicSeconds() }
@@ -141,7 +155,7 @@ struct MoveExecution {
         JobBits.setHash(&job.hashes, extent, hash)
         JobBits.appendLog(&job.log, extent)
         job.bytesCopied += Int64(bytes)
-        mover.noteProgress(job)
+        if monotonicSeconds() - lastNote > 0.1 { mover.noteProgress(job); lastNote = monotonicSeconds() }
     }
 
     /// A write that extended or truncated the source changes the extent count.

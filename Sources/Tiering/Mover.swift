@@ -26,7 +26,16 @@ public final class Mover: Sendable {
     private let claimed = Mutex<Set<Int64>>([])
     private let cancelled = Mutex<Set<Int64>>([])
     /// Live progress of running jobs, for status and `user.estuary.state`.
-    private let live = Mutex<[UInt64: JobRow]>([:])
+    private let live = Mutex<[UInt64: LiveProgress]>([:])
+
+    public struct LiveProgress: Sendable {
+        public var id: Int64
+        public var state: JobState
+        public var size: Int64
+        public var extents: Int
+        public var extentsDone: Int
+        public var bytesCopied: Int64
+    }
 
     public init(index: IndexStore, namespace: Namespace, silos: SiloSet, heat: HeatTracker, foreground: ForegroundActivity,
                 extentSize: Int, bandwidth: UInt64, concurrency: Int, logger: Logger) {
@@ -82,16 +91,19 @@ public final class Mover: Sendable {
 
     func isCancelled(_ id: Int64) -> Bool { cancelled.withLock { $0.contains(id) } || !running.load(ordering: .relaxed) }
 
-    func noteProgress(_ job: JobRow) { live.withLock { $0[job.ino] = job } }
+    func noteProgress(_ job: JobRow) {
+        let progress = LiveProgress(id: job.id, state: job.state, size: job.size, extents: job.extentCount,
+                                    extentsDone: job.doneCount, bytesCopied: job.bytesCopied)
+        live.withLock { $0[job.ino] = progress }
+    }
 
     /// "resident", or "moving 37%" while a job runs.
     public func state(of ino: UInt64) -> String {
         guard let job = live.withLock({ $0[ino] }) else { return "resident" }
-        let count = max(1, job.extentCount)
-        return "moving \(job.doneCount * 100 / count)%"
+        return "moving \(job.extentsDone * 100 / max(1, job.extents))%"
     }
 
-    public func liveJobs() -> [JobRow] { live.withLock { Array($0.values) } }
+    public func liveProgress(_ id: Int64) -> LiveProgress? { live.withLock { $0.values.first { $0.id == id } } }
 
     /// Steps aside briefly while the mount serves reads and writes.
     func yieldToForeground() {
