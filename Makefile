@@ -10,7 +10,7 @@ DEB_PACKAGES   := libfuse3-dev fuse3 libsqlite3-dev libxxhash-dev attr
 BENCH_PACKAGES := mergerfs fio
 RELEASE_BIN := .build/release
 
-.PHONY: deps bench-deps build debug test demo install uninstall bench bench-quick clean
+.PHONY: deps bench-deps build debug test soak demo install uninstall bench bench-quick bench-scan clean
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -35,6 +35,11 @@ debug: deps
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
+
+# The long forms of the data-safety tests: 50 kill -9 points during tier moves, bounded.
+soak: deps
+	$(SWIFT) build --build-tests
+	ESTUARY_CRASH_ITERATIONS=50 $(SWIFT) test --skip-build --filter 'TieringTests'
 
 demo: build
 	./examples/demo.sh $(RELEASE_BIN)

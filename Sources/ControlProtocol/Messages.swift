@@ -31,10 +31,11 @@ public struct ControlReply: Codable, Sendable {
     public var ok: Bool?
     public var jobs: [JobReport]?
     public var heat: [HeatReport]?
+    public var verify: [VerifyReport]?
     public init(progress: ScanProgressReport? = nil, scan: ScanReport? = nil, status: StatusReport? = nil, error: String? = nil, ok: Bool? = nil,
-                jobs: [JobReport]? = nil, heat: [HeatReport]? = nil) {
+                jobs: [JobReport]? = nil, heat: [HeatReport]? = nil, verify: [VerifyReport]? = nil) {
         self.progress = progress; self.scan = scan; self.status = status; self.error = error; self.ok = ok
-        self.jobs = jobs; self.heat = heat
+        self.jobs = jobs; self.heat = heat; self.verify = verify
     }
     public var isFinal: Bool { progress == nil }
 }
@@ -168,4 +169,15 @@ public struct HeatReport: Codable, Sendable {
     public var tier: String
     public var silo: String
     public init(path: String, heat: Double, tier: String, silo: String) { self.path = path; self.heat = heat; self.tier = tier; self.silo = silo }
+}
+
+public struct VerifyReport: Codable, Sendable {
+    public var path: String
+    public var silo: String
+    public var outcome: String
+    public var badExtents: [Int]
+    public var detail: String
+    public init(path: String, silo: String, outcome: String, badExtents: [Int], detail: String) {
+        self.path = path; self.silo = silo; self.outcome = outcome; self.badExtents = badExtents; self.detail = detail
+    }
 }

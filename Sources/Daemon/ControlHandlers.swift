@@ -33,6 +33,9 @@ enum ControlHandlers {
                 if try tiering.mover.cancel(id) { send(ControlReply(ok: true)) }
                 else { send(ControlReply(error: "job \(id) is not running or queued (or is already switching over)")) }
             } catch { send(ControlReply(error: "\(error)")) }
+        case "verify":
+            do { send(ControlReply(verify: try tiering.verify(paths: request.paths ?? [], silo: request.silo))) }
+            catch { send(ControlReply(error: "\(error)")) }
         case "heat":
             send(ControlReply(heat: tiering.heatReports(top: request.top ?? 20)))
         case "drain", "undrain":

@@ -118,6 +118,27 @@ final class TieringService: Sendable {
                          created: job.created, updated: job.updated, error: job.error, arrivalOrder: withLog ? job.arrivalOrder : nil)
     }
 
+    /// Re-reads files (trees under `paths`, or every file of `silo`) against their recorded hashes.
+    func verify(paths: [String], silo: String?) throws -> [VerifyReport] {
+        var rows: [EntryRow] = []
+        for path in paths { rows += try namespace.files(under: try resolve(path)) }
+        if let silo {
+            guard let s = pool.silos.named(silo) else { throw DaemonError("no silo named '\(silo)'") }
+            let inodes = try pool.index.query { tx throws(IndexError) in try tx.regularFiles(on: s.id) }
+            rows += inodes.compactMap { try? namespace.currentRow($0) }
+        }
+        let verifier = Verifier(index: pool.index, namespace: namespace, silos: pool.silos)
+        return rows.map { row in
+            let result = verifier.verify(row)
+            if result.outcome == .mismatch {
+                Logger(label: "estuary.verify").error("inode \(row.ino): \(result.detail): extents \(result.badExtents)")
+            }
+            let path = (try? namespace.relativePath(of: row)).map { mountpoint + "/" + displayName($0) } ?? "?"
+            return VerifyReport(path: path, silo: pool.silos[row.silo]?.name ?? "?", outcome: result.outcome.rawValue,
+                                badExtents: result.badExtents, detail: result.detail)
+        }
+    }
+
     func heatReports(top: Int) -> [HeatReport] {
         heat.top(top).compactMap { item in
             guard let row = try? namespace.currentRow(item.ino), let silo = pool.silos[row.silo],

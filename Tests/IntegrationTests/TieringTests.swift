@@ -170,3 +170,48 @@ struct TieringTests {
         try pool.unmount()
     }
 }
+
+/// Integrity checks and draining a silo.
+@Suite(.serialized)
+struct VerifyAndDrainTests {
+    @Test func verifyFindsADamagedExtent() throws {
+        let pool = try TestPool(silos: [("fast0", "fast"), ("bulk0", "bulk")], extraConfig: "extent_size = \"64KiB\"")
+        try pool.mount()
+        defer { _ = try? pool.unmount() }
+        let bytes = (0..<(300 << 10)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        try Data(bytes).write(to: URL(fileURLWithPath: pool.path("data.bin")))
+        #expect(try pool.estuary(["move", pool.path("data.bin"), "--to", "bulk", "--wait"]).status == 0)
+        let ok = try pool.estuary(["verify", pool.path("data.bin")])
+        #expect(ok.status == 0 && ok.stdout.contains("OK"), "\(ok.output)")
+        // Damage one byte in the silo behind the daemon's back, keeping size and mtime.
+        let backing = pool.siloPath("bulk0") + "/data.bin"
+        var before = stat()
+        stat(backing, &before)
+        let fd = try Sys.open(backing, flags: O_WRONLY)
+        _ = try [UInt8(0xff)].withUnsafeBytes { try Sys.pwrite(fd, $0.baseAddress!, 1, 200_000) }
+        close(fd)
+        var times = [before.st_atim, before.st_mtim]
+        utimensat(AT_FDCWD, backing, &times, 0)
+        let bad = try pool.estuary(["verify", pool.path("data.bin")])
+        #expect(bad.status == 1, "\(bad.output)")
+        #expect(bad.stdout.contains("MISMATCH") && bad.stdout.contains("1 extent(s) differ"), "\(bad.stdout)")
+    }
+
+    @Test func drainMovesEverythingOffAndTakesNoNewFiles() throws {
+        let pool = try TestPool(silos: [("fast0", "fast"), ("fast1", "fast"), ("bulk0", "bulk")])
+        try pool.mount()
+        defer { _ = try? pool.unmount() }
+        for i in 0..<5 { try Fixtures.write(pool.siloPath("fast0") + "/d/f\(i)", String(repeating: "x", count: 1000 * i)) }
+        _ = try pool.estuary(["scan", pool.mountpoint])
+        let drain = try pool.estuary(["silo", "drain", pool.mountpoint, "fast0", "--wait"])
+        #expect(drain.status == 0, "\(drain.output)")
+        for i in 0..<5 {
+            #expect(!FileManager.default.fileExists(atPath: pool.siloPath("fast0") + "/d/f\(i)"))
+            #expect(FileManager.default.fileExists(atPath: pool.siloPath("fast1") + "/d/f\(i)"))
+            #expect(try String(contentsOfFile: pool.path("d/f\(i)"), encoding: .utf8) == String(repeating: "x", count: 1000 * i))
+        }
+        try "new".write(toFile: pool.path("new.txt"), atomically: false, encoding: .utf8)
+        #expect(!FileManager.default.fileExists(atPath: pool.siloPath("fast0") + "/new.txt"))
+        #expect(try pool.estuary(["silo", "undrain", pool.mountpoint, "fast0"]).status == 0)
+    }
+}
