@@ -112,6 +112,11 @@ class FuseDaemon:
         self._log_start = 0  # the log is appended to; failure reports show only this run's part
 
     @property
+    def _cleanup_key(self) -> str:
+        # Two daemons may share a name (the tree's and the scratch pool's mergerfs).
+        return f"{self.name} at {self.mountpoint}"
+
+    @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
@@ -128,12 +133,12 @@ class FuseDaemon:
             # Own session: a terminal Ctrl-C reaches only us, and we unmount before killing it.
             self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL, stdout=log,
                                          stderr=subprocess.STDOUT, start_new_session=True)
-        CLEANUP.push(self.name, self.stop)
+        CLEANUP.push(self._cleanup_key, self.stop)
         start = time.perf_counter()
         try:
             self._wait_for_mount(timeout)
         except BaseException:
-            CLEANUP.discard(self.name)
+            CLEANUP.discard(self._cleanup_key)
             self.stop()
             raise
         return time.perf_counter() - start
@@ -151,7 +156,7 @@ class FuseDaemon:
 
     def stop(self) -> None:
         """Unmount first (the daemon then exits by itself), then make sure the process is gone."""
-        CLEANUP.discard(self.name)
+        CLEANUP.discard(self._cleanup_key)
         try:
             unmount(self.mountpoint)
         finally:

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Estuary benchmark harness: Estuary vs mergerfs vs the native silos, side by side.
 
-    python3 bench/run.py [--quick] [--only scan-initial,walk] [--files N] [--silos K]
-                         [--repeat R] [--out bench/out/results.json]
+    python3 bench/run.py [--quick] [--only scan-initial,walk,metadata,fio] [--files N] [--silos K]
+                         [--repeat R] [--walk-files N] [--meta-files N]
+                         [--fio-size MiB] [--fio-runtime S] [--fio-cold]
+                         [--out bench/out/results.json]
                          [--bin-dir .build/release] [--work /var/tmp/estuary-bench]
 
 Relative --out/--bin-dir paths are resolved against the repository root (bench/..).
@@ -15,21 +17,25 @@ import argparse
 import os
 import sys
 import time
+from types import SimpleNamespace
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from benchmarks import Context, all_benchmarks  # noqa: E402
 from mounts import CLEANUP, install_handlers, mount_fstype, unmount  # noqa: E402
-from report import machine_info, result_json, table, write_json  # noqa: E402
+from report import machine_info, results_json, table, write_json  # noqa: E402
 from runner import BenchResult, run_benchmark  # noqa: E402
+from scratch import Scratch  # noqa: E402
 from targets import MERGERFS_CONFIGS, EstuaryTarget, FuseTarget, build_targets  # noqa: E402
 from tree import TreeParams, ensure_tree, other_cached_trees  # noqa: E402
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TEARDOWN_RESERVE = 30.0  # seconds kept back from the time limit for unmounting and reporting
 
-FULL = {"files": 1_000_000, "repeat": 5, "time_limit": 900.0}
-QUICK = {"files": 20_000, "repeat": 2, "time_limit": 60.0}
+FULL = {"files": 1_000_000, "repeat": 5, "time_limit": 900.0, "walk_files": 200_000,
+        "meta_files": 20_000, "fio_size": 512, "fio_runtime": 10}
+QUICK = {"files": 20_000, "repeat": 2, "time_limit": 240.0, "walk_files": 200_000,
+         "meta_files": 5_000, "fio_size": 64, "fio_runtime": 5}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -46,6 +52,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--time-limit", type=float,
                    help=f"seconds for the whole run, tree generation included (default {FULL['time_limit']:.0f}); "
                         "rounds are dropped to fit, but every case runs at least once")
+    p.add_argument("--walk-files", type=int,
+                   help=f"walk only the first top-level directories holding about this many files "
+                        f"(default {FULL['walk_files']:,}; the whole tree if it is smaller)")
+    p.add_argument("--meta-files", type=int,
+                   help=f"files per round in the metadata benchmark (default {FULL['meta_files']:,}, "
+                        f"--quick {QUICK['meta_files']:,})")
+    p.add_argument("--fio-size", type=int, metavar="MiB",
+                   help=f"fio file size in MiB (default {FULL['fio_size']}, --quick {QUICK['fio_size']})")
+    p.add_argument("--fio-runtime", type=int, metavar="S",
+                   help=f"seconds per fio job (default {FULL['fio_runtime']}, --quick {QUICK['fio_runtime']})")
+    p.add_argument("--fio-cold", action="store_true",
+                   help="drop the page cache before every fio read test (default: warm reads)")
     p.add_argument("--out", default="bench/out/results.json", help="JSON results file")
     p.add_argument("--bin-dir", default=".build/release", help="where estuaryfs and estuary live")
     p.add_argument("--work", default="/var/tmp/estuary-bench", help="tree, mounts, state, logs")
@@ -60,8 +78,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         args.only = select(names, args.only)
     except ValueError as e:
         p.error(str(e))
-    if args.files < 1 or args.silos < 1 or args.repeat < 1:
-        p.error("--files, --silos and --repeat must be positive")
+    positive = ("files", "silos", "repeat", "walk_files", "meta_files", "fio_size", "fio_runtime")
+    if any(getattr(args, k) < 1 for k in positive):
+        p.error(f"{', '.join('--' + k.replace('_', '-') for k in positive)} must be positive")
     args.out = os.path.join(REPO_ROOT, args.out)
     args.bin_dir = os.path.join(REPO_ROOT, args.bin_dir)
     args.work = os.path.abspath(args.work)
@@ -69,11 +88,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def select(names: list[str], only: str | None) -> list[str]:
-    """Benchmarks named in `only`, where "scan" also means every "scan-..." benchmark."""
+    """Benchmarks named in `only`, where "scan" also means every "scan-..." benchmark and a
+    part ("metadata-stat") selects the benchmark it belongs to."""
     if not only:
         return names
+    parts = {f"{b.name}-{p.name}": b.name for b in all_benchmarks() for p in b.parts}
     chosen = []
     for wanted in filter(None, (w.strip() for w in only.split(","))):
+        wanted = parts.get(wanted, wanted)  # a part runs with its whole benchmark
         matches = [n for n in names if n == wanted or n.startswith(wanted + "-")]
         if not matches:
             raise ValueError(f"unknown benchmark '{wanted}'; known: {', '.join(names)}")
@@ -89,23 +111,38 @@ def clear_stale_mounts(targets: dict) -> None:
             unmount(target.mountpoint)
 
 
-def document(args, started: str, machine: dict, tree, targets, results, total: float) -> dict:
+def _estuary_json(args, estuary: EstuaryTarget | None) -> dict | None:
+    return estuary and {"bin_dir": args.bin_dir, "config": estuary.config_path,
+                        "state_dir": estuary.state_dir,
+                        "binaries_missing": estuary.missing_binaries(),
+                        "mount_failure": estuary.failure,
+                        "mount_seconds": estuary.mount_seconds,
+                        "log": estuary.log_path}
+
+
+def document(args, started: str, machine: dict, tree, targets, results, total: float, ctx=None) -> dict:
     estuary: EstuaryTarget = targets["estuary"] if targets else None
+    pools: Scratch | None = ctx.shared.get("scratch") if ctx else None
     return {
         "harness": {"argv": sys.argv[1:], "started": started, "total_seconds": round(total, 1),
-                    "quick": args.quick, "repeat": args.repeat, "time_limit": args.time_limit},
+                    "quick": args.quick, "repeat": args.repeat, "time_limit": args.time_limit,
+                    "options": vars(options(args))},
         "machine": machine,
         "tree": tree and {"params": vars(tree.params), "key": tree.params.key, "root": tree.root,
                           "generated_now": tree.generated, "generation_seconds": round(tree.gen_seconds, 1)},
         "mergerfs_configs": [{"target": c.name, "options": c.options} for c in MERGERFS_CONFIGS],
-        "estuary": estuary and {"bin_dir": args.bin_dir, "config": estuary.config_path,
-                                "state_dir": estuary.state_dir,
-                                "binaries_missing": estuary.missing_binaries(),
-                                "mount_failure": estuary.failure,
-                                "mount_seconds": estuary.mount_seconds,
-                                "log": estuary.log_path},
-        "benchmarks": [result_json(r) for r in results],
+        "estuary": _estuary_json(args, estuary),
+        "scratch": pools and {"root": pools.root, "fs": pools.fs,
+                              "estuary": _estuary_json(args, pools.estuary)},
+        "benchmarks": [entry for r in results for entry in results_json(r)],
     }
+
+
+def options(args: argparse.Namespace) -> SimpleNamespace:
+    """The knobs benchmarks read from ctx.options (sizes in bytes)."""
+    return SimpleNamespace(walk_files=args.walk_files, meta_files=args.meta_files,
+                           fio_size=args.fio_size << 20, fio_runtime=args.fio_runtime,
+                           fio_cold=args.fio_cold)
 
 
 def main(argv: list[str]) -> int:
@@ -115,12 +152,15 @@ def main(argv: list[str]) -> int:
     if args.list:
         for b in all_benchmarks():
             print(f"{b.name:14} {b.unit:10} [{','.join(b.applies_to)}] {b.description}")
+            for part in b.parts:
+                print(f"  {b.name + '-' + part.name:18} {part.unit:10} {part.description}"
+                      + (f" (goal: {', '.join(g.describe() for g in part.goals)})" if part.goals else ""))
         return 0
 
     machine = machine_info(os.path.dirname(args.work) if not os.path.exists(args.work) else args.work)
     started = machine["date"]
     benches = [b for b in all_benchmarks() if b.name in args.only]
-    tree, targets, results, status = None, {}, [], 0
+    tree, targets, results, status, ctx = None, {}, [], 0, None
     try:
         os.makedirs(args.work, exist_ok=True)
         tree = ensure_tree(args.work, TreeParams(args.files, args.silos, args.seed))
@@ -131,15 +171,16 @@ def main(argv: list[str]) -> int:
         if reason := targets["estuary"].missing_binaries():
             print(f"estuary: {reason}; estuary rows will be marked failed")
         deadline = start + args.time_limit - TEARDOWN_RESERVE
-        ctx = Context(tree, targets, args.work, args.quick, deadline)
+        ctx = Context(tree, targets, args.work, args.quick, deadline, args.bin_dir, options(args))
         for i, bench in enumerate(benches):
-            # Fair share of what is left, so time a fast benchmark leaves over goes to later ones.
-            budget = max(0.0, deadline - time.monotonic()) / (len(benches) - i)
+            # Weighted share of what is left, so time a fast benchmark leaves over goes to later ones.
+            share = bench.weight / sum(b.weight for b in benches[i:])
+            budget = max(0.0, deadline - time.monotonic()) * share
             results.append(BenchResult(bench))
             run_benchmark(ctx, args.repeat, budget, results[-1])
             # Written after every benchmark so an interrupted run keeps what it measured.
             write_json(args.out, document(args, started, machine, tree, targets, results,
-                                          time.monotonic() - start))
+                                          time.monotonic() - start, ctx))
     except (KeyboardInterrupt, SystemExit) as e:
         print(f"\ninterrupted ({type(e).__name__}); cleaning up", file=sys.stderr)
         status = 130 if isinstance(e, KeyboardInterrupt) else (e.code or 1)
@@ -148,7 +189,7 @@ def main(argv: list[str]) -> int:
 
     total = time.monotonic() - start
     if results:
-        write_json(args.out, document(args, started, machine, tree, targets, results, total))
+        write_json(args.out, document(args, started, machine, tree, targets, results, total, ctx))
         print()
         print(table(results))
         print(f"\n{len(results)} benchmark(s) in {total:.0f}s; JSON: {args.out}")

@@ -49,12 +49,12 @@ class Target:
 class NativeTarget(Target):
     kind = "native"
 
-    def __init__(self, tree: Tree):
-        self.name = "native"
-        self.tree = tree
+    def __init__(self, paths: list[str], name: str = "native"):
+        self.name = name
+        self.paths = list(paths)
 
     def roots(self) -> list[str]:
-        return list(self.tree.silo_paths)
+        return list(self.paths)
 
 
 class FuseTarget(Target):
@@ -97,31 +97,43 @@ class FuseTarget(Target):
 class MergerfsTarget(FuseTarget):
     kind = "mergerfs"
 
-    def __init__(self, config: MergerfsConfig, tree: Tree, work: str):
-        super().__init__(config.name, os.path.join(work, config.mount_dir))
+    def __init__(self, config: MergerfsConfig, silo_paths: list[str], mountpoint: str, log_path: str):
+        super().__init__(config.name, mountpoint)
         self.config = config
-        self.tree = tree
-        self.log_path = os.path.join(work, "logs", f"{config.name}.log")
+        self.silo_paths = list(silo_paths)
+        self.log_path = log_path
 
     def make_daemon(self) -> FuseDaemon:
-        cmd = ["mergerfs", "-f", "-o", self.config.options,
-               ":".join(self.tree.silo_paths), self.mountpoint]
+        cmd = ["mergerfs", "-f", "-o", self.config.options, ":".join(self.silo_paths), self.mountpoint]
         return FuseDaemon(self.name, cmd, self.mountpoint, "fuse.mergerfs", self.log_path)
+
+
+@dataclass(frozen=True)
+class EstuaryPool:
+    """Everything that goes into one Estuary pool config and where its files live."""
+    name: str                      # [pool] name
+    silos: list[tuple[str, str]]   # (path, tier) per silo, in order
+    state_dir: str
+    config_path: str
+    identity: str                  # the state dir is wiped when this changes (e.g. the tree key)
+    pool_lines: tuple[str, ...] = ()  # extra [pool] keys, e.g. 'entry_timeout = 1.0'
+    tier_order: tuple[str, ...] = ()  # [tiers] order, fastest first; empty = order of first use
 
 
 class EstuaryTarget(FuseTarget):
     kind = "estuary"
     mount_timeout = 120.0  # the first mount of an empty index scans every silo
 
-    def __init__(self, tree: Tree, work: str, bin_dir: str):
-        super().__init__("estuary", os.path.join(work, "mnt-estuary"))
-        self.tree = tree
+    def __init__(self, pool: EstuaryPool, mountpoint: str, bin_dir: str, log_path: str,
+                 name: str = "estuary"):
+        super().__init__(name, mountpoint)
+        self.pool = pool
         self.daemon_bin = os.path.join(bin_dir, "estuaryfs")
         self.cli_bin = os.path.join(bin_dir, "estuary")
-        self.state_dir = os.path.join(work, "state")
-        self.config_path = os.path.join(work, "estuary.toml")
-        self.log_path = os.path.join(work, "logs", "estuaryfs.log")
-        self._tree_marker = os.path.join(work, "state.tree")
+        self.state_dir = pool.state_dir
+        self.config_path = pool.config_path
+        self.log_path = log_path
+        self._identity_marker = f"{pool.state_dir}.tree"  # e.g. WORK/state.tree
 
     def missing_binaries(self) -> str | None:
         missing = [p for p in (self.daemon_bin, self.cli_bin) if not os.access(p, os.X_OK)]
@@ -130,22 +142,24 @@ class EstuaryTarget(FuseTarget):
         return f"binary missing: {', '.join(os.path.basename(p) for p in missing)} in {os.path.dirname(missing[0])}"
 
     def prepare(self) -> None:
-        """Write the pool config and drop an index that was built for a different tree."""
-        lines = ["[pool]", 'name = "bench"', f'state_dir = "{self.state_dir}"', ""]
-        for i, path in enumerate(self.tree.silo_paths):
-            # Same tiers as the zero-config spec "s0=fast:s1:...": s0 is fast, the rest inherit it.
-            lines += ["[[silo]]", f'name = "s{i}"', f'path = "{path}"', 'tier = "fast"', ""]
+        """Write the pool config and drop an index that was built for a different tree/pool."""
+        pool = self.pool
+        lines = ["[pool]", f'name = "{pool.name}"', f'state_dir = "{pool.state_dir}"', *pool.pool_lines, ""]
+        if pool.tier_order:
+            lines += ["[tiers]", "order = [" + ", ".join(f'"{t}"' for t in pool.tier_order) + "]", ""]
+        for i, (path, tier) in enumerate(pool.silos):
+            lines += ["[[silo]]", f'name = "s{i}"', f'path = "{path}"', f'tier = "{tier}"', ""]
         with open(self.config_path, "w") as f:
             f.write("\n".join(lines))
         try:
-            with open(self._tree_marker) as f:
-                same_tree = f.read().strip() == self.tree.params.key
+            with open(self._identity_marker) as f:
+                same = f.read().strip() == pool.identity
         except OSError:
-            same_tree = False
-        if not same_tree:
+            same = False
+        if not same:
             self.wipe_state()
-            with open(self._tree_marker, "w") as f:
-                f.write(self.tree.params.key)
+            with open(self._identity_marker, "w") as f:
+                f.write(pool.identity)
 
     def make_daemon(self) -> FuseDaemon:
         if reason := self.missing_binaries():
@@ -185,10 +199,16 @@ def _last_json_line(out: str) -> dict:
 
 
 def build_targets(tree: Tree, work: str, bin_dir: str) -> dict[str, Target]:
-    """All targets in display order: native, each mergerfs config, estuary."""
-    estuary = EstuaryTarget(tree, work, bin_dir)
+    """All targets over the tree, in display order: native, each mergerfs config, estuary."""
+    # Same tiers as the zero-config spec "s0=fast:s1:...": s0 is fast, the rest inherit it.
+    pool = EstuaryPool(name="bench", silos=[(p, "fast") for p in tree.silo_paths],
+                       state_dir=os.path.join(work, "state"),
+                       config_path=os.path.join(work, "estuary.toml"), identity=tree.params.key)
+    estuary = EstuaryTarget(pool, os.path.join(work, "mnt-estuary"), bin_dir,
+                            os.path.join(work, "logs", "estuaryfs.log"))
     estuary.prepare()
-    targets: list[Target] = [NativeTarget(tree)]
-    targets += [MergerfsTarget(c, tree, work) for c in MERGERFS_CONFIGS]
+    targets: list[Target] = [NativeTarget(tree.silo_paths)]
+    targets += [MergerfsTarget(c, tree.silo_paths, os.path.join(work, c.mount_dir),
+                               os.path.join(work, "logs", f"{c.name}.log")) for c in MERGERFS_CONFIGS]
     targets.append(estuary)
     return {t.name: t for t in targets}

@@ -110,10 +110,10 @@ def _cpu_busy_jiffies() -> tuple[int, int]:
     return busy, busy + idle + steal
 
 
-def settle(min_seconds: float, max_seconds: float, idle_below: float = 0.10) -> float:
+def settle(min_seconds: float, max_seconds: float, idle_below: float = 0.10, quiet_needed: int = 3) -> float:
     """Flush dirty data, then wait until ext4's background work (e.g. unwritten-extent
-    conversion after mass creates) has died down: 3 consecutive seconds under `idle_below`
-    CPU use, at least min_seconds, at most max_seconds. Returns the seconds waited."""
+    conversion after mass creates) has died down: `quiet_needed` consecutive seconds under
+    `idle_below` CPU use, at least min_seconds, at most max_seconds. Returns the seconds waited."""
     start = time.monotonic()
     subprocess.run(["sync"], check=True)
     quiet = 0
@@ -125,7 +125,7 @@ def settle(min_seconds: float, max_seconds: float, idle_below: float = 0.10) -> 
         busy0, total0 = busy1, total1
         quiet = quiet + 1 if share < idle_below else 0
         waited = time.monotonic() - start
-        if waited >= max_seconds or (quiet >= 3 and waited >= min_seconds):
+        if waited >= max_seconds or (quiet >= quiet_needed and waited >= min_seconds):
             return waited
 
 

@@ -118,7 +118,7 @@ final class FuseAdapter: FuseOperations {
             let item = items[position]
             let fits: Bool
             if plus {
-                fits = buffer.addPlus(name: item.name, entry: entryReply(item.row), nextOffset: Int64(position + 1))
+                fits = buffer.addPlus(name: item.name, entry: entryReply(namespace.freshest(item.row)), nextOffset: Int64(position + 1))
                 // Every entry but "." and ".." that reaches the kernel counts as a lookup.
                 if fits && position >= 2 { namespace.rememberLookup(item.row) }
             } else {

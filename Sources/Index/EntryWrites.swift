@@ -94,6 +94,13 @@ extension WriteTransaction {
         try s.run()
     }
 
+    /// Gives `ino` a new first name, leaving every other column as it is.
+    public func setName(_ ino: UInt64, parent: UInt64, name: [UInt8], ctime: Int64) throws(IndexError) {
+        let s = try connection.prepare("UPDATE entries SET parent = ?, name = ?, ctime = ? WHERE ino = ?")
+        s.bind(1, parent).bind(2, blob: name).bind(3, ctime).bind(4, ino)
+        try s.run()
+    }
+
     /// Sets a directory's link count to 2 + its subdirectories, as local file systems report
     /// it (find and other tree walkers rely on it).
     public func recountLinks(ofDirectory ino: UInt64) throws(IndexError) {

@@ -83,6 +83,19 @@ extension Namespace {
         try openDirectory(try entry(row.parent), in: silo, create: false)
     }
 
+    /// Records a directory's new times and link count, in the index and in memory, leaving its
+    /// placement alone: the directory may have been made present in another silo meanwhile,
+    /// and a whole-row write from an older snapshot would undo that.
+    func storeTouched(_ dirs: [EntryRow], _ tx: WriteTransaction) throws(IndexError) {
+        for dir in dirs { try tx.updateData(dir) }
+    }
+
+    func cacheTouched(_ dirs: [EntryRow]) {
+        for dir in dirs {
+            nodes.update(dir.ino) { $0.mtimeNs = dir.mtimeNs; $0.ctimeNs = dir.ctimeNs; $0.atimeNs = dir.atimeNs; $0.nlink = dir.nlink }
+        }
+    }
+
     /// A directory's attributes after a change inside it: from the silo that holds its
     /// attributes when the change happened there, else "now" for mtime and ctime.
     func touchedDirectory(_ dir: EntryRow, changedIn silo: Silo, fd: Int32?) -> EntryRow {

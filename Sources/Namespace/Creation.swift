@@ -95,14 +95,14 @@ extension Namespace {
         do {
             row.ino = try index.write { tx throws(IndexError) -> UInt64 in
                 let ino = try tx.insert(row)
-                try tx.update(parentAfter)
+                try storeTouched([parentAfter], tx)
                 return ino
             }
         } catch {
             _ = withCPath(name) { unlinkat(dirFD, $0, isDirectory ? AT_REMOVEDIR : 0) }
             throw indexFailure(error, "create")
         }
-        nodes.refresh(parentAfter)
+        cacheTouched([parentAfter])
         nodes.remember(row)
         return row
     }
@@ -154,15 +154,15 @@ extension Namespace {
         do {
             try index.write { tx throws(IndexError) in
                 try tx.insertLink(parent: newParent, name: name, ino: ino)
-                try tx.update(updated)
-                try tx.update(parentAfter)
+                try tx.updateData(updated)
+                try storeTouched([parentAfter], tx)
             }
         } catch {
             _ = withCPath(name) { unlinkat(targetDir, $0, 0) }
             throw indexFailure(error, "link")
         }
-        nodes.refresh(parentAfter)
-        nodes.remember(updated)
-        return updated
+        cacheTouched([parentAfter])
+        nodes.update(ino) { $0.nlink = updated.nlink; $0.ctimeNs = updated.ctimeNs }
+        return nodes.remember(updated)
     }
 }

@@ -51,12 +51,14 @@ public final class Namespace: Sendable {
             guard let found else { throw Errno.noSuchFileOrDirectory }
             row = found
         }
-        nodes.remember(row)
-        return row
+        return nodes.remember(row)
     }
 
     /// Counts a lookup the kernel takes implicitly (a readdirplus entry).
     public func rememberLookup(_ row: EntryRow) { nodes.remember(row) }
+
+    /// The freshest row for a listing item: memory when the kernel holds the inode.
+    public func freshest(_ row: EntryRow) -> EntryRow { nodes.row(row.ino) ?? row }
 
     public func forget(_ ino: UInt64, count: UInt64) {
         if ino == 1 { return }

@@ -21,11 +21,17 @@ final class NodeTable: Sendable {
     @inline(__always)
     private func shard(_ ino: UInt64) -> Shard { shards[Int(ino % UInt64(NodeTable.shardCount))] }
 
-    /// Stores `row` and counts one kernel lookup of it.
-    func remember(_ row: EntryRow) {
-        shard(row.ino).nodes.withLock { table in
-            if table[row.ino] != nil { table[row.ino]!.row = row; table[row.ino]!.lookups += 1 }
-            else { table[row.ino] = Node(row: row, lookups: 1) }
+    /// Counts one kernel lookup of `row` and returns the row to answer with. A node already
+    /// known keeps its row: memory holds what writes changed before the index has it.
+    @discardableResult
+    func remember(_ row: EntryRow) -> EntryRow {
+        shard(row.ino).nodes.withLock { table -> EntryRow in
+            if table[row.ino] != nil {
+                table[row.ino]!.lookups += 1
+                return table[row.ino]!.row
+            }
+            table[row.ino] = Node(row: row, lookups: 1)
+            return row
         }
     }
 

@@ -30,10 +30,10 @@ extension Namespace {
         do {
             try index.write { tx throws(IndexError) in
                 try removeName(updated, parent: parent, name: name, tx)
-                try tx.update(parentAfter)
+                try storeTouched([parentAfter], tx)
             }
         } catch { throw indexFailure(error, "unlink") }
-        nodes.refresh(parentAfter)
+        cacheTouched([parentAfter])
         nodes.update(row.ino) { $0.nlink = updated.nlink; $0.ctimeNs = updated.ctimeNs }
     }
 
@@ -45,10 +45,9 @@ extension Namespace {
             try tx.updateData(row)
         } else if let other = try tx.anyLink(of: row.ino) {
             try tx.deleteLink(parent: other.parent, name: other.name)
-            var moved = row
-            moved.parent = other.parent; moved.name = other.name
-            try tx.update(moved)
-            nodes.refresh(moved)
+            try tx.updateData(row)
+            try tx.setName(row.ino, parent: other.parent, name: other.name, ctime: row.ctimeNs)
+            nodes.update(row.ino) { $0.parent = other.parent; $0.name = other.name }
         } else {
             try tx.delete(row.ino)
         }
@@ -97,10 +96,10 @@ extension Namespace {
         do {
             try index.write { tx throws(IndexError) in
                 if remaining == 0 { try tx.delete(row.ino) } else { try tx.update(keptRow) }
-                try tx.update(final)
+                try storeTouched([final], tx)
             }
         } catch { throw indexFailure(error, "rmdir") }
-        nodes.refresh(final)
+        cacheTouched([final])
         if remaining == 0 { nodes.update(row.ino) { $0.nlink = 0 } } else { nodes.refresh(keptRow) }
         // Some silo still holds entries the index does not know of (made behind our back).
         if remaining != 0 { throw failure ?? Errno.directoryNotEmpty }

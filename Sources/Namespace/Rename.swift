@@ -133,19 +133,16 @@ extension Namespace {
                 if try tx.isLink(parent: oldDir.ino, name: name) {
                     try tx.deleteLink(parent: oldDir.ino, name: name)
                     try tx.insertLink(parent: newDir.ino, name: newName, ino: row.ino)
-                    try tx.updateData(row)
                 } else {
                     row.parent = newDir.ino; row.name = newName
-                    try tx.update(row)
+                    try tx.setName(row.ino, parent: newDir.ino, name: newName, ctime: row.ctimeNs)
                 }
-                try tx.update(finalNew)
-                if !sameParent { try tx.update(finalOld) }
+                try storeTouched(sameParent ? [finalNew] : [finalNew, finalOld], tx)
                 return row
             }
         } catch { throw indexFailure(error, "rename") }
-        nodes.refresh(movedRow)
-        nodes.refresh(finalNew)
-        if !sameParent { nodes.refresh(finalOld) }
+        nodes.update(movedRow.ino) { $0.parent = movedRow.parent; $0.name = movedRow.name; $0.ctimeNs = movedRow.ctimeNs }
+        cacheTouched(sameParent ? [finalNew] : [finalNew, finalOld])
         if let finalTarget { nodes.update(finalTarget.ino) { $0.nlink = finalTarget.nlink; $0.ctimeNs = now } }
     }
 
@@ -180,19 +177,16 @@ extension Namespace {
                 if aIsLink { try tx.deleteLink(parent: aDir.ino, name: aName) }
                 if bIsLink { try tx.deleteLink(parent: bDir.ino, name: bName) }
                 // Park one side on an impossible parent so the unique (parent, name) index allows the swap.
-                if !aIsLink { var parked = newA; parked.parent = 0; parked.name = Array("estuary-exchange-\(a.ino)".utf8); try tx.update(parked) }
+                if !aIsLink { try tx.setName(a.ino, parent: 0, name: Array("estuary-exchange-\(a.ino)".utf8), ctime: now) }
                 if bIsLink { try tx.insertLink(parent: aDir.ino, name: aName, ino: b.ino) }
-                else { newB.parent = aDir.ino; newB.name = aName; try tx.update(newB) }
+                else { newB.parent = aDir.ino; newB.name = aName; try tx.setName(b.ino, parent: aDir.ino, name: aName, ctime: now) }
                 if aIsLink { try tx.insertLink(parent: bDir.ino, name: bName, ino: a.ino) }
-                else { newA.parent = bDir.ino; newA.name = bName; try tx.update(newA) }
-                if aIsLink { try tx.updateData(newA) }
-                if bIsLink { try tx.updateData(newB) }
-                try tx.update(finalA)
-                if aDir.ino != bDir.ino { try tx.update(finalB) }
+                else { newA.parent = bDir.ino; newA.name = bName; try tx.setName(a.ino, parent: bDir.ino, name: bName, ctime: now) }
+                try storeTouched(aDir.ino != bDir.ino ? [finalA, finalB] : [finalA], tx)
                 return (newA, newB)
             }
         } catch { throw indexFailure(error, "rename exchange") }
-        nodes.refresh(rows.0); nodes.refresh(rows.1); nodes.refresh(finalA)
-        if aDir.ino != bDir.ino { nodes.refresh(finalB) }
+        for row in [rows.0, rows.1] { nodes.update(row.ino) { $0.parent = row.parent; $0.name = row.name; $0.ctimeNs = now } }
+        cacheTouched(aDir.ino != bDir.ino ? [finalA, finalB] : [finalA])
     }
 }

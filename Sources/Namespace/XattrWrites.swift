@@ -23,7 +23,8 @@ extension Namespace {
             return try setReserved(row, key: String(decoding: name.dropFirst(Namespace.reservedPrefix.count), as: UTF8.self),
                                    name: name, value: Array(value))
         }
-        guard name.starts(with: Sys.userPrefix), name.count > Sys.userPrefix.count else { throw Errno.notSupported }
+        guard name.starts(with: Sys.userPrefix) else { throw Errno.notSupported }
+        guard name.count > Sys.userPrefix.count else { throw Errno.invalidArgument }
         guard row.kind == .regular || row.kind == .directory else { throw Errno.notPermitted }
         let current: [UInt8]?
         do { current = try index.query { tx throws(IndexError) in try tx.xattr(of: ino, name: nameBuffer) } }

@@ -105,6 +105,36 @@ public final class Silo: Sendable {
     /// Forgets that a marker was expected, so the next attach adopts the directory as the silo.
     public func adopt() { markerExpected.withLock { $0 = false } }
 
+    public enum Probe: Sendable, Equatable {
+        case healthy
+        case wentOffline(String)
+        case cameBack
+        case stillOffline
+    }
+
+    /// The health check: an online silo whose path no longer names its directory (unmounted,
+    /// replaced) or whose marker cannot be read (a failing disk) goes offline; an offline one
+    /// whose directory is back, with its marker, comes online.
+    public func probe() -> Probe {
+        if isOnline {
+            if !pathStillMatches() {
+                let problem = SiloError(silo: name, path: path, problem: "its directory went away (unmounted or replaced)")
+                _ = goOffline(problem)
+                return .wentOffline(problem.problem)
+            }
+            let fd = rootFD
+            do { _ = try SiloMarker.read(fd) } catch {
+                if error == .ioError || error == .staleNFSFileHandle || error == .socketNotConnected || error == .noSuchFileOrDirectory {
+                    let problem = SiloError(silo: name, path: path, problem: "reading its root failed: \(error)")
+                    _ = goOffline(problem)
+                    return .wentOffline(problem.problem)
+                }
+            }
+            return .healthy
+        }
+        do { try attach(); return .cameBack } catch { return .stillOffline }
+    }
+
     private func goOffline(_ problem: SiloError) -> SiloError {
         let old = state.withLock { s -> Int32 in
             let previous = s.fd

@@ -5,8 +5,8 @@ import Syscalls
 import Glibc
 #endif
 
-/// Copies one extent from source to staging and hashes what was written. An extent of zeros is
-/// not written but punched, so sparse files stay sparse.
+/// Copies one extent from source to staging and hashes what was written. A hole in the source
+/// stays a hole, so sparse files stay sparse.
 struct ExtentCopier: ~Copyable {
     let extentSize: Int
     let buffer: UnsafeMutableRawPointer
@@ -29,17 +29,6 @@ struct ExtentCopier: ~Copyable {
         return done
     }
 
-    var isZero: (Int) -> Bool {
-        { [buffer] count in
-            let words = count / 8
-            let p = buffer.assumingMemoryBound(to: UInt64.self)
-            for i in 0..<words where p[i] != 0 { return false }
-            let bytes = buffer.assumingMemoryBound(to: UInt8.self)
-            for i in (words * 8)..<count where bytes[i] != 0 { return false }
-            return true
-        }
-    }
-
     func hash(_ count: Int) -> UInt64 { XXH3_64bits(buffer, count) }
 
     /// Copies extent `index` and returns (bytes read from the source, hash of its content).
@@ -53,14 +42,22 @@ struct ExtentCopier: ~Copyable {
             _ = estuary_fallocate(staging, 0x01 | 0x02, offset, Int64(limit))
             return (0, hash(limit))
         }
+        // In-kernel copy first (no trip through our memory); the hash is then taken from the
+        // staging file, which the page cache serves. Across file systems that refuse it, a
+        // plain read and write.
+        var inOffset = offset, outOffset = offset, copied = 0
+        while copied < limit {
+            let n = estuary_copy_file_range(source, &inOffset, staging, &outOffset, limit - copied, 0)
+            if n <= 0 { break }
+            copied += n
+        }
+        if copied == limit {
+            return (limit, hash(try read(staging, at: offset, limit: limit)))
+        }
         let count = try read(source, at: offset, limit: limit)
-        if isZero(count) {
-            if count > 0 { _ = estuary_fallocate(staging, 0x01 | 0x02, offset, Int64(count)) }   // KEEP_SIZE | PUNCH_HOLE
-        } else {
-            var written = 0
-            while written < count {
-                written += try Sys.pwrite(staging, buffer + written, count - written, offset + Int64(written))
-            }
+        var written = 0
+        while written < count {
+            written += try Sys.pwrite(staging, buffer + written, count - written, offset + Int64(written))
         }
         return (count, hash(count))
     }

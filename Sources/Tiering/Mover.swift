@@ -113,7 +113,7 @@ public final class Mover: Sendable {
 
     private func workLoop() {
         while running.load(ordering: .relaxed) {
-            guard let job = claimNext() else { usleep(100_000); continue }
+            guard let job = claimNext() else { usleep(50_000); continue }
             run(job)
             claimed.withLock { _ = $0.remove(job.id) }
             live.withLock { _ = $0.removeValue(forKey: job.ino) }

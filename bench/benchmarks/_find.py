@@ -15,9 +15,10 @@ def find_command(roots: list[str], stat: bool) -> list[str]:
     return ["find", *roots, *(["-printf", STAT_FORMAT] if stat else [])]
 
 
-def find_case(ctx: Context, target: Target, stat: bool = True, variant: str = "") -> Case:
+def find_case(ctx: Context, target: Target, stat: bool = True, variant: str = "",
+              roots: list[str] | None = None) -> Case:
     """A Case whose warm-up pass counts the entries and whose timed passes go to /dev/null."""
-    cmd = find_command(target.roots(), stat)
+    cmd = find_command(roots if roots is not None else target.roots(), stat)
     entries: list[int] = []
 
     def warmup() -> None:

@@ -1,0 +1,78 @@
+import Foundation
+import Syscalls
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Faults the pool must ride out: a silo disappearing and coming back, hostile control clients.
+@Suite(.serialized)
+struct FaultTests {
+    private func waitFor(_ seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline { if try condition() { return true }; usleep(100_000) }
+        return false
+    }
+
+    @Test func siloThatGoesAwayIsOfflineAndComesBack() throws {
+        let pool = try TestPool(silos: [("fast0", "fast"), ("bulk0", "bulk")])
+        // bulk0 is a bind mount of a "disk", so it can be unplugged and plugged back.
+        let disk = pool.root + "/disk"
+        try FileManager.default.createDirectory(atPath: disk, withIntermediateDirectories: true)
+        #expect(try Shell.run("/bin/mount", ["--bind", disk, pool.siloPath("bulk0")]).status == 0)
+        defer { _ = try? Shell.run("/bin/umount", ["-l", pool.siloPath("bulk0")]) }
+        try Fixtures.write(pool.siloPath("bulk0") + "/archive/old.txt", "on the disk")
+        try Fixtures.write(pool.siloPath("fast0") + "/hot.txt", "on fast")
+        try pool.mount()
+        defer { _ = try? pool.unmount() }
+        #expect(try String(contentsOfFile: pool.path("archive/old.txt"), encoding: .utf8) == "on the disk")
+
+        // The mount disappears under the daemon (it holds the silo open, so only a lazy detach works).
+        #expect(try Shell.run("/bin/umount", ["-l", pool.siloPath("bulk0")]).status == 0)
+        #expect(try waitFor { try pool.estuary(["status", pool.mountpoint]).stdout.contains("offline (its directory went away") })
+        // Still listed and stat-able from the index; opening fails with EIO; the rest serves.
+        var st = stat()
+        #expect(stat(pool.path("archive/old.txt"), &st) == 0 && st.st_size == 11)
+        #expect(open(pool.path("archive/old.txt"), O_RDONLY) < 0 && errno == EIO)
+        #expect(try String(contentsOfFile: pool.path("hot.txt"), encoding: .utf8) == "on fast")
+        try "new while bulk is away".write(toFile: pool.path("archive/new.txt"), atomically: false, encoding: .utf8)
+        #expect(FileManager.default.fileExists(atPath: pool.siloPath("fast0") + "/archive/new.txt"))
+
+        // The disk comes back with a change made elsewhere meanwhile.
+        try Fixtures.write(disk + "/archive/added.txt", "added while away")
+        #expect(try Shell.run("/bin/mount", ["--bind", disk, pool.siloPath("bulk0")]).status == 0)
+        #expect(waitFor { (try? String(contentsOfFile: pool.path("archive/old.txt"), encoding: .utf8)) == "on the disk" })
+        #expect(waitFor { (try? String(contentsOfFile: pool.path("archive/added.txt"), encoding: .utf8)) == "added while away" })
+        let after = try pool.estuary(["status", pool.mountpoint]).stdout
+        #expect(!after.contains("offline"), "\(after)")
+    }
+
+    @Test func hostileControlClientsAreRefusedAndTheDaemonKeepsServing() throws {
+        let pool = try TestPool()
+        try Fixtures.write(pool.siloPath("fast0") + "/f.txt", "still here")
+        try pool.mount()
+        defer { _ = try? pool.unmount() }
+        let socket = pool.root + "/state/control.sock"
+        // Not root: refused (the socket is 0600 and the peer is checked).
+        chmod(pool.root + "/state", 0o755)
+        let nobody = try Shell.run("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", Shell.estuary,
+                                                      "status", pool.configPath])
+        #expect(!nobody.stdout.contains("mounted at"), "\(nobody.output)")
+        // Garbage, an endless line, and a client hanging up mid-request.
+        for payload in ["not json\n", "{\"op\": 5}\n", "{\"op\":\"nope\"}\n", "BIG", "{\"op\":\"sta"] {
+            _ = try Shell.run("/usr/bin/python3", ["-c", """
+                import socket, sys
+                s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(5)
+                data = b"x" * (2 << 20) if sys.argv[2] == "BIG" else sys.argv[2].encode()
+                try: s.sendall(data)
+                except Exception: pass
+                try: s.recv(65536)
+                except Exception: pass
+                s.close()
+                """, socket, payload], timeout: 60)
+        }
+        let status = try pool.estuary(["status", pool.mountpoint])
+        #expect(status.status == 0 && status.stdout.contains("mounted at"), "\(status.output)")
+        #expect(try String(contentsOfFile: pool.path("f.txt"), encoding: .utf8) == "still here")
+    }
+}
