@@ -9,6 +9,12 @@
 
 Relative --out/--bin-dir paths are resolved against the repository root (bench/..).
 Everything mounted or started is torn down on exit, Ctrl-C, SIGTERM and SIGHUP.
+`--list` shows the benchmarks, their parts and the goals from the issue.
+
+scan-*, walk: the cached synthetic tree (--files, --silos). metadata, fio: small scratch
+pools per target on a fresh loop-mounted ext4 (scratch.py), native vs mergerfs (both
+configs) vs Estuary, phases interleaved across targets. A benchmark that fails on one
+target (e.g. EROFS before Estuary can write) marks that row "failed: ..." and goes on.
 """
 
 from __future__ import annotations

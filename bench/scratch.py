@@ -129,7 +129,8 @@ class Scratch:
         # Inode tables and journal written now, so no lazy-init thread runs during the benchmarks.
         _run(["mkfs.ext4", "-q", "-F", "-L", "estuary-bench", "-N", "1048576", "-E",
               "lazy_itable_init=0,lazy_journal_init=0,nodiscard", self.image])
-        os.makedirs(self.root, exist_ok=True)
+        shutil.rmtree(self.root, ignore_errors=True)  # files of a fallback run, hidden by the mount
+        os.makedirs(self.root)
         _run(["mount", "-o", "loop", self.image, self.root])
         CLEANUP.push("scratch fs", self._unmount_fs)
         device = subprocess.run(["findmnt", "-no", "SOURCE", self.root], capture_output=True,

@@ -49,7 +49,25 @@ final class TieringService: Sendable {
             guard pool.silos[row.silo]?.tier != tier, let destination = destination(tier) else { return }
             _ = try? mover.enqueue(row.ino, to: destination)
         }
+        namespace.onSiloFull { [self] ino, bytes in
+            guard let row = try? namespace.currentRow(ino), let current = pool.silos[row.silo],
+                  let target = siloWithRoom(for: bytes, besides: current) else {
+                return false
+            }
+            return mover.moveAndWait(ino, to: target.id)
+        }
         mover.start()
+    }
+
+    /// Another writable silo with room for `bytes` (plus its floor): the same tier first, then
+    /// the others in tier order.
+    func siloWithRoom(for bytes: Int64, besides current: Silo) -> Silo? {
+        let candidates = pool.silos.all.filter { $0.id != current.id && $0.isOnline && !$0.readOnly && !$0.draining }
+            .filter { free($0) > UInt64(max(0, bytes)) + $0.minFree }
+        return candidates.min { a, b in
+            let ka = (a.tier == current.tier ? 0 : 1, a.tierRank), kb = (b.tier == current.tier ? 0 : 1, b.tierRank)
+            return ka < kb || (ka == kb && free(a) > free(b))
+        }
     }
 
     func stop() {

@@ -81,5 +81,9 @@ public enum Migrations {
                                mtime INTEGER NOT NULL, extent_size INTEGER NOT NULL, hashes BLOB NOT NULL);
         ALTER TABLE silos ADD COLUMN draining INTEGER NOT NULL DEFAULT 0;
         """),
+        ("0003-tag-index", """
+        -- Tag queries (estuary find --tag, du --by tag:KEY): the inodes with a given name and value.
+        CREATE INDEX xattrs_by_name ON xattrs(name, value);
+        """),
     ]
 }

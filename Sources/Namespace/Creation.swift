@@ -76,18 +76,27 @@ extension Namespace {
         let parentRow = try entry(parent)
         guard parentRow.kind == .directory else { throw Errno.notDirectory }
         if try existing(parent: parent, name: nameBuffer) != nil { throw Errno.fileExists }
-        let silo = try chooseSilo(for: parentRow)
-        let dirFD = try openDirectory(parentRow, in: silo, create: true)
-        defer { Sys.close(dirFD) }
         // In a setgid directory new entries take the directory's group.
         let gid = parentRow.mode & UInt32(S_ISGID) != 0 ? parentRow.gid : creator.gid
-        let stat: FileStat
-        do {
-            stat = try withCPath(name) { cName throws(Errno) in try make(dirFD, cName, (creator.uid, gid, modeFor(parentRow))) }
-        } catch {
-            if error == .noSpace || error == .diskQuotaExceeded { space.invalidate(silo.id) }
-            throw error
+        var excluded = Set<SiloID>()
+        var silo: Silo
+        var dirFD: Int32
+        var stat: FileStat
+        while true {
+            silo = try chooseSilo(for: parentRow, excluding: excluded)
+            dirFD = try openDirectory(parentRow, in: silo, create: true)
+            do {
+                stat = try withCPath(name) { cName throws(Errno) in try make(dirFD, cName, (creator.uid, gid, modeFor(parentRow))) }
+                break
+            } catch {
+                Sys.close(dirFD)
+                // A silo that turned out full: try the next choice, as long as there is one.
+                guard error == .noSpace || error == .diskQuotaExceeded else { throw error }
+                space.invalidate(silo.id)
+                excluded.insert(silo.id)
+            }
         }
+        defer { Sys.close(dirFD) }
         var row = EntryRow(ino: 0, parent: parent, name: name, stat: stat, silo: silo.id, target: target)
         if isDirectory { row.nlink = 2 }
         var parentAfter = touchedDirectory(parentRow, changedIn: silo, fd: dirFD)
@@ -119,10 +128,10 @@ extension Namespace {
         catch { throw indexFailure(error, "lookup") }
     }
 
-    func chooseSilo(for parent: EntryRow) throws(Errno) -> Silo {
-        let candidates = space.candidates(silos)
+    func chooseSilo(for parent: EntryRow, excluding: Set<SiloID> = []) throws(Errno) -> Silo {
+        let candidates = space.candidates(silos).filter { !excluding.contains($0.id) }
         guard let id = placement.choose(among: candidates, parentSilos: parent.dirSilos), let silo = silos[id] else {
-            throw candidates.isEmpty ? Errno.readOnlyFileSystem : Errno.noSpace
+            throw candidates.isEmpty && excluding.isEmpty ? Errno.readOnlyFileSystem : Errno.noSpace
         }
         return silo
     }

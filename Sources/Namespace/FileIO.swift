@@ -22,6 +22,19 @@ extension Namespace {
     /// Writes `data` at `offset` of the backing file. Size and times go to memory at once (so
     /// stat sees them) and to the index in batches.
     public func write(_ ino: UInt64, fd: Int32, data: UnsafeRawBufferPointer, offset: Int64) throws(Errno) -> Int {
+        do {
+            return try writeOnce(ino, fd: fd, data: data, offset: offset)
+        } catch {
+            // A full silo: move the file where there is room (its handles follow), then write again.
+            guard error == .noSpace || error == .diskQuotaExceeded, let relocate = spaceHandler.withLock({ $0 }) else { throw error }
+            let needed = offset + Int64(data.count)
+            logger.notice("silo full while writing inode \(ino); moving it to a silo with room")
+            guard relocate(ino, needed) else { throw error }
+            return try writeOnce(ino, fd: fd, data: data, offset: offset)
+        }
+    }
+
+    private func writeOnce(_ ino: UInt64, fd: Int32, data: UnsafeRawBufferPointer, offset: Int64) throws(Errno) -> Int {
         let gate = moves.gate(ino)
         gate?.enterWrite()
         var done = 0
@@ -31,7 +44,7 @@ extension Namespace {
             if n < 0 {
                 let e = Errno.current
                 if e == .interrupted { continue }
-                if done > 0 { break }
+                if done > 0 && e != .noSpace && e != .diskQuotaExceeded { break }
                 throw e
             }
             if n == 0 { break }
@@ -40,6 +53,10 @@ extension Namespace {
         noteChanged(ino, fd: fd)
         return done
     }
+
+    /// Installs what to do when a write finds its silo full: move the file (synchronously) to a
+    /// silo with room for `bytes`, returning whether it did.
+    public func onSiloFull(_ handler: @escaping @Sendable (UInt64, Int64) -> Bool) { spaceHandler.withLock { $0 = handler } }
 
     /// Takes the attributes of an open backing file into memory and marks them for the index.
     func noteChanged(_ ino: UInt64, fd: Int32) {

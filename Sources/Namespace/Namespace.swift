@@ -22,6 +22,8 @@ public final class Namespace: Sendable {
     let handles = OpenHandles()
     /// Computed `user.estuary.*` attributes added by layers above (heat, move state).
     let attributeProviders = Mutex<[@Sendable (EntryRow, String) -> [UInt8]?]>([])
+    /// Moves a file off a full silo; installed by the tiering layer.
+    let spaceHandler = Mutex<(@Sendable (UInt64, Int64) -> Bool)?>(nil)
     /// Called when a file is pinned to a tier through `user.estuary.pin`.
     let pinHooks = Mutex<[@Sendable (EntryRow, String) -> Void]>([])
 

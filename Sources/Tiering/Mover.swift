@@ -77,6 +77,19 @@ public final class Mover: Sendable {
         return job
     }
 
+    /// Moves `ino` to `destination` now and waits for it: for a write that found its silo full.
+    public func moveAndWait(_ ino: UInt64, to destination: SiloID, timeout: Double = 3600) -> Bool {
+        guard let job = try? enqueue(ino, to: destination) else { return false }
+        let deadline = monotonicSeconds() + timeout
+        while monotonicSeconds() < deadline {
+            if let row = try? index.query({ tx throws(IndexError) in try tx.job(job.id) }), row.state.isFinished {
+                return row.state == .done
+            }
+            usleep(20_000)
+        }
+        return false
+    }
+
     public func cancel(_ id: Int64) throws(IndexError) -> Bool {
         guard let job = try index.query({ tx throws(IndexError) in try tx.job(id) }), !job.state.isFinished else { return false }
         if job.state == .switched || job.state == .renaming { return false }   // too late: the copy is already the file

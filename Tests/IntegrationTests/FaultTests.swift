@@ -76,3 +76,60 @@ struct FaultTests {
         #expect(try String(contentsOfFile: pool.path("f.txt"), encoding: .utf8) == "still here")
     }
 }
+
+/// A full silo: writes move the file to a silo with room and complete; with no room anywhere,
+/// ENOSPC as a local file system would say.
+@Suite(.serialized)
+struct FullSiloTests {
+    private func small(_ path: String, megabytes: Int) throws {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        #expect(try Shell.run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(megabytes)m", "tmpfs", path]).status == 0)
+    }
+
+    @Test func writeThatFillsASiloMovesTheFileAndCompletes() throws {
+        let pool = try TestPool(silos: [("fast0", "fast"), ("bulk0", "bulk")], extraConfig: "extent_size = \"1MiB\"")
+        try small(pool.siloPath("fast0"), megabytes: 8)
+        defer { _ = try? Shell.run("/bin/umount", ["-l", pool.siloPath("fast0")]) }
+        try pool.mount()
+        defer { _ = try? pool.unmount() }
+        let bytes = (0..<(20 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ $0 >> 12) }
+        let fd = try Sys.open(pool.path("big.bin"), flags: O_WRONLY | O_CREAT, mode: 0o644)
+        var written = 0
+        while written < bytes.count {
+            let n = try bytes[written..<min(bytes.count, written + (1 << 20))].withUnsafeBytes { raw throws in
+                try Sys.pwrite(fd, raw.baseAddress!, raw.count, Int64(written))
+            }
+            written += n
+        }
+        #expect(Glibc.fsync(fd) == 0)
+        close(fd)
+        let back = try Sys.readAll(try Sys.open(pool.path("big.bin"), flags: O_RDONLY), limit: 1 << 26)
+        #expect(back.count == bytes.count && back == bytes)
+        #expect(FileManager.default.fileExists(atPath: pool.siloPath("bulk0") + "/big.bin"))
+        #expect(!FileManager.default.fileExists(atPath: pool.siloPath("fast0") + "/big.bin"))
+    }
+
+    @Test func noRoomAnywhereIsENOSPC() throws {
+        let pool = try TestPool(silos: [("fast0", "fast"), ("bulk0", "bulk")], extraConfig: "extent_size = \"1MiB\"")
+        try small(pool.siloPath("fast0"), megabytes: 4)
+        try small(pool.siloPath("bulk0"), megabytes: 4)
+        defer {
+            _ = try? Shell.run("/bin/umount", ["-l", pool.siloPath("fast0")])
+            _ = try? Shell.run("/bin/umount", ["-l", pool.siloPath("bulk0")])
+        }
+        try pool.mount()
+        defer { _ = try? pool.unmount() }
+        let chunk = [UInt8](repeating: 7, count: 1 << 20)
+        let fd = try Sys.open(pool.path("huge.bin"), flags: O_WRONLY | O_CREAT, mode: 0o644)
+        var failure: Errno?
+        for i in 0..<12 {
+            do { _ = try chunk.withUnsafeBytes { raw throws(Errno) in try Sys.pwrite(fd, raw.baseAddress!, raw.count, Int64(i << 20)) } }
+            catch { failure = error as? Errno; break }
+        }
+        close(fd)
+        #expect(failure == .noSpace)
+        // The mount still works, and what was written is still there.
+        var st = stat()
+        #expect(stat(pool.path("huge.bin"), &st) == 0 && st.st_size > 0)
+    }
+}
