@@ -13,7 +13,7 @@ public struct EstuaryCommand: ParsableCommand {
         """,
         version: "0.1.0",
         subcommands: [ScanCommand.self, StatusCommand.self, MoveCommand.self, JobsCommand.self, PinCommand.self, UnpinCommand.self,
-                      SiloCommand.self, HeatCommand.self, VerifyCommand.self]
+                      SiloCommand.self, HeatCommand.self, VerifyCommand.self, FsckCommand.self]
     )
 
     public init() {}

@@ -55,7 +55,7 @@ final class IndexMerger {
                 if liveSince != nil && !stillExists(batch, scanned) { continue }
                 var row = EntryRow(ino: 0, parent: directory, name: scanned.name, stat: scanned.stat, silo: s, target: scanned.target)
                 row.nlink = scanned.stat.isDirectory ? 2 : scanned.stat.nlink
-                ino = try tx.insert(row)
+                ino = try tx.insert(row, hint: scanned.inodeHint)
                 if !scanned.tags.isEmpty { try tx.replaceXattrs(of: ino, with: scanned.tags) }
                 summary.added += 1
             }

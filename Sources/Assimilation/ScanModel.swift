@@ -7,7 +7,13 @@ struct ScannedEntry: Sendable {
     var stat: FileStat
     var target: [UInt8]?
     var tags: [(name: [UInt8], value: [UInt8])]
+    /// The inode number an earlier index gave the file (`user.estuary.ino`), if it carries one.
+    var inodeHint: UInt64?
 }
+
+/// Name of the backing-file xattr that remembers a file's inode number across index rebuilds.
+let inodeHintName: [UInt8] = Array("user.estuary.ino".utf8)
+let reservedTagPrefix: [UInt8] = Array("user.estuary.".utf8)
 
 /// The full listing of one directory of one silo. `complete` is false when the listing could
 /// not be read to the end, in which case nothing under it may be taken as gone.

@@ -16,7 +16,8 @@ public struct Scanner: Sendable {
 
     /// Scans `targets` (all silos by default). `progress` is called about twice a second.
     /// `live` says the pool is mounted meanwhile (see `IndexMerger.liveSince`).
-    public func scan(_ targets: [Silo]? = nil, live: Bool = false, progress: (ScanProgress) -> Void = { _ in }) throws(IndexError) -> ScanSummary {
+    public func scan(_ targets: [Silo]? = nil, live: Bool = false, dryRun: Bool = false,
+                     progress: (ScanProgress) -> Void = { _ in }) throws(IndexError) -> ScanSummary {
         let targets = targets ?? silos.all
         let started = monotonicSeconds()
         var now = timespec()
@@ -44,10 +45,11 @@ public struct Scanner: Sendable {
                 chunk.append(next); entries += next.entries.count
             }
             let saved = (merger.summary, merger.directories, merger.pendingRemovals)
-            try index.write { tx throws(IndexError) in
+            let apply = { (tx: WriteTransaction) throws(IndexError) in
                 (merger.summary, merger.directories, merger.pendingRemovals) = saved   // a busy retry replays the chunk
                 for batch in chunk { try merger.apply(batch, tx) }
             }
+            if dryRun { try index.dryRun(apply) } else { try index.write(apply) }
             let now = monotonicSeconds()
             if now - lastReport >= 0.5 {
                 progress(ScanProgress(entries: merger.summary.entries, seconds: now - started))
@@ -58,9 +60,10 @@ public struct Scanner: Sendable {
         let problemList = problems.withLock { $0 }
         let failedSilos = Set(problemList.filter { $0.path.isEmpty }.map(\.silo))
         let saved = (merger.summary, merger.pendingRemovals)
-        try index.write { tx throws(IndexError) in
+        let finish = { (tx: WriteTransaction) throws(IndexError) in
             (merger.summary, merger.pendingRemovals) = saved
             try merger.finish(tx)
+            guard !dryRun else { return }
             let rows = try tx.reader.silos()
             for silo in targets where !failedSilos.contains(silo.name) {
                 let generation = (rows.first { $0.id == silo.id }?.scanGeneration ?? 0) + 1
@@ -68,6 +71,7 @@ public struct Scanner: Sendable {
                                   at: Int64(time(nil)))
             }
         }
+        if dryRun { try index.dryRun(finish) } else { try index.write(finish) }
         var summary = merger.summary
         summary.problems = problemList
         summary.silos = targets.map(\.name)

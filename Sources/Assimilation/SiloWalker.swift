@@ -82,7 +82,11 @@ struct SiloWalker {
                 var entry = ScannedEntry(name: nameBytes, stat: stat, target: nil, tags: [])
                 switch stat.fileType {
                 case .symlink: entry.target = try Sys.readlinkat(dirFD, cName)
-                case .regular, .directory: entry.tags = try Sys.userXattrs(dirFD, cName)
+                case .regular, .directory:
+                    for tag in try Sys.userXattrs(dirFD, cName) {
+                        if tag.name == inodeHintName { entry.inodeHint = UInt64(String(decoding: tag.value, as: UTF8.self)) }
+                        else if !tag.name.starts(with: reservedTagPrefix) { entry.tags.append(tag) }
+                    }
                 default: break
                 }
                 return .found(entry)

@@ -49,6 +49,15 @@ enum ControlHandlers {
         case "status":
             do { send(ControlReply(status: try PoolReports.status(pool, mountpoint: mountpoint, daemonPid: getpid()))) }
             catch { send(ControlReply(error: "\(error)")) }
+        case "fsck":
+            do {
+                try IndexHealth.check(pool)
+                namespace.flushMetadata()
+                let summary = try Scanner(index: pool.index, silos: pool.silos).scan(live: true, dryRun: true)
+                send(ControlReply(scan: PoolReports.scan(summary)))
+            } catch {
+                send(ControlReply(error: "\(error)"))
+            }
         case "scan":
             var targets = pool.silos.all
             if let name = request.silo {

@@ -56,6 +56,7 @@ public enum DaemonMain {
             throw DaemonError("pool '\(config.name)' is already mounted or being scanned by process \(held.holder)")
         }
         let pool = try PoolContext(config: config)
+        try IndexHealth.checkAfterUncleanStop(pool, logger: logger)
         for problem in pool.offline { logger.warning("\(problem); it is offline, the other silos keep serving") }
         if pool.offline.count == pool.silos.all.count {
             throw DaemonError("no silo of pool '\(config.name)' can be reached: " + pool.offline.map(\.description).joined(separator: "; "))
@@ -103,6 +104,7 @@ public enum DaemonMain {
         control.stop()
         session.unmount()
         unlink(paths.mountRecord)
+        IndexHealth.markClean(pool)
         logger.info("pool '\(config.name)' unmounted from \(mountpoint) (loop status \(status))")
         withExtendedLifetime(lock) {}
     }

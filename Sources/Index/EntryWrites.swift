@@ -2,9 +2,17 @@ import Syscalls
 
 extension WriteTransaction {
     /// Inserts `row` under a fresh inode number (row.ino is ignored) and returns that number.
+    /// `hint`, an inode number the file carried from an earlier index, is taken when it is free,
+    /// so a rebuilt index gives files their old numbers back.
     @discardableResult
-    public func insert(_ row: EntryRow) throws(IndexError) -> UInt64 {
-        let ino = allocateInode()
+    public func insert(_ row: EntryRow, hint: UInt64? = nil) throws(IndexError) -> UInt64 {
+        let ino: UInt64
+        if let hint, hint > 1, try reader.entry(hint) == nil {
+            ino = hint
+            if state.nextInode <= hint { state.nextInode = hint + 1 }
+        } else {
+            ino = allocateInode()
+        }
         let s = try connection.prepare(Queries.insertEntry)
         var copy = row
         copy.ino = ino

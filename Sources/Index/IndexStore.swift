@@ -56,6 +56,19 @@ public final class IndexStore: Sendable {
         }
     }
 
+    /// Runs `body` in a write transaction and always rolls it back: what a change would do,
+    /// without doing it (`estuary fsck` without --repair).
+    public func dryRun<R>(_ body: (WriteTransaction) throws(IndexError) -> R) throws(IndexError) -> R {
+        try writer.withLock { state throws(IndexError) -> R in
+            try state.connection.execute("BEGIN IMMEDIATE")
+            defer {
+                try? state.connection.execute("ROLLBACK")
+                state.nextInode = state.committedNextInode
+            }
+            return try body(WriteTransaction(state: state))
+        }
+    }
+
     /// Runs `body` in one write transaction (BEGIN IMMEDIATE). On SQLITE_BUSY the transaction is
     /// rolled back and `body` runs again, so it must not have effects outside the index.
     public func write<R>(_ body: (WriteTransaction) throws(IndexError) -> R) throws(IndexError) -> R {

@@ -113,7 +113,18 @@ extension Namespace {
         }
         cacheTouched([parentAfter])
         nodes.remember(row)
+        if row.kind == .regular || row.kind == .directory { writeInodeHint(row, dirFD: dirFD) }
         return row
+    }
+
+    /// Leaves the inode number on the backing entry (`user.estuary.ino`), so that a scan into a
+    /// fresh index gives it back. Best effort: a file system without user xattrs just has none.
+    func writeInodeHint(_ row: EntryRow, dirFD: Int32) {
+        let fd = withCPath(row.name) { openat(dirFD, $0, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) }
+        guard fd >= 0 else { return }
+        defer { Sys.close(fd) }
+        let value = Array(String(row.ino).utf8)
+        _ = value.withUnsafeBytes { estuary_fsetxattr(fd, "user.estuary.ino", $0.baseAddress, $0.count, 0) }
     }
 
     func checkName(_ name: [UInt8]) throws(Errno) {
@@ -141,6 +152,9 @@ extension Namespace {
     public func link(_ ino: UInt64, newParent: UInt64, newName nameBuffer: UnsafeBufferPointer<UInt8>) throws(Errno) -> EntryRow {
         let name = Array(nameBuffer)
         try checkName(name)
+        let gate = moves.gate(ino)
+        gate?.enterWrite()
+        defer { gate?.exitWrite(offset: 0, length: 0) }
         var row = try entry(ino)
         guard row.kind != .directory else { throw Errno.notPermitted }
         let parentRow = try entry(newParent)

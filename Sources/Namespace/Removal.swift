@@ -12,6 +12,10 @@ extension Namespace {
         let name = Array(nameBuffer)
         guard var row = try existing(parent: parent, name: nameBuffer) else { throw Errno.noSuchFileOrDirectory }
         guard row.kind != .directory else { throw Errno.isDirectory }
+        let gate = moves.gate(row.ino)
+        gate?.enterWrite()
+        defer { gate?.exitWrite(offset: 0, length: 0) }
+        row = try entry(row.ino)
         let parentRow = try entry(parent)
         let silo = try silo(of: row)
         let dirFD = try openDirectory(parentRow, in: silo, create: false)

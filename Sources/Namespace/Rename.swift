@@ -69,7 +69,11 @@ extension Namespace {
 
     private func renameFile(_ source: EntryRow, _ oldDir: EntryRow, _ name: [UInt8], _ target: EntryRow?,
                             _ newDir: EntryRow, _ newName: [UInt8]) throws(Errno) {
-        let silo = try silo(of: source)
+        // A file being moved keeps its name still while the mover switches it over.
+        let gate = moves.gate(source.ino)
+        gate?.enterWrite()
+        defer { gate?.exitWrite(offset: 0, length: 0) }
+        let silo = try silo(of: try entry(source.ino))
         try renameIn(silo, oldDir, name, newDir, newName)
         var replacedShadows: [ShadowRow] = []
         if let target {

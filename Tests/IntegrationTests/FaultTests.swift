@@ -133,3 +133,70 @@ struct FullSiloTests {
         #expect(stat(pool.path("huge.bin"), &st) == 0 && st.st_size > 0)
     }
 }
+
+/// A damaged or lost index: fsck reports, a scan rebuilds, SQLite damage is named at open.
+@Suite(.serialized)
+struct IndexDamageTests {
+    @Test func fsckReportsDifferencesAndRepairsThem() throws {
+        let pool = try TestPool()
+        try Fixtures.write(pool.siloPath("fast0") + "/a.txt", "a")
+        try pool.mount()
+        try pool.unmount()
+        try Fixtures.write(pool.siloPath("bulk0") + "/behind.txt", "added behind the index's back")
+        try FileManager.default.removeItem(atPath: pool.siloPath("fast0") + "/a.txt")
+        let check = try pool.estuary(["fsck", pool.configPath])
+        #expect(check.status == 3, "\(check.output)")
+        #expect(check.stdout.contains("1 missing from the index") && check.stdout.contains("1 in the index but on no silo"), "\(check.stdout)")
+        #expect(try pool.estuary(["fsck", pool.configPath]).status == 3, "a check changes nothing")
+        #expect(try pool.estuary(["fsck", pool.configPath, "--repair"]).status == 0)
+        let clean = try pool.estuary(["fsck", pool.configPath])
+        #expect(clean.status == 0, "\(clean.output)")
+    }
+
+    @Test func corruptIndexIsNamedWithRebuildAdvice() throws {
+        let pool = try TestPool()
+        try Fixtures.write(pool.siloPath("fast0") + "/keep.txt", "kept")
+        try Sys.setXattr(path: pool.siloPath("fast0") + "/keep.txt", name: "user.project", value: Array("apollo".utf8))
+        try pool.mount()
+        try pool.unmount()
+        let index = pool.root + "/state/index.db"
+        let size = try Sys.statPath(index).size
+        let garbage = [UInt8](repeating: 0x5a, count: Int(size))
+        let fd = try Sys.open(index, flags: O_WRONLY)
+        _ = try garbage.withUnsafeBytes { try Sys.pwrite(fd, $0.baseAddress!, $0.count, 0) }
+        close(fd)
+        for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: index + suffix) }
+        let refused = try Shell.run(Shell.estuaryfs, [pool.configPath, pool.mountpoint])
+        #expect(refused.status == 1 && refused.stderr.contains("run `estuary scan"), "\(refused.stderr)")
+        #expect(!pool.isMounted)
+        // Following the advice: the namespace and its tags come back from the silos.
+        try FileManager.default.moveItem(atPath: index, toPath: index + ".damaged")
+        try? FileManager.default.removeItem(atPath: index + "-wal")
+        try? FileManager.default.removeItem(atPath: index + "-shm")
+        #expect(try pool.estuary(["scan", pool.configPath]).status == 0)
+        try pool.mount()
+        defer { _ = try? pool.unmount() }
+        #expect(try String(contentsOfFile: pool.path("keep.txt"), encoding: .utf8) == "kept")
+        let tag = try Shell.run("/usr/bin/getfattr", ["--only-values", "-n", "user.project", pool.path("keep.txt")])
+        #expect(tag.stdout == "apollo")
+    }
+}
+
+extension IndexDamageTests {
+    @Test func lostIndexIsRebuiltWithTheSameInodeNumbers() throws {
+        let pool = try TestPool()
+        try pool.mount()
+        try FileManager.default.createDirectory(atPath: pool.path("made/here"), withIntermediateDirectories: true)
+        try "through the mount".write(toFile: pool.path("made/here/file.txt"), atomically: false, encoding: .utf8)
+        try Sys.setXattr(path: pool.path("made/here/file.txt"), name: "user.owner", value: Array("ops".utf8))
+        let before = try TreeSnapshot.take(pool.mountpoint).mapValues(\.inode)
+        try pool.unmount()
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: pool.root + "/state/index.db" + suffix) }
+        #expect(try pool.estuary(["scan", pool.configPath]).status == 0)
+        try pool.mount()
+        defer { _ = try? pool.unmount() }
+        #expect(try TreeSnapshot.take(pool.mountpoint).mapValues(\.inode) == before)
+        let tag = try Shell.run("/usr/bin/getfattr", ["--only-values", "-n", "user.owner", pool.path("made/here/file.txt")])
+        #expect(tag.stdout == "ops")
+    }
+}

@@ -1,0 +1,36 @@
+import Index
+import Logging
+
+/// The index is checked with `PRAGMA quick_check` when the daemon did not stop cleanly last
+/// time (a kill -9, a power cut), not on every mount: on a large index the check takes seconds.
+public enum IndexHealth {
+    static let cleanKey = "clean_stop"
+
+    public static func checkAfterUncleanStop(_ pool: PoolContext, logger: Logger) throws {
+        let previous = try pool.index.query { tx throws(IndexError) in try tx.meta(cleanKey) }
+        if previous == "0" {
+            logger.warning("the daemon did not stop cleanly last time; checking the index")
+            try check(pool)
+        }
+        try pool.index.write { tx throws(IndexError) in try tx.setMeta(cleanKey, "0") }
+    }
+
+    public static func markClean(_ pool: PoolContext) {
+        try? pool.index.write { tx throws(IndexError) in try tx.setMeta(cleanKey, "1") }
+    }
+
+    /// Throws a message with the rebuild advice when SQLite finds damage.
+    public static func check(_ pool: PoolContext) throws {
+        let problems: [String]
+        do { problems = try pool.index.quickCheck() } catch {
+            throw PoolError(damaged(pool, [error.message]))
+        }
+        if !problems.isEmpty { throw PoolError(damaged(pool, problems)) }
+    }
+
+    static func damaged(_ pool: PoolContext, _ problems: [String]) -> String {
+        "the index \(pool.paths.index) is damaged (\(problems.prefix(3).joined(separator: "; "))). " +
+            "Move it aside and run `estuary scan \(pool.config.source)` to rebuild it from the silos: " +
+            "tags come back from the files' xattrs, and files carrying an inode hint keep their inode numbers."
+    }
+}
