@@ -36,10 +36,13 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 
-# The long forms of the data-safety tests: 50 kill -9 points during tier moves, bounded.
+# The long forms of the data-safety and fault tests, bounded (about 10 minutes): 50 kill -9
+# points during tier moves, 3 minutes of 16 clients with moves and scans, 20,000 fuzzed
+# control requests, 16 x 2,000 random operations per silo layout; the parsers' property tests.
 soak: deps
 	$(SWIFT) build --build-tests
-	ESTUARY_CRASH_ITERATIONS=50 $(SWIFT) test --skip-build --filter 'TieringTests'
+	ESTUARY_CRASH_ITERATIONS=50 ESTUARY_LOAD_SECONDS=180 ESTUARY_FUZZ_ROUNDS=20000 ESTUARY_RANDOM_SEEDS=16 \
+	  $(SWIFT) test --skip-build --filter 'TieringTests|LoadTests|HostileInputTests|FaultTests|PosixRandomOps|Fuzz'
 
 demo: build
 	./examples/demo.sh $(RELEASE_BIN)

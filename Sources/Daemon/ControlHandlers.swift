@@ -37,7 +37,7 @@ enum ControlHandlers {
             do { send(ControlReply(verify: try tiering.verify(paths: request.paths ?? [], silo: request.silo))) }
             catch { send(ControlReply(error: "\(error)")) }
         case "heat":
-            send(ControlReply(heat: tiering.heatReports(top: request.top ?? 20)))
+            send(ControlReply(heat: tiering.heatReports(top: max(0, min(request.top ?? 20, 100_000)))))
         case "drain", "undrain":
             guard let silo = request.silo else { send(ControlReply(error: "\(request.op) needs a silo")); return }
             do {
