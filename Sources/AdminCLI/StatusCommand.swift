@@ -51,6 +51,15 @@ enum StatusText {
             }
             if r.shadowCount > 100 { out.append("  ... (see --json)") }
         }
+        if let objectives = r.objectives, !objectives.isEmpty {
+            out.append("")
+            var rows = [["OBJECTIVE", "TIER", "IN PLACE", "BYTES", "PENDING", "BYTES"]]
+            for o in objectives {
+                rows.append([o.rule, o.tier, Format.count(o.filesInPlace), Format.bytes(UInt64(max(0, o.bytesInPlace))),
+                             Format.count(o.filesPending), Format.bytes(UInt64(max(0, o.bytesPending)))])
+            }
+            out.append(contentsOf: Format.table(rows))
+        }
         return out.joined(separator: "\n")
     }
 }

@@ -34,6 +34,10 @@ public struct PoolConfig: Sendable, Equatable {
     public var moveBandwidth: UInt64 = 0
     public var moveConcurrency: Int = 2
     public var heatHalfLife: Double = 3600
+    /// Objectives: seconds before a moved file may move back (unless pinned), and between
+    /// reconcile passes.
+    public var holdDown: Double = 3600
+    public var reconcileInterval: Double = 60
 
     public init(
         name: String,

@@ -3,7 +3,7 @@
 enum PoolFileSchema {
     static let topLevelTables = ["pool", "tiers", "silo", "objective"]
     static let poolKeys = ["name", "state_dir", "extent_size", "entry_timeout", "attr_timeout", "negative_timeout",
-                           "move_bandwidth", "move_concurrency", "heat_half_life"]
+                           "move_bandwidth", "move_concurrency", "heat_half_life", "hold_down", "reconcile_interval"]
     static let extentSizeRange: ClosedRange<UInt64> = (64 << 10)...(1 << 30)
     static let maximumTimeout = 86_400.0
 
@@ -25,6 +25,8 @@ enum PoolFileSchema {
         let moveBandwidth = try poolReader.size("move_bandwidth")?.value
         let moveConcurrency = try poolReader.integer("move_concurrency", in: 1...64)?.value
         let heatHalfLife = try poolReader.seconds("heat_half_life", maximum: 365 * 86_400)?.value
+        let holdDown = try poolReader.seconds("hold_down", maximum: 365 * 86_400)?.value
+        let reconcileInterval = try poolReader.seconds("reconcile_interval", maximum: 86_400)?.value
 
         let tiersTable = try table(top, "tiers")
         let tiersReader = tiersTable.map { ConfigTableReader(table: $0, name: "[tiers]", file: file) }
@@ -62,6 +64,8 @@ enum PoolFileSchema {
         if let moveBandwidth { config.moveBandwidth = moveBandwidth }
         if let moveConcurrency { config.moveConcurrency = moveConcurrency }
         if let heatHalfLife { config.heatHalfLife = max(1, heatHalfLife) }
+        if let holdDown { config.holdDown = holdDown }
+        if let reconcileInterval { config.reconcileInterval = max(1, reconcileInterval) }
         return config
     }
 

@@ -32,10 +32,13 @@ public struct ControlReply: Codable, Sendable {
     public var jobs: [JobReport]?
     public var heat: [HeatReport]?
     public var verify: [VerifyReport]?
+    public var plan: PlanReport?
+    public var lines: [String]?
     public init(progress: ScanProgressReport? = nil, scan: ScanReport? = nil, status: StatusReport? = nil, error: String? = nil, ok: Bool? = nil,
-                jobs: [JobReport]? = nil, heat: [HeatReport]? = nil, verify: [VerifyReport]? = nil) {
+                jobs: [JobReport]? = nil, heat: [HeatReport]? = nil, verify: [VerifyReport]? = nil, plan: PlanReport? = nil,
+                lines: [String]? = nil) {
         self.progress = progress; self.scan = scan; self.status = status; self.error = error; self.ok = ok
-        self.jobs = jobs; self.heat = heat; self.verify = verify
+        self.jobs = jobs; self.heat = heat; self.verify = verify; self.plan = plan; self.lines = lines
     }
     public var isFinal: Bool { progress == nil }
 }
@@ -119,6 +122,8 @@ public struct StatusReport: Codable, Sendable {
     public var silos: [SiloStatusReport]
     public var shadows: [ShadowReport]
     public var shadowCount: Int64
+    /// Per objective: files and bytes in place and still to move, as of the last reconcile pass.
+    public var objectives: [AlignmentReport]?
     public init(pool: String, source: String, stateDirectory: String, mountpoint: String?, daemonPid: Int32?, tiers: [String],
                 entries: Int64, silos: [SiloStatusReport], shadows: [ShadowReport], shadowCount: Int64) {
         self.pool = pool; self.source = source; self.stateDirectory = stateDirectory; self.mountpoint = mountpoint
@@ -179,5 +184,40 @@ public struct VerifyReport: Codable, Sendable {
     public var detail: String
     public init(path: String, silo: String, outcome: String, badExtents: [Int], detail: String) {
         self.path = path; self.silo = silo; self.outcome = outcome; self.badExtents = badExtents; self.detail = detail
+    }
+}
+
+public struct AlignmentReport: Codable, Sendable {
+    public var rule: String
+    public var tier: String
+    public var filesInPlace: Int
+    public var bytesInPlace: Int64
+    public var filesPending: Int
+    public var bytesPending: Int64
+    public init(rule: String, tier: String, filesInPlace: Int, bytesInPlace: Int64, filesPending: Int, bytesPending: Int64) {
+        self.rule = rule; self.tier = tier; self.filesInPlace = filesInPlace; self.bytesInPlace = bytesInPlace
+        self.filesPending = filesPending; self.bytesPending = bytesPending
+    }
+}
+
+public struct PlannedMoveReport: Codable, Sendable {
+    public var path: String
+    public var from: String
+    public var to: String
+    public var rule: String
+    public var size: Int64
+    public init(path: String, from: String, to: String, rule: String, size: Int64) {
+        self.path = path; self.from = from; self.to = to; self.rule = rule; self.size = size
+    }
+}
+
+public struct PlanReport: Codable, Sendable {
+    public var files: Int
+    public var heldDown: Int
+    public var rules: [AlignmentReport]
+    public var moves: [PlannedMoveReport]
+    public var moveCount: Int
+    public init(files: Int, heldDown: Int, rules: [AlignmentReport], moves: [PlannedMoveReport], moveCount: Int) {
+        self.files = files; self.heldDown = heldDown; self.rules = rules; self.moves = moves; self.moveCount = moveCount
     }
 }

@@ -11,8 +11,19 @@ import Glibc
 /// What the daemon answers on its control socket.
 enum ControlHandlers {
     static func handle(_ request: ControlRequest, pool: PoolContext, namespace: Namespace, mountpoint: String,
-                       tiering: TieringService, send: (ControlReply) -> Void) {
+                       tiering: TieringService, objectives: ObjectiveService, send: (ControlReply) -> Void) {
         switch request.op {
+        case "reload":
+            if let problem = objectives.reload() { send(ControlReply(error: "the config was not reloaded (the running one stays): \(problem)")) }
+            else { send(ControlReply(ok: true)) }
+        case "objectives-check":
+            if let plan = objectives.check() { send(ControlReply(plan: plan)) } else { send(ControlReply(error: "the objectives could not be evaluated")) }
+        case "objectives-explain":
+            guard let path = request.paths?.first else { send(ControlReply(error: "explain needs a file")); return }
+            do {
+                let row = try tiering.resolve(path)
+                send(ControlReply(lines: try objectives.reconciler.explain(row.ino)))
+            } catch { send(ControlReply(error: "\(error)")) }
         case "move":
             guard let paths = request.paths, !paths.isEmpty, let to = request.to else {
                 send(ControlReply(error: "move needs paths and a destination tier or silo")); return
@@ -47,7 +58,11 @@ enum ControlHandlers {
         case "ping":
             send(ControlReply(ok: true))
         case "status":
-            do { send(ControlReply(status: try PoolReports.status(pool, mountpoint: mountpoint, daemonPid: getpid()))) }
+            do {
+                var status = try PoolReports.status(pool, mountpoint: mountpoint, daemonPid: getpid())
+                status.objectives = objectives.alignment()
+                send(ControlReply(status: status))
+            }
             catch { send(ControlReply(error: "\(error)")) }
         case "fsck":
             do {

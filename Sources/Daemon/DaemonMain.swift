@@ -6,6 +6,7 @@ import Index
 import Logging
 import Namespace
 import Pool
+import Reconcile
 import Syscalls
 #if canImport(Glibc)
 import Glibc
@@ -43,6 +44,8 @@ public enum DaemonMain {
     private static func serve(_ options: DaemonOptions, logger: Logger) throws {
         let config: PoolConfig
         do { config = try PoolConfigLoader.load(source: options.source) } catch { throw DaemonError("\(error)") }
+        let policy: ObjectivePolicy
+        do { policy = try ObjectivePolicy(config: config) } catch { throw DaemonError("\(error)") }
         let mountpoint = absolutePath(options.mountpoint)
         try MountPointCheck.prepare(mountpoint) { logger.warning("\($0)") }
         let paths = PoolPaths(config)
@@ -75,6 +78,7 @@ public enum DaemonMain {
                                      attributes: options.attrTimeout ?? config.attrTimeout,
                                      negative: options.negativeTimeout ?? config.negativeTimeout)
         let tiering = TieringService(pool: pool, namespace: namespace, mountpoint: mountpoint)
+        let objectives = ObjectiveService(pool: pool, namespace: namespace, mover: tiering.mover, policy: policy, mountpoint: mountpoint)
         let adapter = FuseAdapter(namespace: namespace, timeouts: timeouts, generation: 1, heat: tiering.heat,
                                   foreground: tiering.foreground, logger: Logger(label: "estuary.fuse"))
         var fuseOptions = options.fuseOptions + ["default_permissions", "subtype=estuaryfs", "fsname=\(fsname(config))"]
@@ -83,7 +87,8 @@ public enum DaemonMain {
         try session.mount(at: mountpoint)
         session.installSignalHandlers()
         let control = ControlServer(path: paths.controlSocket, logger: Logger(label: "estuary.control")) { request, send in
-            ControlHandlers.handle(request, pool: pool, namespace: namespace, mountpoint: mountpoint, tiering: tiering, send: send)
+            ControlHandlers.handle(request, pool: pool, namespace: namespace, mountpoint: mountpoint, tiering: tiering,
+                                   objectives: objectives, send: send)
         }
         do { try control.start() } catch { logger.warning("\(error); admin commands will work on the index directly") }
         writeMountRecord(paths.mountRecord, mountpoint: mountpoint)
@@ -94,11 +99,13 @@ public enum DaemonMain {
         let housekeeping = Housekeeping(namespace: namespace, heat: tiering.heat, index: pool.index)
         housekeeping.start()
         tiering.start()
+        objectives.start()
         let watch = SiloWatch(pool: pool, namespace: namespace)
         watch.start()
         TerminationSignals.unblock()
         let status = session.run(maxThreads: options.threads)
         watch.stop()
+        objectives.stop()
         tiering.stop()
         housekeeping.stop()
         control.stop()

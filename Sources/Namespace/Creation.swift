@@ -82,8 +82,9 @@ extension Namespace {
         var silo: Silo
         var dirFD: Int32
         var stat: FileStat
+        let wanted = preferredTier(parent: parentRow, name: name, creator: creator)
         while true {
-            silo = try chooseSilo(for: parentRow, excluding: excluded)
+            silo = try chooseSilo(for: parentRow, excluding: excluded, tier: wanted)
             dirFD = try openDirectory(parentRow, in: silo, create: true)
             do {
                 stat = try withCPath(name) { cName throws(Errno) in try make(dirFD, cName, (creator.uid, gid, modeFor(parentRow))) }
@@ -139,8 +140,31 @@ extension Namespace {
         catch { throw indexFailure(error, "lookup") }
     }
 
-    func chooseSilo(for parent: EntryRow, excluding: Set<SiloID> = []) throws(Errno) -> Silo {
-        let candidates = space.candidates(silos).filter { !excluding.contains($0.id) }
+    /// The tier the objectives want a new entry on, if any rule decides.
+    func preferredTier(parent: EntryRow, name: [UInt8], creator: Creator) -> String? {
+        guard let hook = creationTier.withLock({ $0 }) else { return nil }
+        let objectives = directoryObjectives.withLock { $0 }
+        var ancestors: [(String, String)] = []
+        var current = parent
+        while true {
+            if let text = objectives[current.ino] {
+                let path = current.ino == 1 ? "/" : "/" + displayName((try? relativePath(of: current)) ?? [])
+                ancestors.append((path, text))
+            }
+            guard current.ino != 1, let up = try? entry(current.parent) else { break }
+            current = up
+        }
+        let parentPath = parent.ino == 1 ? "" : "/" + displayName((try? relativePath(of: parent)) ?? [])
+        return hook(parentPath, displayName(name), creator.uid, creator.gid, ancestors)
+    }
+
+    func chooseSilo(for parent: EntryRow, excluding: Set<SiloID> = [], tier: String? = nil) throws(Errno) -> Silo {
+        var candidates = space.candidates(silos).filter { !excluding.contains($0.id) }
+        if let tier {
+            let rank = silos.all.first { $0.tier == tier }?.tierRank
+            let inTier = candidates.filter { c in silos[c.id]?.tierRank == rank && c.available > c.minFree }
+            if !inTier.isEmpty { candidates = inTier }
+        }
         guard let id = placement.choose(among: candidates, parentSilos: parent.dirSilos), let silo = silos[id] else {
             throw candidates.isEmpty && excluding.isEmpty ? Errno.readOnlyFileSystem : Errno.noSpace
         }

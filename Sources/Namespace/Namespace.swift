@@ -24,6 +24,13 @@ public final class Namespace: Sendable {
     let attributeProviders = Mutex<[@Sendable (EntryRow, String) -> [UInt8]?]>([])
     /// Moves a file off a full silo; installed by the tiering layer.
     let spaceHandler = Mutex<(@Sendable (UInt64, Int64) -> Bool)?>(nil)
+    /// Objective hooks, installed by the reconcile layer: a validator for directory objectives,
+    /// the tier a new file should be created on, a callback when tags change.
+    let objectiveValidator = Mutex<(@Sendable (String) -> String?)?>(nil)
+    let creationTier = Mutex<(@Sendable (String, String, UInt32, UInt32, [(String, String)]) -> String?)?>(nil)
+    let tagHooks = Mutex<[@Sendable () -> Void]>([])
+    /// `user.estuary.objective` of directories, by inode, so creates consult them without SQL.
+    let directoryObjectives = Mutex<[UInt64: String]>([:])
     /// Called when a file is pinned to a tier through `user.estuary.pin`.
     let pinHooks = Mutex<[@Sendable (EntryRow, String) -> Void]>([])
 

@@ -38,17 +38,21 @@ extension Namespace {
         }
         do { try index.write { tx throws(IndexError) in try tx.setXattr(of: ino, name: name, value: bytes) } }
         catch { throw indexFailure(error, "setxattr") }
+        tagHooks.withLock { $0 }.forEach { $0() }
     }
 
     public func removexattr(_ ino: UInt64, name nameBuffer: UnsafeBufferPointer<UInt8>) throws(Errno) {
         let name = Array(nameBuffer)
         let row = try entry(ino)
-        if name.starts(with: Namespace.reservedPrefix) && name != Array("user.estuary.pin".utf8) { throw Errno.invalidArgument }
+        if name.starts(with: Namespace.reservedPrefix) && name != Array("user.estuary.pin".utf8)
+            && name != Array("user.estuary.objective".utf8) { throw Errno.invalidArgument }
         guard name.starts(with: Sys.userPrefix) else { throw Errno.notSupported }
         let removed: Bool
         do { removed = try index.write { tx throws(IndexError) in try tx.deleteXattr(of: ino, name: name) } }
         catch { throw indexFailure(error, "removexattr") }
         guard removed else { throw Errno.noData }
+        if name == Array("user.estuary.objective".utf8) { _ = directoryObjectives.withLock { $0.removeValue(forKey: ino) } }
+        tagHooks.withLock { $0 }.forEach { $0() }
         try? onBackingFiles(row) { fd throws(Errno) in
             if withCPath(name, { estuary_fremovexattr(fd, $0) }) != 0 && Errno.current != .noData { throw Errno.current }
         }
@@ -57,6 +61,7 @@ extension Namespace {
     /// `user.estuary.pin` is the one writable reserved name: a tier the file must live on. Others
     /// are computed and refused with EINVAL, logged.
     private func setReserved(_ row: EntryRow, key: String, name: [UInt8], value: [UInt8]) throws(Errno) {
+        if key == "objective" { return try setObjective(row, name: name, value: value) }
         guard key == "pin" else {
             logger.notice("refused to set reserved attribute user.estuary.\(key) on inode \(row.ino)")
             throw Errno.invalidArgument
@@ -69,6 +74,38 @@ extension Namespace {
         do { try index.write { tx throws(IndexError) in try tx.setXattr(of: row.ino, name: name, value: value) } }
         catch { throw indexFailure(error, "pin") }
         for hook in pinHooks.withLock({ $0 }) { hook(row, tier) }
+    }
+
+    /// `user.estuary.objective` on a directory: `place TIER [where EXPR]`, checked before it is kept.
+    private func setObjective(_ row: EntryRow, name: [UInt8], value: [UInt8]) throws(Errno) {
+        guard row.kind == .directory else { throw Errno.invalidArgument }
+        let text = String(decoding: value, as: UTF8.self)
+        if let validate = objectiveValidator.withLock({ $0 }), let problem = validate(text) {
+            logger.notice("refused objective on inode \(row.ino): \(problem)")
+            throw Errno.invalidArgument
+        }
+        do { try index.write { tx throws(IndexError) in try tx.setXattr(of: row.ino, name: name, value: value) } }
+        catch { throw indexFailure(error, "objective") }
+        directoryObjectives.withLock { $0[row.ino] = text }
+        tagHooks.withLock { $0 }.forEach { $0() }
+    }
+
+    public func setObjectiveValidator(_ validate: @escaping @Sendable (String) -> String?) { objectiveValidator.withLock { $0 = validate } }
+    public func onTagChange(_ hook: @escaping @Sendable () -> Void) { tagHooks.withLock { $0.append(hook) } }
+    public func setCreationTier(_ hook: @escaping @Sendable (String, String, UInt32, UInt32, [(String, String)]) -> String?) {
+        creationTier.withLock { $0 = hook }
+    }
+
+    /// Loads the directory objectives kept in the index.
+    public func loadDirectoryObjectives() {
+        let rows = (try? index.query { tx throws(IndexError) -> [(UInt64, [UInt8])] in
+            let s = try tx.connection.prepare("SELECT ino, value FROM xattrs WHERE name = CAST('user.estuary.objective' AS BLOB)")
+            defer { s.reset() }
+            var rows: [(UInt64, [UInt8])] = []
+            while try s.step() { rows.append((UInt64(bitPattern: s.int64(0)), s.blob(1))) }
+            return rows
+        }) ?? []
+        directoryObjectives.withLock { table in for (ino, value) in rows { table[ino] = String(decoding: value, as: UTF8.self) } }
     }
 
     public func addPinHook(_ hook: @escaping @Sendable (EntryRow, String) -> Void) { pinHooks.withLock { $0.append(hook) } }

@@ -32,6 +32,7 @@ struct MoveExecution {
         }
         if job.state == .switched { return try finishSwitched(source) }
         guard source.isOnline, destination.isOnline else { throw .failed("silo offline; will retry when it returns") }
+        if job.state == .renaming, try resumeRename(source, destination) { return }
         let row: EntryRow
         do { row = try namespace.currentRow(job.ino) } catch { throw .failed("the file is gone") }
         if row.silo == destination.id { job.state = .done; return }
@@ -65,6 +66,27 @@ struct MoveExecution {
     }
 
     // MARK: steps
+
+    /// A crash during the rename: if the staging file is gone and the destination holds the
+    /// whole, verified copy, the rename happened and only the switch is left to do.
+    private mutating func resumeRename(_ source: Silo, _ destination: Silo) throws(MoveStop) -> Bool {
+        if let dir = try? destination.open(Array(".estuary/staging".utf8), flags: ESTUARY_O_PATH | O_DIRECTORY) {
+            defer { Sys.close(dir) }
+            var st = stat()
+            if withCPath(Mover.stagingName(job.id), { fstatat(dir, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0 { return false }
+        }
+        guard let row = try? namespace.currentRow(job.ino),
+              let path = try? namespace.relativePath(of: row),
+              let fd = try? destination.open(path, flags: O_RDONLY | O_NOFOLLOW) else { return false }
+        defer { Sys.close(fd) }
+        let copier = ExtentCopier(extentSize: job.extentSize)
+        for extent in 0..<job.extentCount where (try? copier.verify(extent, of: fd, size: job.size)) != job.hash(extent) {
+            return false
+        }
+        try switchIndex(destination)
+        try finishSwitched(source)
+        return true
+    }
 
     private func openStaging(_ destination: Silo) throws(MoveStop) -> (fd: Int32, dir: Int32, name: [UInt8]) {
         do {

@@ -167,7 +167,7 @@ public final class Mover: Sendable {
             try? execution.persist()
             logger.info("job \(job.id) cancelled; the file stays whole on silo \(silos[job.source]?.name ?? "?")")
         case .failed(let reason):
-            if execution.job.state != .switched && execution.job.state != .renaming { removeStaging(job) }
+            if execution.job.state != .switched { removeStaging(job) }
             let retry = reason.contains("offline")
             if !retry {
                 execution.job.state = execution.job.state == .switched ? .switched : .failed

@@ -1,0 +1,55 @@
+import ArgumentParser
+import ControlProtocol
+import Foundation
+
+struct ObjectivesCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "objectives", abstract: "See what the objectives would do, and why a file is where it is.",
+        subcommands: [Check.self, Explain.self])
+
+    struct Check: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Dry run: which files would move where, counts and bytes per rule.")
+        @Argument(help: "The pool (config, spec, name or mount point).") var pool: String
+        @Flag(help: "List the planned moves too.") var moves = false
+        @Flag(help: "JSON output.") var json = false
+
+        func run() throws {
+            let config = try PoolLocator.config(for: pool)
+            guard let plan = try PoolLocator.call(try PoolLocator.requireDaemon(config), ControlRequest(op: "objectives-check")).plan else {
+                throw CommandFailure("the daemon sent no plan")
+            }
+            if json { print(String(decoding: ControlCoding.encode(plan, pretty: true), as: UTF8.self)); return }
+            print("\(Format.count(plan.files)) files; \(Format.count(plan.moveCount)) would move; \(plan.heldDown) held down after a recent move")
+            var rows = [["RULE", "TIER", "IN PLACE", "BYTES", "TO MOVE", "BYTES"]]
+            for r in plan.rules {
+                rows.append([r.rule, r.tier, Format.count(r.filesInPlace), Format.bytes(UInt64(max(0, r.bytesInPlace))),
+                             Format.count(r.filesPending), Format.bytes(UInt64(max(0, r.bytesPending)))])
+            }
+            Format.table(rows).forEach { print($0) }
+            if moves { for m in plan.moves { print("  \(m.path): \(m.from) -> \(m.to) (\(m.rule), \(Format.bytes(UInt64(max(0, m.size)))))") } }
+        }
+    }
+
+    struct Explain: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Which rule decides where a file lives, and why.")
+        @Argument(help: "A file on a mounted pool.") var path: String
+
+        func run() throws {
+            let (config, absolute) = try PoolLocator.mountedPool(containing: path)
+            let reply = try PoolLocator.call(try PoolLocator.requireDaemon(config), ControlRequest(op: "objectives-explain", paths: [absolute]))
+            (reply.lines ?? []).forEach { print($0) }
+        }
+    }
+}
+
+struct ReloadCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reload", abstract: "Re-read the pool config (as SIGHUP does); a bad config keeps the running one and says why.")
+    @Argument(help: "The pool.") var pool: String
+
+    func run() throws {
+        let config = try PoolLocator.config(for: pool)
+        _ = try PoolLocator.call(try PoolLocator.requireDaemon(config), ControlRequest(op: "reload"))
+        print("reloaded \(config.source)")
+    }
+}
