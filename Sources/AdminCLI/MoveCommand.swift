@@ -34,25 +34,35 @@ enum JobWatcher {
         let started = Date()
         let tty = isatty(2) != 0
         var failed: [JobReport] = []
+        var finished: [Int64: JobReport] = [:]
+        var lastSeen: [Int64: JobReport] = [:]
         while true {
+            // Only unfinished jobs are listed each time; a job that leaves the list is fetched
+            // once for its final state. Listing every job ever run on each poll would load the
+            // daemon more than the moves themselves.
             let socket = try PoolLocator.requireDaemon(config)
-            let all = try PoolLocator.call(socket, ControlRequest(op: "jobs", all: true)).jobs ?? []
-            let mine = all.filter { ids.contains($0.id) }
+            let open = try PoolLocator.call(socket, ControlRequest(op: "jobs")).jobs ?? []
+            let openIDs = Set(open.map(\.id))
+            for job in open where ids.contains(job.id) { lastSeen[job.id] = job }
+            for id in ids where finished[id] == nil && !openIDs.contains(id) {
+                let final = try PoolLocator.call(try PoolLocator.requireDaemon(config), ControlRequest(op: "jobs", id: id)).jobs?.first
+                if let final { finished[id] = final; lastSeen[id] = final }
+            }
+            let mine = ids.compactMap { lastSeen[$0] }
             let total = mine.reduce(Int64(0)) { $0 + $1.size }
-            let copied = mine.reduce(Int64(0)) { $0 + min($1.bytesCopied, $1.size) }
+            let copied = mine.reduce(Int64(0)) { $0 + (finished[$1.id]?.state == "done" ? $1.size : min($1.bytesCopied, $1.size)) }
             let extents = mine.reduce(0) { $0 + $1.extents }, done = mine.reduce(0) { $0 + $1.extentsDone }
-            let finished = mine.filter { ["done", "cancelled", "failed"].contains($0.state) }
             let elapsed = max(0.001, Date().timeIntervalSince(started))
             let rate = Double(copied) / elapsed
             let eta = rate > 0 ? Double(total - copied) / rate : 0
             let width = 30
-            let fraction = total > 0 ? Double(copied) / Double(total) : Double(finished.count) / Double(max(1, mine.count))
-            let bar = String(repeating: "#", count: Int(fraction * Double(width))).padding(toLength: width, withPad: ".", startingAt: 0)
-            let line = "[\(bar)] \(Format.bytes(UInt64(max(0, copied))))/\(Format.bytes(UInt64(max(0, total)))), extents \(done)/\(extents), \(Format.bytes(UInt64(rate)))/s, ETA \(Int(eta))s, files \(finished.count)/\(mine.count)"
+            let fraction = total > 0 ? Double(copied) / Double(total) : Double(finished.count) / Double(max(1, ids.count))
+            let bar = String(repeating: "#", count: Int(min(1, fraction) * Double(width))).padding(toLength: width, withPad: ".", startingAt: 0)
+            let line = "[\(bar)] \(Format.bytes(UInt64(max(0, copied))))/\(Format.bytes(UInt64(max(0, total)))), extents \(done)/\(extents), \(Format.bytes(UInt64(rate)))/s, ETA \(Int(eta))s, files \(finished.count)/\(ids.count)"
             if tty { FileHandle.standardError.write(Data("\r\(line)\u{1b}[K".utf8)) }
-            if finished.count == mine.count {
+            if finished.count == ids.count {
                 if tty { FileHandle.standardError.write(Data("\n".utf8)) } else { print(line) }
-                failed = finished.filter { $0.state != "done" }
+                failed = finished.values.filter { $0.state != "done" }.sorted { $0.id < $1.id }
                 break
             }
             usleep(250_000)

@@ -73,8 +73,21 @@ enum PoolLocator {
         LineSocket.connect(path: PoolPaths(config).controlSocket)
     }
 
-    /// Sends `request` and hands every reply line to `handle`; returns the final reply.
+    /// Sends `request` and hands every reply line to `handle`; returns the final reply. A daemon
+    /// busy with many clients is asked again, a few times, before giving up.
     static func call(_ socket: LineSocket, _ request: ControlRequest, progress: (ScanProgressReport) -> Void = { _ in }) throws -> ControlReply {
+        var socket = socket
+        for attempt in 0..<40 {
+            do { return try callOnce(socket, request, progress: progress) } catch let failure as CommandFailure where failure.description.hasPrefix("too many control clients") {
+                usleep(UInt32(100_000 * min(attempt + 1, 10)))
+                guard let again = LineSocket.connect(path: socket.path) else { throw failure }
+                socket = again
+            }
+        }
+        return try callOnce(socket, request, progress: progress)
+    }
+
+    private static func callOnce(_ socket: LineSocket, _ request: ControlRequest, progress: (ScanProgressReport) -> Void) throws -> ControlReply {
         guard socket.send(line: ControlCoding.encode(request)) else { throw CommandFailure("the daemon closed its control socket") }
         while let line = socket.readLine() {
             let reply = try ControlCoding.decode(ControlReply.self, from: line)

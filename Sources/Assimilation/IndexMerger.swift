@@ -82,9 +82,17 @@ final class IndexMerger {
         try tx.setLinkCount(directory, 2 + UInt64(subdirectories.count))
     }
 
-    /// Applies the removals deferred during the walk.
+    /// Applies the removals deferred during the walk. In a live scan, a file a tier move touched
+    /// meanwhile is left alone: the walk may have seen it half-way between two silos.
     func finish(_ tx: WriteTransaction) throws(IndexError) {
-        for (ino, silo) in pendingRemovals {
+        var moved = Set<UInt64>()
+        if let since = liveSince {
+            let s = try tx.connection.prepare("SELECT ino FROM jobs WHERE updated >= ?")
+            s.bind(1, since / 1_000_000_000 - 1)
+            while try s.step() { moved.insert(UInt64(bitPattern: s.int64(0))) }
+            s.reset()
+        }
+        for (ino, silo) in pendingRemovals where !moved.contains(ino) {
             guard let row = try tx.reader.entry(ino) else { continue }
             // Another silo's copy may have taken the visible place meanwhile, leaving this one a shadow.
             guard row.holds(silo: silo) else { try tx.deleteShadow(ino: ino, silo: silo); continue }

@@ -7,6 +7,8 @@ import Glibc
 /// sending endless garbage cannot grow the daemon's memory.
 public final class LineSocket: @unchecked Sendable {
     public let fd: Int32
+    /// The socket's path when this side connected to it.
+    public private(set) var path = ""
     private var pending: [UInt8] = []
     public static let maximumLine = 1 << 20
 
@@ -29,7 +31,9 @@ public final class LineSocket: @unchecked Sendable {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         if rc != 0 { close(fd); return nil }
-        return LineSocket(fd: fd)
+        let socket = LineSocket(fd: fd)
+        socket.path = path
+        return socket
     }
 
     public func send(line: [UInt8]) -> Bool {

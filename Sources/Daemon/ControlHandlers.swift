@@ -4,13 +4,32 @@ import ControlProtocol
 import Namespace
 import Pool
 import Syscalls
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// What the daemon answers on its control socket.
 enum ControlHandlers {
+    /// Scans, fsck and objective checks walk the whole pool: one at a time, so a flood of such
+    /// requests (or clients that hang up after asking) cannot pile up work behind the index.
+    static let walking = Atomic<Bool>(false)
+    static let walks: Set<String> = ["scan", "fsck", "objectives-check", "drain"]
+
     static func handle(_ request: ControlRequest, pool: PoolContext, namespace: Namespace, mountpoint: String,
+                       tiering: TieringService, objectives: ObjectiveService, send: (ControlReply) -> Void) {
+        guard walks.contains(request.op) else {
+            return dispatch(request, pool: pool, namespace: namespace, mountpoint: mountpoint, tiering: tiering, objectives: objectives, send: send)
+        }
+        guard walking.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
+            send(ControlReply(error: "too many control clients; try again (a scan or check is already running)"))
+            return
+        }
+        defer { walking.store(false, ordering: .releasing) }
+        dispatch(request, pool: pool, namespace: namespace, mountpoint: mountpoint, tiering: tiering, objectives: objectives, send: send)
+    }
+
+    private static func dispatch(_ request: ControlRequest, pool: PoolContext, namespace: Namespace, mountpoint: String,
                        tiering: TieringService, objectives: ObjectiveService, send: (ControlReply) -> Void) {
         switch request.op {
         case "reload":

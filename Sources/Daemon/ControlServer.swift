@@ -17,7 +17,7 @@ final class ControlServer: Sendable {
     private let logger: Logger
     private let listener = Mutex<Int32>(-1)
     private let active = Atomic<Int>(0)
-    private static let maximumClients = 16
+    private static let maximumClients = 64
 
     init(path: String, logger: Logger, handler: @escaping Handler) {
         self.path = path; self.logger = logger; self.handler = handler

@@ -27,11 +27,27 @@ final class LogSink: Sendable {
         if old > 2 { close(old) }
     }
 
-    /// One write per line, so lines from concurrent threads do not interleave.
+    private let dropped = Atomic<Int>(0)
+
+    /// One write per line, so lines from concurrent threads do not interleave. A reader that
+    /// stops reading (a full pipe on stderr) must never stall the file system: lines that
+    /// cannot be written at once are dropped and counted.
     func write(_ line: String) {
         var bytes = Array(line.utf8)
         bytes.append(UInt8(ascii: "\n"))
-        fd.withLock { fd in _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress!, $0.count) } }
+        fd.withLock { fd in
+            var ready = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            guard poll(&ready, 1, 0) == 1, ready.revents & Int16(POLLOUT) != 0 else {
+                dropped.wrappingAdd(1, ordering: .relaxed)
+                return
+            }
+            let lost = dropped.exchange(0, ordering: .relaxed)
+            if lost > 0 {
+                let note = Array("(\(lost) log lines dropped: the log reader was not keeping up)\n".utf8)
+                _ = note.withUnsafeBytes { Glibc.write(fd, $0.baseAddress!, $0.count) }
+            }
+            _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress!, $0.count) }
+        }
     }
 }
 

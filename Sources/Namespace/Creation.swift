@@ -176,9 +176,8 @@ extension Namespace {
     public func link(_ ino: UInt64, newParent: UInt64, newName nameBuffer: UnsafeBufferPointer<UInt8>) throws(Errno) -> EntryRow {
         let name = Array(nameBuffer)
         try checkName(name)
-        let gate = moves.gate(ino)
-        gate?.enterWrite()
-        defer { gate?.exitWrite(offset: 0, length: 0) }
+        let gate = moves.enter(ino)
+        defer { moves.exit(ino, gate) }
         var row = try entry(ino)
         guard row.kind != .directory else { throw Errno.notPermitted }
         let parentRow = try entry(newParent)

@@ -35,10 +35,9 @@ extension Namespace {
     }
 
     private func writeOnce(_ ino: UInt64, fd: Int32, data: UnsafeRawBufferPointer, offset: Int64) throws(Errno) -> Int {
-        let gate = moves.gate(ino)
-        gate?.enterWrite()
+        let gate = moves.enter(ino)
         var done = 0
-        defer { gate?.exitWrite(offset: offset, length: Int64(done)) }
+        defer { moves.exit(ino, gate, offset: offset, length: Int64(done)) }
         while done < data.count {
             let n = Glibc.pwrite(fd, data.baseAddress! + done, data.count - done, off_t(offset + Int64(done)))
             if n < 0 {
@@ -104,9 +103,8 @@ extension Namespace {
     }
 
     public func fallocate(_ ino: UInt64, fd: Int32, mode: Int32, offset: Int64, length: Int64) throws(Errno) {
-        let gate = moves.gate(ino)
-        gate?.enterWrite()
-        defer { gate?.exitWrite(offset: offset, length: length) }
+        let gate = moves.enter(ino)
+        defer { moves.exit(ino, gate, offset: offset, length: length) }
         _ = try retryingEINTR { estuary_fallocate(fd, mode, offset, length) }
         noteChanged(ino, fd: fd)
     }
@@ -117,10 +115,9 @@ extension Namespace {
     public func copyFileRange(from input: Int32, at inputOffset: Int64, to outputIno: UInt64, _ output: Int32, at outputOffset: Int64,
                               length: Int) throws(Errno) -> Int {
         var inOff = inputOffset, outOff = outputOffset
-        let gate = moves.gate(outputIno)
-        gate?.enterWrite()
+        let gate = moves.enter(outputIno)
         let n = estuary_copy_file_range(input, &inOff, output, &outOff, length, 0)
-        gate?.exitWrite(offset: outputOffset, length: Int64(max(0, n)))
+        moves.exit(outputIno, gate, offset: outputOffset, length: Int64(max(0, n)))
         if n >= 0 {
             noteChanged(outputIno, fd: output)
             return n

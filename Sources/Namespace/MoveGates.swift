@@ -84,30 +84,59 @@ public final class MoveGate: @unchecked Sendable {
     }
 }
 
-/// The gates of the files being moved. With no move running, a write pays one atomic load.
+/// The gates of the files being moved, and the writes in flight that began before a gate
+/// existed: a move must not start copying until those have landed, or a slow write could fall
+/// into the old copy after the switch.
 final class MoveGates: Sendable {
-    private let gates = Mutex<[UInt64: MoveGate]>([:])
+    private final class Shard: Sendable {
+        let state = Mutex<(gates: [UInt64: MoveGate], ungated: [UInt64: Int])>(([:], [:]))
+    }
+    private let shards: [Shard] = (0..<32).map { _ in Shard() }
     private let active = Atomic<Int>(0)
+
+    @inline(__always)
+    private func shard(_ ino: UInt64) -> Shard { shards[Int(ino % 32)] }
+
+    /// Starts a change of `ino`'s data or name; pass the result to `exit`.
+    func enter(_ ino: UInt64) -> MoveGate? {
+        let gate = shard(ino).state.withLock { s -> MoveGate? in
+            if let gate = s.gates[ino] { return gate }
+            s.ungated[ino, default: 0] += 1
+            return nil
+        }
+        gate?.enterWrite()
+        return gate
+    }
+
+    func exit(_ ino: UInt64, _ gate: MoveGate?, offset: Int64 = 0, length: Int64 = 0) {
+        if let gate { gate.exitWrite(offset: offset, length: length); return }
+        shard(ino).state.withLock { s in
+            if let n = s.ungated[ino] { if n <= 1 { s.ungated.removeValue(forKey: ino) } else { s.ungated[ino] = n - 1 } }
+        }
+    }
 
     @inline(__always)
     func gate(_ ino: UInt64) -> MoveGate? {
         if active.load(ordering: .relaxed) == 0 { return nil }
-        return gates.withLock { $0[ino] }
+        return shard(ino).state.withLock { $0.gates[ino] }
     }
 
+    /// Opens the gate of `ino` and waits for changes that began without one.
     func open(_ ino: UInt64, extentSize: Int) -> MoveGate {
-        gates.withLock { table in
-            if let existing = table[ino] { return existing }
+        let gate = shard(ino).state.withLock { s -> MoveGate in
+            if let existing = s.gates[ino] { return existing }
             let gate = MoveGate(extentSize: extentSize)
-            table[ino] = gate
+            s.gates[ino] = gate
             active.wrappingAdd(1, ordering: .relaxed)
             return gate
         }
+        while shard(ino).state.withLock({ $0.ungated[ino] ?? 0 }) > 0 { usleep(500) }
+        return gate
     }
 
     func close(_ ino: UInt64) {
-        gates.withLock { table in
-            if table.removeValue(forKey: ino) != nil { active.wrappingSubtract(1, ordering: .relaxed) }
+        shard(ino).state.withLock { s in
+            if s.gates.removeValue(forKey: ino) != nil { active.wrappingSubtract(1, ordering: .relaxed) }
         }
     }
 }

@@ -154,6 +154,9 @@ public final class Namespace: Sendable {
     public func reloadFromIndex() {
         flushMetadata()
         let inodes = nodes.knownInodes
+        // A rename or move that lands while the index is read must not be undone by it.
+        var versions: [UInt64: UInt64] = [:]
+        for ino in inodes { if let v = nodes.version(ino) { versions[ino] = v } }
         let rows: [UInt64: EntryRow]
         do {
             rows = try index.read { tx throws(IndexError) -> [UInt64: EntryRow] in
@@ -165,7 +168,7 @@ public final class Namespace: Sendable {
             logger.error("could not reload cached attributes: \(error)")
             return
         }
-        for ino in inodes { if let row = rows[ino] { nodes.refresh(row) } }
+        for ino in inodes { if let row = rows[ino], let v = versions[ino] { nodes.refresh(row, ifVersion: v) } }
     }
 
     func indexFailure(_ error: IndexError, _ operation: String) -> Errno {

@@ -7,6 +7,8 @@ struct Node {
     /// Kernel lookup count: incremented by every successful lookup/readdirplus entry/create,
     /// decremented by forget. The node leaves the table at zero.
     var lookups: UInt64
+    /// Bumped by every change, so a reload from the index can tell it would undo a newer one.
+    var version: UInt64 = 0
 }
 
 /// The inodes the kernel knows, sharded by inode number so that concurrent lookups and
@@ -46,7 +48,18 @@ final class NodeTable: Sendable {
 
     /// Replaces the cached row, if the node is known.
     func refresh(_ row: EntryRow) {
-        shard(row.ino).nodes.withLock { table in if table[row.ino] != nil { table[row.ino]!.row = row } }
+        shard(row.ino).nodes.withLock { table in
+            if table[row.ino] != nil { table[row.ino]!.row = row; table[row.ino]!.version &+= 1 }
+        }
+    }
+
+    func version(_ ino: UInt64) -> UInt64? { shard(ino).nodes.withLock { $0[ino]?.version } }
+
+    /// Replaces the cached row only if nothing changed it since `version` was read.
+    func refresh(_ row: EntryRow, ifVersion version: UInt64) {
+        shard(row.ino).nodes.withLock { table in
+            if table[row.ino]?.version == version { table[row.ino]!.row = row; table[row.ino]!.version &+= 1 }
+        }
     }
 
     /// Changes the cached row in place; returns the new row, or nil if the node is not known.
@@ -55,6 +68,7 @@ final class NodeTable: Sendable {
         shard(ino).nodes.withLock { table -> EntryRow? in
             guard table[ino] != nil else { return nil }
             change(&table[ino]!.row)
+            table[ino]!.version &+= 1
             return table[ino]!.row
         }
     }

@@ -12,9 +12,8 @@ extension Namespace {
         let name = Array(nameBuffer)
         guard var row = try existing(parent: parent, name: nameBuffer) else { throw Errno.noSuchFileOrDirectory }
         guard row.kind != .directory else { throw Errno.isDirectory }
-        let gate = moves.gate(row.ino)
-        gate?.enterWrite()
-        defer { gate?.exitWrite(offset: 0, length: 0) }
+        let gate = moves.enter(row.ino)
+        defer { moves.exit(row.ino, gate) }
         row = try entry(row.ino)
         let parentRow = try entry(parent)
         let silo = try silo(of: row)
@@ -26,7 +25,7 @@ extension Namespace {
         }
         let lastName = row.nlink <= 1
         let shadows = lastName ? ((try? index.query { tx throws(IndexError) in try tx.shadows(of: row.ino) }) ?? []) : []
-        for shadow in shadows { removeShadowCopy(parentRow, name, shadow) }
+        for shadow in shadows where shadow.silo != silo.id { removeShadowCopy(parentRow, name, shadow) }
         row.nlink = row.nlink > 0 ? row.nlink - 1 : 0
         row.ctimeNs = wallClockNanoseconds()
         let parentAfter = touchedDirectory(parentRow, changedIn: silo, fd: dirFD)

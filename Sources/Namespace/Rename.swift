@@ -70,20 +70,22 @@ extension Namespace {
     private func renameFile(_ source: EntryRow, _ oldDir: EntryRow, _ name: [UInt8], _ target: EntryRow?,
                             _ newDir: EntryRow, _ newName: [UInt8]) throws(Errno) {
         // A file being moved keeps its name still while the mover switches it over.
-        let gate = moves.gate(source.ino)
-        gate?.enterWrite()
-        defer { gate?.exitWrite(offset: 0, length: 0) }
+        let gate = moves.enter(source.ino)
+        defer { moves.exit(source.ino, gate) }
         let silo = try silo(of: try entry(source.ino))
         try renameIn(silo, oldDir, name, newDir, newName)
         var replacedShadows: [ShadowRow] = []
         if let target {
             if target.silo != silo.id, let other = silos[target.silo] { removeIn(other, newDir, newName, directory: false) }
             if target.nlink <= 1 { replacedShadows = (try? index.query { tx throws(IndexError) in try tx.shadows(of: target.ino) }) ?? [] }
-            for shadow in replacedShadows { if let s = silos[shadow.silo] { removeIn(s, newDir, newName, directory: false) } }
+            // A shadow row naming the file's own silo is stale: that name now holds the renamed file.
+            for shadow in replacedShadows where shadow.silo != silo.id {
+                if let s = silos[shadow.silo] { removeIn(s, newDir, newName, directory: false) }
+            }
         }
         // Hidden copies travel with the visible one, so the old name does not come back on a rescan.
         let shadows = (try? index.query { tx throws(IndexError) in try tx.shadows(of: source.ino) }) ?? []
-        for shadow in shadows { if let s = silos[shadow.silo] { try? renameIn(s, oldDir, name, newDir, newName) } }
+        for shadow in shadows where shadow.silo != silo.id { if let s = silos[shadow.silo] { try? renameIn(s, oldDir, name, newDir, newName) } }
         try commitRename(source, oldDir, name, target, newDir, newName, directoryDelta: 0)
     }
 

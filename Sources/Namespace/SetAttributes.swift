@@ -30,9 +30,11 @@ extension Namespace {
             : [try silo(of: row)]
         if targets.contains(where: \.readOnly) { throw Errno.readOnlyFileSystem }
         let path = try relativePath(of: row)
-        let gate = change.size != nil ? moves.gate(ino) : nil
-        gate?.enterWrite()
-        defer { gate?.exitWrite(changedFrom: min(row.size, change.size ?? row.size), to: max(row.size, change.size ?? row.size) + 1) }
+        let gate = moves.enter(ino)
+        defer {
+            moves.exit(ino, gate, offset: min(row.size, change.size ?? row.size),
+                       length: change.size == nil ? 0 : abs((change.size ?? 0) - row.size) + 1)
+        }
         var result: FileStat?
         for silo in targets {
             let fd: Int32

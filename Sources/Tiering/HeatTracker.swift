@@ -17,11 +17,12 @@ public final class HeatTracker: Sendable {
     private let epoch: Double
     private final class Shard: Sendable { let table = Mutex<[UInt64: Heat]>([:]) }
     private let shards: [Shard]
-    private let dirty = Mutex<Set<UInt64>>([])
 
     struct Heat {
         var total: Double = 0
         var extents: [Double] = []
+        /// Changed since the last flush; kept in the shard so a read takes one lock, not two.
+        var dirty = false
     }
 
     public init(halfLife: Double, extentSize: Int) {
@@ -48,13 +49,13 @@ public final class HeatTracker: Sendable {
         shard(ino).table.withLock { table in
             var heat = table[ino] ?? Heat()
             heat.total += w
+            heat.dirty = true
             if last < 1 << 20 {
                 if heat.extents.count <= last { heat.extents.append(contentsOf: repeatElement(0, count: last + 1 - heat.extents.count)) }
                 for e in first...last { heat.extents[e] += w }
             }
             table[ino] = heat
         }
-        _ = dirty.withLock { $0.insert(ino) }
     }
 
     /// The file's heat now: accesses, each halved every half-life since it happened.
@@ -78,12 +79,19 @@ public final class HeatTracker: Sendable {
 
     /// Writes the heat of files accessed since the last flush to the index.
     public func flush(to index: IndexStore) {
-        let inodes = dirty.withLock { let d = $0; $0.removeAll(); return d }
-        guard !inodes.isEmpty else { return }
+        var changed: [(UInt64, Heat)] = []
+        for shard in shards {
+            shard.table.withLock { table in
+                for (ino, heat) in table where heat.dirty {
+                    changed.append((ino, heat))
+                    table[ino]!.dirty = false
+                }
+            }
+        }
+        guard !changed.isEmpty else { return }
         let now = HeatTracker.now()
         let w = weight(at: now)
-        let rows: [(UInt64, Double, [UInt8])] = inodes.compactMap { ino in
-            guard let heat = shard(ino).table.withLock({ $0[ino] }) else { return nil }
+        let rows: [(UInt64, Double, [UInt8])] = changed.map { ino, heat in
             var bytes: [UInt8] = []
             bytes.reserveCapacity(heat.extents.count * 4)
             for value in heat.extents {

@@ -118,10 +118,11 @@ public final class Mover: Sendable {
 
     public func liveProgress(_ id: Int64) -> LiveProgress? { live.withLock { $0.values.first { $0.id == id } } }
 
-    /// Steps aside briefly while the mount serves reads and writes.
+    /// Steps aside briefly while the mount serves reads and writes, but never more than a few
+    /// milliseconds per extent: under constant load the move must still finish.
     func yieldToForeground() {
         var waited = 0
-        while foreground.idleMilliseconds < 2 && waited < 20 { usleep(1000); waited += 1 }
+        while foreground.idleMilliseconds < 2 && waited < 5 { usleep(1000); waited += 1 }
     }
 
     private func workLoop() {

@@ -89,7 +89,7 @@ struct LoadTests {
             usleep(300_000)
         }
         threads.forEach { $0.join() }
-        _ = try pool.estuary(["jobs", "watch", pool.mountpoint])
+        _ = try Shell.run(Shell.estuary, ["jobs", "watch", pool.mountpoint], timeout: 900)
         let late = rss(pid)
         var checked = 0, lost = 0
         for worker in workers {
