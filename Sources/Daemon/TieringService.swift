@@ -63,10 +63,10 @@ final class TieringService: Sendable {
     /// the others in tier order.
     func siloWithRoom(for bytes: Int64, besides current: Silo) -> Silo? {
         let candidates = pool.silos.all.filter { $0.id != current.id && $0.isOnline && !$0.readOnly && !$0.draining }
-            .filter { free($0) > UInt64(max(0, bytes)) + $0.minFree }
+            .filter { $0.availableBytes > UInt64(max(0, bytes)) + $0.minFree }
         return candidates.min { a, b in
             let ka = (a.tier == current.tier ? 0 : 1, a.tierRank), kb = (b.tier == current.tier ? 0 : 1, b.tierRank)
-            return ka < kb || (ka == kb && free(a) > free(b))
+            return ka < kb || (ka == kb && a.availableBytes > b.availableBytes)
         }
     }
 
@@ -79,13 +79,9 @@ final class TieringService: Sendable {
     func destination(_ name: String) -> SiloID? {
         if let silo = pool.silos.named(name) { return silo.isOnline && !silo.readOnly ? silo.id : nil }
         let candidates = pool.silos.all.filter { $0.tier == name && $0.isOnline && !$0.readOnly && !$0.draining }
-        return candidates.max { free($0) < free($1) }?.id
+        return candidates.max { $0.availableBytes < $1.availableBytes }?.id
     }
 
-    private func free(_ silo: Silo) -> UInt64 {
-        guard let s = try? silo.statfs() else { return 0 }
-        return UInt64(s.f_bavail) * UInt64(s.f_frsize == 0 ? s.f_bsize : s.f_frsize)
-    }
 
     /// Queues moves of `paths` (absolute, on the mount). Trees need `recursive`.
     func move(_ paths: [String], to target: String, recursive: Bool) throws -> [JobRow] {
@@ -118,7 +114,7 @@ final class TieringService: Sendable {
         guard on else { return [] }
         let sameTier = pool.silos.all.filter { $0.id != silo.id && $0.tier == silo.tier && $0.isOnline && !$0.readOnly && !$0.draining }
         let others = pool.silos.all.filter { $0.id != silo.id && $0.isOnline && !$0.readOnly && !$0.draining }
-        guard let target = (sameTier.isEmpty ? others : sameTier).max(by: { free($0) < free($1) }) else {
+        guard let target = (sameTier.isEmpty ? others : sameTier).max(by: { $0.availableBytes < $1.availableBytes }) else {
             throw DaemonError("no other online, writable silo can take the files of '\(name)'")
         }
         let inodes = try pool.index.query { tx throws(IndexError) in try tx.regularFiles(on: silo.id) }

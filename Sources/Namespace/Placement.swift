@@ -56,8 +56,8 @@ final class SiloSpace: Sendable {
             let cached = cache.withLock { $0[silo.id] }
             var available = cached?.available ?? 0
             if cached == nil || now - cached!.time > 1.0 {
-                guard let s = try? silo.statfs() else { return nil }
-                available = UInt64(s.f_bavail) * UInt64(s.f_frsize == 0 ? s.f_bsize : s.f_frsize)
+                guard silo.isOnline else { return nil }
+                available = silo.availableBytes
                 cache.withLock { $0[silo.id] = (now, available) }
             }
             return SiloCandidate(id: silo.id, tierRank: silo.tierRank, order: silo.order, available: available, minFree: silo.minFree)

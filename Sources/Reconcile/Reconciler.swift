@@ -98,13 +98,9 @@ public final class Reconciler: Sendable {
     func destination(in tier: String, for bytes: Int64) -> Silo? {
         guard TierUsage.hasRoom(tier, bytes, silos, currentPolicy.watermarks[tier]) else { return nil }
         return silos.all.filter { $0.tier == tier && $0.isOnline && !$0.readOnly && !$0.draining }
-            .max { free($0) < free($1) }
+            .max { $0.availableBytes < $1.availableBytes }
     }
 
-    private func free(_ silo: Silo) -> UInt64 {
-        guard let s = try? silo.statfs() else { return 0 }
-        return UInt64(s.f_bavail) * UInt64(s.f_frsize == 0 ? s.f_bsize : s.f_frsize)
-    }
 
     /// Tags, pins and directory objectives set through the mount trigger a pass; new files are
     /// placed where the objectives want them from the start.

@@ -176,6 +176,12 @@ public final class Silo: Sendable {
     }
 
     public func statfs() throws(Errno) -> statvfs { try Sys.fstatvfs(try rootDescriptor()) }
+
+    /// Bytes an unprivileged writer could still store on the silo's file system; 0 when offline.
+    public var availableBytes: UInt64 {
+        guard let s = try? statfs() else { return 0 }
+        return UInt64(s.f_bavail) * UInt64(s.f_frsize == 0 ? s.f_bsize : s.f_frsize)
+    }
 }
 
 /// Why a silo cannot be used, in words that name the silo and its path.
