@@ -20,7 +20,7 @@ let package = Package(
         .target(name: "CShims"),
         .target(name: "Syscalls", dependencies: ["CShims", .product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "Config", dependencies: []),
-        .target(name: "Index", dependencies: ["CSQLite", "Syscalls"]),
+        .target(name: "Index", dependencies: ["CSQLite", "CShims", "Syscalls"]),
         .target(name: "Silos", dependencies: ["Syscalls"]),
         .target(name: "Assimilation", dependencies: ["Index", "Silos", "Syscalls", "CShims"]),
         .target(name: "Namespace", dependencies: ["Index", "Silos", "Syscalls",

@@ -59,17 +59,20 @@ public enum DaemonMain {
             throw DaemonError("pool '\(config.name)' is already mounted or being scanned by process \(held.holder)")
         }
         let pool = try PoolContext(config: config)
-        try IndexHealth.checkAfterUncleanStop(pool, logger: logger)
+        let unclean = try IndexHealth.checkAfterUncleanStop(pool, logger: logger)
         for problem in pool.offline { logger.warning("\(problem); it is offline, the other silos keep serving") }
         if pool.offline.count == pool.silos.all.count {
             throw DaemonError("no silo of pool '\(config.name)' can be reached: " + pool.offline.map(\.description).joined(separator: "; "))
         }
         if options.scanOnMount {
             let unscanned = try pool.unscannedSilos()
-            if !unscanned.isEmpty {
-                logger.info("first scan of \(unscanned.map(\.name).joined(separator: ", "))")
-                let summary = try Scanner(index: pool.index, silos: pool.silos).scan(unscanned)
-                logger.info("scan done: \(summary.entries) entries in \(summary.seconds)s, \(summary.shadowed) shadowed")
+            // After a crash the index may lack the last few milliseconds of namespace changes
+            // (group commit); the silos have them, so a rescan before serving brings them back.
+            let targets = unclean ? pool.silos.all.filter(\.isOnline) : unscanned
+            if !targets.isEmpty {
+                logger.info("\(unclean ? "rescan after an unclean stop" : "first scan") of \(targets.map(\.name).joined(separator: ", "))")
+                let summary = try Scanner(index: pool.index, silos: pool.silos).scan(targets)
+                logger.info("scan done: \(summary.entries) entries in \(summary.seconds)s, \(summary.added) added, \(summary.removed) removed, \(summary.shadowed) shadowed")
                 for problem in summary.problems { logger.warning("scan: \(problem)") }
             }
         }
@@ -96,7 +99,15 @@ public enum DaemonMain {
         LogSink.shared.mirrorWarningsToStderr(false)
         Detach.signalReady()
         lock.recordHolder()
-        let housekeeping = Housekeeping(namespace: namespace, heat: tiering.heat, index: pool.index)
+        pool.index.startGroupCommit()
+        let housekeeping = Housekeeping(namespace: namespace, heat: tiering.heat, index: pool.index) {
+            // A batch the index refused (disk full, I/O error): the silos are ahead of the index
+            // until a rescan brings it level.
+            namespace.flushMetadata()
+            let summary = try Scanner(index: pool.index, silos: pool.silos).scan(pool.silos.all.filter(\.isOnline), live: true)
+            namespace.reloadFromIndex()
+            return "\(summary.added) added, \(summary.updated) updated, \(summary.removed) removed"
+        }
         housekeeping.start()
         tiering.start()
         objectives.start()
@@ -109,6 +120,9 @@ public enum DaemonMain {
         tiering.stop()
         housekeeping.stop()
         control.stop()
+        do { try pool.index.stopGroupCommit() } catch {
+            logger.error("the last namespace changes could not be committed to the index (\(error)); the next mount rescans the silos")
+        }
         session.unmount()
         unlink(paths.mountRecord)
         IndexHealth.markClean(pool)

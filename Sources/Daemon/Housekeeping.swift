@@ -1,4 +1,5 @@
 import Index
+import Logging
 import Namespace
 import Tiering
 import Synchronization
@@ -20,21 +21,32 @@ final class Housekeeping: Sendable {
     private let freshnessInterval: Int
     private let running = Atomic<Bool>(false)
     private let thread = Mutex<OSThread?>(nil)
+    private let rescan: @Sendable () throws -> String
+    private let logger = Logger(label: "estuary.housekeeping")
 
-    init(namespace: Namespace, heat: HeatTracker, index: IndexStore, freshnessInterval: Int = 30) {
+    init(namespace: Namespace, heat: HeatTracker, index: IndexStore, freshnessInterval: Int = 30,
+         rescan: @escaping @Sendable () throws -> String) {
         self.namespace = namespace
         self.heat = heat
         self.index = index
         self.freshnessInterval = freshnessInterval
+        self.rescan = rescan
     }
 
     func start() {
         running.store(true, ordering: .relaxed)
         let t = OSThread.start { [self] in
             var seconds = 0
+            var lostSeen = 0
             while running.load(ordering: .relaxed) {
                 for _ in 0..<10 where running.load(ordering: .relaxed) { usleep(100_000) }
                 namespace.flushMetadata()
+                if index.lostBatches != lostSeen {
+                    lostSeen = index.lostBatches
+                    logger.error("namespace changes could not be committed to the index \(index.path); rescanning the silos")
+                    do { let result = try rescan(); logger.notice("rescan after the failed commit: \(result)") }
+                    catch { logger.error("rescan after the failed commit failed: \(error); run `estuary scan`") }
+                }
                 seconds += 1
                 if seconds % freshnessInterval == 0 { namespace.refreshKnownFiles() }
                 if seconds % 10 == 0 { heat.flush(to: index) }

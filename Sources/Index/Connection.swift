@@ -23,7 +23,7 @@ public final class Connection: @unchecked Sendable {
         db = handle
         sqlite3_extended_result_codes(db, 1)
         sqlite3_busy_timeout(db, 10_000)
-        try execute("PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536; PRAGMA mmap_size = 268435456")
+        try execute("PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536; PRAGMA mmap_size = 0")
     }
 
     deinit {

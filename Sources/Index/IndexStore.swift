@@ -9,8 +9,9 @@ import Glibc
 /// database in WAL mode. Transactions are closures; SQLITE_BUSY reruns the closure.
 public final class IndexStore: Sendable {
     public let path: String
-    private let writer: Mutex<WriterState>
+    let writer: Mutex<WriterState>
     private let readers: Mutex<[Connection]>
+    let batch: GroupCommit
 
     /// Opens (creating if needed) the index at `path` and applies pending migrations.
     public init(path: String) throws(IndexError) {
@@ -21,6 +22,7 @@ public final class IndexStore: Sendable {
         let next = UInt64(try connection.textScalar("SELECT value FROM meta WHERE key = 'next_ino'").flatMap { UInt64($0) } ?? 2)
         writer = Mutex(WriterState(connection: connection, nextInode: next))
         readers = Mutex([])
+        batch = GroupCommit()
     }
 
     /// Names of the migrations applied to this index, oldest first.
@@ -60,46 +62,48 @@ public final class IndexStore: Sendable {
     /// without doing it (`estuary fsck` without --repair).
     public func dryRun<R>(_ body: (WriteTransaction) throws(IndexError) -> R) throws(IndexError) -> R {
         try writer.withLock { state throws(IndexError) -> R in
+            try commitBatch(state)
             try state.connection.execute("BEGIN IMMEDIATE")
-            defer {
-                try? state.connection.execute("ROLLBACK")
-                state.nextInode = state.committedNextInode
-            }
+            defer { try? state.connection.execute("ROLLBACK") }
             return try body(WriteTransaction(state: state))
         }
     }
 
-    /// Runs `body` in one write transaction (BEGIN IMMEDIATE). On SQLITE_BUSY the transaction is
-    /// rolled back and `body` runs again, so it must not have effects outside the index.
+    /// Runs `body` in one write transaction and commits it before returning, together with any
+    /// namespace changes still waiting in the group-commit batch (see `change`). On SQLITE_BUSY
+    /// the transaction is rolled back and `body` runs again, so it must not have effects outside
+    /// the index.
     public func write<R>(_ body: (WriteTransaction) throws(IndexError) -> R) throws(IndexError) -> R {
         try writer.withLock { state throws(IndexError) -> R in
-            let connection = state.connection
-            var attempt = 0
-            while true {
-                attempt += 1
-                do throws(IndexError) {
-                    try connection.execute("BEGIN IMMEDIATE")
-                    let result: R
-                    do throws(IndexError) {
-                        result = try body(WriteTransaction(state: state))
-                        try state.persistInodeCounter()
-                        try connection.execute("COMMIT")
-                        state.committedNextInode = state.nextInode
-                    } catch {
-                        try? connection.execute("ROLLBACK")
-                        state.nextInode = state.committedNextInode
-                        throw error
-                    }
-                    return result
-                } catch where error.isBusy && attempt < 20 {
-                    usleep(UInt32(1000 * attempt))
+            if state.batchOpen {
+                try state.beginChange()
+                let result: R
+                do throws(IndexError) { result = try body(WriteTransaction(state: state)) } catch {
+                    try? state.endChange(succeeded: false)
+                    throw error
                 }
+                try state.endChange(succeeded: true)
+                try commitBatch(state)
+                return result
             }
+            try state.begin()
+            let result: R
+            do throws(IndexError) {
+                result = try body(WriteTransaction(state: state))
+                try state.commit()
+            } catch {
+                state.rollback()
+                throw error
+            }
+            return result
         }
     }
 
     /// Runs `body` on a reader connection inside one read transaction (a consistent snapshot).
+    /// Namespace changes waiting in the group-commit batch are committed first, so the snapshot
+    /// holds every change made before the call.
     public func read<R>(_ body: (ReadTransaction) throws(IndexError) -> R) throws(IndexError) -> R {
+        if batch.pending.load(ordering: .acquiring) { try commitPending() }
         let connection = try takeReader()
         defer { returnReader(connection) }
         try connection.execute("BEGIN")
@@ -108,7 +112,15 @@ public final class IndexStore: Sendable {
     }
 
     /// Runs `body` on a reader connection in autocommit mode: cheapest for a single statement.
+    /// While namespace changes wait in the group-commit batch, the query runs on the writer
+    /// connection, which sees them; a lookup right after a create finds the new entry.
     public func query<R>(_ body: (ReadTransaction) throws(IndexError) -> R) throws(IndexError) -> R {
+        if batch.pending.load(ordering: .acquiring) {
+            let answered = try writer.withLock { state throws(IndexError) -> R? in
+                state.batchOpen ? try body(ReadTransaction(connection: state.connection)) : nil
+            }
+            if let answered { return answered }
+        }
         let connection = try takeReader()
         defer { returnReader(connection) }
         return try body(ReadTransaction(connection: connection))
@@ -144,20 +156,60 @@ public struct ReadTransaction {
 final class WriterState: @unchecked Sendable {
     let connection: Connection
     var nextInode: UInt64
-    var committedNextInode: UInt64
+    /// `next_ino` as committed: every number handed out is below it once its change commits,
+    /// so numbers are never reused, even after a crash that loses the last batch.
+    var reservedInode: UInt64
+    /// A group-commit batch is open: `BEGIN IMMEDIATE` ran and `COMMIT` has not.
+    var batchOpen = false
+    var batchChanges = 0
 
     init(connection: Connection, nextInode: UInt64) {
-        self.connection = connection; self.nextInode = nextInode; committedNextInode = nextInode
+        self.connection = connection; self.nextInode = nextInode; reservedInode = nextInode
     }
 
-    /// Inode numbers are never reused within a pool, which keeps NFS file handles sound
-    /// without generation bumps; the counter rides in the same transaction as the inserts.
-    func persistInodeCounter() throws(IndexError) {
-        guard nextInode != committedNextInode else { return }
-        let s = try connection.prepare("UPDATE meta SET value = ? WHERE key = 'next_ino'")
-        s.bind(1, String(nextInode))
-        try s.run()
+    /// BEGIN IMMEDIATE, retried while another process holds the write lock.
+    func begin() throws(IndexError) {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do throws(IndexError) { try connection.execute("BEGIN IMMEDIATE"); return }
+            catch where error.isBusy && attempt < 20 { usleep(UInt32(1000 * attempt)) }
+        }
     }
+
+    /// Reserves inode numbers in steps, so a busy create path rewrites `next_ino` once per
+    /// `inodeReserve` creates rather than in every transaction.
+    func commit() throws(IndexError) {
+        var reserved = reservedInode
+        if nextInode >= reservedInode {
+            reserved = nextInode + WriterState.inodeReserve
+            let s = try connection.prepare("UPDATE meta SET value = ? WHERE key = 'next_ino'")
+            s.bind(1, String(reserved))
+            try s.run()
+        }
+        try connection.execute("COMMIT")
+        reservedInode = reserved
+        batchOpen = false
+        batchChanges = 0
+    }
+
+    /// Numbers handed out in a rolled-back transaction are skipped, never handed out again.
+    func rollback() {
+        try? connection.execute("ROLLBACK")
+        batchOpen = false
+        batchChanges = 0
+    }
+
+    /// A savepoint around one change, so that a failure undoes only that change, not the
+    /// batch around it.
+    func beginChange() throws(IndexError) { try connection.prepare("SAVEPOINT change").run() }
+
+    func endChange(succeeded: Bool) throws(IndexError) {
+        if !succeeded { try? connection.prepare("ROLLBACK TO change").run() }
+        try connection.prepare("RELEASE change").run()
+    }
+
+    static let inodeReserve: UInt64 = 4096
 }
 
 /// A writable view of the index inside `IndexStore.write`.

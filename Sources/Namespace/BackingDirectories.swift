@@ -64,7 +64,7 @@ extension Namespace {
     func markPresent(_ inodes: [UInt64], in silo: SiloID) throws(Errno) {
         let rows: [EntryRow]
         do {
-            rows = try index.write { tx throws(IndexError) -> [EntryRow] in
+            rows = try index.change { tx throws(IndexError) -> [EntryRow] in
                 var rows: [EntryRow] = []
                 for ino in inodes {
                     guard var row = try tx.reader.entry(ino) else { continue }

@@ -103,7 +103,7 @@ extension Namespace {
         var parentAfter = touchedDirectory(parentRow, changedIn: silo, fd: dirFD)
         if isDirectory { parentAfter.nlink += 1 }
         do {
-            row.ino = try index.write { tx throws(IndexError) -> UInt64 in
+            row.ino = try index.change { tx throws(IndexError) -> UInt64 in
                 let ino = try tx.insert(row)
                 try storeTouched([parentAfter], tx)
                 return ino
@@ -142,7 +142,7 @@ extension Namespace {
 
     /// The tier the objectives want a new entry on, if any rule decides.
     func preferredTier(parent: EntryRow, name: [UInt8], creator: Creator) -> String? {
-        guard let hook = creationTier.withLock({ $0 }) else { return nil }
+        guard let hook = creationTier.withLock({ $0.function }) else { return nil }
         let objectives = directoryObjectives.withLock { $0 }
         var ancestors: [(String, String)] = []
         var current = parent
@@ -198,7 +198,7 @@ extension Namespace {
         let parentAfter = touchedDirectory(parentRow, changedIn: silo, fd: targetDir)
         let updated = row
         do {
-            try index.write { tx throws(IndexError) in
+            try index.change { tx throws(IndexError) in
                 try tx.insertLink(parent: newParent, name: name, ino: ino)
                 try tx.updateData(updated)
                 try storeTouched([parentAfter], tx)

@@ -38,7 +38,7 @@ extension Namespace {
             row.apply(stat)
             nodes.refresh(row)
             _ = dirty.take(ino)
-            do { try index.write { tx throws(IndexError) in try tx.update(row) } }
+            do { try index.change { tx throws(IndexError) in try tx.update(row) } }
             catch { logger.warning("could not record new attributes of \(displayName(path)): \(error)") }
         }
         handles.add(ino, fd: fd, flags: flags)
@@ -70,7 +70,7 @@ extension Namespace {
         }
         guard !changed.isEmpty else { return 0 }
         let rows = changed
-        do { try index.write { tx throws(IndexError) in for row in rows { try tx.updateData(row) } } }
+        do { try index.change { tx throws(IndexError) in for row in rows { try tx.updateData(row) } } }
         catch { logger.warning("could not record files changed behind the mount: \(error)") }
         return changed.count
     }

@@ -26,7 +26,7 @@ extension Namespace {
             return try writeOnce(ino, fd: fd, data: data, offset: offset)
         } catch {
             // A full silo: move the file where there is room (its handles follow), then write again.
-            guard error == .noSpace || error == .diskQuotaExceeded, let relocate = spaceHandler.withLock({ $0 }) else { throw error }
+            guard error == .noSpace || error == .diskQuotaExceeded, let relocate = spaceHandler.withLock({ $0.function }) else { throw error }
             let needed = offset + Int64(data.count)
             logger.notice("silo full while writing inode \(ino); moving it to a silo with room")
             guard relocate(ino, needed) else { throw error }
@@ -55,7 +55,7 @@ extension Namespace {
 
     /// Installs what to do when a write finds its silo full: move the file (synchronously) to a
     /// silo with room for `bytes`, returning whether it did.
-    public func onSiloFull(_ handler: @escaping @Sendable (UInt64, Int64) -> Bool) { spaceHandler.withLock { $0 = handler } }
+    public func onSiloFull(_ handler: @escaping @Sendable (UInt64, Int64) -> Bool) { spaceHandler.withLock { $0.function = handler } }
 
     /// Takes the attributes of an open backing file into memory and marks them for the index.
     func noteChanged(_ ino: UInt64, fd: Int32) {
@@ -70,7 +70,7 @@ extension Namespace {
         let rows = inodes.compactMap { nodes.row($0) }
         guard !rows.isEmpty else { return }
         do {
-            try index.write { tx throws(IndexError) in
+            try index.change { tx throws(IndexError) in
                 for row in rows { try tx.updateData(row) }
             }
         } catch {
@@ -85,6 +85,12 @@ extension Namespace {
     public func fsync(_ ino: UInt64, fd: Int32, dataOnly: Bool) throws(Errno) {
         _ = try retryingEINTR { dataOnly ? fdatasync(fd) : Glibc.fsync(fd) }
         flushMetadata(ino)
+        try commitIndex()
+    }
+
+    /// Makes every namespace change so far durable in the index (the group-commit batch).
+    func commitIndex() throws(Errno) {
+        do { try index.commitPending() } catch { throw indexFailure(error, "commit") }
     }
 
     /// fsync of a directory in every silo holding it.
@@ -96,6 +102,7 @@ extension Namespace {
             defer { Sys.close(fd) }
             _ = try retryingEINTR { Glibc.fsync(fd) }
         }
+        try commitIndex()
     }
 
     private func openDirectoryForSync(_ row: EntryRow, _ silo: Silo) throws(Errno) -> Int32 {

@@ -23,11 +23,11 @@ public final class Namespace: Sendable {
     /// Computed `user.estuary.*` attributes added by layers above (heat, move state).
     let attributeProviders = Mutex<[@Sendable (EntryRow, String) -> [UInt8]?]>([])
     /// Moves a file off a full silo; installed by the tiering layer.
-    let spaceHandler = Mutex<(@Sendable (UInt64, Int64) -> Bool)?>(nil)
+    let spaceHandler = Mutex(HookSlot<@Sendable (UInt64, Int64) -> Bool>())
     /// Objective hooks, installed by the reconcile layer: a validator for directory objectives,
     /// the tier a new file should be created on, a callback when tags change.
-    let objectiveValidator = Mutex<(@Sendable (String) -> String?)?>(nil)
-    let creationTier = Mutex<(@Sendable (String, String, UInt32, UInt32, [(String, String)]) -> String?)?>(nil)
+    let objectiveValidator = Mutex(HookSlot<@Sendable (String) -> String?>())
+    let creationTier = Mutex(HookSlot<@Sendable (String, String, UInt32, UInt32, [(String, String)]) -> String?>())
     let tagHooks = Mutex<[@Sendable () -> Void]>([])
     /// `user.estuary.objective` of directories, by inode, so creates consult them without SQL.
     let directoryObjectives = Mutex<[UInt64: String]>([:])

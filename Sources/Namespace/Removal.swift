@@ -31,7 +31,7 @@ extension Namespace {
         let parentAfter = touchedDirectory(parentRow, changedIn: silo, fd: dirFD)
         let updated = row
         do {
-            try index.write { tx throws(IndexError) in
+            try index.change { tx throws(IndexError) in
                 try removeName(updated, parent: parent, name: name, tx)
                 try storeTouched([parentAfter], tx)
             }
@@ -97,7 +97,7 @@ extension Namespace {
         }
         let final = parentAfter, keptRow = kept
         do {
-            try index.write { tx throws(IndexError) in
+            try index.change { tx throws(IndexError) in
                 if remaining == 0 { try tx.delete(row.ino) } else { try tx.update(keptRow) }
                 try storeTouched([final], tx)
             }

@@ -130,7 +130,7 @@ extension Namespace {
         let (finalMoved, finalOld, finalNew, finalTarget) = (moved, oldAfter, newAfter, targetAfter)
         let movedRow: EntryRow
         do {
-            movedRow = try index.write { tx throws(IndexError) -> EntryRow in
+            movedRow = try index.change { tx throws(IndexError) -> EntryRow in
                 if let finalTarget {
                     if finalTarget.kind == .directory { try tx.delete(finalTarget.ino) }
                     else { try removeName(finalTarget, parent: newDir.ino, name: newName, tx) }
@@ -176,7 +176,7 @@ extension Namespace {
         let (finalA, finalB, finalADir, finalBDir) = (aDirAfter, bDirAfter, a, b)
         let rows: (EntryRow, EntryRow)
         do {
-            rows = try index.write { tx throws(IndexError) -> (EntryRow, EntryRow) in
+            rows = try index.change { tx throws(IndexError) -> (EntryRow, EntryRow) in
                 let aIsLink = try tx.isLink(parent: aDir.ino, name: aName), bIsLink = try tx.isLink(parent: bDir.ino, name: bName)
                 var newA = finalADir, newB = finalBDir
                 newA.ctimeNs = now; newB.ctimeNs = now

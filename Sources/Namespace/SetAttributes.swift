@@ -49,7 +49,7 @@ extension Namespace {
             row.apply(row.kind == .directory ? FileStatWithLinks(result, row.nlink) : result)
         }
         let updated = row
-        do { try index.write { tx throws(IndexError) in try tx.update(updated) } }
+        do { try index.change { tx throws(IndexError) in try tx.update(updated) } }
         catch { throw indexFailure(error, "setattr") }
         _ = dirty.take(ino)
         nodes.refresh(updated)

@@ -36,7 +36,7 @@ extension Namespace {
             let rc = withCPath(name) { n in bytes.withUnsafeBytes { estuary_fsetxattr(fd, n, $0.baseAddress, $0.count, 0) } }
             if rc != 0 { throw Errno.current }
         }
-        do { try index.write { tx throws(IndexError) in try tx.setXattr(of: ino, name: name, value: bytes) } }
+        do { try index.change { tx throws(IndexError) in try tx.setXattr(of: ino, name: name, value: bytes) } }
         catch { throw indexFailure(error, "setxattr") }
         tagHooks.withLock { $0 }.forEach { $0() }
     }
@@ -48,7 +48,7 @@ extension Namespace {
             && name != Array("user.estuary.objective".utf8) { throw Errno.invalidArgument }
         guard name.starts(with: Sys.userPrefix) else { throw Errno.notSupported }
         let removed: Bool
-        do { removed = try index.write { tx throws(IndexError) in try tx.deleteXattr(of: ino, name: name) } }
+        do { removed = try index.change { tx throws(IndexError) in try tx.deleteXattr(of: ino, name: name) } }
         catch { throw indexFailure(error, "removexattr") }
         guard removed else { throw Errno.noData }
         if name == Array("user.estuary.objective".utf8) { _ = directoryObjectives.withLock { $0.removeValue(forKey: ino) } }
@@ -80,7 +80,7 @@ extension Namespace {
     private func setObjective(_ row: EntryRow, name: [UInt8], value: [UInt8]) throws(Errno) {
         guard row.kind == .directory else { throw Errno.invalidArgument }
         let text = String(decoding: value, as: UTF8.self)
-        if let validate = objectiveValidator.withLock({ $0 }), let problem = validate(text) {
+        if let validate = objectiveValidator.withLock({ $0.function }), let problem = validate(text) {
             logger.notice("refused objective on inode \(row.ino): \(problem)")
             throw Errno.invalidArgument
         }
@@ -90,10 +90,10 @@ extension Namespace {
         tagHooks.withLock { $0 }.forEach { $0() }
     }
 
-    public func setObjectiveValidator(_ validate: @escaping @Sendable (String) -> String?) { objectiveValidator.withLock { $0 = validate } }
+    public func setObjectiveValidator(_ validate: @escaping @Sendable (String) -> String?) { objectiveValidator.withLock { $0.function = validate } }
     public func onTagChange(_ hook: @escaping @Sendable () -> Void) { tagHooks.withLock { $0.append(hook) } }
     public func setCreationTier(_ hook: @escaping @Sendable (String, String, UInt32, UInt32, [(String, String)]) -> String?) {
-        creationTier.withLock { $0 = hook }
+        creationTier.withLock { $0.function = hook }
     }
 
     /// Loads the directory objectives kept in the index.

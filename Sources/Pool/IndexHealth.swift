@@ -6,13 +6,17 @@ import Logging
 public enum IndexHealth {
     static let cleanKey = "clean_stop"
 
-    public static func checkAfterUncleanStop(_ pool: PoolContext, logger: Logger) throws {
+    /// Returns whether the last run ended without a clean stop (the caller then rescans: the
+    /// last group-commit batch of namespace changes may be missing from the index).
+    @discardableResult
+    public static func checkAfterUncleanStop(_ pool: PoolContext, logger: Logger) throws -> Bool {
         let previous = try pool.index.query { tx throws(IndexError) in try tx.meta(cleanKey) }
         if previous == "0" {
             logger.warning("the daemon did not stop cleanly last time; checking the index")
             try check(pool)
         }
         try pool.index.write { tx throws(IndexError) in try tx.setMeta(cleanKey, "0") }
+        return previous == "0"
     }
 
     public static func markClean(_ pool: PoolContext) {

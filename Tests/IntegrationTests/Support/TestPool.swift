@@ -91,7 +91,11 @@ final class TestPool {
         while process.isRunning && Date() < deadline { usleep(10_000) }
         if process.isRunning { process.terminate(); throw TestFailure("daemon did not exit after unmount") }
         daemon = nil
-        _ = logPipe?.fileHandleForReading.readDataToEndOfFile()
+        let log = logPipe?.fileHandleForReading.readDataToEndOfFile() ?? Data()
+        // ESTUARY_TEST_LOGS=DIR keeps each daemon's log, for chasing a failure.
+        if let dir = ProcessInfo.processInfo.environment["ESTUARY_TEST_LOGS"] {
+            try? log.write(to: URL(fileURLWithPath: dir + "/estuaryfs-\(process.processIdentifier).log"))
+        }
         return process.terminationStatus
     }
 
