@@ -18,7 +18,7 @@ extension Namespace {
     /// backing descriptor, which becomes the file handle.
     public func create(parent: UInt64, name: UnsafeBufferPointer<UInt8>, mode: UInt32, flags: Int32, creator: Creator) throws(Errno) -> (EntryRow, Int32) {
         var fd: Int32 = -1
-        let row = try makeEntry(parent: parent, name: name, creator: creator, isDirectory: false) { dirFD, cName, owner throws(Errno) in
+        let row = try makeEntry(parent: parent, name: name, creator: creator, isDirectory: false, hintFD: { fd }) { dirFD, cName, owner throws(Errno) in
             let openFlags = (flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)) | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
             fd = openat(dirFD, cName, openFlags, mode_t(mode & 0o7777))
             if fd < 0 { throw Errno.current }
@@ -68,7 +68,7 @@ extension Namespace {
     /// The common path of every create: name checks, placement, the parent made present in the
     /// chosen silo, the backing call, the index insert; undone on the silo if the index refuses.
     func makeEntry(parent: UInt64, name nameBuffer: UnsafeBufferPointer<UInt8>, creator: Creator, isDirectory: Bool,
-                   target: [UInt8]? = nil,
+                   target: [UInt8]? = nil, hintFD: () -> Int32 = { -1 },
                    _ make: (Int32, UnsafePointer<CChar>, (uid: UInt32, gid: UInt32, mode: UInt32)) throws(Errno) -> FileStat,
                    modeFor: (EntryRow) -> UInt32 = { _ in 0 }) throws(Errno) -> EntryRow {
         let name = Array(nameBuffer)
@@ -114,16 +114,17 @@ extension Namespace {
         }
         cacheTouched([parentAfter])
         nodes.remember(row)
-        if row.kind == .regular || row.kind == .directory { writeInodeHint(row, dirFD: dirFD) }
+        if row.kind == .regular || row.kind == .directory { writeInodeHint(row, dirFD: dirFD, fd: hintFD()) }
         return row
     }
 
     /// Leaves the inode number on the backing entry (`user.estuary.ino`), so that a scan into a
     /// fresh index gives it back. Best effort: a file system without user xattrs just has none.
-    func writeInodeHint(_ row: EntryRow, dirFD: Int32) {
-        let fd = withCPath(row.name) { openat(dirFD, $0, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) }
+    /// `fd`, when the caller has the new file open already, saves an open and a close.
+    func writeInodeHint(_ row: EntryRow, dirFD: Int32, fd open: Int32 = -1) {
+        let fd = open >= 0 ? open : withCPath(row.name) { openat(dirFD, $0, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) }
         guard fd >= 0 else { return }
-        defer { Sys.close(fd) }
+        defer { if open < 0 { Sys.close(fd) } }
         let value = Array(String(row.ino).utf8)
         _ = value.withUnsafeBytes { estuary_fsetxattr(fd, "user.estuary.ino", $0.baseAddress, $0.count, 0) }
     }
@@ -142,8 +143,10 @@ extension Namespace {
 
     /// The tier the objectives want a new entry on, if any rule decides.
     func preferredTier(parent: EntryRow, name: [UInt8], creator: Creator) -> String? {
-        guard let hook = creationTier.withLock({ $0.function }) else { return nil }
+        let (hook, always) = creationTier.withLock { ($0.function, $0.always) }
+        guard let hook else { return nil }
         let objectives = directoryObjectives.withLock { $0 }
+        if !always && objectives.isEmpty { return nil }
         var ancestors: [(String, String)] = []
         var current = parent
         while true {

@@ -9,4 +9,7 @@
 /// so nothing is written back re-wrapped.
 struct HookSlot<Function: Sendable>: Sendable {
     var function: Function?
+    /// False when the hook can only decide from directory objectives: then it is skipped for
+    /// files under no directory objective, which saves building paths on every create.
+    var always = true
 }

@@ -96,6 +96,9 @@ extension Namespace {
         creationTier.withLock { $0.function = hook }
     }
 
+    /// Whether pool rules or watermarks exist, so the creation-tier hook matters for every file.
+    public func consultCreationTierForEveryFile(_ always: Bool) { creationTier.withLock { $0.always = always } }
+
     /// Loads the directory objectives kept in the index.
     public func loadDirectoryObjectives() {
         let rows = (try? index.query { tx throws(IndexError) -> [(UInt64, [UInt8])] in

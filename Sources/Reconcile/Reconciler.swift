@@ -39,6 +39,7 @@ public final class Reconciler: Sendable {
     /// Takes a new policy (a reloaded config) and reconciles against it soon.
     public func replace(_ new: ObjectivePolicy) {
         policy.withLock { $0 = new }
+        namespace.consultCreationTierForEveryFile(!new.poolRules.isEmpty || !new.watermarks.isEmpty)
         trigger()
     }
 
@@ -110,6 +111,8 @@ public final class Reconciler: Sendable {
         namespace.setObjectiveValidator { text in
             do { _ = try ObjectiveParser.parseDirectoryObjective(text); return nil } catch { return "\(error)" }
         }
+        let policy = currentPolicy
+        namespace.consultCreationTierForEveryFile(!policy.poolRules.isEmpty || !policy.watermarks.isEmpty)
         namespace.setCreationTier { [self] parentPath, name, uid, gid, directoryObjectives in
             let now = Int64(time(nil))
             var rules: [ObjectiveRule] = []
