@@ -121,6 +121,12 @@ public final class IndexStore: Sendable {
             }
             if let answered { return answered }
         }
+        // The writer's page cache stays valid across commits (nobody else writes), while a
+        // reader's is dropped whenever the index changed since its last use: an idle writer
+        // answers faster. A busy one is not waited for.
+        if let answered = try writer.withLockIfAvailable({ state throws(IndexError) -> R in
+            try body(ReadTransaction(connection: state.connection))
+        }) { return answered }
         let connection = try takeReader()
         defer { returnReader(connection) }
         return try body(ReadTransaction(connection: connection))

@@ -120,7 +120,7 @@ public final class Namespace: Sendable {
         let row = try entry(ino)
         guard row.kind == .directory else { throw Errno.notDirectory }
         let children: [EntryRow]
-        do { children = try index.read { tx throws(IndexError) in try tx.children(of: ino) } }
+        do { children = try index.query { tx throws(IndexError) in try tx.children(of: ino) } }
         catch { throw indexFailure(error, "opendir") }
         var items: [DirectoryItem] = [DirectoryItem(name: Array(".".utf8), row: row)]
         var parent = row
