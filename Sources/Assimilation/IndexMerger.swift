@@ -139,6 +139,10 @@ final class IndexMerger {
             }
             if changed { try tx.update(row); summary.updated += 1 } else { summary.unchanged += 1 }
         case (false, false):
+            // A live scan can meet a file twice while a tier move switches it: the new copy
+            // already renamed into place and the old one not yet deleted. Equal times would
+            // let the faster silo's copy win and point the index back at the copy about to go.
+            if row.silo != s, try movedDuringScan(row.ino, tx) { summary.unchanged += 1; return }
             if row.silo == s {
                 guard row.differs(from: stat) || row.target != scanned.target else { summary.unchanged += 1; return }
                 if row.ctimeNs != stat.ctimeNs { try tx.replaceXattrs(of: row.ino, with: scanned.tags) }
@@ -171,6 +175,16 @@ final class IndexMerger {
         shadowsExist = true
         let shadow = ShadowRow(ino: ino, silo: s, kind: stat.fileType, size: stat.size, mtimeNs: stat.mtimeNs)
         if shadow != existing { try tx.upsertShadow(shadow); summary.updated += 1 } else { summary.unchanged += 1 }
+    }
+
+    /// Whether a move of `ino` ran since this live scan began (never, for a scan of an
+    /// unmounted pool).
+    private func movedDuringScan(_ ino: UInt64, _ tx: WriteTransaction) throws(IndexError) -> Bool {
+        guard let since = liveSince else { return false }
+        let s = try tx.connection.prepare("SELECT 1 FROM jobs WHERE ino = ? AND updated >= ? LIMIT 1")
+        defer { s.reset() }
+        s.bind(1, ino).bind(2, since / 1_000_000_000 - 1)
+        return try s.step()
     }
 
     private func isNewer(_ stat: FileStat, _ s: SiloID, than row: EntryRow) -> Bool {

@@ -2,6 +2,7 @@
 #include "cshims.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -99,6 +100,7 @@ int estuary_peer_credentials(int fd, uint32_t *uid, int32_t *pid) {
 }
 
 int estuary_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+int estuary_malloc_trim(void) { return malloc_trim(0); }
 int estuary_dup_cloexec(int source, int target) { return dup3(source, target, O_CLOEXEC); }
 
 int estuary_lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags) {

@@ -1,3 +1,4 @@
+import CShims
 import Index
 import Logging
 import Namespace
@@ -49,7 +50,12 @@ final class Housekeeping: Sendable {
                 }
                 seconds += 1
                 if seconds % freshnessInterval == 0 { namespace.refreshKnownFiles() }
-                if seconds % 10 == 0 { heat.flush(to: index) }
+                if seconds % 10 == 0 {
+                    heat.flush(to: index)
+                    // Memory freed by short-lived requests goes back to the system rather than
+                    // staying in the allocator's per-thread arenas.
+                    _ = estuary_malloc_trim()
+                }
             }
         }
         thread.withLock { $0 = t }

@@ -34,6 +34,7 @@ final class TieringService: Sendable {
         if let draining = try? pool.index.query({ tx throws(IndexError) in try tx.drainingSilos() }) {
             for id in draining { pool.silos[id]?.setDraining(true) }
         }
+        namespace.onRemoval { [heat] ino in heat.forget(ino) }
         namespace.addAttributeProvider { [heat, mover] row, key in
             switch key {
             case "heat": return Array(String(format: "%.3f", heat.score(row.ino)).utf8)

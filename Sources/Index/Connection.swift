@@ -11,7 +11,8 @@ public final class Connection: @unchecked Sendable {
     private var cache: [String: Statement] = [:]
     private var hot = [Statement?](repeating: nil, count: Queries.count)
 
-    public init(path: String, readOnly: Bool = false) throws(IndexError) {
+    /// `cacheKiB` bounds this connection's page cache (SQLite's default is 2 MiB).
+    public init(path: String, readOnly: Bool = false, cacheKiB: Int = 65_536) throws(IndexError) {
         var handle: OpaquePointer?
         let flags = (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &handle, flags, nil)
@@ -23,7 +24,9 @@ public final class Connection: @unchecked Sendable {
         db = handle
         sqlite3_extended_result_codes(db, 1)
         sqlite3_busy_timeout(db, 10_000)
-        try execute("PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536; PRAGMA mmap_size = 0")
+        // No mmap: SQLite unmaps and remaps the whole file in every connection whenever another
+        // one changed it, and each munmap is a TLB shootdown across CPUs (measured: one per create).
+        try execute("PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -\(max(1024, cacheKiB)); PRAGMA mmap_size = 0")
     }
 
     deinit {

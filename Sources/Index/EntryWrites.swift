@@ -39,7 +39,8 @@ extension WriteTransaction {
     /// Removes the inode `ino` with its names, shadows and tags (not its children).
     public func delete(_ ino: UInt64) throws(IndexError) {
         for sql in ["DELETE FROM entries WHERE ino = ?", "DELETE FROM links WHERE ino = ?",
-                    "DELETE FROM shadows WHERE ino = ?", "DELETE FROM xattrs WHERE ino = ?"] {
+                    "DELETE FROM shadows WHERE ino = ?", "DELETE FROM xattrs WHERE ino = ?",
+                    "DELETE FROM heat WHERE ino = ?", "DELETE FROM checksums WHERE ino = ?"] {
             let s = try connection.prepare(sql)
             s.bind(1, ino)
             try s.run()

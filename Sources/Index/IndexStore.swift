@@ -134,7 +134,9 @@ public final class IndexStore: Sendable {
 
     private func takeReader() throws(IndexError) -> Connection {
         if let c = readers.withLock({ $0.popLast() }) { return c }
-        return try Connection(path: path)
+        // Readers serve what the writer is too busy for; a small cache each keeps the daemon's
+        // memory flat however many of them a burst of requests opened.
+        return try Connection(path: path, cacheKiB: 8_192)
     }
 
     private func returnReader(_ c: Connection) {

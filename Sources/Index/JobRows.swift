@@ -1,3 +1,4 @@
+import CSQLite
 /// The states of a move job, in order. A job only ever moves forward.
 public enum JobState: String, Sendable, Codable, CaseIterable {
     case queued, copying, renaming, switched, done, cancelled, failed
@@ -158,10 +159,13 @@ extension WriteTransaction {
         try s.run()
     }
 
-    public func setHeat(ino: UInt64, score: Double, updated: Int64, extents: [UInt8]) throws(IndexError) {
-        let s = try connection.prepare("INSERT OR REPLACE INTO heat(ino, score, updated, extents) VALUES (?, ?, ?, ?)")
+    @discardableResult
+    public func setHeat(ino: UInt64, score: Double, updated: Int64, extents: [UInt8]) throws(IndexError) -> Bool {
+        // Heat of a file deleted since it was read is not kept: the row would outlive the file.
+        let s = try connection.prepare("INSERT OR REPLACE INTO heat(ino, score, updated, extents) SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM entries WHERE ino = ?1)")
         s.bind(1, ino).bind(2, score).bind(3, updated).bind(4, blob: extents)
         try s.run()
+        return sqlite3_changes(connection.db) > 0
     }
 
     public func setDraining(silo: SiloID, _ draining: Bool) throws(IndexError) {

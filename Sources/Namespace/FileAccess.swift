@@ -12,6 +12,14 @@ extension Namespace {
     /// behind the daemon's back shows its true size at once; `changed` tells the caller to drop
     /// the kernel's cached pages of it.
     public func open(_ ino: UInt64, flags: Int32) throws(Errno) -> (fd: Int32, changed: Bool) {
+        // Reading the row, opening its copy and registering the handle happen inside the move
+        // gate: a tier move's switch waits for this open, and then finds the handle and points
+        // it at the new copy. Outside the gate an open could read the old silo from the row,
+        // lose the race with the switch, and hold the deleted old copy (stale reads, lost
+        // writes) or find it already gone (ENOENT for a file that exists).
+        let gate = moves.enter(ino)
+        var truncatedFrom: Int64 = 0
+        defer { moves.exit(ino, gate, offset: 0, length: truncatedFrom) }
         var row = try entry(ino)
         guard row.kind == .regular else { throw row.kind == .directory ? Errno.isDirectory : Errno.noSuchAddressOrDevice }
         let writing = flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0
@@ -20,6 +28,8 @@ extension Namespace {
             throw Errno.ioError
         }
         if writing && silo.readOnly { throw Errno.readOnlyFileSystem }
+        // O_TRUNC changes every extent a move may have copied already.
+        if flags & O_TRUNC != 0 { truncatedFrom = max(row.size, 1) }
         let path = try relativePath(of: row)
         let fd: Int32
         // O_DIRECT would need aligned buffers from the kernel's requests; the mount serves it

@@ -33,6 +33,9 @@ public final class Namespace: Sendable {
     let directoryObjectives = Mutex<[UInt64: String]>([:])
     /// Called when a file is pinned to a tier through `user.estuary.pin`.
     let pinHooks = Mutex<[@Sendable (EntryRow, String) -> Void]>([])
+    /// Called with the inode of a file whose last name went, so layers above drop what they
+    /// keep about it (heat) instead of holding it forever.
+    let removalHooks = Mutex<[@Sendable (UInt64) -> Void]>([])
 
     public init(index: IndexStore, silos: SiloSet, placement: any PlacementPolicy = FirstTierMostFree(),
                 logger: Logger = Logger(label: "estuary.namespace")) {
@@ -68,6 +71,10 @@ public final class Namespace: Sendable {
 
     /// The freshest row for a listing item: memory when the kernel holds the inode.
     public func freshest(_ row: EntryRow) -> EntryRow { nodes.row(row.ino) ?? row }
+
+    public func onRemoval(_ hook: @escaping @Sendable (UInt64) -> Void) { removalHooks.withLock { $0.append(hook) } }
+
+    func removed(_ ino: UInt64) { for hook in removalHooks.withLock({ $0 }) { hook(ino) } }
 
     public func forget(_ ino: UInt64, count: UInt64) {
         if ino == 1 { return }

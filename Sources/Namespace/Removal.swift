@@ -38,6 +38,7 @@ extension Namespace {
         } catch { throw indexFailure(error, "unlink") }
         cacheTouched([parentAfter])
         nodes.update(row.ino) { $0.nlink = updated.nlink; $0.ctimeNs = updated.ctimeNs }
+        if updated.nlink == 0 { removed(updated.ino) }
     }
 
     /// Takes `(parent, name)` away from `row` in the index: a link name goes; a first name is

@@ -149,7 +149,10 @@ extension Namespace {
         } catch { throw indexFailure(error, "rename") }
         nodes.update(movedRow.ino) { $0.parent = movedRow.parent; $0.name = movedRow.name; $0.ctimeNs = movedRow.ctimeNs }
         cacheTouched(sameParent ? [finalNew] : [finalNew, finalOld])
-        if let finalTarget { nodes.update(finalTarget.ino) { $0.nlink = finalTarget.nlink; $0.ctimeNs = now } }
+        if let finalTarget {
+            nodes.update(finalTarget.ino) { $0.nlink = finalTarget.nlink; $0.ctimeNs = now }
+            if finalTarget.nlink == 0 { removed(finalTarget.ino) }
+        }
     }
 
     /// RENAME_EXCHANGE: each side keeps its inode and takes the other's name, in every silo.

@@ -58,6 +58,9 @@ public final class HeatTracker: Sendable {
         }
     }
 
+    /// The file is gone: its heat goes too (the index row goes with the entry).
+    public func forget(_ ino: UInt64) { _ = shard(ino).table.withLock { $0.removeValue(forKey: ino) } }
+
     /// The file's heat now: accesses, each halved every half-life since it happened.
     public func score(_ ino: UInt64) -> Double {
         let now = weight(at: HeatTracker.now())
@@ -100,9 +103,15 @@ public final class HeatTracker: Sendable {
             }
             return (ino, heat.total / w, bytes)
         }
-        try? index.write { tx throws(IndexError) in
-            for (ino, score, extents) in rows { try tx.setHeat(ino: ino, score: score, updated: Int64(now), extents: extents) }
-        }
+        let gone = (try? index.write { tx throws(IndexError) -> [UInt64] in
+            var gone: [UInt64] = []
+            for (ino, score, extents) in rows where !(try tx.setHeat(ino: ino, score: score, updated: Int64(now), extents: extents)) {
+                gone.append(ino)
+            }
+            return gone
+        }) ?? []
+        // Files deleted (also behind the mount, found by a scan) leave memory too.
+        for ino in gone { forget(ino) }
     }
 
     /// Takes the heat recorded by earlier runs back into memory, decayed to now.

@@ -81,7 +81,12 @@ struct LoadTests {
         usleep(UInt32(min(2.0, seconds / 4) * 1_000_000))
         let early = rss(pid)
         var moves = 0, scans = 0
+        // RSS every quarter of the run: flat means the late quarters stop growing, whatever
+        // the caches took in the first.
+        var samples: [Int] = []
+        let start = Date()
         while Date() < deadline {
+            if Double(samples.count) < 4 * Date().timeIntervalSince(start) / seconds { samples.append(rss(pid)) }
             let target = moves % 2 == 0 ? "bulk" : "fast"
             _ = try? pool.estuary(["move", pool.path("w\(moves % 16)"), "--recursive", "--to", target])
             moves += 1
@@ -105,7 +110,7 @@ struct LoadTests {
             }
         }
         let operations = workers.reduce(0) { $0 + $1.operations }
-        print("load: \(operations) operations by 16 clients in \(Int(seconds)) s, \(moves) tree moves, \(scans) scans, \(checked) files checked, \(lost) lost; daemon RSS \(early / 1024) MiB -> \(late / 1024) MiB")
+        print("load: \(operations) operations by 16 clients in \(Int(seconds)) s, \(moves) tree moves, \(scans) scans, \(checked) files checked, \(lost) lost; daemon RSS \(early / 1024) MiB -> \(late / 1024) MiB (each quarter: \(samples.map { "\($0 / 1024)" }.joined(separator: ", ")) MiB)")
         #expect(lost == 0)
         #expect(late - early < 96 * 1024, "daemon memory grew from \(early) kB to \(late) kB")
     }

@@ -29,6 +29,8 @@ extern const long ESTUARY_UTIME_OMIT;
 int estuary_accept_cloexec(int fd);
 int estuary_peer_credentials(int fd, uint32_t *uid, int32_t *pid);
 int estuary_pipe_cloexec(int fds[2]);
+/// Returns freed heap memory to the system (glibc malloc_trim).
+int estuary_malloc_trim(void);
 /// Replaces what `target` refers to with `source`'s file, atomically, keeping `target` close-on-exec.
 int estuary_dup_cloexec(int source, int target);
 extern const short ESTUARY_POSIX_SPAWN_SETSID;
