@@ -43,7 +43,7 @@ struct PosixRandomOpsTests {
         let started = Date()
         for seed in seeds {
             let siloRoots = silos.map { (name: $0.name, path: pool.siloPath($0.name) + "/" + Self.dirName(seed)) }
-            switch Self.run(seed: seed, root: pool.path(Self.dirName(seed)), siloRoots: siloRoots) {
+            switch Self.run(seed: seed, root: pool.path(Self.dirName(seed)), siloRoots: siloRoots, index: pool.root + "/state/index.db") {
             case .success(let model): passed.append((seed, model))
             case .failure(let failure): failures.append("seed \(seed) (\(siloCount) silos) \(failure.description)")
             }
@@ -82,7 +82,7 @@ struct PosixRandomOpsTests {
 
     /// One seed's run in `root` (which holds the pre-populated entries), then a walk compared
     /// with the model.
-    static func run(seed: UInt64, root: String, siloRoots: [(name: String, path: String)] = []) -> Result<FSModel, SeedFailure> {
+    static func run(seed: UInt64, root: String, siloRoots: [(name: String, path: String)] = [], index: String? = nil) -> Result<FSModel, SeedFailure> {
         var driver = RandomDriver(root: root, seed: seed)
         driver.siloRoots = siloRoots
         if let problem = adoptPrepopulated(&driver) { return .failure(SeedFailure(description: "before any op: \(problem)")) }
@@ -96,7 +96,8 @@ struct PosixRandomOpsTests {
                     """))
             }
         }
-        let problems = verifyMount(root, driver.model)
+        var problems = verifyMount(root, driver.model)
+        if !problems.isEmpty, let index { problems += explainMissing(problems, root: root, model: driver.model, index: index, log: driver.log) }
         if !problems.isEmpty {
             return .failure(SeedFailure(description: "after \(opsPerSeed) ops, the tree differs from the model:\n    " + problems.prefix(10).joined(separator: "\n    ") + "\n    replay: ESTUARY_RANDOM_SEED=\(seed)"))
         }
@@ -106,6 +107,24 @@ struct PosixRandomOpsTests {
             print("seed \(seed): \(driver.model.files.count) files, \(driver.model.dirs.count) dirs; ops \(counts.sorted { $0.key < $1.key })")
         }
         return .success(driver.model)
+    }
+
+    /// For each path missing from the walk: what a direct lstat says, what the index holds for
+    /// its inode, and the last operations that named it.
+    static func explainMissing(_ problems: [String], root: String, model: FSModel, index: String, log: [String]) -> [String] {
+        var lines: [String] = []
+        for problem in problems where problem.hasPrefix("missing through the mount: ") {
+            let path = String(problem.dropFirst("missing through the mount: ".count))
+            let ino = model.files[path]?.inode ?? model.dirs[path] ?? 0
+            var s = stat()
+            let direct = lstat(root + "/" + path, &s) == 0 ? "lstat finds inode \(s.st_ino)" : "lstat: \(errnoName(errno))"
+            let query = "SELECT 'entry', ino, parent, hex(name), nlink FROM entries WHERE ino = \(ino); SELECT 'link', parent, hex(name) FROM links WHERE ino = \(ino);"
+            let rows = (try? Shell.run("/usr/bin/sqlite3", [index, query]).output) ?? "sqlite3 failed"
+            let last = path.split(separator: "/").last.map(String.init) ?? path
+            lines.append("  \(path) (model inode \(ino)): \(direct); index: \(rows.replacingOccurrences(of: "\n", with: " | "))")
+            lines.append("  last ops naming \(last): " + log.filter { $0.contains(last) }.suffix(6).joined(separator: "; "))
+        }
+        return lines
     }
 
     static func dirName(_ seed: UInt64) -> String { "s\(String(seed, radix: 16))" }
