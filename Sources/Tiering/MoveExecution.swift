@@ -62,6 +62,9 @@ struct MoveExecution {
         try renameIntoPlace(staging, destination)
         try switchIndex(destination)
         try finishSwitched(source)
+        // Recorded before the descriptors close: the source's last close frees its blocks,
+        // which takes a while for a large file, and the move is complete without it.
+        try? persist()
     }
 
     // MARK: steps
