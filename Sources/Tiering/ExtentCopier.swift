@@ -68,7 +68,7 @@ struct ExtentCopier: ~Copyable {
         if limit > 0 && ((data < 0 && errno == ENXIO) || (data >= 0 && Int64(data) >= offset + Int64(limit))) {
             memset(buffer, 0, min(chunk, limit))
             var left = limit
-            while left > 0 { let n = min(chunk, left); XXH3_64bits_update(state, buffer, n); left -= n }
+            while left > 0 { let n = min(chunk, left); estuary_xxh3_update(state, buffer, n); left -= n }
             _ = estuary_fallocate(staging, 0x01 | 0x02, offset, Int64(limit))   // KEEP_SIZE | PUNCH_HOLE
             return (0, XXH3_64bits_digest(state))
         }
@@ -76,7 +76,7 @@ struct ExtentCopier: ~Copyable {
         while done < limit {
             let want = min(chunk, limit - done)
             let n = try readChunk(source, want, at: offset + Int64(done))
-            XXH3_64bits_update(state, buffer, n)
+            estuary_xxh3_update(state, buffer, n)
             pthread_mutex_lock(writeLock)
             defer { pthread_mutex_unlock(writeLock) }
             var written = 0
@@ -137,7 +137,7 @@ struct ExtentCopier: ~Copyable {
         while done < limit {
             let want = min(chunk, limit - done)
             let n = try readBuffered(fd, from: 0, to: want, at: offset + Int64(done))
-            XXH3_64bits_update(state, buffer, n)
+            estuary_xxh3_update(state, buffer, n)
             done += n
             if n < want { break }
         }
