@@ -65,7 +65,9 @@ enum JobWatcher {
                 failed = finished.values.filter { $0.state != "done" }.sorted { $0.id < $1.id }
                 break
             }
-            usleep(250_000)
+            // Four times a second for the progress line; more often once the copies should be
+            // about done, so the command returns soon after the jobs do.
+            usleep(UInt32(1_000_000 * min(0.25, max(0.05, eta / 2))))
         }
         for job in failed { print("job \(job.id) \(job.path): \(job.state)\(job.error.map { ": \($0)" } ?? "")") }
         if !failed.isEmpty { throw ExitCode(1) }

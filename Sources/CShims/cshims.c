@@ -119,5 +119,22 @@ long estuary_copy_file_range(int fdIn, int64_t *offIn, int fdOut, int64_t *offOu
     *offIn = a; *offOut = b;
     return n;
 }
+int estuary_start_writeback(int fd, int64_t offset, int64_t length) {
+    return sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE);
+}
+
+#ifndef SYS_cachestat
+#define SYS_cachestat 451
+#endif
+// Spelled out here: older kernel headers lack <linux/mman.h>'s cachestat structs.
+struct estuary_cachestat_range { uint64_t off, len; };
+struct estuary_cachestat { uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted; };
+
+int64_t estuary_cached_bytes(int fd, int64_t offset, int64_t length) {
+    struct estuary_cachestat_range range = { (uint64_t)offset, (uint64_t)length };
+    struct estuary_cachestat stat;
+    if (syscall(SYS_cachestat, fd, &range, &stat, 0) != 0) return -1;
+    return (int64_t)(stat.nr_cache * (uint64_t)sysconf(_SC_PAGESIZE));
+}
 long estuary_flistxattr(int fd, char *list, size_t size) { return flistxattr(fd, list, size); }
 int estuary_removexattr(const char *path, const char *name) { return removexattr(path, name); }

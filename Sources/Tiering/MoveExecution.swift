@@ -44,25 +44,27 @@ struct MoveExecution {
         defer { namespace.endMove(job.ino) }
         let staging = try openStaging(destination)
         defer { Sys.close(staging.fd) }
-        let sourceFD: Int32
-        do { sourceFD = try source.open(try namespace.relativePath(of: row), flags: O_RDONLY | O_NOFOLLOW) }
-        catch { throw .failed("cannot open the source: \(error)") }
-        defer { Sys.close(sourceFD) }
-        let copier = ExtentCopier(extentSize: job.extentSize)
+        let sourceFile = try openSource(source, row)
+        defer { sourceFile.close() }
+        let workers = ExtentWorkers(extentSize: job.extentSize, source: sourceFile, staging: staging.fd)
+        defer { workers.stop() }   // before the descriptors close: declared after them
 
-        try prepare(sourceFD, staging.fd, copier)
-        try copyAll(sourceFD, staging.fd, copier, gate)
+        try prepare(sourceFile.fd, staging.fd, workers)
+        try copyAll(sourceFile.fd, staging.fd, workers, gate)
         gate.beginSwitch()
         defer { gate.endSwitch() }
         // Writers are held back: catch up the last changes, then verify and switch.
-        try catchUp(sourceFD, staging.fd, copier, gate)
-        try verify(staging.fd, copier)
-        try copyAttributes(from: sourceFD, to: staging.fd)
+        try catchUp(sourceFile.fd, staging.fd, workers, gate)
+        try verify(staging.fd, workers)
+        try copyAttributes(from: sourceFile.fd, to: staging.fd)
         job.state = .renaming
         try persist()
         try renameIntoPlace(staging, destination)
         try switchIndex(destination)
         try finishSwitched(source)
+        // Recorded before the descriptors close: the source's last close frees its blocks,
+        // which takes a while for a large file, and the move is complete without it.
+        try? persist()
     }
 
     // MARK: steps
@@ -104,10 +106,22 @@ struct MoveExecution {
         }
     }
 
+    /// The source through the page cache, and around it where its file system allows.
+    private func openSource(_ source: Silo, _ row: EntryRow) throws(MoveStop) -> SourceFile {
+        let path: [UInt8]
+        let fd: Int32
+        do {
+            path = try namespace.relativePath(of: row)
+            fd = try source.open(path, flags: O_RDONLY | O_NOFOLLOW)
+        } catch { throw .failed("cannot open the source: \(error)") }
+        let direct = (try? source.open(path, flags: O_RDONLY | O_NOFOLLOW | ESTUARY_O_DIRECT)) ?? -1
+        return SourceFile(fd: fd, directFD: direct)
+    }
+
     /// Starts or resumes: a source changed while no daemon watched it invalidates the progress;
     /// extents recorded as copied are re-hashed on the staging file, which may have lost
     /// unsynced writes in a crash.
-    private mutating func prepare(_ sourceFD: Int32, _ stagingFD: Int32, _ copier: borrowing ExtentCopier) throws(MoveStop) {
+    private mutating func prepare(_ sourceFD: Int32, _ stagingFD: Int32, _ workers: ExtentWorkers) throws(MoveStop) {
         guard let stat = try? Sys.fstat(sourceFD) else { throw .failed("cannot stat the source") }
         if job.state == .queued || stat.size != job.size || stat.mtimeNs != job.sourceMtime {
             if job.state != .queued && (stat.size != job.size || stat.mtimeNs != job.sourceMtime) {
@@ -117,9 +131,9 @@ struct MoveExecution {
             job.done = []; job.hashes = []; job.log = []; job.bytesCopied = 0
             _ = ftruncate(stagingFD, 0)
         } else {
-            for extent in 0..<job.extentCount where job.isDone(extent) {
-                let check = try? copier.verify(extent, of: stagingFD, size: job.size)
-                if check != job.hash(extent) { JobBits.clear(&job.done, extent) }
+            let recorded = (0..<job.extentCount).filter(job.isDone).map { ExtentTask(kind: .hash, extent: $0, size: job.size) }
+            workers.run(recorded) { outcome in
+                if outcome.error != nil || outcome.hash != job.hash(outcome.extent) { JobBits.clear(&job.done, outcome.extent) }
             }
         }
         if ftruncate(stagingFD, off_t(job.size)) != 0 { throw .failed("cannot size the staging file: \(Errno.current)") }
@@ -129,21 +143,31 @@ struct MoveExecution {
 
     /// The copy loop: the next extent is one a reader or writer asked for, else the hottest
     /// not yet copied (the order is re-sorted by heat every second), else the lowest numbered.
-    private mutating func copyAll(_ sourceFD: Int32, _ stagingFD: Int32, _ copier: borrowing ExtentCopier, _ gate: MoveGate) throws(MoveStop) {
-        var lastPersist = monotonicSeconds()
-        var wanted: [Int] = []
+    /// Each worker has one extent in flight; one written to meanwhile is copied again.
+    private mutating func copyAll(_ sourceFD: Int32, _ stagingFD: Int32, _ workers: ExtentWorkers, _ gate: MoveGate) throws(MoveStop) {
+        var flight = Flight()
         var queue: [Int] = []
         var cursor = 0
         var sortedAt = -1.0
         while true {
             if mover.isCancelled(job.id) { throw .cancelled }
-            for extent in gate.takeDirty() { JobBits.clear(&job.done, extent); wanted.append(extent) }
-            try refreshSize(sourceFD, stagingFD)
-            wanted.append(contentsOf: gate.takeWanted())
+            for extent in gate.takeDirty() {
+                JobBits.clear(&job.done, extent)
+                flight.wanted.append(extent)
+                if flight.copying.contains(extent) { flight.stale.insert(extent) }
+            }
+            if let stat = try? Sys.fstat(sourceFD), stat.size != job.size {
+                // The extents change bounds: copies in flight land first, under the old ones.
+                while workers.inFlight > 0 { try collect(workers, &flight) }
+                try refreshSize(sourceFD, stagingFD)
+            }
+            flight.wanted.append(contentsOf: gate.takeWanted())
             let count = job.extentCount
             var next: Int?
-            while let w = wanted.popLast() { if w < count && !job.isDone(w) { next = w; break } }
-            if next == nil {
+            if workers.hasRoom {
+                while let w = flight.wanted.popLast() { if w < count && !job.isDone(w) && !flight.copying.contains(w) { next = w; break } }
+            }
+            if workers.hasRoom && next == nil {
                 if monotonicSeconds() - sortedAt > 1 || cursor >= queue.count {
                     let heat = mover.heat.extentScores(job.ino)
                     queue = (0..<count).filter { !job.isDone($0) }
@@ -154,29 +178,51 @@ struct MoveExecution {
                     cursor = 0
                     sortedAt = monotonicSeconds()
                 }
-                while cursor < queue.count && (queue[cursor] >= count || job.isDone(queue[cursor])) { cursor += 1 }
+                while cursor < queue.count && (queue[cursor] >= count || job.isDone(queue[cursor]) || flight.copying.contains(queue[cursor])) {
+                    cursor += 1
+                }
                 if cursor < queue.count { next = queue[cursor]; cursor += 1 }
             }
-            guard let extent = next else {
-                if (0..<count).allSatisfy(job.isDone) { return }
-                sortedAt = -1   // extents became due again (a write or a size change): sort afresh
+            if let extent = next {
+                workers.submit(ExtentTask(kind: .copy, extent: extent, size: job.size))
+                flight.copying.insert(extent)
                 continue
             }
-            try copyOne(extent, sourceFD, stagingFD, copier)
-            mover.yieldToForeground()
-            if monotonicSeconds() - lastPersist > 0.5 { try persist(); lastPersist = monotonicSeconds() }
+            if workers.inFlight > 0 {
+                try collect(workers, &flight)
+                mover.yieldToForeground()
+                if monotonicSeconds() - flight.lastPersist > 0.5 { try persist(); flight.lastPersist = monotonicSeconds() }
+                continue
+            }
+            if (0..<count).allSatisfy(job.isDone) { return }
+            sortedAt = -1   // extents became due again (a write or a size change): sort afresh
         }
     }
 
-    private mutating func copyOne(_ extent: Int, _ sourceFD: Int32, _ stagingFD: Int32, _ copier: borrowing ExtentCopier) throws(MoveStop) {
-        let (bytes, hash): (Int, UInt64)
-        do { (bytes, hash) = try copier.copy(extent, from: sourceFD, to: stagingFD, size: job.size) }
-        catch { throw .failed("copying extent \(extent): \(error)") }
-        mover.throttle.consume(bytes)
-        JobBits.set(&job.done, extent, count: job.extentCount)
-        JobBits.setHash(&job.hashes, extent, hash)
-        JobBits.appendLog(&job.log, extent)
-        job.bytesCopied += Int64(bytes)
+    /// What the copy loop tracks besides the job: extents asked for (newest last), extents in
+    /// flight, and those of them written to since they were handed out.
+    private struct Flight {
+        var wanted: [Int] = []
+        var copying = Set<Int>()
+        var stale = Set<Int>()
+        var lastPersist = monotonicSeconds()
+    }
+
+    /// Takes one finished copy: recorded, or when stale, asked for again.
+    private mutating func collect(_ workers: ExtentWorkers, _ flight: inout Flight) throws(MoveStop) {
+        let outcome = workers.collect()
+        flight.copying.remove(outcome.extent)
+        if flight.stale.remove(outcome.extent) != nil { flight.wanted.append(outcome.extent); return }
+        try record(outcome)
+    }
+
+    private mutating func record(_ outcome: ExtentOutcome) throws(MoveStop) {
+        if let error = outcome.error { throw .failed("copying extent \(outcome.extent): \(error)") }
+        mover.throttle.consume(outcome.bytes)
+        JobBits.set(&job.done, outcome.extent, count: job.extentCount)
+        JobBits.setHash(&job.hashes, outcome.extent, outcome.hash)
+        JobBits.appendLog(&job.log, outcome.extent)
+        job.bytesCopied += Int64(outcome.bytes)
         if monotonicSeconds() - lastNote > 0.1 { mover.noteProgress(job); lastNote = monotonicSeconds() }
     }
 
@@ -192,22 +238,25 @@ struct MoveExecution {
         if job.extentCount > 0 { JobBits.clear(&job.done, job.extentCount - 1) }
     }
 
-    private mutating func catchUp(_ sourceFD: Int32, _ stagingFD: Int32, _ copier: borrowing ExtentCopier, _ gate: MoveGate) throws(MoveStop) {
+    /// With writers held back, nothing is written meanwhile: the due extents are just copied.
+    private mutating func catchUp(_ sourceFD: Int32, _ stagingFD: Int32, _ workers: ExtentWorkers, _ gate: MoveGate) throws(MoveStop) {
         for extent in gate.takeDirty() { JobBits.clear(&job.done, extent) }
         try refreshSize(sourceFD, stagingFD)
-        for extent in 0..<job.extentCount where !job.isDone(extent) { try copyOne(extent, sourceFD, stagingFD, copier) }
+        let due = (0..<job.extentCount).filter { !job.isDone($0) }.map { ExtentTask(kind: .copy, extent: $0, size: job.size) }
+        try workers.run(due) { outcome throws(MoveStop) in try record(outcome) }
         if let stat = try? Sys.fstat(sourceFD) { job.sourceMtime = stat.mtimeNs }
     }
 
-    /// fsync, then every extent re-read from the staging file must match its recorded hash;
-    /// the source is the reference, so a mismatch is copied again (twice at most).
-    private mutating func verify(_ stagingFD: Int32, _ copier: borrowing ExtentCopier) throws(MoveStop) {
+    /// fsync, then every extent re-read from the staging file must match the hash of what was
+    /// read from the source.
+    private mutating func verify(_ stagingFD: Int32, _ workers: ExtentWorkers) throws(MoveStop) {
         if Glibc.fsync(stagingFD) != 0 { throw .failed("fsync of the staging file: \(Errno.current)") }
-        for extent in 0..<job.extentCount {
-            guard let check = try? copier.verify(extent, of: stagingFD, size: job.size) else { throw .failed("cannot re-read extent \(extent)") }
-            if check != job.hash(extent) {
-                mover.logger.error("job \(job.id): extent \(extent) does not match its hash on the destination")
-                throw .failed("verification failed at extent \(extent)")
+        let all = (0..<job.extentCount).map { ExtentTask(kind: .hash, extent: $0, size: job.size) }
+        try workers.run(all) { outcome throws(MoveStop) in
+            if outcome.error != nil { throw .failed("cannot re-read extent \(outcome.extent)") }
+            if outcome.hash != job.hash(outcome.extent) {
+                mover.logger.error("job \(job.id): extent \(outcome.extent) does not match its hash on the destination")
+                throw .failed("verification failed at extent \(outcome.extent)")
             }
         }
         mover.noteProgress(job)

@@ -25,6 +25,8 @@ public final class Mover: Sendable {
     private let threads = Mutex<[OSThread]>([])
     private let claimed = Mutex<Set<Int64>>([])
     private let cancelled = Mutex<Set<Int64>>([])
+    /// Rung when a job is queued: an idle worker starts it at once rather than at its next poll.
+    private let queued = Doorbell()
     /// Live progress of running jobs, for status and `user.estuary.state`.
     private let live = Mutex<[UInt64: LiveProgress]>([:])
 
@@ -55,6 +57,7 @@ public final class Mover: Sendable {
 
     public func stop() {
         running.store(false, ordering: .relaxed)
+        queued.ring()
         threads.withLock { $0 }.forEach { $0.join() }
     }
 
@@ -74,6 +77,7 @@ public final class Mover: Sendable {
             }
             return try tx.insertJob(copy)
         }
+        queued.ring()
         return job
     }
 
@@ -127,7 +131,8 @@ public final class Mover: Sendable {
 
     private func workLoop() {
         while running.load(ordering: .relaxed) {
-            guard let job = claimNext() else { usleep(50_000); continue }
+            // The timeout still finds jobs that became due without a ring (retries after a delay).
+            guard let job = claimNext() else { queued.wait(seconds: 0.05); continue }
             run(job)
             claimed.withLock { _ = $0.remove(job.id) }
             live.withLock { _ = $0.removeValue(forKey: job.ino) }

@@ -47,4 +47,8 @@ int estuary_removexattr(const char *path, const char *name);
 
 int estuary_fallocate(int fd, int mode, int64_t offset, int64_t length);
 long estuary_copy_file_range(int fdIn, int64_t *offIn, int fdOut, int64_t *offOut, size_t length, unsigned flags);
+/// sync_file_range(SYNC_FILE_RANGE_WRITE): starts writeback of the range and waits for none of it.
+int estuary_start_writeback(int fd, int64_t offset, int64_t length);
+/// Bytes of the range the page cache holds (cachestat, Linux 6.5+); -1 when that is unknown.
+int64_t estuary_cached_bytes(int fd, int64_t offset, int64_t length);
 #endif
