@@ -131,8 +131,10 @@ public final class Mover: Sendable {
 
     private func workLoop() {
         while running.load(ordering: .relaxed) {
-            // The timeout still finds jobs that became due without a ring (retries after a delay).
-            guard let job = claimNext() else { queued.wait(seconds: 0.05); continue }
+            // Every enqueue rings; the timeout only finds jobs that became due without a ring
+            // (a retry after a silo came back), so an idle daemon does not query the index
+            // twenty times a second per worker.
+            guard let job = claimNext() else { queued.wait(seconds: 2); continue }
             run(job)
             claimed.withLock { _ = $0.remove(job.id) }
             live.withLock { _ = $0.removeValue(forKey: job.ino) }
