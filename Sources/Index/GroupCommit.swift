@@ -58,13 +58,7 @@ extension IndexStore {
                 var byte: UInt8 = 1
                 _ = Glibc.write(batch.wake.1, &byte, 1)
             }
-            try state.beginChange()
-            let result: R
-            do throws(IndexError) { result = try body(WriteTransaction(state: state)) } catch {
-                try? state.endChange(succeeded: false)
-                throw error
-            }
-            try state.endChange(succeeded: true)
+            let result = try state.asChange(body)
             state.batchChanges += 1
             // A number handed out must be reserved durably before the caller writes it into
             // a silo as an inode hint.

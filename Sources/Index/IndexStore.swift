@@ -70,19 +70,12 @@ public final class IndexStore: Sendable {
     }
 
     /// Runs `body` in one write transaction and commits it before returning, together with any
-    /// namespace changes still waiting in the group-commit batch (see `change`). On SQLITE_BUSY
-    /// the transaction is rolled back and `body` runs again, so it must not have effects outside
-    /// the index.
+    /// namespace changes still waiting in the group-commit batch (see `change`). A failing body
+    /// leaves no trace in the index; BEGIN waits while another process holds the write lock.
     public func write<R>(_ body: (WriteTransaction) throws(IndexError) -> R) throws(IndexError) -> R {
         try writer.withLock { state throws(IndexError) -> R in
             if state.batchOpen {
-                try state.beginChange()
-                let result: R
-                do throws(IndexError) { result = try body(WriteTransaction(state: state)) } catch {
-                    try? state.endChange(succeeded: false)
-                    throw error
-                }
-                try state.endChange(succeeded: true)
+                let result = try state.asChange(body)
                 try commitBatch(state)
                 return result
             }
@@ -215,6 +208,18 @@ final class WriterState: @unchecked Sendable {
     func endChange(succeeded: Bool) throws(IndexError) {
         if !succeeded { try? connection.prepare("ROLLBACK TO change").run() }
         try connection.prepare("RELEASE change").run()
+    }
+
+    /// `body` as one change inside the open transaction.
+    func asChange<R>(_ body: (WriteTransaction) throws(IndexError) -> R) throws(IndexError) -> sending R {
+        try beginChange()
+        let result: R
+        do throws(IndexError) { result = try body(WriteTransaction(state: self)) } catch {
+            try? endChange(succeeded: false)
+            throw error
+        }
+        try endChange(succeeded: true)
+        return result
     }
 
     static let inodeReserve: UInt64 = 4096
