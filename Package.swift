@@ -44,10 +44,11 @@ let package = Package(
                 swiftSettings: [.define("ADMINCLI_OBJECTIVES")]),
         .executableTarget(name: "estuaryfs", dependencies: ["Daemon"]),
         .executableTarget(name: "estuary", dependencies: ["AdminCLI"]),
-        .testTarget(name: "ConfigTests", dependencies: ["Config"]),
-        .testTarget(name: "ObjectivesTests", dependencies: ["Objectives"]),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "ConfigTests", dependencies: ["Config", "TestSupport"]),
+        .testTarget(name: "ObjectivesTests", dependencies: ["Objectives", "TestSupport"]),
         .testTarget(name: "IndexTests", dependencies: ["Index", "Silos", "Assimilation", "Syscalls"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Config", "Syscalls", "estuaryfs", "estuary"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Config", "Syscalls", "TestSupport", "estuaryfs", "estuary"]),
     ],
     swiftLanguageModes: [.v6]
 )

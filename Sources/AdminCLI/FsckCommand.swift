@@ -29,18 +29,13 @@ struct FsckCommand: ParsableCommand {
             }
             report = scan
         } else {
-            try PoolContext.makeDirectory(PoolPaths(config).stateDirectory)
-            let lock: PoolLock
-            do { lock = try PoolLock(path: PoolPaths(config).lock) } catch let held as PoolLock.Held {
-                throw CommandFailure("pool '\(config.name)' is held by process \(held.holder), but its control socket does not answer")
+            report = try PoolLocator.withOfflinePool(config) { context in
+                do { try IndexHealth.check(context) } catch {
+                    print("\(error)")
+                    throw ExitCode(1)
+                }
+                return PoolReports.scan(try Scanner(index: context.index, silos: context.silos).scan(dryRun: !repair))
             }
-            defer { withExtendedLifetime(lock) {} }
-            let context = try PoolContext(config: config)
-            do { try IndexHealth.check(context) } catch {
-                print("\(error)")
-                throw ExitCode(1)
-            }
-            report = PoolReports.scan(try Scanner(index: context.index, silos: context.silos).scan(dryRun: !repair))
         }
         let differences = report.added + report.removed + report.updated
         if json { print(String(decoding: ControlCoding.encode(report), as: UTF8.self)) }

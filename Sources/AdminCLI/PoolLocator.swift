@@ -61,6 +61,17 @@ enum PoolLocator {
     }
 
     /// The running daemon of a pool, or a clear error: these commands need it.
+    /// Opens the pool in this process, holding its lock until `body` returns; for a pool no
+    /// daemon serves.
+    static func withOfflinePool<R>(_ config: PoolConfig, _ body: (PoolContext) throws -> R) throws -> R {
+        try PoolContext.makeDirectory(PoolPaths(config).stateDirectory)
+        let lock: PoolLock
+        do { lock = try PoolLock(path: PoolPaths(config).lock) } catch let held as PoolLock.Held {
+            throw CommandFailure("pool '\(config.name)' is held by process \(held.holder), but its control socket does not answer")
+        }
+        return try withExtendedLifetime(lock) { try body(try PoolContext(config: config)) }
+    }
+
     static func requireDaemon(_ config: PoolConfig) throws -> LineSocket {
         guard let socket = daemon(config) else {
             throw CommandFailure("pool '\(config.name)' is not mounted (no daemon answers on \(PoolPaths(config).controlSocket))")

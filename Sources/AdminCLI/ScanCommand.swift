@@ -43,13 +43,10 @@ struct ScanCommand: ParsableCommand {
     }
 
     private func scanOffline(_ config: PoolConfig, progress: ProgressLine) throws -> ScanReport {
-        try PoolContext.makeDirectory(PoolPaths(config).stateDirectory)
-        let lock: PoolLock
-        do { lock = try PoolLock(path: PoolPaths(config).lock) } catch let held as PoolLock.Held {
-            throw CommandFailure("pool '\(config.name)' is held by process \(held.holder), but its control socket does not answer")
-        }
-        defer { withExtendedLifetime(lock) {} }
-        let context = try PoolContext(config: config)
+        try PoolLocator.withOfflinePool(config) { context in try scanOffline(context, progress: progress) }
+    }
+
+    private func scanOffline(_ context: PoolContext, progress: ProgressLine) throws -> ScanReport {
         var targets = context.silos.all
         if let silo { targets = targets.filter { $0.name == silo } }
         if adopt { targets.forEach { $0.adopt() } }

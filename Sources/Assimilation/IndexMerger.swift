@@ -27,6 +27,9 @@ final class IndexMerger {
     /// new entry is checked to still exist before it is added.
     var liveSince: Int64?
 
+    /// `liveSince` in the whole seconds jobs record, a second early to be safe.
+    private var jobsSince: Int64? { liveSince.map { $0 / 1_000_000_000 - 1 } }
+
     init(silos: SiloSet) { self.silos = silos }
 
     private func order(_ id: SiloID) -> Int { silos[id]?.order ?? Int.max }
@@ -86,9 +89,9 @@ final class IndexMerger {
     /// meanwhile is left alone: the walk may have seen it half-way between two silos.
     func finish(_ tx: WriteTransaction) throws(IndexError) {
         var moved = Set<UInt64>()
-        if let since = liveSince {
+        if let since = jobsSince {
             let s = try tx.connection.prepare("SELECT ino FROM jobs WHERE updated >= ?")
-            s.bind(1, since / 1_000_000_000 - 1)
+            s.bind(1, since)
             while try s.step() { moved.insert(UInt64(bitPattern: s.int64(0))) }
             s.reset()
         }
@@ -180,10 +183,10 @@ final class IndexMerger {
     /// Whether a move of `ino` ran since this live scan began (never, for a scan of an
     /// unmounted pool).
     private func movedDuringScan(_ ino: UInt64, _ tx: WriteTransaction) throws(IndexError) -> Bool {
-        guard let since = liveSince else { return false }
+        guard let since = jobsSince else { return false }
         let s = try tx.connection.prepare("SELECT 1 FROM jobs WHERE ino = ? AND updated >= ? LIMIT 1")
         defer { s.reset() }
-        s.bind(1, ino).bind(2, since / 1_000_000_000 - 1)
+        s.bind(1, ino).bind(2, since)
         return try s.step()
     }
 

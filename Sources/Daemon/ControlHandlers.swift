@@ -105,11 +105,9 @@ enum ControlHandlers {
             // A silo that was offline may be back: try to attach it before scanning.
             for silo in targets where !silo.isOnline { _ = try? silo.attach() }
             do {
-                namespace.flushMetadata()
-                let summary = try Scanner(index: pool.index, silos: pool.silos).scan(targets, live: true) { progress in
+                let summary = try liveScan(pool, namespace, targets) { progress in
                     send(ControlReply(progress: ScanProgressReport(entries: progress.entries, seconds: progress.seconds)))
                 }
-                namespace.reloadFromIndex()
                 send(ControlReply(scan: PoolReports.scan(summary)))
             } catch {
                 send(ControlReply(error: "scan failed: \(error)"))

@@ -103,9 +103,7 @@ public enum DaemonMain {
         let housekeeping = Housekeeping(namespace: namespace, heat: tiering.heat, index: pool.index) {
             // A batch the index refused (disk full, I/O error): the silos are ahead of the index
             // until a rescan brings it level.
-            namespace.flushMetadata()
-            let summary = try Scanner(index: pool.index, silos: pool.silos).scan(pool.silos.all.filter(\.isOnline), live: true)
-            namespace.reloadFromIndex()
+            let summary = try liveScan(pool, namespace, pool.silos.all.filter(\.isOnline))
             return "\(summary.added) added, \(summary.updated) updated, \(summary.removed) removed"
         }
         housekeeping.start()

@@ -50,9 +50,7 @@ final class SiloWatch: Sendable {
                 logger.notice("silo '\(silo.name)' (\(silo.path)) is back; rescanning it")
                 record(silo)
                 do {
-                    namespace.flushMetadata()
-                    let summary = try Scanner(index: pool.index, silos: pool.silos).scan([silo], live: true)
-                    namespace.reloadFromIndex()
+                    let summary = try liveScan(pool, namespace, [silo])
                     logger.notice("silo '\(silo.name)' checked: \(summary.added) added, \(summary.updated) updated, \(summary.removed) removed")
                 } catch {
                     logger.error("rescan of returning silo '\(silo.name)' failed: \(error)")

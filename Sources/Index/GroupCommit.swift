@@ -25,7 +25,6 @@ final class GroupCommit: Sendable {
     let running = Atomic<Bool>(false)
     /// Batches that could not be committed: the index lags the silos until a rescan.
     let lost = Atomic<Int>(0)
-    let intervalMicroseconds = Atomic<Int>(5_000)
     /// Written once per batch to wake the committer; read end, write end.
     let wake: (Int32, Int32)
     let thread = Mutex<OSThread?>(nil)
@@ -97,7 +96,7 @@ extension IndexStore {
     /// Starts the committer thread: a batch is committed `interval` seconds after it opened.
     public func startGroupCommit(interval: Double = 0.005) {
         guard batch.wake.0 >= 0, !batch.running.exchange(true, ordering: .relaxed) else { return }
-        batch.intervalMicroseconds.store(max(100, Int(interval * 1e6)), ordering: .relaxed)
+        let pause = UInt32(max(100, interval * 1e6))
         let t = OSThread.start { [self] in
             var poll = pollfd(fd: batch.wake.0, events: Int16(POLLIN), revents: 0)
             var drain = [UInt8](repeating: 0, count: 64)
@@ -105,7 +104,7 @@ extension IndexStore {
                 _ = Glibc.poll(&poll, 1, 1000)
                 while Glibc.read(batch.wake.0, &drain, drain.count) > 0 {}
                 guard batch.pending.load(ordering: .acquiring) else { continue }
-                usleep(UInt32(batch.intervalMicroseconds.load(ordering: .relaxed)))
+                usleep(pause)
                 // A failure is counted in `lost`; the daemon logs it and rescans.
                 try? commitPending()
             }

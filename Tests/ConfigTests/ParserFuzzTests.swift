@@ -1,5 +1,6 @@
 import Testing
 @testable import Config
+import TestSupport
 
 /// Random and mutated input must only ever parse or fail with a located
 /// error: no trap, no hang, no position outside the input.

@@ -1,5 +1,6 @@
 import Testing
 @testable import Objectives
+import TestSupport
 
 /// Random input must either parse or throw a located `ObjectiveError`:
 /// no trap, no hang, no column outside the text. Whatever parses must print

@@ -1,5 +1,6 @@
 import Testing
 @testable import Objectives
+import TestSupport
 
 @Suite struct ParserTests {
     @Test func comparisonsOnEveryField() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Syscalls
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
