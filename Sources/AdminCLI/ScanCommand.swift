@@ -50,7 +50,7 @@ struct ScanCommand: ParsableCommand {
         var targets = context.silos.all
         if let silo { targets = targets.filter { $0.name == silo } }
         if adopt { targets.forEach { $0.adopt() } }
-        let summary = try Scanner(index: context.index, silos: context.silos).scan(targets) { p in progress.show(p.entries, p.rate) }
+        let summary = try Scanner(index: context.index, silos: context.silos).scan(targets, progress: { p in progress.show(p.entries, p.rate) })
         var report = PoolReports.scan(summary)
         for offline in context.offline where !adopt && targets.contains(where: { $0.name == offline.silo }) {
             if !report.problems.contains(where: { $0.silo == offline.silo && $0.path.isEmpty }) {

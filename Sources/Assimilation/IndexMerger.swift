@@ -26,6 +26,9 @@ final class IndexMerger {
     /// changed after the walk began are left alone (the next scan sees them settled), and a
     /// new entry is checked to still exist before it is added.
     var liveSince: Int64?
+    /// Told of every name that appeared, went or changed kind, in a live scan: the kernel may
+    /// have it cached (a negative entry for a name that now exists, or the reverse).
+    var nameChanged: ((_ parent: UInt64, _ name: [UInt8]) -> Void)?
 
     /// `liveSince` in the whole seconds jobs record, a second early to be safe.
     private var jobsSince: Int64? { liveSince.map { $0 / 1_000_000_000 - 1 } }
@@ -61,6 +64,7 @@ final class IndexMerger {
                 ino = try tx.insert(row, hint: scanned.inodeHint)
                 if !scanned.tags.isEmpty { try tx.replaceXattrs(of: ino, with: scanned.tags) }
                 summary.added += 1
+                nameChanged?(directory, scanned.name)
             }
             if scanned.stat.isDirectory { directories[childPath(batch.path, scanned.name)] = ino }
         }
@@ -77,6 +81,7 @@ final class IndexMerger {
                 row.nlink = max(1, row.nlink) - 1
                 try tx.updateData(row)
                 summary.removed += 1
+                nameChanged?(directory, name)
             }
         }
         // 2 + subdirectories, as local file systems count a directory's links.
@@ -163,6 +168,7 @@ final class IndexMerger {
                 try recordShadow(row.ino, stat, silo: s, existing: shadow, tx)
             }
         case (false, true):
+            nameChanged?(row.parent, row.name)   // the kernel cannot turn a file's inode into a directory
             shadowsExist = true
             try tx.upsertShadow(ShadowRow(ino: row.ino, silo: row.silo, kind: row.kind, size: row.size, mtimeNs: row.mtimeNs))
             row.apply(stat); row.silo = s; row.dirSilos = bit(s); row.nlink = 2; row.target = nil
@@ -207,6 +213,7 @@ final class IndexMerger {
             if row.dirSilos == 0 {
                 try deleteSubtree(row.ino, tx)
                 summary.removed += 1
+                nameChanged?(row.parent, row.name)
                 return
             }
             if row.silo == s {
@@ -226,6 +233,7 @@ final class IndexMerger {
         } else {
             try tx.delete(row.ino)
             summary.removed += 1
+            nameChanged?(row.parent, row.name)
         }
     }
 

@@ -15,8 +15,10 @@ public struct Scanner: Sendable {
     public init(index: IndexStore, silos: SiloSet) { self.index = index; self.silos = silos }
 
     /// Scans `targets` (all silos by default). `progress` is called about twice a second.
-    /// `live` says the pool is mounted meanwhile (see `IndexMerger.liveSince`).
+    /// `live` says the pool is mounted meanwhile (see `IndexMerger.liveSince`); `nameChanged`
+    /// hears of every name added, removed or changed in kind, after it is committed.
     public func scan(_ targets: [Silo]? = nil, live: Bool = false, dryRun: Bool = false,
+                     nameChanged: ((_ parent: UInt64, _ name: [UInt8]) -> Void)? = nil,
                      progress: (ScanProgress) -> Void = { _ in }) throws(IndexError) -> ScanSummary {
         let targets = targets ?? silos.all
         let started = monotonicSeconds()
@@ -32,6 +34,13 @@ public struct Scanner: Sendable {
         }
         let merger = IndexMerger(silos: silos)
         if live { merger.liveSince = wallStart }
+        // Names are passed on per committed transaction: a busy retry replays a chunk.
+        var uncommitted: [(UInt64, [UInt8])] = []
+        if nameChanged != nil { merger.nameChanged = { uncommitted.append(($0, $1)) } }
+        let deliver = {
+            if let nameChanged { for (parent, name) in uncommitted { nameChanged(parent, name) } }
+            uncommitted.removeAll()
+        }
         merger.shadowsExist = try index.query { tx throws(IndexError) in try tx.shadowCount() } > 0
         var lastReport = started
         var finished = false
@@ -47,9 +56,10 @@ public struct Scanner: Sendable {
             let saved = (merger.summary, merger.directories, merger.pendingRemovals)
             let apply = { (tx: WriteTransaction) throws(IndexError) in
                 (merger.summary, merger.directories, merger.pendingRemovals) = saved   // a busy retry replays the chunk
+                uncommitted.removeAll()
                 for batch in chunk { try merger.apply(batch, tx) }
             }
-            if dryRun { try index.dryRun(apply) } else { try index.write(apply) }
+            if dryRun { try index.dryRun(apply) } else { try index.write(apply); deliver() }
             let now = monotonicSeconds()
             if now - lastReport >= 0.5 {
                 progress(ScanProgress(entries: merger.summary.entries, seconds: now - started))
@@ -62,6 +72,7 @@ public struct Scanner: Sendable {
         let saved = (merger.summary, merger.pendingRemovals)
         let finish = { (tx: WriteTransaction) throws(IndexError) in
             (merger.summary, merger.pendingRemovals) = saved
+            uncommitted.removeAll()
             try merger.finish(tx)
             guard !dryRun else { return }
             let rows = try tx.reader.silos()
@@ -71,7 +82,7 @@ public struct Scanner: Sendable {
                                   at: Int64(time(nil)))
             }
         }
-        if dryRun { try index.dryRun(finish) } else { try index.write(finish) }
+        if dryRun { try index.dryRun(finish) } else { try index.write(finish); deliver() }
         var summary = merger.summary
         summary.problems = problemList
         summary.silos = targets.map(\.name)

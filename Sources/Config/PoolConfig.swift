@@ -3,9 +3,12 @@
 /// sizes are in bytes and every silo's tier is known.
 public struct PoolConfig: Sendable, Equatable {
     public static let defaultExtentSize = 4 << 20
-    public static let defaultEntryTimeout = 1.0
-    public static let defaultAttrTimeout = 1.0
-    public static let defaultNegativeTimeout = 0.0
+    /// Long, because the daemon tells the kernel of every change it did not see go by (see
+    /// docs/decisions.md, "Long kernel caches"); the timeout only bounds how long a change
+    /// no scan has found yet stays hidden in the kernel's cache on top of the index.
+    public static let defaultEntryTimeout = 60.0
+    public static let defaultAttrTimeout = 60.0
+    public static let defaultNegativeTimeout = 60.0
 
     /// The pool id; also the name of its state directory.
     public var name: String

@@ -77,6 +77,8 @@ public enum DaemonMain {
             }
         }
         let namespace = Namespace(index: pool.index, silos: pool.silos, logger: Logger(label: "estuary.namespace"))
+        let kernelCache = KernelInvalidator()
+        namespace.useKernelCache(kernelCache)
         let timeouts = CacheTimeouts(entry: options.entryTimeout ?? config.entryTimeout,
                                      attributes: options.attrTimeout ?? config.attrTimeout,
                                      negative: options.negativeTimeout ?? config.negativeTimeout)
@@ -88,6 +90,7 @@ public enum DaemonMain {
         if options.debug { fuseOptions.append("debug") }
         let session = try FuseSession(options: fuseOptions, operations: adapter)
         try session.mount(at: mountpoint)
+        kernelCache.start(session)
         session.installSignalHandlers()
         let control = ControlServer(path: paths.controlSocket, logger: Logger(label: "estuary.control")) { request, send in
             ControlHandlers.handle(request, pool: pool, namespace: namespace, mountpoint: mountpoint, tiering: tiering,
@@ -118,6 +121,7 @@ public enum DaemonMain {
         tiering.stop()
         housekeeping.stop()
         control.stop()
+        kernelCache.stop()
         do { try pool.index.stopGroupCommit() } catch {
             logger.error("the last namespace changes could not be committed to the index (\(error)); the next mount rescans the silos")
         }

@@ -23,9 +23,9 @@ struct DaemonOptions: Equatable {
     options:
       -f                     stay in the foreground (logs to stderr)
       -d                     foreground with FUSE request debugging
-      -o entry_timeout=SEC   kernel name cache timeout (default from the pool config, 1)
-      -o attr_timeout=SEC    kernel attribute cache timeout (default 1)
-      -o negative_timeout=SEC
+      -o entry_timeout=SEC   kernel name cache timeout (default from the pool config, 60)
+      -o attr_timeout=SEC    kernel attribute cache timeout (default from the pool config, 60)
+      -o negative_timeout=SEC  kernel cache timeout of absent names (default from the pool config, 60)
       -o threads=N           maximum FUSE worker threads (default 16)
       -o noscan              do not scan new silos before mounting
       -o log_level=LEVEL     trace, debug, info, notice, warning, error

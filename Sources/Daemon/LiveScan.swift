@@ -5,12 +5,19 @@ import Pool
 import Silos
 
 /// A scan of `targets` while the pool is mounted: sizes and times still in memory go to the
-/// index first (so the scan compares against them), and the nodes the kernel holds are
-/// reloaded after (so it sees what the scan changed).
+/// index first (so the scan compares against them); after it, the nodes the kernel holds are
+/// reloaded and the kernel drops what it cached of the names and files the scan changed, so
+/// whoever asked for the scan sees its result through the mount when it returns.
 func liveScan(_ pool: PoolContext, _ namespace: Namespace, _ targets: [Silo],
               progress: (ScanProgress) -> Void = { _ in }) throws(IndexError) -> ScanSummary {
     namespace.flushMetadata()
-    let summary = try Scanner(index: pool.index, silos: pool.silos).scan(targets, live: true, progress: progress)
-    namespace.reloadFromIndex()
+    // Only names in directories the kernel holds can be in its cache.
+    var changedNames: [(parent: UInt64, name: [UInt8])] = []
+    let summary = try Scanner(index: pool.index, silos: pool.silos).scan(
+        targets, live: true,
+        nameChanged: { parent, name in if namespace.kernelKnows(parent) { changedNames.append((parent, name)) } },
+        progress: progress)
+    namespace.reloadFromIndex(changedNames: changedNames)
+    namespace.settleKernelCache()
     return summary
 }

@@ -6,17 +6,16 @@ import Glibc
 /// Checks a mount point before mounting, clearing the dead mount a killed daemon leaves behind.
 enum MountPointCheck {
     static func prepare(_ path: String, log: (String) -> Void) throws {
+        // statvfs always reaches the file system's daemon; stat may be answered from the
+        // kernel's attribute cache even after the daemon died.
+        var fs = statvfs()
+        if statvfs(path, &fs) != 0 && errno == ENOTCONN { return try detachDead(path, log: log) }
         do {
             let stat = try Sys.statPath(path)
             guard stat.isDirectory else { throw DaemonError("mount point \(path) is not a directory") }
         } catch let error as Errno {
             switch error {
-            case .socketNotConnected:
-                // "Transport endpoint is not connected": a FUSE daemon died; detach its mount.
-                log("mount point \(path) holds a dead FUSE mount; detaching it")
-                let status = run(["/bin/fusermount3", "-uz", path])
-                if status != 0 { _ = umount2(path, Int32(MNT_DETACH)) }
-                return try prepare(path, log: log)
+            case .socketNotConnected: return try detachDead(path, log: log)
             case .noSuchFileOrDirectory: throw DaemonError("mount point \(path) does not exist")
             case .permissionDenied: throw DaemonError("mount point \(path) cannot be accessed (permission denied)")
             default: throw DaemonError("mount point \(path): \(error)")
@@ -25,6 +24,16 @@ enum MountPointCheck {
         if let existing = mountedAt(path) {
             throw DaemonError("mount point \(path) is in use: \(existing.source) is already mounted there (\(existing.type))")
         }
+    }
+
+    /// "Transport endpoint is not connected": a FUSE daemon died; detach its mount.
+    private static func detachDead(_ path: String, log: (String) -> Void) throws {
+        log("mount point \(path) holds a dead FUSE mount; detaching it")
+        let status = run(["/bin/fusermount3", "-uz", path])
+        if status != 0 { _ = umount2(path, Int32(MNT_DETACH)) }
+        var fs = statvfs()
+        if statvfs(path, &fs) != 0 && errno == ENOTCONN { throw DaemonError("mount point \(path) holds a dead FUSE mount that cannot be detached") }
+        return try prepare(path, log: log)
     }
 
     /// The mount at exactly `path`, from /proc/self/mountinfo.

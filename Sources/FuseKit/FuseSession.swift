@@ -79,13 +79,17 @@ public final class FuseSession: @unchecked Sendable {
         mountpoint = nil
     }
 
-    /// Tells the kernel to drop its cached entry `name` in `parent`.
-    public func invalidateEntry(parent: UInt64, name: [UInt8]) {
-        _ = withCPath(name) { fuse_lowlevel_notify_inval_entry(session, fuse_ino_t(parent), $0, name.count) }
+    /// Tells the kernel to drop its cached entry `name` in `parent` (positive or negative).
+    /// Returns 0 or a negative errno (-ENOENT: the kernel holds no such entry).
+    @discardableResult
+    public func invalidateEntry(parent: UInt64, name: [UInt8]) -> Int32 {
+        withCPath(name) { fuse_lowlevel_notify_inval_entry(session, fuse_ino_t(parent), $0, name.count) }
     }
 
-    /// Tells the kernel to drop cached attributes (and data) of `ino`.
-    public func invalidateInode(_ ino: UInt64) {
-        _ = fuse_lowlevel_notify_inval_inode(session, fuse_ino_t(ino), 0, 0)
+    /// Tells the kernel to drop the cached attributes of `ino`, and its cached pages too when
+    /// `contents` is set. Attributes alone take no page locks, so this is safe inside a request.
+    @discardableResult
+    public func invalidateInode(_ ino: UInt64, contents: Bool) -> Int32 {
+        fuse_lowlevel_notify_inval_inode(session, fuse_ino_t(ino), contents ? 0 : -1, 0)
     }
 }

@@ -50,6 +50,9 @@ extension Namespace {
             _ = dirty.take(ino)
             do { try index.change { tx throws(IndexError) in try tx.update(row) } }
             catch { logger.warning("could not record new attributes of \(displayName(path)): \(error)") }
+            // Before the reply: the caller's next fstat or read must see the new size. The
+            // cached pages go with the open reply (no keep_cache).
+            reportNow(attributesOf: ino)
         }
         handles.add(ino, fd: fd, flags: flags)
         return (fd, changed)
@@ -82,6 +85,7 @@ extension Namespace {
         let rows = changed
         do { try index.change { tx throws(IndexError) in for row in rows { try tx.updateData(row) } } }
         catch { logger.warning("could not record files changed behind the mount: \(error)") }
+        report(rows.map { .contents($0.ino) })
         return changed.count
     }
 }

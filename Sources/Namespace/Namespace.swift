@@ -36,6 +36,8 @@ public final class Namespace: Sendable {
     /// Called with the inode of a file whose last name went, so layers above drop what they
     /// keep about it (heat) instead of holding it forever.
     let removalHooks = Mutex<[@Sendable (UInt64) -> Void]>([])
+    /// Where changes found outside FUSE requests go, so the kernel drops what it cached.
+    let kernelCache = Mutex<(any KernelCache)?>(nil)
 
     public init(index: IndexStore, silos: SiloSet, placement: any PlacementPolicy = FirstTierMostFree(),
                 logger: Logger = Logger(label: "estuary.namespace")) {
@@ -157,8 +159,9 @@ public final class Namespace: Sendable {
         return Capacity(blocks: t.blocks, free: t.free, available: t.available, files: t.files, freeFiles: t.freeFiles, blockSize: t.blockSize)
     }
 
-    /// Re-reads every node the kernel holds from the index, after a scan changed it underneath.
-    public func reloadFromIndex() {
+    /// Re-reads every node the kernel holds from the index, after a scan changed it underneath,
+    /// and tells the kernel what changed: the attributes of those nodes and `changedNames`.
+    public func reloadFromIndex(changedNames: [(parent: UInt64, name: [UInt8])] = []) {
         flushMetadata()
         let inodes = nodes.knownInodes
         // A rename or move that lands while the index is read must not be undone by it.
@@ -175,7 +178,12 @@ public final class Namespace: Sendable {
             logger.error("could not reload cached attributes: \(error)")
             return
         }
-        for ino in inodes { if let row = rows[ino], let v = versions[ino] { nodes.refresh(row, ifVersion: v) } }
+        var changes = changedNames.map { CachedChange.name(parent: $0.parent, name: $0.name) }
+        for ino in inodes {
+            guard let row = rows[ino], let v = versions[ino], let old = nodes.row(ino) else { continue }
+            if nodes.refresh(row, ifVersion: v), let change = Namespace.cachedChange(from: old, to: row) { changes.append(change) }
+        }
+        report(changes)
     }
 
     func indexFailure(_ error: IndexError, _ operation: String) -> Errno {

@@ -56,9 +56,12 @@ final class NodeTable: Sendable {
     func version(_ ino: UInt64) -> UInt64? { shard(ino).nodes.withLock { $0[ino]?.version } }
 
     /// Replaces the cached row only if nothing changed it since `version` was read.
-    func refresh(_ row: EntryRow, ifVersion version: UInt64) {
-        shard(row.ino).nodes.withLock { table in
-            if table[row.ino]?.version == version { table[row.ino]!.row = row; table[row.ino]!.version &+= 1 }
+    @discardableResult
+    func refresh(_ row: EntryRow, ifVersion version: UInt64) -> Bool {
+        shard(row.ino).nodes.withLock { table -> Bool in
+            guard table[row.ino]?.version == version else { return false }
+            table[row.ino]!.row = row; table[row.ino]!.version &+= 1
+            return true
         }
     }
 

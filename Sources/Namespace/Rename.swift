@@ -55,8 +55,8 @@ extension Namespace {
         guard silo.isOnline else { throw Errno.ioError }
         let from = try openDirectory(oldDir, in: silo, create: false)
         defer { Sys.close(from) }
-        let to = try openDirectory(newDir, in: silo, create: true)
-        defer { Sys.close(to) }
+        let to = oldDir.ino == newDir.ino ? from : try openDirectory(newDir, in: silo, create: true)
+        defer { if to != from { Sys.close(to) } }
         let rc = withCPath(name) { a in withCPath(newName) { b in estuary_renameat2(from, a, to, b, flags) } }
         if rc != 0 { throw Errno.current }
     }

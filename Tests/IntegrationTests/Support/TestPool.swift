@@ -4,7 +4,9 @@ import Glibc
 #endif
 
 /// A pool over temporary silos, mounted by the real `estuaryfs` binary in the foreground, for
-/// one test. Kernel caches are off by default so a test sees every change at once.
+/// one test. Kernel caches keep the defaults users get (long timeouts, with the daemon
+/// invalidating what changes behind the kernel), so every test also checks that the kernel's
+/// cached view stays true.
 final class TestPool {
     let root: String
     let silos: [(name: String, tier: String)]
@@ -25,8 +27,6 @@ final class TestPool {
         [pool]
         name = "test"
         state_dir = "\(root)/state"
-        entry_timeout = 0
-        attr_timeout = 0
         \(extraConfig)
 
         """
@@ -53,8 +53,9 @@ final class TestPool {
         logPipe = pipe
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
-            var s = stat()
-            if isMounted && stat(mountpoint, &s) == 0 && s.st_ino == 1 { return }
+            // statvfs reaches the daemon: a dead mount left by a killed one fails it (ENOTCONN).
+            var s = stat(), fs = statvfs()
+            if isMounted && statvfs(mountpoint, &fs) == 0 && stat(mountpoint, &s) == 0 && s.st_ino == 1 { return }
             if !process.isRunning {
                 let log = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
                 throw TestFailure("estuaryfs exited with \(process.terminationStatus): \(log)")

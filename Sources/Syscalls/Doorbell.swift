@@ -1,15 +1,14 @@
-import Syscalls
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// Lets idle threads sleep until something is queued for them, or a timeout passes.
-final class Doorbell: @unchecked Sendable {
+public final class Doorbell: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let rang = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var pending = false   // guarded by mutex: rung since the last wait returned
 
-    init() {
+    public init() {
         pthread_mutex_init(mutex, nil)
         var attributes = pthread_condattr_t()
         pthread_condattr_init(&attributes)
@@ -23,7 +22,7 @@ final class Doorbell: @unchecked Sendable {
         mutex.deallocate(); rang.deallocate()
     }
 
-    func ring() {
+    public func ring() {
         pthread_mutex_lock(mutex)
         pending = true
         pthread_cond_broadcast(rang)
@@ -31,7 +30,7 @@ final class Doorbell: @unchecked Sendable {
     }
 
     /// Returns once rung (a ring before the call counts) or after `seconds`.
-    func wait(seconds: Double) {
+    public func wait(seconds: Double) {
         var now = timespec()
         clock_gettime(CLOCK_MONOTONIC, &now)
         let nanoseconds = Int(now.tv_nsec) + Int(seconds * 1e9)
