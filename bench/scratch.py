@@ -35,8 +35,9 @@ GiB = 1 << 30
 
 
 def phase_settle() -> float:
-    """Before a timed phase: flush, and wait at least a second (so FUSE entry/attr caches
-    filled by the previous phase, 1 s timeouts, have expired) and until the CPUs have been
+    """Before a timed phase: flush, and wait at least a second (so mergerfs's FUSE entry/attr
+    caches filled by the previous phase, 1 s timeouts, have expired; Estuary keeps its own,
+    see benchmarks/metadata.py) and until the CPUs have been
     quiet for a second (at most 4 s). Returns the seconds waited."""
     return settle(1.0, 4.0, quiet_needed=1)
 
@@ -78,7 +79,6 @@ class Scratch:
         pool = EstuaryPool(name="benchmeta", silos=list(zip(self.silos["estuary"], ("fast", "bulk"))),
                            state_dir=os.path.join(work, "state-meta"),
                            config_path=os.path.join(work, "estuary-meta.toml"), identity="benchmeta-v1",
-                           pool_lines=("entry_timeout = 1.0", "attr_timeout = 1.0"),
                            tier_order=("fast", "bulk"))
         targets.append(EstuaryTarget(pool, os.path.join(work, "mnt-meta-estuary"), bin_dir,
                                      os.path.join(work, "logs", "estuaryfs-meta.log")))

@@ -118,11 +118,13 @@ final class FuseAdapter: FuseOperations {
             let item = items[position]
             let fits: Bool
             if plus {
-                fits = buffer.addPlus(name: item.name, entry: entryReply(namespace.freshest(item.row)), nextOffset: Int64(position + 1))
+                // A name removed since the listing was taken is skipped, as a local file system would.
+                guard let row = try? namespace.listedEntry(item) else { position += 1; continue }
+                fits = buffer.addPlus(name: item.name, entry: entryReply(row), nextOffset: Int64(position + 1))
                 // Every entry but "." and ".." that reaches the kernel counts as a lookup.
-                if fits && position >= 2 { namespace.rememberLookup(item.row) }
+                if fits && position >= 2 { namespace.rememberLookup(row) }
             } else {
-                fits = buffer.add(name: item.name, inode: item.row.ino, type: item.row.kind, nextOffset: Int64(position + 1))
+                fits = buffer.add(name: item.name, inode: item.ino, type: item.kind, nextOffset: Int64(position + 1))
             }
             if !fits { break }
             position += 1

@@ -20,6 +20,14 @@ extension Statement {
     }
 }
 
+/// One name of a directory listing.
+public struct ListedName: Sendable {
+    public var name: [UInt8]
+    public var ino: UInt64
+    public var kind: FileKind
+    public init(name: [UInt8], ino: UInt64, kind: FileKind) { self.name = name; self.ino = ino; self.kind = kind }
+}
+
 extension ReadTransaction {
     public func entry(_ ino: UInt64) throws(IndexError) -> EntryRow? {
         let s = try connection.prepare(Queries.entryByInode)
@@ -44,6 +52,25 @@ extension ReadTransaction {
 
     public func entry(parent: UInt64, name: [UInt8]) throws(IndexError) -> EntryRow? {
         try name.withUnsafeBufferPointer { buffer throws(IndexError) in try entry(parent: parent, name: buffer) }
+    }
+
+    /// Every name in `parent` with its inode and kind, which is all a plain directory listing
+    /// needs: three columns decode several times faster than whole rows.
+    public func listing(of parent: UInt64) throws(IndexError) -> [ListedName] {
+        var names: [ListedName] = []
+        let s = try connection.prepare("SELECT name, ino, kind FROM entries WHERE parent = ? ORDER BY name")
+        defer { s.reset() }
+        s.bind(1, parent)
+        while try s.step() {
+            names.append(ListedName(name: s.blob(0), ino: UInt64(bitPattern: s.int64(1)), kind: FileKind(rawValue: s.int(2)) ?? .unknown))
+        }
+        let l = try connection.prepare("SELECT l.name, l.ino, e.kind FROM links l JOIN entries e ON e.ino = l.ino WHERE l.parent = ?")
+        defer { l.reset() }
+        l.bind(1, parent)
+        while try l.step() {
+            names.append(ListedName(name: l.blob(0), ino: UInt64(bitPattern: l.int64(1)), kind: FileKind(rawValue: l.int(2)) ?? .unknown))
+        }
+        return names
     }
 
     /// Every name in `parent`: first names and hard links, in name order.

@@ -3,10 +3,7 @@ import Synchronization
 import Syscalls
 
 /// One entry of a directory listing, as snapshot at opendir.
-public struct DirectoryItem: Sendable {
-    public var name: [UInt8]
-    public var row: EntryRow
-}
+public typealias DirectoryItem = ListedName
 
 /// Open directory handles: each holds the listing taken when it was opened, so that offsets
 /// stay valid however the directory changes while it is read.

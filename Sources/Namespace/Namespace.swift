@@ -71,9 +71,6 @@ public final class Namespace: Sendable {
     /// Counts a lookup the kernel takes implicitly (a readdirplus entry).
     public func rememberLookup(_ row: EntryRow) { nodes.remember(row) }
 
-    /// The freshest row for a listing item: memory when the kernel holds the inode.
-    public func freshest(_ row: EntryRow) -> EntryRow { nodes.row(row.ino) ?? row }
-
     public func onRemoval(_ hook: @escaping @Sendable (UInt64) -> Void) { removalHooks.withLock { $0.append(hook) } }
 
     func removed(_ ino: UInt64) { for hook in removalHooks.withLock({ $0 }) { hook(ino) } }
@@ -128,17 +125,19 @@ public final class Namespace: Sendable {
     public func openDirectory(_ ino: UInt64) throws(Errno) -> UInt64 {
         let row = try entry(ino)
         guard row.kind == .directory else { throw Errno.notDirectory }
-        let children: [EntryRow]
-        do { children = try index.query { tx throws(IndexError) in try tx.children(of: ino) } }
+        let children: [ListedName]
+        do { children = try index.query { tx throws(IndexError) in try tx.listing(of: ino) } }
         catch { throw indexFailure(error, "opendir") }
-        var items: [DirectoryItem] = [DirectoryItem(name: Array(".".utf8), row: row)]
-        var parent = row
-        if ino != 1 { parent = (try? entry(row.parent)) ?? row }
-        items.append(DirectoryItem(name: Array("..".utf8), row: parent))
+        var items: [DirectoryItem] = [DirectoryItem(name: Array(".".utf8), ino: row.ino, kind: .directory)]
         items.reserveCapacity(children.count + 2)
-        for child in children { items.append(DirectoryItem(name: child.name, row: child)) }
+        items.append(DirectoryItem(name: Array("..".utf8), ino: ino == 1 ? 1 : row.parent, kind: .directory))
+        items.append(contentsOf: children)
         return directories.open(items)
     }
+
+    /// The row to describe a listed name with in a readdirplus reply: memory when the kernel
+    /// holds the inode, else the index.
+    public func listedEntry(_ item: DirectoryItem) throws(Errno) -> EntryRow { try entry(item.ino) }
 
     /// Items from `offset` on; an item's offset for the next call is its position + 1.
     public func directoryItems(_ handle: UInt64) throws(Errno) -> [DirectoryItem] {

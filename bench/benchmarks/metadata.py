@@ -6,8 +6,11 @@ scratch.py): create N files (open O_CREAT|O_EXCL + close), lstat each, read the 
 part by part across the targets (create on every target, then stat on every target, ...),
 each preceded by sync and a short settle. The pools live on a fresh journaled ext4 (see
 scratch.py for why not on the VM's root fs). "Warm" stat means the silo's own caches are warm
-(the files were just created) while the FUSE kernel caches (1 s timeouts) have expired,
-so every lstat reaches the daemon.
+(the files were just created). Each target runs with its default kernel caches: mergerfs's
+1 s timeouts have expired after the settle, so every lstat reaches its daemon; Estuary keeps
+names and attributes for 60 s because it invalidates them itself when something changes behind
+the mount (docs/decisions.md, "Long kernel caches"), so a repeated lstat costs no round trip.
+Run Estuary with `-o entry_timeout=1,attr_timeout=1,negative_timeout=0` to compare without that.
 """
 
 from __future__ import annotations
