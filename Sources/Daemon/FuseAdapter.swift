@@ -119,7 +119,7 @@ final class FuseAdapter: FuseOperations {
             let fits: Bool
             if plus {
                 // A name removed since the listing was taken is skipped, as a local file system would.
-                guard let row = try? namespace.listedEntry(item) else { position += 1; continue }
+                guard let row = try? namespace.getattr(item.ino) else { position += 1; continue }
                 fits = buffer.addPlus(name: item.name, entry: entryReply(row), nextOffset: Int64(position + 1))
                 // Every entry but "." and ".." that reaches the kernel counts as a lookup.
                 if fits && position >= 2 { namespace.rememberLookup(row) }

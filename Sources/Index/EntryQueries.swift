@@ -58,17 +58,14 @@ extension ReadTransaction {
     /// needs: three columns decode several times faster than whole rows.
     public func listing(of parent: UInt64) throws(IndexError) -> [ListedName] {
         var names: [ListedName] = []
-        let s = try connection.prepare("SELECT name, ino, kind FROM entries WHERE parent = ? ORDER BY name")
-        defer { s.reset() }
-        s.bind(1, parent)
-        while try s.step() {
-            names.append(ListedName(name: s.blob(0), ino: UInt64(bitPattern: s.int64(1)), kind: FileKind(rawValue: s.int(2)) ?? .unknown))
-        }
-        let l = try connection.prepare("SELECT l.name, l.ino, e.kind FROM links l JOIN entries e ON e.ino = l.ino WHERE l.parent = ?")
-        defer { l.reset() }
-        l.bind(1, parent)
-        while try l.step() {
-            names.append(ListedName(name: l.blob(0), ino: UInt64(bitPattern: l.int64(1)), kind: FileKind(rawValue: l.int(2)) ?? .unknown))
+        for sql in ["SELECT name, ino, kind FROM entries WHERE parent = ? ORDER BY name",
+                    "SELECT l.name, l.ino, e.kind FROM links l JOIN entries e ON e.ino = l.ino WHERE l.parent = ?"] {
+            let s = try connection.prepare(sql)
+            defer { s.reset() }
+            s.bind(1, parent)
+            while try s.step() {
+                names.append(ListedName(name: s.blob(0), ino: UInt64(bitPattern: s.int64(1)), kind: FileKind(rawValue: s.int(2)) ?? .unknown))
+            }
         }
         return names
     }

@@ -75,7 +75,7 @@ extension Namespace {
                 return rows
             }
         } catch { throw indexFailure(error, "mkdir in silo") }
-        rows.forEach(nodes.refresh)
+        for row in rows { nodes.refresh(row) }
     }
 
     /// The parent of a name and the name itself, opened for *at calls in `silo`.

@@ -32,7 +32,7 @@ extension Namespace {
     public func useKernelCache(_ cache: any KernelCache) { kernelCache.withLock { $0 = cache } }
 
     /// Whether the kernel holds `ino` (it has looked it up and not forgotten it).
-    public func kernelKnows(_ ino: UInt64) -> Bool { ino == 1 || nodes.row(ino) != nil }
+    public func kernelKnows(_ ino: UInt64) -> Bool { ino == 1 || nodes.holds(ino) }
 
     /// Passes on the changes the kernel can be holding: names in directories it knows, and
     /// inodes it knows.

@@ -31,9 +31,7 @@ extension Namespace {
             if estuary_dup_cloexec(fresh, fd) < 0 { let e = Errno.current; Sys.close(fresh); throw e }
             Sys.close(fresh)
         }
-        let old = nodes.row(ino)
-        nodes.refresh(row)
-        if let old, let change = Namespace.cachedChange(from: old, to: row) { report([change]) }
+        if let old = nodes.refresh(row), let change = Namespace.cachedChange(from: old, to: row) { report([change]) }
     }
 
     public func addAttributeProvider(_ provider: @escaping @Sendable (EntryRow, String) -> [UInt8]?) {

@@ -135,10 +135,6 @@ public final class Namespace: Sendable {
         return directories.open(items)
     }
 
-    /// The row to describe a listed name with in a readdirplus reply: memory when the kernel
-    /// holds the inode, else the index.
-    public func listedEntry(_ item: DirectoryItem) throws(Errno) -> EntryRow { try entry(item.ino) }
-
     /// Items from `offset` on; an item's offset for the next call is its position + 1.
     public func directoryItems(_ handle: UInt64) throws(Errno) -> [DirectoryItem] {
         guard let items = directories.items(handle) else { throw Errno.badFileDescriptor }
@@ -179,8 +175,8 @@ public final class Namespace: Sendable {
         }
         var changes = changedNames.map { CachedChange.name(parent: $0.parent, name: $0.name) }
         for ino in inodes {
-            guard let row = rows[ino], let v = versions[ino], let old = nodes.row(ino) else { continue }
-            if nodes.refresh(row, ifVersion: v), let change = Namespace.cachedChange(from: old, to: row) { changes.append(change) }
+            guard let row = rows[ino], let v = versions[ino], let old = nodes.refresh(row, ifVersion: v) else { continue }
+            if let change = Namespace.cachedChange(from: old, to: row) { changes.append(change) }
         }
         report(changes)
     }

@@ -46,24 +46,30 @@ final class NodeTable: Sendable {
 
     func row(_ ino: UInt64) -> EntryRow? { shard(ino).nodes.withLock { $0[ino]?.row } }
 
-    /// Replaces the cached row, if the node is known.
-    func refresh(_ row: EntryRow) {
-        shard(row.ino).nodes.withLock { table in
-            if table[row.ino] != nil { table[row.ino]!.row = row; table[row.ino]!.version &+= 1 }
+    /// Replaces the cached row, if the node is known; returns the row it replaced.
+    @discardableResult
+    func refresh(_ row: EntryRow) -> EntryRow? {
+        shard(row.ino).nodes.withLock { table -> EntryRow? in
+            guard let old = table[row.ino]?.row else { return nil }
+            table[row.ino]!.row = row; table[row.ino]!.version &+= 1
+            return old
         }
     }
 
     func version(_ ino: UInt64) -> UInt64? { shard(ino).nodes.withLock { $0[ino]?.version } }
 
-    /// Replaces the cached row only if nothing changed it since `version` was read.
+    /// Replaces the cached row only if nothing changed it since `version` was read; returns
+    /// the row it replaced.
     @discardableResult
-    func refresh(_ row: EntryRow, ifVersion version: UInt64) -> Bool {
-        shard(row.ino).nodes.withLock { table -> Bool in
-            guard table[row.ino]?.version == version else { return false }
+    func refresh(_ row: EntryRow, ifVersion version: UInt64) -> EntryRow? {
+        shard(row.ino).nodes.withLock { table -> EntryRow? in
+            guard let node = table[row.ino], node.version == version else { return nil }
             table[row.ino]!.row = row; table[row.ino]!.version &+= 1
-            return true
+            return node.row
         }
     }
+
+    func holds(_ ino: UInt64) -> Bool { shard(ino).nodes.withLock { $0[ino] != nil } }
 
     /// Changes the cached row in place; returns the new row, or nil if the node is not known.
     @discardableResult
