@@ -4,6 +4,7 @@
 // headers seen with it differ from Swift's Glibc module, and a clean build then rejects them.
 #define FUSE_USE_VERSION 314
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <fuse3/fuse_lowlevel.h>
@@ -25,6 +26,21 @@ static inline int estuary_fuse_reply_fd(fuse_req_t req, int fd, off_t offset, si
     buf.buf[0].fd = fd;
     buf.buf[0].pos = offset;
     return fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+// libfuse 3.14 passes write() the payload but drops the request's write_flags, where the kernel
+// asks for setuid/setgid to be cleared: it clears them itself only on cached writes, and leaves
+// direct_io writes by an unprivileged caller to the file system (FUSE_WRITE_KILL_SUIDGID).
+// Without splice reads (never enabled) the payload follows the protocol's 40-byte fuse_write_in
+// in libfuse's receive buffer; its offset and size fields are checked against the request's
+// before its flags are trusted, so a different layout reads as "no flag".
+static inline int estuary_write_kills_suidgid(const void *payload, size_t size, off_t offset) {
+    const unsigned char *in = (const unsigned char *)payload - 40;
+    uint64_t in_offset; uint32_t in_size, write_flags;
+    __builtin_memcpy(&in_offset, in + 8, 8);
+    __builtin_memcpy(&in_size, in + 16, 4);
+    __builtin_memcpy(&write_flags, in + 20, 4);
+    if (in_offset != (uint64_t)offset || in_size != size) return 0;
+    return (write_flags & (1u << 2)) != 0;
 }
 static inline unsigned estuary_cap_readdirplus(void) { return FUSE_CAP_READDIRPLUS; }
 static inline unsigned estuary_cap_readdirplus_auto(void) { return FUSE_CAP_READDIRPLUS_AUTO; }

@@ -79,11 +79,19 @@ final class FuseAdapter: FuseOperations {
         do { request.reply(link: try namespace.readlink(ino)) } catch { request.reply(error: error) }
     }
 
+    /// Write-only handles bypass the kernel's page cache (direct_io). Through the cache every
+    /// write is copied twice more (into the mount's pages, then to the daemon) and the data sits
+    /// in memory twice (the mount's pages and the silo's); cp, rsync, tar and shell redirections
+    /// all open write-only. Such a handle cannot be mmapped, which is what rules direct_io out
+    /// for read-write handles. The kernel drops cached pages a direct write overlaps, so readers
+    /// through other handles stay coherent (checked by WriteOnlyDirectTests).
+    static func writeOnly(_ flags: Int32) -> Bool { flags & O_ACCMODE == O_WRONLY }
+
     func open(_ request: consuming Request, ino: UInt64, flags: Int32) {
         do {
             let (fd, changed) = try namespace.open(ino, flags: flags)
             // Cached pages stay valid across opens unless the backing file changed behind us.
-            if !request.reply(open: UInt64(fd), keepCache: !changed) { namespace.release(ino, fd: fd) }
+            if !request.reply(open: UInt64(fd), keepCache: !changed, directIO: Self.writeOnly(flags)) { namespace.release(ino, fd: fd) }
         } catch {
             request.reply(error: error)
         }

@@ -16,7 +16,7 @@ extension FuseAdapter {
     func create(_ request: consuming Request, parent: UInt64, name: UnsafeBufferPointer<UInt8>, mode: UInt32, flags: Int32) {
         do {
             let (row, fd) = try namespace.create(parent: parent, name: name, mode: mode, flags: flags, creator: creator(request))
-            if !request.reply(create: entryReply(row), handle: UInt64(fd)) {
+            if !request.reply(create: entryReply(row), handle: UInt64(fd), directIO: Self.writeOnly(flags)) {
                 namespace.release(row.ino, fd: fd)
                 namespace.forget(row.ino, count: 1)
             }
@@ -81,10 +81,29 @@ extension FuseAdapter {
         }
     }
 
-    func write(_ request: consuming Request, ino: UInt64, data: UnsafeRawBufferPointer, offset: Int64, handle: UInt64) {
+    func write(_ request: consuming Request, ino: UInt64, data: UnsafeRawBufferPointer, offset: Int64, handle: UInt64, killSetuid: Bool) {
         noteAccess(ino, offset: offset, length: data.count)
-        do { request.reply(written: try namespace.write(ino, fd: Int32(truncatingIfNeeded: handle), data: data, offset: offset)) }
-        catch { request.reply(error: error) }
+        do {
+            let fd = Int32(truncatingIfNeeded: handle)
+            if killSetuid { try dropSetuid(ino, openFD: fd, request) }
+            request.reply(written: try namespace.write(ino, fd: fd, data: data, offset: offset))
+        } catch {
+            request.reply(error: error)
+        }
+    }
+
+    /// What a local file system clears on a write by a caller without CAP_FSETID: setuid, and
+    /// setgid when group-execute is set or the caller is not in the file's group.
+    private func dropSetuid(_ ino: UInt64, openFD: Int32, _ request: borrowing Request) throws(Errno) {
+        let row = try namespace.getattr(ino)
+        var kill = row.mode & UInt32(S_ISUID)
+        if row.mode & UInt32(S_ISGID) != 0 {
+            let caller = request.caller
+            if row.mode & UInt32(S_IXGRP) != 0 || (caller.gid != row.gid && !request.callerGroups().contains(row.gid)) {
+                kill |= UInt32(S_ISGID)
+            }
+        }
+        if kill != 0 { try namespace.clearModeBits(ino, kill, openFD: openFD) }
     }
 
     /// ENOSYS tells the kernel never to send FLUSH again, which takes one round trip off every

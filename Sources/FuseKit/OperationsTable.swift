@@ -101,8 +101,9 @@ func makeOperationsTable() -> fuse_lowlevel_ops {
         target(req).setattr(Request(req!), ino: UInt64(ino), changes: changes, handle: fi?.pointee.fh)
     }
     ops.write = { req, ino, buf, size, offset, fi in
+        let kill = buf.map { estuary_write_kills_suidgid($0, size, offset) != 0 } ?? false
         target(req).write(Request(req!), ino: UInt64(ino), data: UnsafeRawBufferPointer(start: buf, count: size),
-                          offset: Int64(offset), handle: fi?.pointee.fh ?? 0)
+                          offset: Int64(offset), handle: fi?.pointee.fh ?? 0, killSetuid: kill)
     }
     ops.flush = { req, ino, fi in target(req).flush(Request(req!), ino: UInt64(ino), handle: fi?.pointee.fh ?? 0) }
     ops.fsync = { req, ino, datasync, fi in

@@ -56,11 +56,12 @@ public struct Request: ~Copyable {
 
     /// A created and opened file: its entry (a kernel lookup) and its handle.
     @discardableResult
-    public consuming func reply(create entry: EntryReply, handle: UInt64, keepCache: Bool = false) -> Bool {
+    public consuming func reply(create entry: EntryReply, handle: UInt64, keepCache: Bool = false, directIO: Bool = false) -> Bool {
         var e = entry.param
         var fi = fileInfo?.pointee ?? fuse_file_info()
         fi.fh = handle
         fi.keep_cache = keepCache ? 1 : 0
+        fi.direct_io = directIO ? 1 : 0
         let rc = fuse_reply_create(raw, &e, &fi)
         discard self
         return rc == 0

@@ -1,0 +1,131 @@
+import CShims
+import Foundation
+import Syscalls
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Write-only handles bypass the mount's page cache (direct_io, see FuseAdapter.writeOnly).
+/// The first check fails if they do not; the others compare the mount with a native directory
+/// for what direct writes must not change: readers through other handles and mappings see the
+/// new bytes and size, and a second user's write clears setuid/setgid as ext4 does.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct WriteOnlyDirectTests {
+    private static let mib = 1 << 20
+
+    private func writeFile(_ path: String, flags: Int32, bytes: Int) throws {
+        let fd = open(path, flags | O_CREAT, 0o644)
+        guard fd >= 0 else { throw Errno.current }
+        defer { close(fd) }
+        let block = [UInt8](repeating: 0x5a, count: 256 << 10)
+        var offset = 0
+        while offset < bytes {
+            let n = block.withUnsafeBytes { pwrite(fd, $0.baseAddress, min($0.count, bytes - offset), off_t(offset)) }
+            guard n > 0 else { throw Errno.current }
+            offset += n
+        }
+    }
+
+    private func cachedBytes(_ path: String) throws -> Int64 {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw Errno.current }
+        defer { close(fd) }
+        return estuary_cached_bytes(fd, 0, Int64(Self.mib))
+    }
+
+    @Test func writeOnlyWritesLeaveNothingInTheMountsPageCache() throws {
+        let pool = try TestPool()
+        try pool.mount()
+        defer { _ = try? pool.unmount() }
+        try writeFile(pool.path("write-only.dat"), flags: O_WRONLY, bytes: Self.mib)
+        try writeFile(pool.path("read-write.dat"), flags: O_RDWR, bytes: Self.mib)
+        let readWrite = try cachedBytes(pool.path("read-write.dat"))
+        try #require(readWrite >= 0, "cachestat is not available on this kernel")
+        #expect(readWrite > 0, "a read-write handle writes through the page cache (the control)")
+        #expect(try cachedBytes(pool.path("write-only.dat")) == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: pool.path("write-only.dat"))) == Data(repeating: 0x5a, count: Self.mib))
+    }
+
+    /// Reads through a cached handle and a shared mapping, then writes through write-only
+    /// handles (overwrite, extend, append), then reads again; returns what each read saw.
+    private func coherenceTrace(_ root: String) throws -> [String] {
+        let path = root + "/shared.dat"
+        try Fixtures.write(path, String(repeating: "A", count: 8192))
+        let reader = open(path, O_RDONLY)
+        guard reader >= 0 else { throw Errno.current }
+        defer { close(reader) }
+        guard let map = mmap(nil, 8192, PROT_READ, MAP_SHARED, reader, 0), map != MAP_FAILED else { throw Errno.current }
+        defer { munmap(map, 8192) }
+        func readBack(_ label: String) -> String {
+            var buf = [UInt8](repeating: 0, count: 4)
+            let n = pread(reader, &buf, 4, 0)
+            var tail = [UInt8](repeating: 0, count: 4)
+            let t = pread(reader, &tail, 4, 8192)
+            var st = stat()
+            fstat(reader, &st)
+            let mapped = String(decoding: UnsafeRawBufferPointer(start: map, count: 4), as: UTF8.self)
+            return "\(label): pread \(String(decoding: buf.prefix(max(0, n)), as: UTF8.self)) tail \(String(decoding: tail.prefix(max(0, t)), as: UTF8.self)) size \(st.st_size) mapped \(mapped)"
+        }
+        var trace = [readBack("before")]
+        for (label, flags, offset, bytes) in [("overwrite", O_WRONLY, 0, "BBBB"), ("extend", O_WRONLY, 8192, "CC"),
+                                             ("append", O_WRONLY | O_APPEND, 0, "DD")] {
+            let fd = open(path, flags)
+            guard fd >= 0 else { throw Errno.current }
+            let n = bytes.utf8CString.withUnsafeBytes { flags & O_APPEND != 0 ? write(fd, $0.baseAddress, bytes.utf8.count)
+                                                                               : pwrite(fd, $0.baseAddress, bytes.utf8.count, off_t(offset)) }
+            close(fd)
+            trace.append("\(label) wrote \(n)")
+            trace.append(readBack("after \(label)"))
+        }
+        return trace
+    }
+
+    @Test func readersThroughOtherHandlesAndMappingsSeeWriteOnlyWrites() throws {
+        let pool = try TestPool()
+        let native = pool.root + "/native"
+        try FileManager.default.createDirectory(atPath: native, withIntermediateDirectories: true)
+        try pool.mount()
+        defer { _ = try? pool.unmount() }
+        let want = try coherenceTrace(native)
+        let got = try coherenceTrace(pool.mountpoint)
+        #expect(want.last == "after append: pread BBBB tail CCDD size 8196 mapped BBBB", "native reference: \(want)")
+        #expect(got == want)
+    }
+
+    /// Modes and groups where ext4 clears setuid, setgid, both or neither on an unprivileged write.
+    static let cases: [(mode: UInt32, gid: UInt32)] = [(0o6676, 0), (0o6676, 4242), (0o6666, 0), (0o6666, 4242),
+                                                       (0o2646, 0), (0o2656, 0), (0o4666, 0)]
+
+    @Test func aSecondUsersWriteOnlyWriteClearsSetuidLikeALocalFileSystem() throws {
+        let pool = try TestPool()
+        let native = pool.root + "/native"
+        for root in [native, pool.siloPath("fast0")] {
+            for (i, c) in Self.cases.enumerated() {
+                let path = root + "/f\(i)"
+                try Fixtures.write(path, "s")
+                guard chown(path, 0, c.gid) == 0, chmod(path, c.mode) == 0 else { throw Errno.current }
+            }
+        }
+        try pool.mount(options: ["-o", "allow_other"])
+        defer { _ = try? pool.unmount() }
+        let script = pool.root + "/write-as-user.pl"
+        try #"""
+        use strict; use warnings; use Fcntl qw(O_WRONLY);
+        for my $p (@ARGV) { sysopen(my $fh, $p, O_WRONLY) or die "open $p: $!"; syswrite($fh, "x") == 1 or die "write $p: $!"; close $fh; }
+        """#.write(toFile: script, atomically: true, encoding: .utf8)
+        func modesAfterWrite(_ root: String) throws -> [String] {
+            let paths = Self.cases.indices.map { root + "/f\($0)" }
+            let result = try Shell.run("/usr/bin/setpriv", ["--reuid=4242", "--regid=4242", "--clear-groups", "/usr/bin/perl", script] + paths, timeout: 60)
+            #expect(result.status == 0, "\(result.output)")
+            return try paths.map { path in
+                var st = stat()
+                guard lstat(path, &st) == 0 else { throw Errno.current }
+                return String(st.st_mode & 0o7777, radix: 8)
+            }
+        }
+        let want = try modesAfterWrite(native)
+        #expect(want == ["676", "676", "666", "2666", "646", "656", "666"], "native reference")
+        #expect(try modesAfterWrite(pool.mountpoint) == want)
+    }
+}
