@@ -37,12 +37,15 @@ extension ReadTransaction {
     }
 
     /// The entry named `name` in `parent`, through its first name or a hard link.
-    public func entry(parent: UInt64, name: UnsafeBufferPointer<UInt8>) throws(IndexError) -> EntryRow? {
+    /// The entry named `name` in `parent`, by its first name or a hard link; `links: false`
+    /// (IndexStore.mayHoldLinks) skips the links table.
+    public func entry(parent: UInt64, name: UnsafeBufferPointer<UInt8>, links: Bool = true) throws(IndexError) -> EntryRow? {
         let s = try connection.prepare(Queries.entryByName)
         s.bind(1, parent).bind(2, blob: name)
         let found = try s.step() ? s.entryRow() : nil
         s.reset()
         if let found { return found }
+        guard links else { return nil }
         let l = try connection.prepare(Queries.linkByName)
         l.bind(1, parent).bind(2, blob: name)
         let linked = try l.step() ? UInt64(bitPattern: l.int64(0)) : nil

@@ -62,6 +62,7 @@ extension WriteTransaction {
     }
 
     public func upsertShadow(_ shadow: ShadowRow) throws(IndexError) {
+        state.presence.shadows.store(true, ordering: .releasing)
         let s = try connection.prepare("INSERT OR REPLACE INTO shadows(ino, silo, kind, size, mtime) VALUES (?, ?, ?, ?, ?)")
         s.bind(1, shadow.ino).bind(2, shadow.silo).bind(3, shadow.kind.rawValue).bind(4, shadow.size).bind(5, shadow.mtimeNs)
         try s.run()
@@ -137,6 +138,7 @@ extension WriteTransaction {
 
 extension WriteTransaction {
     public func insertLink(parent: UInt64, name: [UInt8], ino: UInt64) throws(IndexError) {
+        state.presence.links.store(true, ordering: .releasing)
         let s = try connection.prepare("INSERT INTO links(parent, name, ino) VALUES (?, ?, ?)")
         s.bind(1, parent).bind(2, blob: name).bind(3, ino)
         try s.run()

@@ -12,6 +12,7 @@ public final class IndexStore: Sendable {
     let writer: Mutex<WriterState>
     private let readers: Mutex<[Connection]>
     let batch: GroupCommit
+    let presence: RowPresence
 
     /// Opens (creating if needed) the index at `path` and applies pending migrations.
     public init(path: String) throws(IndexError) {
@@ -20,10 +21,19 @@ public final class IndexStore: Sendable {
         try connection.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 4000")
         try IndexStore.migrate(connection)
         let next = UInt64(try connection.textScalar("SELECT value FROM meta WHERE key = 'next_ino'").flatMap { UInt64($0) } ?? 2)
-        writer = Mutex(WriterState(connection: connection, nextInode: next))
+        presence = RowPresence(shadows: try connection.scalar("SELECT EXISTS(SELECT 1 FROM shadows)") ?? 1 != 0,
+                               links: try connection.scalar("SELECT EXISTS(SELECT 1 FROM links)") ?? 1 != 0)
+        writer = Mutex(WriterState(connection: connection, nextInode: next, presence: presence))
         readers = Mutex([])
         batch = GroupCommit()
     }
+
+    /// False while the index has held no shadow row since it was opened: then no entry has
+    /// hidden copies, and unlink and rename skip asking for them (a query on every call).
+    public var mayHoldShadows: Bool { presence.shadows.load(ordering: .acquiring) }
+    /// False while the index has held no hard-link row since it was opened: a name that is no
+    /// entry's first name is then absent, without a second query (every create's lookup).
+    public var mayHoldLinks: Bool { presence.links.load(ordering: .acquiring) }
 
     /// Names of the migrations applied to this index, oldest first.
     public func appliedMigrations() throws(IndexError) -> [String] {
@@ -163,9 +173,10 @@ final class WriterState: @unchecked Sendable {
     /// A group-commit batch is open: `BEGIN IMMEDIATE` ran and `COMMIT` has not.
     var batchOpen = false
     var batchChanges = 0
+    let presence: RowPresence
 
-    init(connection: Connection, nextInode: UInt64) {
-        self.connection = connection; self.nextInode = nextInode; reservedInode = nextInode
+    init(connection: Connection, nextInode: UInt64, presence: RowPresence) {
+        self.connection = connection; self.nextInode = nextInode; reservedInode = nextInode; self.presence = presence
     }
 
     /// BEGIN IMMEDIATE, retried while another process holds the write lock.
@@ -223,6 +234,15 @@ final class WriterState: @unchecked Sendable {
     }
 
     static let inodeReserve: UInt64 = 4096
+}
+
+/// Whether the shadows and links tables may hold rows. Each is set before such a row is
+/// written and never cleared while the store is open, so "false" is always true. The daemon
+/// is the index's only writer while it runs (the pool lock), so no row appears unseen.
+final class RowPresence: Sendable {
+    let shadows: Atomic<Bool>
+    let links: Atomic<Bool>
+    init(shadows: Bool, links: Bool) { self.shadows = Atomic(shadows); self.links = Atomic(links) }
 }
 
 /// A writable view of the index inside `IndexStore.write`.

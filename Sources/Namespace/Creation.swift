@@ -137,7 +137,7 @@ extension Namespace {
 
     /// The entry at `name` in `parent`, if the index has one.
     func existing(parent: UInt64, name: UnsafeBufferPointer<UInt8>) throws(Errno) -> EntryRow? {
-        do { return try index.query { tx throws(IndexError) in try tx.entry(parent: parent, name: name) } }
+        do { return try index.query { tx throws(IndexError) in try tx.entry(parent: parent, name: name, links: index.mayHoldLinks) } }
         catch { throw indexFailure(error, "lookup") }
     }
 

@@ -60,7 +60,7 @@ public final class Namespace: Sendable {
             row = try entry(p.ino == 1 ? 1 : p.parent)
         } else {
             let found: EntryRow?
-            do { found = try index.query { tx throws(IndexError) in try tx.entry(parent: parent, name: name) } }
+            do { found = try index.query { tx throws(IndexError) in try tx.entry(parent: parent, name: name, links: index.mayHoldLinks) } }
             catch { throw indexFailure(error, "lookup") }
             guard let found else { throw Errno.noSuchFileOrDirectory }
             row = found

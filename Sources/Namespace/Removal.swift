@@ -24,7 +24,7 @@ extension Namespace {
             if e != .noSuchFileOrDirectory { throw e }
         }
         let lastName = row.nlink <= 1
-        let shadows = lastName ? ((try? index.query { tx throws(IndexError) in try tx.shadows(of: row.ino) }) ?? []) : []
+        let shadows = lastName && index.mayHoldShadows ? ((try? index.query { tx throws(IndexError) in try tx.shadows(of: row.ino) }) ?? []) : []
         for shadow in shadows where shadow.silo != silo.id { removeShadowCopy(parentRow, name, shadow) }
         row.nlink = row.nlink > 0 ? row.nlink - 1 : 0
         row.ctimeNs = wallClockNanoseconds()
@@ -44,10 +44,13 @@ extension Namespace {
     /// Takes `(parent, name)` away from `row` in the index: a link name goes; a first name is
     /// replaced by a remaining link, or the entry goes when it was the last name.
     func removeName(_ row: EntryRow, parent: UInt64, name: [UInt8], _ tx: WriteTransaction) throws(IndexError) {
-        if try tx.isLink(parent: parent, name: name) {
+        // The row's own name is never a link row, and a file with one name has no link rows:
+        // the common unlink asks the links table nothing.
+        let firstName = row.parent == parent && row.name == name
+        if !firstName, try tx.isLink(parent: parent, name: name) {
             try tx.deleteLink(parent: parent, name: name)
             try tx.updateData(row)
-        } else if let other = try tx.anyLink(of: row.ino) {
+        } else if row.nlink > 0 || !firstName, let other = try tx.anyLink(of: row.ino) {
             try tx.deleteLink(parent: other.parent, name: other.name)
             try tx.updateData(row)
             try tx.setName(row.ino, parent: other.parent, name: other.name, ctime: row.ctimeNs)

@@ -77,14 +77,14 @@ extension Namespace {
         var replacedShadows: [ShadowRow] = []
         if let target {
             if target.silo != silo.id, let other = silos[target.silo] { removeIn(other, newDir, newName, directory: false) }
-            if target.nlink <= 1 { replacedShadows = (try? index.query { tx throws(IndexError) in try tx.shadows(of: target.ino) }) ?? [] }
+            if target.nlink <= 1 && index.mayHoldShadows { replacedShadows = (try? index.query { tx throws(IndexError) in try tx.shadows(of: target.ino) }) ?? [] }
             // A shadow row naming the file's own silo is stale: that name now holds the renamed file.
             for shadow in replacedShadows where shadow.silo != silo.id {
                 if let s = silos[shadow.silo] { removeIn(s, newDir, newName, directory: false) }
             }
         }
         // Hidden copies travel with the visible one, so the old name does not come back on a rescan.
-        let shadows = (try? index.query { tx throws(IndexError) in try tx.shadows(of: source.ino) }) ?? []
+        let shadows = index.mayHoldShadows ? ((try? index.query { tx throws(IndexError) in try tx.shadows(of: source.ino) }) ?? []) : []
         for shadow in shadows where shadow.silo != silo.id { if let s = silos[shadow.silo] { try? renameIn(s, oldDir, name, newDir, newName) } }
         try commitRename(source, oldDir, name, target, newDir, newName, directoryDelta: 0)
     }
@@ -136,7 +136,9 @@ extension Namespace {
                     else { try removeName(finalTarget, parent: newDir.ino, name: newName, tx) }
                 }
                 var row = finalMoved
-                if try tx.isLink(parent: oldDir.ino, name: name) {
+                // The source's own name is never a link row.
+                let firstName = finalMoved.parent == oldDir.ino && finalMoved.name == name
+                if !firstName, try tx.isLink(parent: oldDir.ino, name: name) {
                     try tx.deleteLink(parent: oldDir.ino, name: name)
                     try tx.insertLink(parent: newDir.ino, name: newName, ino: row.ino)
                 } else {
