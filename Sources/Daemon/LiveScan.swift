@@ -15,7 +15,10 @@ func liveScan(_ pool: PoolContext, _ namespace: Namespace, _ targets: [Silo],
     var changedNames: [(parent: UInt64, name: [UInt8])] = []
     let summary = try Scanner(index: pool.index, silos: pool.silos).scan(
         targets, live: true,
-        nameChanged: { parent, name in if namespace.kernelKnows(parent) { changedNames.append((parent, name)) } },
+        nameChanged: { parent, name in
+            namespace.namesChangedBehindTheMount(in: parent)
+            if namespace.kernelKnows(parent) { changedNames.append((parent, name)) }
+        },
         progress: progress)
     namespace.reloadFromIndex(changedNames: changedNames)
     namespace.settleKernelCache()

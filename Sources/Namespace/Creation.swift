@@ -113,6 +113,8 @@ extension Namespace {
             throw indexFailure(error, "create")
         }
         cacheTouched([parentAfter])
+        listings.added(parent, ListedName(name: name, ino: row.ino, kind: row.kind))
+        if isDirectory { listings.startEmpty(row.ino) }
         nodes.remember(row)
         if row.kind == .regular || row.kind == .directory { writeInodeHint(row, dirFD: dirFD, fd: hintFD()) }
         return row
@@ -136,7 +138,17 @@ extension Namespace {
     }
 
     /// The entry at `name` in `parent`, if the index has one.
+    /// The entry `name` in `parent` names, answered from the directory's held listing when
+    /// there is one (DirectoryListings), else from the index.
     func existing(parent: UInt64, name: UnsafeBufferPointer<UInt8>) throws(Errno) -> EntryRow? {
+        switch listings.lookup(parent, name) {
+        case .absent: return nil
+        case .present(let ino):
+            if let row = try? entry(ino) { return row }
+            logger.warning("the listing of directory \(parent) named inode \(ino), which the index lacks; reading it again")
+            listings.drop(parent)
+        case .unknown: break
+        }
         do { return try index.query { tx throws(IndexError) in try tx.entry(parent: parent, name: name, links: index.mayHoldLinks) } }
         catch { throw indexFailure(error, "lookup") }
     }
@@ -211,6 +223,7 @@ extension Namespace {
             throw indexFailure(error, "link")
         }
         cacheTouched([parentAfter])
+        listings.added(newParent, ListedName(name: name, ino: ino, kind: updated.kind))
         nodes.update(ino) { $0.nlink = updated.nlink; $0.ctimeNs = updated.ctimeNs }
         return nodes.remember(updated)
     }

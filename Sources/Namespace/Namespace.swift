@@ -14,6 +14,7 @@ public final class Namespace: Sendable {
     public let silos: SiloSet
     let nodes = NodeTable()
     let directories = DirectoryHandles()
+    let listings = DirectoryListings()
     let logger: Logger
     let placement: any PlacementPolicy
     let space = SiloSpace()
@@ -59,14 +60,14 @@ public final class Namespace: Sendable {
             let p = try entry(parent)
             row = try entry(p.ino == 1 ? 1 : p.parent)
         } else {
-            let found: EntryRow?
-            do { found = try index.query { tx throws(IndexError) in try tx.entry(parent: parent, name: name, links: index.mayHoldLinks) } }
-            catch { throw indexFailure(error, "lookup") }
-            guard let found else { throw Errno.noSuchFileOrDirectory }
+            guard let found = try existing(parent: parent, name: name) else { throw Errno.noSuchFileOrDirectory }
             row = found
         }
         return nodes.remember(row)
     }
+
+    /// A scan changed names in `dir`: its held listing, if any, is no longer complete.
+    public func namesChangedBehindTheMount(in dir: UInt64) { listings.drop(dir) }
 
     /// Counts a lookup the kernel takes implicitly (a readdirplus entry).
     public func rememberLookup(_ row: EntryRow) { nodes.remember(row) }
@@ -125,9 +126,15 @@ public final class Namespace: Sendable {
     public func openDirectory(_ ino: UInt64) throws(Errno) -> UInt64 {
         let row = try entry(ino)
         guard row.kind == .directory else { throw Errno.notDirectory }
-        let children: [ListedName]
-        do { children = try index.query { tx throws(IndexError) in try tx.listing(of: ino) } }
-        catch { throw indexFailure(error, "opendir") }
+        var children: [ListedName]
+        if let held = listings.names(of: ino) {
+            children = held
+        } else {
+            let epoch = listings.epoch
+            do { children = try index.query { tx throws(IndexError) in try tx.listing(of: ino) } }
+            catch { throw indexFailure(error, "opendir") }
+            listings.fill(ino, children, readAt: epoch)
+        }
         var items: [DirectoryItem] = [DirectoryItem(name: Array(".".utf8), ino: row.ino, kind: .directory)]
         items.reserveCapacity(children.count + 2)
         items.append(DirectoryItem(name: Array("..".utf8), ino: ino == 1 ? 1 : row.parent, kind: .directory))

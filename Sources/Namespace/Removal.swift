@@ -37,6 +37,7 @@ extension Namespace {
             }
         } catch { throw indexFailure(error, "unlink") }
         cacheTouched([parentAfter])
+        listings.removed(parent, name)
         nodes.update(row.ino) { $0.nlink = updated.nlink; $0.ctimeNs = updated.ctimeNs }
         if updated.nlink == 0 { removed(updated.ino) }
     }
@@ -107,6 +108,10 @@ extension Namespace {
             }
         } catch { throw indexFailure(error, "rmdir") }
         cacheTouched([final])
+        if remaining == 0 {
+            listings.removed(parent, name)
+            listings.drop(row.ino)
+        }
         if remaining == 0 { nodes.update(row.ino) { $0.nlink = 0 } } else { nodes.refresh(keptRow) }
         // Some silo still holds entries the index does not know of (made behind our back).
         if remaining != 0 { throw failure ?? Errno.directoryNotEmpty }

@@ -151,6 +151,9 @@ extension Namespace {
         } catch { throw indexFailure(error, "rename") }
         nodes.update(movedRow.ino) { $0.parent = movedRow.parent; $0.name = movedRow.name; $0.ctimeNs = movedRow.ctimeNs }
         cacheTouched(sameParent ? [finalNew] : [finalNew, finalOld])
+        listings.removed(oldDir.ino, name)
+        listings.added(newDir.ino, ListedName(name: newName, ino: source.ino, kind: source.kind))
+        if let finalTarget, finalTarget.kind == .directory { listings.drop(finalTarget.ino) }
         if let finalTarget {
             nodes.update(finalTarget.ino) { $0.nlink = finalTarget.nlink; $0.ctimeNs = now }
             if finalTarget.nlink == 0 { removed(finalTarget.ino) }
@@ -199,5 +202,7 @@ extension Namespace {
         } catch { throw indexFailure(error, "rename exchange") }
         for row in [rows.0, rows.1] { nodes.update(row.ino) { $0.parent = row.parent; $0.name = row.name; $0.ctimeNs = now } }
         cacheTouched(aDir.ino != bDir.ino ? [finalA, finalB] : [finalA])
+        listings.added(aDir.ino, ListedName(name: aName, ino: b.ino, kind: b.kind))
+        listings.added(bDir.ino, ListedName(name: bName, ino: a.ino, kind: a.kind))
     }
 }
