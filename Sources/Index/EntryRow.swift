@@ -49,6 +49,15 @@ public struct EntryRow: Sendable, Equatable {
             || backingInode != stat.inode
     }
 
+    /// `differs` without ctime, for noticing a file changed behind the mount: the silo moves a
+    /// file's ctime on operations the index recorded with its own time (a rename, the inode
+    /// hint's xattr on a new file), so with ctime every new or renamed file looked changed,
+    /// and the periodic freshness check dropped the kernel's cache of all of them.
+    public func differsIgnoringCtime(from stat: FileStat) -> Bool {
+        mode != stat.mode || uid != stat.uid || gid != stat.gid || size != stat.size || blocks != stat.blocks
+            || mtimeNs != stat.mtimeNs || nlink != stat.nlink || rdev != stat.rdev || backingInode != stat.inode
+    }
+
     public func holds(silo id: SiloID) -> Bool {
         kind == .directory ? (dirSilos & (1 << UInt64(id))) != 0 : silo == id
     }

@@ -43,7 +43,7 @@ extension Namespace {
             throw error
         }
         var changed = false
-        if let stat = try? Sys.fstat(fd), row.differs(from: stat) {
+        if let stat = try? Sys.fstat(fd), row.differsIgnoringCtime(from: stat) {
             changed = true
             row.apply(stat)
             nodes.refresh(row)
@@ -77,7 +77,7 @@ extension Namespace {
                   let path = try? relativePath(of: row),
                   let fd = try? silo.open(path, flags: ESTUARY_O_PATH | O_NOFOLLOW) else { continue }
             defer { Sys.close(fd) }
-            guard let stat = try? Sys.fstat(fd), row.differs(from: stat), stat.fileType == row.kind else { continue }
+            guard let stat = try? Sys.fstat(fd), row.differsIgnoringCtime(from: stat), stat.fileType == row.kind else { continue }
             row.apply(stat)
             if nodes.update(ino, { $0.applyData(stat) }) != nil { changed.append(row) }
         }
