@@ -38,9 +38,11 @@ extension WriteTransaction {
 
     /// Removes the inode `ino` with its names, shadows and tags (not its children).
     public func delete(_ ino: UInt64) throws(IndexError) {
-        for sql in ["DELETE FROM entries WHERE ino = ?", "DELETE FROM links WHERE ino = ?",
-                    "DELETE FROM shadows WHERE ino = ?", "DELETE FROM xattrs WHERE ino = ?",
-                    "DELETE FROM heat WHERE ino = ?", "DELETE FROM checksums WHERE ino = ?"] {
+        // Tables that have held no row since the index was opened have none for `ino` either.
+        let links = state.presence.links.load(ordering: .acquiring), shadows = state.presence.shadows.load(ordering: .acquiring)
+        for sql in ["DELETE FROM entries WHERE ino = ?", links ? "DELETE FROM links WHERE ino = ?" : nil,
+                    shadows ? "DELETE FROM shadows WHERE ino = ?" : nil, "DELETE FROM xattrs WHERE ino = ?",
+                    "DELETE FROM heat WHERE ino = ?", "DELETE FROM checksums WHERE ino = ?"].compactMap({ $0 }) {
             let s = try connection.prepare(sql)
             s.bind(1, ino)
             try s.run()

@@ -85,5 +85,10 @@ public enum Migrations {
         -- Tag queries (estuary find --tag, du --by tag:KEY): the inodes with a given name and value.
         CREATE INDEX xattrs_by_name ON xattrs(name, value);
         """),
+        ("0004-links-by-inode", """
+        -- The other names of an inode (unlink of a hard-linked file's first name, delete): a
+        -- search instead of a scan of every link in the pool.
+        CREATE INDEX links_by_ino ON links(ino);
+        """),
     ]
 }

@@ -90,6 +90,9 @@ public final class Namespace: Sendable {
         do { found = try index.query { tx throws(IndexError) in try tx.entry(ino) } }
         catch { throw indexFailure(error, "getattr") }
         guard let found else { throw Errno.noSuchFileOrDirectory }
+        // The kernel never looks the root up, so it would never be held; every change in a
+        // top-level directory read it from the index. Held once, it stays (forget(1) is a no-op).
+        if ino == 1 { return nodes.remember(found) }
         return found
     }
 
@@ -103,6 +106,7 @@ public final class Namespace: Sendable {
             components.append(current.name)
             length += current.name.count + 1
             if components.count > 2048 || length > 65536 { throw Errno.fileNameTooLong }
+            if current.parent == 1 { break }
             current = try entry(current.parent)
         }
         var path: [UInt8] = []

@@ -48,10 +48,11 @@ extension Namespace {
         // The row's own name is never a link row, and a file with one name has no link rows:
         // the common unlink asks the links table nothing.
         let firstName = row.parent == parent && row.name == name
-        if !firstName, try tx.isLink(parent: parent, name: name) {
+        let links = index.mayHoldLinks
+        if !firstName, links, try tx.isLink(parent: parent, name: name) {
             try tx.deleteLink(parent: parent, name: name)
             try tx.updateData(row)
-        } else if row.nlink > 0 || !firstName, let other = try tx.anyLink(of: row.ino) {
+        } else if links, row.nlink > 0 || !firstName, let other = try tx.anyLink(of: row.ino) {
             try tx.deleteLink(parent: other.parent, name: other.name)
             try tx.updateData(row)
             try tx.setName(row.ino, parent: other.parent, name: other.name, ctime: row.ctimeNs)

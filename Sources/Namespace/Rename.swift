@@ -138,7 +138,7 @@ extension Namespace {
                 var row = finalMoved
                 // The source's own name is never a link row.
                 let firstName = finalMoved.parent == oldDir.ino && finalMoved.name == name
-                if !firstName, try tx.isLink(parent: oldDir.ino, name: name) {
+                if !firstName, index.mayHoldLinks, try tx.isLink(parent: oldDir.ino, name: name) {
                     try tx.deleteLink(parent: oldDir.ino, name: name)
                     try tx.insertLink(parent: newDir.ino, name: newName, ino: row.ino)
                 } else {
