@@ -20,8 +20,18 @@ final class DirectoryListings: Sendable {
 
     private struct Listing {
         var names: [ListedName] = []
-        var position: [[UInt8]: Int] = [:]
+        /// Built on the first lookup or change, not when the listing is read: a tree walk
+        /// opens each directory once and never asks it for a name.
+        var position: [[UInt8]: Int]? = nil
         var lastUse: UInt64 = 0
+
+        mutating func indexed() -> [[UInt8]: Int] {
+            if let position { return position }
+            var built = [[UInt8]: Int](minimumCapacity: names.count)
+            for (i, item) in names.enumerated() { built[item.name] = i }
+            position = built
+            return built
+        }
     }
 
     private struct State {
@@ -34,8 +44,10 @@ final class DirectoryListings: Sendable {
     private let state = Mutex(State())
     /// Names held at most, over all listings: about 120 bytes each.
     let maxNames: Int
+    /// Listings held at most.
+    let maxListings: Int
 
-    init(maxNames: Int = 200_000) { self.maxNames = maxNames }
+    init(maxNames: Int = 200_000, maxListings: Int = 4_096) { self.maxNames = maxNames; self.maxListings = maxListings }
 
     /// Advances with every change; read before a listing is taken from the index.
     var epoch: UInt64 { state.withLock { $0.epoch } }
@@ -56,8 +68,6 @@ final class DirectoryListings: Sendable {
         state.withLock { s in
             guard s.epoch == epoch, s.listings[dir] == nil else { return }
             var listing = Listing(names: names)
-            listing.position.reserveCapacity(names.count)
-            for (i, item) in names.enumerated() { listing.position[item.name] = i }
             s.clock += 1
             listing.lastUse = s.clock
             s.listings[dir] = listing
@@ -79,9 +89,9 @@ final class DirectoryListings: Sendable {
     func lookup(_ dir: UInt64, _ name: UnsafeBufferPointer<UInt8>) -> Answer {
         let key = Array(name)
         return state.withLock { s in
-            guard let listing = s.listings[dir] else { return .unknown }
-            guard let i = listing.position[key] else { return .absent }
-            return .present(ino: listing.names[i].ino)
+            guard s.listings[dir] != nil else { return .unknown }
+            guard let i = s.listings[dir]!.indexed()[key] else { return .absent }
+            return .present(ino: s.listings[dir]!.names[i].ino)
         }
     }
 
@@ -90,13 +100,13 @@ final class DirectoryListings: Sendable {
         state.withLock { s in
             s.epoch += 1
             guard s.listings[dir] != nil else { return }
-            if let i = s.listings[dir]!.position[item.name] {
+            if let i = s.listings[dir]!.indexed()[item.name] {
                 s.listings[dir]!.names[i] = item
             } else {
-                s.listings[dir]!.position[item.name] = s.listings[dir]!.names.count
+                s.listings[dir]!.position![item.name] = s.listings[dir]!.names.count
                 s.listings[dir]!.names.append(item)
                 s.totalNames += 1
-                if s.totalNames > maxNames { evict(&s, keeping: dir) }
+                evict(&s, keeping: dir)
             }
         }
     }
@@ -105,12 +115,14 @@ final class DirectoryListings: Sendable {
     func removed(_ dir: UInt64, _ name: [UInt8]) {
         state.withLock { s in
             s.epoch += 1
-            guard s.listings[dir] != nil, let i = s.listings[dir]!.position.removeValue(forKey: name) else { return }
+            guard s.listings[dir] != nil else { return }
+            _ = s.listings[dir]!.indexed()
+            guard let i = s.listings[dir]!.position!.removeValue(forKey: name) else { return }
             let last = s.listings[dir]!.names.count - 1
             if i != last {
                 let moved = s.listings[dir]!.names[last]
                 s.listings[dir]!.names[i] = moved
-                s.listings[dir]!.position[moved.name] = i
+                s.listings[dir]!.position![moved.name] = i
             }
             s.listings[dir]!.names.removeLast()
             s.totalNames -= 1
@@ -125,12 +137,15 @@ final class DirectoryListings: Sendable {
         }
     }
 
-    /// Least recently used listings go until the names fit; `keeping` stays.
+    /// Over either limit, the least recently used listings go until a quarter of each limit
+    /// is free again, so that a tree walk pays for a sort now and then, not a scan per opendir.
+    /// `keeping` stays.
     private func evict(_ s: inout State, keeping: UInt64) {
-        while s.totalNames > maxNames {
-            guard let victim = s.listings.filter({ $0.key != keeping }).min(by: { $0.value.lastUse < $1.value.lastUse })?.key,
-                  let gone = s.listings.removeValue(forKey: victim) else { return }
-            s.totalNames -= gone.names.count
+        guard s.totalNames > maxNames || s.listings.count > maxListings else { return }
+        let byAge = s.listings.lazy.filter { $0.key != keeping }.map { ($0.value.lastUse, $0.key) }.sorted { $0.0 < $1.0 }
+        for (_, dir) in byAge {
+            if s.totalNames <= maxNames * 3 / 4 && s.listings.count <= maxListings * 3 / 4 { break }
+            if let gone = s.listings.removeValue(forKey: dir) { s.totalNames -= gone.names.count }
         }
     }
 }

@@ -75,6 +75,30 @@ struct ListingCacheTests {
         expectParity(mismatches)
     }
 
+    /// More directories than DirectoryListings holds (4,096): the oldest are dropped in bulk,
+    /// and both dropped and held ones still list exactly what each operation left.
+    @Test func directoriesBeyondTheHeldLimitStillListExactly() throws {
+        let pool = try TestPool()
+        try pool.mount()
+        defer { _ = try? pool.unmount() }
+        let count = 4_300
+        for i in 0..<count {
+            let dir = pool.path(String(format: "d%05d", i))
+            guard mkdir(dir, 0o755) == 0 else { throw Errno.current }
+            try Fixtures.write(dir + "/f", "x")
+        }
+        for i in Array(0..<10) + Array(count - 10..<count) {
+            let dir = pool.path(String(format: "d%05d", i))
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["f"], "\(dir)")
+            #expect(rename(dir + "/f", dir + "/g") == 0)
+            try Fixtures.write(dir + "/h", "y")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["g", "h"], "\(dir)")
+            var st = stat()
+            #expect(lstat(dir + "/f", &st) != 0 && errno == ENOENT)
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: pool.mountpoint).count == count)
+    }
+
     @Test func aHeldListingLearnsWhatAScanFoundBehindTheMount() throws {
         let pool = try TestPool()
         try Fixtures.write(pool.siloPath("bulk0") + "/dir/old.txt", "old")
