@@ -60,7 +60,6 @@ enum PoolLocator {
         return (try config(for: best.source), resolved)
     }
 
-    /// The running daemon of a pool, or a clear error: these commands need it.
     /// Opens the pool in this process, holding its lock until `body` returns; for a pool no
     /// daemon serves.
     static func withOfflinePool<R>(_ config: PoolConfig, _ body: (PoolContext) throws -> R) throws -> R {
@@ -72,6 +71,7 @@ enum PoolLocator {
         return try withExtendedLifetime(lock) { try body(try PoolContext(config: config)) }
     }
 
+    /// The running daemon of a pool, or a clear error: these commands need it.
     static func requireDaemon(_ config: PoolConfig) throws -> LineSocket {
         guard let socket = daemon(config) else {
             throw CommandFailure("pool '\(config.name)' is not mounted (no daemon answers on \(PoolPaths(config).controlSocket))")

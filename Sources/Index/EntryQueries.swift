@@ -36,7 +36,6 @@ extension ReadTransaction {
         return try s.step() ? s.entryRow() : nil
     }
 
-    /// The entry named `name` in `parent`, through its first name or a hard link.
     /// The entry named `name` in `parent`, by its first name or a hard link; `links: false`
     /// (IndexStore.mayHoldLinks) skips the links table.
     public func entry(parent: UInt64, name: UnsafeBufferPointer<UInt8>, links: Bool = true) throws(IndexError) -> EntryRow? {

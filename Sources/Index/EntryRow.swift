@@ -44,9 +44,7 @@ public struct EntryRow: Sendable, Equatable {
     /// Whether `stat` differs from what the index holds in any way a rescan must record.
     /// atime alone is not a change: reading a file must not cost an index write.
     public func differs(from stat: FileStat) -> Bool {
-        mode != stat.mode || uid != stat.uid || gid != stat.gid || size != stat.size || blocks != stat.blocks
-            || mtimeNs != stat.mtimeNs || ctimeNs != stat.ctimeNs || nlink != stat.nlink || rdev != stat.rdev
-            || backingInode != stat.inode
+        ctimeNs != stat.ctimeNs || differsIgnoringCtime(from: stat)
     }
 
     /// `differs` without ctime, for noticing a file changed behind the mount: the silo moves a

@@ -40,9 +40,9 @@ extension WriteTransaction {
     public func delete(_ ino: UInt64) throws(IndexError) {
         // Tables that have held no row since the index was opened have none for `ino` either.
         let links = state.presence.links.load(ordering: .acquiring), shadows = state.presence.shadows.load(ordering: .acquiring)
-        for sql in ["DELETE FROM entries WHERE ino = ?", links ? "DELETE FROM links WHERE ino = ?" : nil,
-                    shadows ? "DELETE FROM shadows WHERE ino = ?" : nil, "DELETE FROM xattrs WHERE ino = ?",
-                    "DELETE FROM heat WHERE ino = ?", "DELETE FROM checksums WHERE ino = ?"].compactMap({ $0 }) {
+        for (sql, needed) in [("DELETE FROM entries WHERE ino = ?", true), ("DELETE FROM links WHERE ino = ?", links),
+                              ("DELETE FROM shadows WHERE ino = ?", shadows), ("DELETE FROM xattrs WHERE ino = ?", true),
+                              ("DELETE FROM heat WHERE ino = ?", true), ("DELETE FROM checksums WHERE ino = ?", true)] where needed {
             let s = try connection.prepare(sql)
             s.bind(1, ino)
             try s.run()

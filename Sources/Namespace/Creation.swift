@@ -137,7 +137,6 @@ extension Namespace {
         if name.contains(UInt8(ascii: "/")) || name.contains(0) { throw Errno.invalidArgument }
     }
 
-    /// The entry at `name` in `parent`, if the index has one.
     /// The entry `name` in `parent` names, answered from the directory's held listing when
     /// there is one (DirectoryListings), else from the index.
     func existing(parent: UInt64, name: UnsafeBufferPointer<UInt8>) throws(Errno) -> EntryRow? {

@@ -25,12 +25,14 @@ final class DirectoryListings: Sendable {
         var position: [[UInt8]: Int]? = nil
         var lastUse: UInt64 = 0
 
-        mutating func indexed() -> [[UInt8]: Int] {
-            if let position { return position }
-            var built = [[UInt8]: Int](minimumCapacity: names.count)
-            for (i, item) in names.enumerated() { built[item.name] = i }
-            position = built
-            return built
+        /// Where `name` is in `names`, building the name index first if needed.
+        mutating func slot(of name: [UInt8]) -> Int? {
+            if position == nil {
+                var built = [[UInt8]: Int](minimumCapacity: names.count)
+                for (i, item) in names.enumerated() { built[item.name] = i }
+                position = built
+            }
+            return position![name]
         }
     }
 
@@ -87,10 +89,9 @@ final class DirectoryListings: Sendable {
     }
 
     func lookup(_ dir: UInt64, _ name: UnsafeBufferPointer<UInt8>) -> Answer {
-        let key = Array(name)
-        return state.withLock { s in
+        state.withLock { s in
             guard s.listings[dir] != nil else { return .unknown }
-            guard let i = s.listings[dir]!.indexed()[key] else { return .absent }
+            guard let i = s.listings[dir]!.slot(of: Array(name)) else { return .absent }
             return .present(ino: s.listings[dir]!.names[i].ino)
         }
     }
@@ -100,7 +101,7 @@ final class DirectoryListings: Sendable {
         state.withLock { s in
             s.epoch += 1
             guard s.listings[dir] != nil else { return }
-            if let i = s.listings[dir]!.indexed()[item.name] {
+            if let i = s.listings[dir]!.slot(of: item.name) {
                 s.listings[dir]!.names[i] = item
             } else {
                 s.listings[dir]!.position![item.name] = s.listings[dir]!.names.count
@@ -115,9 +116,8 @@ final class DirectoryListings: Sendable {
     func removed(_ dir: UInt64, _ name: [UInt8]) {
         state.withLock { s in
             s.epoch += 1
-            guard s.listings[dir] != nil else { return }
-            _ = s.listings[dir]!.indexed()
-            guard let i = s.listings[dir]!.position!.removeValue(forKey: name) else { return }
+            guard s.listings[dir] != nil, let i = s.listings[dir]!.slot(of: name) else { return }
+            s.listings[dir]!.position![name] = nil
             let last = s.listings[dir]!.names.count - 1
             if i != last {
                 let moved = s.listings[dir]!.names[last]

@@ -112,8 +112,10 @@ extension Namespace {
         if remaining == 0 {
             listings.removed(parent, name)
             listings.drop(row.ino)
+            nodes.update(row.ino) { $0.nlink = 0 }
+        } else {
+            nodes.refresh(keptRow)
         }
-        if remaining == 0 { nodes.update(row.ino) { $0.nlink = 0 } } else { nodes.refresh(keptRow) }
         // Some silo still holds entries the index does not know of (made behind our back).
         if remaining != 0 { throw failure ?? Errno.directoryNotEmpty }
     }

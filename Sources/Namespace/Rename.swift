@@ -153,8 +153,8 @@ extension Namespace {
         cacheTouched(sameParent ? [finalNew] : [finalNew, finalOld])
         listings.removed(oldDir.ino, name)
         listings.added(newDir.ino, ListedName(name: newName, ino: source.ino, kind: source.kind))
-        if let finalTarget, finalTarget.kind == .directory { listings.drop(finalTarget.ino) }
         if let finalTarget {
+            if finalTarget.kind == .directory { listings.drop(finalTarget.ino) }
             nodes.update(finalTarget.ino) { $0.nlink = finalTarget.nlink; $0.ctimeNs = now }
             if finalTarget.nlink == 0 { removed(finalTarget.ino) }
         }

@@ -21,8 +21,6 @@ public struct AttributeChange: Sendable {
 }
 
 extension Namespace {
-    /// chmod, chown, truncate and utimens on the backing entry (every copy of a directory),
-    /// then the result as the backing file system reports it.
     /// Clears mode bits of a file outside a setattr request (setuid before a direct write);
     /// the kernel's cached mode is dropped before the caller is answered.
     public func clearModeBits(_ ino: UInt64, _ bits: UInt32, openFD: Int32) throws(Errno) {
@@ -32,6 +30,8 @@ extension Namespace {
         reportNow(attributesOf: ino)
     }
 
+    /// chmod, chown, truncate and utimens on the backing entry (every copy of a directory),
+    /// then the result as the backing file system reports it.
     public func setattr(_ ino: UInt64, _ change: AttributeChange, openFD: Int32?) throws(Errno) -> EntryRow {
         var row = try entry(ino)
         let targets: [Silo] = row.kind == .directory

@@ -16,6 +16,15 @@ struct KernelCacheTests {
         #expect(result.status == 0, "\(result.output)")
     }
 
+    /// A mounted pool whose silo bulk0 held `name` before the mount; the file's backing path.
+    private func mounted(withFile name: String, _ content: String) throws -> (TestPool, String) {
+        let pool = try TestPool()
+        let backing = pool.siloPath("bulk0") + "/" + name
+        try Fixtures.write(backing, content)
+        try pool.mount()
+        return (pool, backing)
+    }
+
     private func lstatErrno(_ path: String) -> Int32 {
         var s = stat()
         return lstat(path, &s) == 0 ? 0 : errno
@@ -56,10 +65,7 @@ struct KernelCacheTests {
     }
 
     @Test func attributesChangedBehindTheMountShowAfterAScan() throws {
-        let pool = try TestPool()
-        let backing = pool.siloPath("bulk0") + "/f.txt"
-        try Fixtures.write(backing, "short")
-        try pool.mount()
+        let (pool, backing) = try mounted(withFile: "f.txt", "short")
         defer { _ = try? pool.unmount() }
         let before = try Sys.statPath(pool.path("f.txt"))
         #expect(before.size == 5)
@@ -74,10 +80,7 @@ struct KernelCacheTests {
     }
 
     @Test func openSeesAFileChangedBehindTheMountWithoutAScan() throws {
-        let pool = try TestPool()
-        let backing = pool.siloPath("bulk0") + "/log.txt"
-        try Fixtures.write(backing, "line 1\n")
-        try pool.mount()
+        let (pool, backing) = try mounted(withFile: "log.txt", "line 1\n")
         defer { _ = try? pool.unmount() }
         #expect(try String(contentsOfFile: pool.path("log.txt"), encoding: .utf8) == "line 1\n")   // pages and size cached
         try Fixtures.write(backing, "line 1\nline 2, added behind the mount\n")
