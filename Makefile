@@ -6,7 +6,7 @@ PREFIX      ?= /usr/local
 SBINDIR     ?= /sbin
 SWIFT       ?= swift
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-DEB_PACKAGES   := libfuse3-dev fuse3 libsqlite3-dev libxxhash-dev attr
+DEB_PACKAGES   := libfuse3-dev fuse3 libsqlite3-dev libxxhash-dev liburing-dev attr
 BENCH_PACKAGES := mergerfs fio
 RELEASE_BIN := .build/release
 

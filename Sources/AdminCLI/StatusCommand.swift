@@ -32,6 +32,7 @@ enum StatusText {
         var out: [String] = []
         let mount = r.mountpoint.map { "mounted at \($0) (pid \(r.daemonPid.map(String.init) ?? "?"))" } ?? "not mounted"
         out.append("pool \(r.pool): \(mount)")
+        if let transport = r.transport { out.append("requests through \(transport)") }
         out.append("source \(r.source); index in \(r.stateDirectory); \(Format.count(Int(r.entries))) entries; tiers \(r.tiers.joined(separator: " > "))")
         out.append("")
         var rows = [["SILO", "TIER", "HEALTH", "ENTRIES", "USED", "FREE", "SCANNED", "PATH"]]

@@ -20,13 +20,6 @@ static inline void estuary_fuse_want(struct fuse_conn_info *conn, unsigned cap) 
 static inline void estuary_fuse_unwant(struct fuse_conn_info *conn, unsigned cap) {
     conn->want &= ~cap;
 }
-static inline int estuary_fuse_reply_fd(fuse_req_t req, int fd, off_t offset, size_t size) {
-    struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
-    buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-    buf.buf[0].fd = fd;
-    buf.buf[0].pos = offset;
-    return fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
-}
 // libfuse 3.14 passes write() the payload but drops the request's write_flags, where the kernel
 // asks for setuid/setgid to be cleared: it clears them itself only on cached writes, and leaves
 // direct_io writes by an unprivileged caller to the file system (FUSE_WRITE_KILL_SUIDGID).

@@ -124,6 +124,8 @@ public struct StatusReport: Codable, Sendable {
     public var shadowCount: Int64
     /// Per objective: files and bytes in place and still to move, as of the last reconcile pass.
     public var objectives: [AlignmentReport]?
+    /// How the daemon receives FUSE requests: "/dev/fuse", or io_uring with its queues and count.
+    public var transport: String?
     public init(pool: String, source: String, stateDirectory: String, mountpoint: String?, daemonPid: Int32?, tiers: [String],
                 entries: Int64, silos: [SiloStatusReport], shadows: [ShadowReport], shadowCount: Int64) {
         self.pool = pool; self.source = source; self.stateDirectory = stateDirectory; self.mountpoint = mountpoint

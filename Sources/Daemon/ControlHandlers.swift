@@ -17,20 +17,22 @@ enum ControlHandlers {
     static let walks: Set<String> = ["scan", "fsck", "objectives-check", "drain"]
 
     static func handle(_ request: ControlRequest, pool: PoolContext, namespace: Namespace, mountpoint: String,
-                       tiering: TieringService, objectives: ObjectiveService, send: (ControlReply) -> Void) {
+                       tiering: TieringService, objectives: ObjectiveService, transport: () -> String,
+                       send: (ControlReply) -> Void) {
         guard walks.contains(request.op) else {
-            return dispatch(request, pool: pool, namespace: namespace, mountpoint: mountpoint, tiering: tiering, objectives: objectives, send: send)
+            return dispatch(request, pool: pool, namespace: namespace, mountpoint: mountpoint, tiering: tiering, objectives: objectives, transport: transport, send: send)
         }
         guard walking.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
             send(ControlReply(error: "too many control clients; try again (a scan or check is already running)"))
             return
         }
         defer { walking.store(false, ordering: .releasing) }
-        dispatch(request, pool: pool, namespace: namespace, mountpoint: mountpoint, tiering: tiering, objectives: objectives, send: send)
+        dispatch(request, pool: pool, namespace: namespace, mountpoint: mountpoint, tiering: tiering, objectives: objectives, transport: transport, send: send)
     }
 
     private static func dispatch(_ request: ControlRequest, pool: PoolContext, namespace: Namespace, mountpoint: String,
-                       tiering: TieringService, objectives: ObjectiveService, send: (ControlReply) -> Void) {
+                       tiering: TieringService, objectives: ObjectiveService, transport: () -> String,
+                       send: (ControlReply) -> Void) {
         switch request.op {
         case "reload":
             if let problem = objectives.reload() { send(ControlReply(error: "the config was not reloaded (the running one stays): \(problem)")) }
@@ -80,6 +82,7 @@ enum ControlHandlers {
             do {
                 var status = try PoolReports.status(pool, mountpoint: mountpoint, daemonPid: getpid())
                 status.objectives = objectives.alignment()
+                status.transport = transport()
                 send(ControlReply(status: status))
             }
             catch { send(ControlReply(error: "\(error)")) }

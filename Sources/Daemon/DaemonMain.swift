@@ -89,12 +89,14 @@ public enum DaemonMain {
         var fuseOptions = options.fuseOptions + ["default_permissions", "subtype=estuaryfs", "fsname=\(fsname(config))"]
         if options.debug { fuseOptions.append("debug") }
         let session = try FuseSession(options: fuseOptions, operations: adapter)
+        let useRing = RingSetup.prepare(mode: options.ring, logger: logger)
         try session.mount(at: mountpoint)
+        if useRing { RingSetup.start(session, threads: options.threads, logger: logger) }
         kernelCache.start(session)
         session.installSignalHandlers()
         let control = ControlServer(path: paths.controlSocket, logger: Logger(label: "estuary.control")) { request, send in
             ControlHandlers.handle(request, pool: pool, namespace: namespace, mountpoint: mountpoint, tiering: tiering,
-                                   objectives: objectives, send: send)
+                                   objectives: objectives, transport: { RingSetup.describe(session.ringState) }, send: send)
         }
         do { try control.start() } catch { logger.warning("\(error); admin commands will work on the index directly") }
         writeMountRecord(paths.mountRecord, mountpoint: mountpoint)
@@ -116,6 +118,8 @@ public enum DaemonMain {
         watch.start()
         TerminationSignals.unblock()
         let status = session.run(maxThreads: options.threads)
+        let transport = RingSetup.describe(session.ringState)
+        session.stopRing()
         watch.stop()
         objectives.stop()
         tiering.stop()
@@ -128,7 +132,7 @@ public enum DaemonMain {
         session.unmount()
         unlink(paths.mountRecord)
         IndexHealth.markClean(pool)
-        logger.info("pool '\(config.name)' unmounted from \(mountpoint) (loop status \(status))")
+        logger.info("pool '\(config.name)' unmounted from \(mountpoint) (loop status \(status); requests went through \(transport))")
         withExtendedLifetime(lock) {}
     }
 

@@ -10,6 +10,7 @@ struct DaemonOptions: Equatable {
     var attrTimeout: Double?
     var negativeTimeout: Double?
     var threads = 16
+    var ring = RingMode.auto
     var scanOnMount = true
     var logLevel = "info"
     var showHelp = false
@@ -27,6 +28,8 @@ struct DaemonOptions: Equatable {
       -o attr_timeout=SEC    kernel attribute cache timeout (default from the pool config, 60)
       -o negative_timeout=SEC  kernel cache timeout of absent names (default from the pool config, 60)
       -o threads=N           maximum FUSE worker threads (default 16)
+      -o io_uring=MODE       auto: serve requests through io_uring on the caller's CPU when the
+                             kernel has it (default); off: /dev/fuse only
       -o noscan              do not scan new silos before mounting
       -o log_level=LEVEL     trace, debug, info, notice, warning, error
       -o allow_other, ro, ...  passed to the kernel as for any FUSE file system
@@ -90,6 +93,11 @@ struct DaemonOptions: Equatable {
                 }
                 threads = n
             case "noscan": scanOnMount = false
+            case "io_uring":
+                guard let value, let mode = RingMode(rawValue: value) else {
+                    throw UsageError(description: "option io_uring must be auto or off, not '\(value ?? "")'")
+                }
+                ring = mode
             case "log_level":
                 let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
                 guard let value, levels.contains(value) else {

@@ -7,15 +7,16 @@ import Glibc
 enum MountPointCheck {
     static func prepare(_ path: String, log: (String) -> Void) throws {
         // statvfs always reaches the file system's daemon; stat may be answered from the
-        // kernel's attribute cache even after the daemon died.
+        // kernel's attribute cache even after the daemon died. While the kernel is still
+        // tearing down a killed daemon's io_uring queues, requests fail with ECONNABORTED.
         var fs = statvfs()
-        if statvfs(path, &fs) != 0 && errno == ENOTCONN { return try detachDead(path, log: log) }
+        if statvfs(path, &fs) != 0 && (errno == ENOTCONN || errno == ECONNABORTED) { return try detachDead(path, log: log) }
         do {
             let stat = try Sys.statPath(path)
             guard stat.isDirectory else { throw DaemonError("mount point \(path) is not a directory") }
         } catch let error as Errno {
             switch error {
-            case .socketNotConnected: return try detachDead(path, log: log)
+            case .socketNotConnected, .connectionAbort: return try detachDead(path, log: log)
             case .noSuchFileOrDirectory: throw DaemonError("mount point \(path) does not exist")
             case .permissionDenied: throw DaemonError("mount point \(path) cannot be accessed (permission denied)")
             default: throw DaemonError("mount point \(path): \(error)")

@@ -1,4 +1,5 @@
 import CFuse3
+import CFuseRing
 import Syscalls
 #if canImport(Glibc)
 import Glibc
@@ -8,6 +9,14 @@ import Glibc
 public struct FuseError: Error, CustomStringConvertible, Sendable {
     public var message: String
     public var description: String { message }
+}
+
+/// The io_uring transport of a session.
+public struct RingState: Sendable, Equatable {
+    public var active: Bool
+    public var queues: Int
+    public var threadsPerQueue: Int
+    public var requests: UInt64
 }
 
 /// A low-level libfuse session: options, mount, the multithreaded loop, unmount.
@@ -20,6 +29,7 @@ public final class FuseSession: @unchecked Sendable {
     private var arguments: [UnsafeMutablePointer<CChar>?]
     public private(set) var mountpoint: String?
     private var signalsInstalled = false
+    private var ring: OpaquePointer?
 
     /// `options` are mount options as for `-o` (e.g. "allow_other", "default_permissions", "fsname=x").
     public init(options: [String], operations: any FuseOperations, debug: Bool = false) throws(FuseError) {
@@ -44,6 +54,7 @@ public final class FuseSession: @unchecked Sendable {
     }
 
     deinit {
+        stopRing()
         if signalsInstalled { fuse_remove_signal_handlers(session) }
         fuse_session_destroy(session)
         arguments.forEach { free($0) }
@@ -72,6 +83,33 @@ public final class FuseSession: @unchecked Sendable {
     }
 
     public func exit() { fuse_session_exit(session) }
+
+    /// Serves requests through FUSE over io_uring: `threadsPerQueue` threads for each CPU, each
+    /// pinned to its CPU, so a request is answered on the CPU that made it. Call after `mount`
+    /// and before `run`. Returns nil when started, or why io_uring cannot be used (the session
+    /// then serves /dev/fuse alone). Whether the kernel took it is known only after its INIT:
+    /// see `ring`.
+    public func startRing(threadsPerQueue: Int) -> String? {
+        guard ring == nil else { return nil }
+        var why = [CChar](repeating: 0, count: 256)
+        let userdata = Unmanaged.passUnretained(dispatcher).toOpaque()
+        ring = estuary_ring_start(UnsafeMutableRawPointer(session), userdata, UInt32(max(1, threadsPerQueue)), &why, why.count)
+        return ring == nil ? String(decoding: why.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
+    }
+
+    /// The io_uring transport: whether the kernel accepted it, its shape, and requests served.
+    public var ringState: RingState? {
+        guard let ring else { return nil }
+        return RingState(active: estuary_ring_active(ring) != 0, queues: Int(estuary_ring_queues(ring)),
+                         threadsPerQueue: Int(estuary_ring_threads_per_queue(ring)), requests: estuary_ring_requests(ring))
+    }
+
+    /// Ends the ring threads; call once the loop has returned.
+    public func stopRing() {
+        guard let ring else { return }
+        estuary_ring_stop(ring)
+        self.ring = nil
+    }
 
     public func unmount() {
         guard mountpoint != nil else { return }

@@ -1,4 +1,5 @@
 import CFuse3
+import CFuseRing
 import Syscalls
 #if canImport(Glibc)
 import Glibc
@@ -112,10 +113,10 @@ public struct Request: ~Copyable {
         discard self
     }
 
-    /// Replies to a read with `size` bytes of `fd` at `offset`, spliced when the kernel allows,
-    /// without copying through our memory.
+    /// Replies to a read with `size` bytes of `fd` at `offset` without copying through our
+    /// memory: read straight into the io_uring entry's buffer, or spliced on /dev/fuse.
     public consuming func reply(fd: Int32, offset: Int64, size: Int) {
-        estuary_fuse_reply_fd(raw, fd, off_t(offset), size)
+        estuary_ring_reply_fd(UnsafeMutableRawPointer(raw), fd, offset, size)
         discard self
     }
 
