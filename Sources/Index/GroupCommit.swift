@@ -28,6 +28,9 @@ final class GroupCommit: Sendable {
     /// Written once per batch to wake the committer; read end, write end.
     let wake: (Int32, Int32)
     let thread = Mutex<OSThread?>(nil)
+    /// Changes queued by `changeLater`, oldest first. `pending` is set and cleared under this
+    /// lock too, so it is never false while a change waits here.
+    let deferred = Mutex<[DeferredChange]>([])
 
     init() {
         var fds: [Int32] = [-1, -1]
@@ -42,7 +45,15 @@ final class GroupCommit: Sendable {
 
     /// Changes per batch at most: bounds the work a crash can lose and the writer's dirty pages.
     static let maxChanges = 4096
+
+    /// Marks the batch pending, unless nothing is open and nothing waits (`open` false).
+    func settlePending(open: Bool) {
+        deferred.withLock { queue in pending.store(open || !queue.isEmpty, ordering: .releasing) }
+    }
 }
+
+/// A namespace change whose index part runs after its request was answered.
+public typealias DeferredChange = @Sendable (WriteTransaction) throws(IndexError) -> Void
 
 extension IndexStore {
     /// Runs `body` as one namespace change in the current group-commit batch; it is committed
@@ -50,13 +61,8 @@ extension IndexStore {
     public func change<R>(_ body: (WriteTransaction) throws(IndexError) -> R) throws(IndexError) -> R {
         guard batch.running.load(ordering: .relaxed) else { return try write(body) }
         return try writer.withLock { state throws(IndexError) -> R in
-            if !state.batchOpen {
-                try state.begin()
-                state.batchOpen = true
-                batch.pending.store(true, ordering: .releasing)
-                var byte: UInt8 = 1
-                _ = Glibc.write(batch.wake.1, &byte, 1)
-            }
+            try applyDeferred(state)
+            try openBatch(state)
             let result = try state.asChange(body)
             state.batchChanges += 1
             // A number handed out must be reserved durably before the caller writes it into
@@ -68,7 +74,57 @@ extension IndexStore {
         }
     }
 
-    /// Commits the open batch, if any. fsync, fsyncdir and unmount call this.
+    /// Queues a namespace change whose result nobody waits for: the request that made it is
+    /// answered at once, and the change joins the batch in order, before anything else takes
+    /// the writer (every read and write of the index does, or commits the batch, first). So
+    /// the index answers exactly as if it had run in place. A change that fails is counted
+    /// in `lostBatches`, like a batch that failed to commit: the silos are ahead of the index
+    /// until the rescan that follows. Without a committer it runs at once.
+    public func changeLater(_ body: @escaping DeferredChange) {
+        guard batch.running.load(ordering: .relaxed) else {
+            do { try write(body) } catch { batch.lost.add(1, ordering: .relaxed) }
+            return
+        }
+        let waiting = batch.deferred.withLock { queue in
+            queue.append(body)
+            batch.pending.store(true, ordering: .releasing)
+            return queue.count
+        }
+        if waiting == 1 {
+            var byte: UInt8 = 1
+            _ = Glibc.write(batch.wake.1, &byte, 1)
+        } else if waiting >= GroupCommit.maxChanges {
+            // A writer far ahead of the committer takes its own changes in.
+            try? writer.withLock { state throws(IndexError) in try applyDeferred(state) }
+        }
+    }
+
+    /// Runs the queued changes in order, each in its own savepoint. Writer lock held.
+    func applyDeferred(_ state: WriterState) throws(IndexError) {
+        let queued = batch.deferred.withLock { queue -> [DeferredChange] in
+            defer { queue.removeAll(keepingCapacity: true) }
+            return queue
+        }
+        for body in queued {
+            try openBatch(state)
+            do { try state.asChange(body) } catch { batch.lost.add(1, ordering: .relaxed) }
+            state.batchChanges += 1
+            if state.batchChanges >= GroupCommit.maxChanges { try commitBatch(state) }
+        }
+    }
+
+    /// Opens the batch a change joins and wakes the committer. Writer lock held.
+    private func openBatch(_ state: WriterState) throws(IndexError) {
+        guard !state.batchOpen else { return }
+        try state.begin()
+        state.batchOpen = true
+        batch.pending.store(true, ordering: .releasing)
+        var byte: UInt8 = 1
+        _ = Glibc.write(batch.wake.1, &byte, 1)
+    }
+
+    /// Commits the open batch and the changes queued for it, if any. fsync, fsyncdir and
+    /// unmount call this.
     public func commitPending() throws(IndexError) {
         guard batch.pending.load(ordering: .acquiring) else { return }
         try writer.withLock { state throws(IndexError) in try commitBatch(state) }
@@ -76,7 +132,8 @@ extension IndexStore {
 
     /// Must be called with the writer lock held.
     func commitBatch(_ state: WriterState) throws(IndexError) {
-        guard state.batchOpen else { return }
+        try applyDeferred(state)
+        guard state.batchOpen else { batch.settlePending(open: false); return }
         do throws(IndexError) {
             try state.commit()
         } catch {
@@ -86,11 +143,11 @@ extension IndexStore {
                 state.batchOpen = false
                 state.batchChanges = 0
                 batch.lost.add(1, ordering: .relaxed)
-                batch.pending.store(false, ordering: .releasing)
+                batch.settlePending(open: false)
             }
             throw error
         }
-        batch.pending.store(false, ordering: .releasing)
+        batch.settlePending(open: false)
     }
 
     /// Starts the committer thread: a batch is committed `interval` seconds after it opened.

@@ -84,6 +84,7 @@ public final class IndexStore: Sendable {
     /// leaves no trace in the index; BEGIN waits while another process holds the write lock.
     public func write<R>(_ body: (WriteTransaction) throws(IndexError) -> R) throws(IndexError) -> R {
         try writer.withLock { state throws(IndexError) -> R in
+            try applyDeferred(state)
             if state.batchOpen {
                 let result = try state.asChange(body)
                 try commitBatch(state)
@@ -120,7 +121,8 @@ public final class IndexStore: Sendable {
     public func query<R>(_ body: (ReadTransaction) throws(IndexError) -> R) throws(IndexError) -> R {
         if batch.pending.load(ordering: .acquiring) {
             let answered = try writer.withLock { state throws(IndexError) -> R? in
-                state.batchOpen ? try body(ReadTransaction(connection: state.connection)) : nil
+                try applyDeferred(state)
+                return state.batchOpen ? try body(ReadTransaction(connection: state.connection)) : nil
             }
             if let answered { return answered }
         }

@@ -30,12 +30,22 @@ extension Namespace {
         row.ctimeNs = wallClockNanoseconds()
         let parentAfter = touchedDirectory(parentRow, changedIn: silo, fd: dirFD)
         let updated = row
-        do {
-            try index.change { tx throws(IndexError) in
+        if index.mayHoldLinks {
+            // A hard-linked name may promote another name, which the nodes must show at once.
+            do {
+                try index.change { tx throws(IndexError) in
+                    try removeName(updated, parent: parent, name: name, tx)
+                    try storeTouched([parentAfter], tx)
+                }
+            } catch { throw indexFailure(error, "unlink") }
+        } else {
+            // The name is gone from the silo; the reply need not wait for the index, which takes
+            // the change before anything reads it (see IndexStore.changeLater).
+            index.changeLater { [self] tx throws(IndexError) in
                 try removeName(updated, parent: parent, name: name, tx)
                 try storeTouched([parentAfter], tx)
             }
-        } catch { throw indexFailure(error, "unlink") }
+        }
         cacheTouched([parentAfter])
         listings.removed(parent, name)
         nodes.update(row.ino) { $0.nlink = updated.nlink; $0.ctimeNs = updated.ctimeNs }
