@@ -173,17 +173,20 @@ static ssize_t init_reply(struct estuary_ring *r, int fd, struct iovec *iov, int
         memcpy(&flags2, out + INIT_OUT_FLAGS2, 4);
         memcpy(&max_write, out + INIT_OUT_MAX_WRITE, 4);
         memcpy(&max_pages, out + INIT_OUT_MAX_PAGES, 2);
-        flags |= INIT_FLAG_EXT;
-        flags2 |= INIT_FLAG2_OVER_IO_URING;
-        memcpy(out + INIT_OUT_FLAGS, &flags, 4);
-        memcpy(out + INIT_OUT_FLAGS2, &flags2, 4);
         // The kernel refuses a payload buffer smaller than max(8 KiB, max_write, max_pages pages);
-        // 32 pages is its default when the reply sets no page limit.
+        // 32 pages is its default when the reply sets no page limit. The buffers were made
+        // before INIT, so that nothing can fail between asking for io_uring and registering
+        // (the kernel holds every request until each queue has registered an entry).
         size_t need = max_write;
         if ((size_t)max_pages * 4096 > need) need = (size_t)max_pages * 4096;
         if (need < 32 * 4096) need = 32 * 4096;
-        r->payload_size = round_up(need, 4096);
-        asked = 1;
+        if (need <= r->payload_size) {
+            flags |= INIT_FLAG_EXT;
+            flags2 |= INIT_FLAG2_OVER_IO_URING;
+            memcpy(out + INIT_OUT_FLAGS, &flags, 4);
+            memcpy(out + INIT_OUT_FLAGS2, &flags2, 4);
+            asked = 1;
+        }
     }
     ssize_t n = writev(fd, iov, count);
     int saved = errno;
@@ -319,6 +322,10 @@ static void *serve(void *argument) {
     memset(&params, 0, sizeof params);
     params.flags = IORING_SETUP_SQE128 | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
     int rc = io_uring_queue_init_params(4, &e->uring, &params);
+    if (rc == 0) {
+        e->header = aligned_alloc(64, round_up(sizeof *e->header, 64));
+        e->region = aligned_alloc(4096, HEAD_ROOM + r->payload_size);  // touched only as used
+    }
     pthread_mutex_lock(&r->lock);
     r->created++;
     pthread_cond_broadcast(&r->changed);
@@ -327,14 +334,11 @@ static void *serve(void *argument) {
         note_failure(r, "io_uring_setup", -rc);
         return NULL;
     }
-    if (wait_for_go(r) < 0) goto leave;
-
-    e->header = aligned_alloc(64, round_up(sizeof *e->header, 64));
-    e->region = aligned_alloc(4096, HEAD_ROOM + r->payload_size);
     if (!e->header || !e->region) {
         note_failure(r, "ring buffers", ENOMEM);
         goto leave;
     }
+    if (wait_for_go(r) < 0) goto leave;
     memset(e->header, 0, sizeof *e->header);
     e->payload = e->region + HEAD_ROOM;
     e->iov[0] = (struct iovec){ e->header, sizeof *e->header };
@@ -422,7 +426,8 @@ static void join_all(struct estuary_ring *r) {
         if (r->entries[i].started) pthread_join(r->entries[i].thread, NULL);
 }
 
-struct estuary_ring *estuary_ring_start(void *session, void *userdata, unsigned threads_per_queue, char *why, size_t why_size) {
+struct estuary_ring *estuary_ring_start(void *session, void *userdata, unsigned threads_per_queue, size_t max_write,
+                                        char *why, size_t why_size) {
     struct fuse_session *se = session;
     if (threads_per_queue == 0) threads_per_queue = 1;
     struct estuary_ring *r = calloc(1, sizeof *r);
@@ -433,6 +438,7 @@ struct estuary_ring *estuary_ring_start(void *session, void *userdata, unsigned 
     r->queues = possible_cpus();
     r->per_queue = threads_per_queue;
     r->count = r->queues * threads_per_queue;
+    r->payload_size = round_up(max_write > 32 * 4096 ? max_write : 32 * 4096, 4096);
     pthread_mutex_init(&r->lock, NULL);
     pthread_cond_init(&r->changed, NULL);
     r->stop_fd = eventfd(0, EFD_CLOEXEC);

@@ -47,7 +47,7 @@ final class FuseAdapter: FuseOperations {
         connection.enableAutoInvalidateData()
         connection.enableAtomicTruncate()
         connection.kernelClearsSetuid()
-        connection.setMaxWrite(1 << 20)
+        connection.setMaxWrite(Self.maxWrite)
         logger.info("FUSE session initialised (protocol 7.\(connection.protocolMinor))")
     }
 
@@ -85,6 +85,9 @@ final class FuseAdapter: FuseOperations {
     /// all open write-only. Such a handle cannot be mmapped, which is what rules direct_io out
     /// for read-write handles. The kernel drops cached pages a direct write overlaps, so readers
     /// through other handles stay coherent (checked by WriteOnlyDirectTests).
+    /// The largest write request the kernel sends (and so the io_uring payload buffer size).
+    static let maxWrite: UInt32 = 1 << 20
+
     static func writeOnly(_ flags: Int32) -> Bool { flags & O_ACCMODE == O_WRONLY }
 
     func open(_ request: consuming Request, ino: UInt64, flags: Int32) {

@@ -27,7 +27,7 @@ enum RingSetup {
         // thread, so each CPU keeps several, within the total the loop would have had.
         let cpus = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_CONF))))
         let perQueue = min(8, max(2, threads / cpus))
-        if let why = session.startRing(threadsPerQueue: perQueue) {
+        if let why = session.startRing(threadsPerQueue: perQueue, maxWrite: FuseAdapter.maxWrite) {
             logger.info("requests go through /dev/fuse: io_uring could not start (\(why))")
         }
     }

@@ -85,15 +85,17 @@ public final class FuseSession: @unchecked Sendable {
     public func exit() { fuse_session_exit(session) }
 
     /// Serves requests through FUSE over io_uring: `threadsPerQueue` threads for each CPU, each
-    /// pinned to its CPU, so a request is answered on the CPU that made it. Call after `mount`
+    /// pinned to its CPU, so a request is answered on the CPU that made it. `maxWrite` must be
+    /// what the operations' init sets (it sizes the buffers). Call after `mount`
     /// and before `run`. Returns nil when started, or why io_uring cannot be used (the session
     /// then serves /dev/fuse alone). Whether the kernel took it is known only after its INIT:
     /// see `ring`.
-    public func startRing(threadsPerQueue: Int) -> String? {
+    public func startRing(threadsPerQueue: Int, maxWrite: UInt32) -> String? {
         guard ring == nil else { return nil }
         var why = [CChar](repeating: 0, count: 256)
         let userdata = Unmanaged.passUnretained(dispatcher).toOpaque()
-        ring = estuary_ring_start(UnsafeMutableRawPointer(session), userdata, UInt32(max(1, threadsPerQueue)), &why, why.count)
+        ring = estuary_ring_start(UnsafeMutableRawPointer(session), userdata, UInt32(max(1, threadsPerQueue)),
+                                  Int(maxWrite), &why, why.count)
         return ring == nil ? String(decoding: why.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
     }
 

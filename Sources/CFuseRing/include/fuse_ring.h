@@ -16,10 +16,12 @@ struct estuary_ring;
 
 /// Starts `threads_per_queue` threads per possible CPU, each with an io_uring of its own, and
 /// installs the session's I/O hooks. `userdata` is what the session was created with (libfuse
-/// hands it to the hooks). Call after fuse_session_mount and before the loop runs.
+/// hands it to the hooks); `max_write` is what the session's init sets, and sizes each entry's
+/// payload buffer. Call after fuse_session_mount and before the loop runs.
 /// Returns NULL and writes why into `why` when io_uring cannot be used; the session then stays
 /// on /dev/fuse untouched.
-struct estuary_ring *estuary_ring_start(void *session, void *userdata, unsigned threads_per_queue, char *why, size_t why_size);
+struct estuary_ring *estuary_ring_start(void *session, void *userdata, unsigned threads_per_queue, size_t max_write,
+                                        char *why, size_t why_size);
 
 /// Stops the ring threads and frees the ring. Call after the session loop returned; the
 /// session's hooks keep working (they pass through to /dev/fuse) until the session is destroyed.
