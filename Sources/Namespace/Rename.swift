@@ -128,27 +128,35 @@ extension Namespace {
         targetAfter?.nlink = target.map { $0.nlink > 0 ? $0.nlink - 1 : 0 } ?? 0
         targetAfter?.ctimeNs = now
         let (finalMoved, finalOld, finalNew, finalTarget) = (moved, oldAfter, newAfter, targetAfter)
-        let movedRow: EntryRow
-        do {
-            movedRow = try index.change { tx throws(IndexError) -> EntryRow in
-                if let finalTarget {
-                    if finalTarget.kind == .directory { try tx.delete(finalTarget.ino) }
-                    else { try removeName(finalTarget, parent: newDir.ino, name: newName, tx) }
-                }
-                var row = finalMoved
-                // The source's own name is never a link row.
-                let firstName = finalMoved.parent == oldDir.ino && finalMoved.name == name
-                if !firstName, index.mayHoldLinks, try tx.isLink(parent: oldDir.ino, name: name) {
-                    try tx.deleteLink(parent: oldDir.ino, name: name)
-                    try tx.insertLink(parent: newDir.ino, name: newName, ino: row.ino)
-                } else {
-                    row.parent = newDir.ino; row.name = newName
-                    try tx.setName(row.ino, parent: newDir.ino, name: newName, ctime: row.ctimeNs)
-                }
-                try storeTouched(sameParent ? [finalNew] : [finalNew, finalOld], tx)
-                return row
+        let (oldParent, newParent) = (oldDir.ino, newDir.ino)
+        @Sendable func apply(_ tx: WriteTransaction) throws(IndexError) -> EntryRow {
+            if let finalTarget {
+                if finalTarget.kind == .directory { try tx.delete(finalTarget.ino) }
+                else { try removeName(finalTarget, parent: newParent, name: newName, tx) }
             }
-        } catch { throw indexFailure(error, "rename") }
+            var row = finalMoved
+            // The source's own name is never a link row.
+            let firstName = finalMoved.parent == oldParent && finalMoved.name == name
+            if !firstName, index.mayHoldLinks, try tx.isLink(parent: oldParent, name: name) {
+                try tx.deleteLink(parent: oldParent, name: name)
+                try tx.insertLink(parent: newParent, name: newName, ino: row.ino)
+            } else {
+                row.parent = newParent; row.name = newName
+                try tx.setName(row.ino, parent: newParent, name: newName, ctime: row.ctimeNs)
+            }
+            try storeTouched(sameParent ? [finalNew] : [finalNew, finalOld], tx)
+            return row
+        }
+        var movedRow = finalMoved
+        if !index.mayHoldLinks && source.kind != .directory && target?.kind != .directory {
+            // Without hard-link rows the moved row is known without asking the index, so the
+            // reply need not wait for it (see IndexStore.changeLater), as for unlink.
+            movedRow.parent = newParent; movedRow.name = newName
+            index.changeLater { tx throws(IndexError) in _ = try apply(tx) }
+        } else {
+            do { movedRow = try index.change { tx throws(IndexError) -> EntryRow in try apply(tx) } }
+            catch { throw indexFailure(error, "rename") }
+        }
         nodes.update(movedRow.ino) { $0.parent = movedRow.parent; $0.name = movedRow.name; $0.ctimeNs = movedRow.ctimeNs }
         cacheTouched(sameParent ? [finalNew] : [finalNew, finalOld])
         listings.removed(oldDir.ino, name)
