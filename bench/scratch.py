@@ -22,10 +22,12 @@ mount is not possible the pools fall back to WORK's file system and the run says
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 
+import procs
 from mounts import CLEANUP, mount_fstype, unmount
 from targets import (MERGERFS_CONFIGS, EstuaryPool, EstuaryTarget, FuseTarget, MergerfsTarget,
                      NativeTarget, Target)
@@ -170,3 +172,17 @@ def scratch(ctx) -> Scratch:
 
 def pool_note(ctx) -> str:
     return f"scratch pools: {scratch(ctx).fs}"
+
+
+def transport_note(target) -> str | None:
+    """How a mounted Estuary target receives requests (io_uring or /dev/fuse), from its status."""
+    if getattr(target, "kind", "") != "estuary":
+        return None
+    try:
+        _, out = procs.timed_capture([target.cli_bin, "status", target.config_path, "--json"], 30.0)
+        transport = str(json.loads(out).get("transport", "an unknown transport"))
+        if transport.endswith(("requests", "request")):  # the count changes; the shape does not
+            transport = transport.rsplit(", ", 1)[0]
+        return f"estuary requests through {transport}"
+    except Exception as e:  # a report line must not fail the run
+        return f"estuary transport unknown ({str(e)[:120]})"

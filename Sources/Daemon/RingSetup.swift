@@ -36,7 +36,7 @@ enum RingSetup {
     static func describe(_ state: RingState?) -> String {
         guard let state else { return "/dev/fuse" }
         guard state.active else { return "/dev/fuse (the kernel did not take io_uring)" }
-        return "io_uring, \(state.queues) queues × \(state.threadsPerQueue) threads, \(state.requests) requests"
+        return "io_uring, \(state.queues) queues × \(state.threadsPerQueue) threads, \(state.requests) request\(state.requests == 1 ? "" : "s")"
     }
 
     /// The kernel offers io_uring to a FUSE daemon only while the fuse module's parameter is on.

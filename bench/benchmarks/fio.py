@@ -28,7 +28,7 @@ import subprocess
 import time
 
 import procs
-from scratch import phase_settle, pool_note, scratch
+from scratch import phase_settle, pool_note, scratch, transport_note
 from targets import EstuaryTarget, Target
 
 from .base import Benchmark, Case, Context, Goal, Part, register
@@ -192,6 +192,8 @@ def setup_fio(ctx: Context, target: Target) -> list[Case]:
             f"writes buffered; rand-* alt column is MiB/s, seq-* alt is IOPS")
     if note not in ctx.notes:
         ctx.notes.append(note)
+    if (transport := transport_note(stand_in)) and transport not in ctx.notes:
+        ctx.notes.append(transport)
     return [Case(stand_in, stages=run.stages(), warmup=run.warmup)]
 
 

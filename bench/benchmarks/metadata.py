@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import time
 
-from scratch import phase_settle, pool_note, scratch
+from scratch import phase_settle, pool_note, scratch, transport_note
 from targets import Target
 
 from .base import Benchmark, Case, Context, Goal, Part, register
@@ -136,6 +136,8 @@ def setup_metadata(ctx: Context, target: Target) -> list[Case]:
             f"each phase after sync + a >=1 s settle")
     if note not in ctx.notes:
         ctx.notes.append(note)
+    if (transport := transport_note(stand_in)) and transport not in ctx.notes:
+        ctx.notes.append(transport)
     return [Case(stand_in, stages=stages, before_each=run.before_each, after_each=run.after_each)]
 
 
