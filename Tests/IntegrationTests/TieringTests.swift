@@ -126,11 +126,13 @@ struct TieringTests {
         let positions = hot.map { order.firstIndex(of: $0) ?? Int.max }
         // Arrival is completion: with several copy workers per move, a worker the scheduler
         // starves can finish its (hot) extent after others finished cold ones, so the last few
-        // hot extents may trail; nine in ten must still come first, and all early.
+        // hot extents may trail; nine in ten must still come first, and all within the first
+        // fifth (without priority they would spread over all 400; under the full suite's load
+        // two trailed to 71 and 72 once).
         let sorted = positions.sorted()
         let message = "hot extents arrived at positions \(sorted.suffix(6)) of \(order.count); first arrivals \(order.prefix(60))"
         #expect(sorted[hot.count * 9 / 10 - 1] < hot.count + 4, "\(message)")
-        #expect(sorted.last! < hot.count + 32, "\(message)")
+        #expect(sorted.last! < extents / 5, "\(message)")
     }
 
     @Test func cancelledMoveLeavesTheFileWhereItWas() throws {
