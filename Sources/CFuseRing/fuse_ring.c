@@ -322,23 +322,20 @@ static void *serve(void *argument) {
     memset(&params, 0, sizeof params);
     params.flags = IORING_SETUP_SQE128 | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
     int rc = io_uring_queue_init_params(4, &e->uring, &params);
-    if (rc == 0) {
+    if (rc < 0) {
+        note_failure(r, "io_uring_setup", -rc);
+    } else {
         e->header = aligned_alloc(64, round_up(sizeof *e->header, 64));
         e->region = aligned_alloc(4096, HEAD_ROOM + r->payload_size);  // touched only as used
+        if (!e->header || !e->region) note_failure(r, "ring buffers", ENOMEM);
     }
+    // Failures are noted before the count, so the starter sees every one once all are counted.
     pthread_mutex_lock(&r->lock);
     r->created++;
     pthread_cond_broadcast(&r->changed);
     pthread_mutex_unlock(&r->lock);
-    if (rc < 0) {
-        note_failure(r, "io_uring_setup", -rc);
-        return NULL;
-    }
-    if (!e->header || !e->region) {
-        note_failure(r, "ring buffers", ENOMEM);
-        goto leave;
-    }
-    if (wait_for_go(r) < 0) goto leave;
+    if (rc < 0) return NULL;
+    if (!e->header || !e->region || wait_for_go(r) < 0) goto leave;
     memset(e->header, 0, sizeof *e->header);
     e->payload = e->region + HEAD_ROOM;
     e->iov[0] = (struct iovec){ e->header, sizeof *e->header };
@@ -357,7 +354,7 @@ static void *serve(void *argument) {
         }
         struct io_uring_cqe *cqe;
         int stopping = 0;
-        while (!stopping && io_uring_peek_cqe(&e->uring, &cqe) == 0) {
+        while (io_uring_peek_cqe(&e->uring, &cqe) == 0) {
             struct entry *tagged = io_uring_cqe_get_data(cqe);
             int res = cqe->res;
             io_uring_cqe_seen(&e->uring, cqe);
@@ -385,19 +382,19 @@ leave:
 
 static unsigned possible_cpus(void) {
     // The kernel makes one queue per possible CPU and picks a request's queue by its CPU number.
+    // The list ("0-3,8-11") is ascending, so its last number is the highest CPU.
     FILE *f = fopen("/sys/devices/system/cpu/possible", "re");
-    unsigned highest = 0;
     if (f) {
-        unsigned a, b;
-        char sep;
-        while (fscanf(f, "%u", &a) == 1) {
-            b = a;
-            if (fscanf(f, "%c", &sep) == 1 && sep == '-' && fscanf(f, "%u", &b) == 1) { if (fscanf(f, "%c", &sep) != 1) sep = 0; }
-            if (b > highest) highest = b;
-            if (sep != ',') break;
-        }
+        char text[256];
+        size_t n = fread(text, 1, sizeof text - 1, f);
         fclose(f);
-        return highest + 1;
+        text[n] = 0;
+        long highest = -1;
+        for (char *p = text; *p;) {
+            if (*p >= '0' && *p <= '9') highest = strtol(p, &p, 10);
+            else p++;
+        }
+        if (highest >= 0) return (unsigned)highest + 1;
     }
     long n = sysconf(_SC_NPROCESSORS_CONF);
     return n > 0 ? (unsigned)n : 1;

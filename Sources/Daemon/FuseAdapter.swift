@@ -79,15 +79,15 @@ final class FuseAdapter: FuseOperations {
         do { request.reply(link: try namespace.readlink(ino)) } catch { request.reply(error: error) }
     }
 
+    /// The largest write request the kernel sends (and so the io_uring payload buffer size).
+    static let maxWrite: UInt32 = 1 << 20
+
     /// Write-only handles bypass the kernel's page cache (direct_io). Through the cache every
     /// write is copied twice more (into the mount's pages, then to the daemon) and the data sits
     /// in memory twice (the mount's pages and the silo's); cp, rsync, tar and shell redirections
     /// all open write-only. Such a handle cannot be mmapped, which is what rules direct_io out
     /// for read-write handles. The kernel drops cached pages a direct write overlaps, so readers
     /// through other handles stay coherent (checked by WriteOnlyDirectTests).
-    /// The largest write request the kernel sends (and so the io_uring payload buffer size).
-    static let maxWrite: UInt32 = 1 << 20
-
     static func writeOnly(_ flags: Int32) -> Bool { flags & O_ACCMODE == O_WRONLY }
 
     func open(_ request: consuming Request, ino: UInt64, flags: Int32) {

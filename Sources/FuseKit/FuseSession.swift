@@ -89,7 +89,7 @@ public final class FuseSession: @unchecked Sendable {
     /// what the operations' init sets (it sizes the buffers). Call after `mount`
     /// and before `run`. Returns nil when started, or why io_uring cannot be used (the session
     /// then serves /dev/fuse alone). Whether the kernel took it is known only after its INIT:
-    /// see `ring`.
+    /// see `ringState`.
     public func startRing(threadsPerQueue: Int, maxWrite: UInt32) -> String? {
         guard ring == nil else { return nil }
         var why = [CChar](repeating: 0, count: 256)

@@ -46,9 +46,9 @@ final class GroupCommit: Sendable {
     /// Changes per batch at most: bounds the work a crash can lose and the writer's dirty pages.
     static let maxChanges = 4096
 
-    /// Marks the batch pending, unless nothing is open and nothing waits (`open` false).
-    func settlePending(open: Bool) {
-        deferred.withLock { queue in pending.store(open || !queue.isEmpty, ordering: .releasing) }
+    /// After a commit: pending again only if changes were queued meanwhile.
+    func settlePending() {
+        deferred.withLock { queue in pending.store(!queue.isEmpty, ordering: .releasing) }
     }
 }
 
@@ -102,8 +102,9 @@ extension IndexStore {
     /// Runs the queued changes in order, each in its own savepoint. Writer lock held.
     func applyDeferred(_ state: WriterState) throws(IndexError) {
         let queued = batch.deferred.withLock { queue -> [DeferredChange] in
-            defer { queue.removeAll(keepingCapacity: true) }
-            return queue
+            let taken = queue
+            queue = []
+            return taken
         }
         for body in queued {
             try openBatch(state)
@@ -133,7 +134,7 @@ extension IndexStore {
     /// Must be called with the writer lock held.
     func commitBatch(_ state: WriterState) throws(IndexError) {
         try applyDeferred(state)
-        guard state.batchOpen else { batch.settlePending(open: false); return }
+        guard state.batchOpen else { batch.settlePending(); return }
         do throws(IndexError) {
             try state.commit()
         } catch {
@@ -143,11 +144,11 @@ extension IndexStore {
                 state.batchOpen = false
                 state.batchChanges = 0
                 batch.lost.add(1, ordering: .relaxed)
-                batch.settlePending(open: false)
+                batch.settlePending()
             }
             throw error
         }
-        batch.settlePending(open: false)
+        batch.settlePending()
     }
 
     /// Starts the committer thread: a batch is committed `interval` seconds after it opened.

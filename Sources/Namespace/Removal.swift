@@ -30,21 +30,17 @@ extension Namespace {
         row.ctimeNs = wallClockNanoseconds()
         let parentAfter = touchedDirectory(parentRow, changedIn: silo, fd: dirFD)
         let updated = row
+        let record: DeferredChange = { [self] tx throws(IndexError) in
+            try removeName(updated, parent: parent, name: name, tx)
+            try storeTouched([parentAfter], tx)
+        }
         if index.mayHoldLinks {
             // A hard-linked name may promote another name, which the nodes must show at once.
-            do {
-                try index.change { tx throws(IndexError) in
-                    try removeName(updated, parent: parent, name: name, tx)
-                    try storeTouched([parentAfter], tx)
-                }
-            } catch { throw indexFailure(error, "unlink") }
+            do { try index.change(record) } catch { throw indexFailure(error, "unlink") }
         } else {
             // The name is gone from the silo; the reply need not wait for the index, which takes
             // the change before anything reads it (see IndexStore.changeLater).
-            index.changeLater { [self] tx throws(IndexError) in
-                try removeName(updated, parent: parent, name: name, tx)
-                try storeTouched([parentAfter], tx)
-            }
+            index.changeLater(record)
         }
         cacheTouched([parentAfter])
         listings.removed(parent, name)
