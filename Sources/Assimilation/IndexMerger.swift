@@ -46,6 +46,7 @@ final class IndexMerger {
         let links = try tx.reader.linkNames(in: directory)
         let shadowsHere = shadowsExist ? try tx.reader.shadows(in: directory, silo: s) : [:]
         var seen = Set<[UInt8]>(minimumCapacity: batch.entries.count)
+        var renamedHere = Set<UInt64>()   // rows moved to a name seen here: not gone
         summary.entries += batch.entries.count
         for scanned in batch.entries {
             seen.insert(scanned.name)
@@ -59,17 +60,33 @@ final class IndexMerger {
                 ino = row.ino
             } else {
                 if liveSince != nil && !stillExists(batch, scanned) { continue }
-                var row = EntryRow(ino: 0, parent: directory, name: scanned.name, stat: scanned.stat, silo: s, target: scanned.target)
-                row.nlink = scanned.stat.isDirectory ? 2 : scanned.stat.nlink
-                ino = try tx.insert(row, hint: scanned.inodeHint)
-                if !scanned.tags.isEmpty { try tx.replaceXattrs(of: ino, with: scanned.tags) }
-                summary.added += 1
+                if var row = try renamedRow(scanned, silo: s, tx) {
+                    // The index still has this file under the name it had before a rename it did
+                    // not take (a crash before the change was committed, or an `mv` inside the
+                    // silo): the row moves, so the file keeps its inode number and tags.
+                    pendingRemovals.removeAll { $0.ino == row.ino && $0.silo == s }
+                    renamedHere.insert(row.ino)
+                    nameChanged?(row.parent, row.name)
+                    row.parent = directory
+                    row.name = scanned.name
+                    if row.ctimeNs != scanned.stat.ctimeNs { try tx.replaceXattrs(of: row.ino, with: scanned.tags) }
+                    row.apply(scanned.stat)
+                    try tx.update(row)
+                    ino = row.ino
+                    summary.updated += 1
+                } else {
+                    var row = EntryRow(ino: 0, parent: directory, name: scanned.name, stat: scanned.stat, silo: s, target: scanned.target)
+                    row.nlink = scanned.stat.isDirectory ? 2 : scanned.stat.nlink
+                    ino = try tx.insert(row, hint: scanned.inodeHint)
+                    if !scanned.tags.isEmpty { try tx.replaceXattrs(of: ino, with: scanned.tags) }
+                    summary.added += 1
+                }
                 nameChanged?(directory, scanned.name)
             }
             if scanned.stat.isDirectory { directories[childPath(batch.path, scanned.name)] = ino }
         }
         if batch.complete {
-            for (name, row) in existing where !seen.contains(name) {
+            for (name, row) in existing where !seen.contains(name) && !renamedHere.contains(row.ino) {
                 if let since = liveSince, row.ctimeNs >= since { continue }
                 if row.holds(silo: s) { pendingRemovals.append((row.ino, s)) }
                 else if shadowsHere[row.ino] != nil { try tx.deleteShadow(ino: row.ino, silo: s) }
@@ -108,6 +125,19 @@ final class IndexMerger {
             if let parent = try tx.reader.entry(row.parent), parent.kind == .directory { try tx.recountLinks(ofDirectory: parent.ino) }
         }
         pendingRemovals.removeAll()
+    }
+
+    /// The row the index holds for the file `scanned` under another name: the inode its hint
+    /// names, in the same silo, on the same backing file. The file has one link, so its old name
+    /// is gone. A hard link's second name (two links) or a copy (another backing file) carrying
+    /// the hint gets a row of its own, as before.
+    private func renamedRow(_ scanned: ScannedEntry, silo s: SiloID, _ tx: WriteTransaction) throws(IndexError) -> EntryRow? {
+        guard let hint = scanned.inodeHint, !scanned.stat.isDirectory, scanned.stat.nlink == 1,
+              let row = try tx.reader.entry(hint), row.kind != .directory, row.silo == s,
+              row.backingInode == scanned.stat.inode, row.nlink <= 1 else { return nil }
+        // In a live scan, a row the mount changed since the walk began is the mount's to name.
+        if let since = liveSince, row.ctimeNs >= since { return nil }
+        return row
     }
 
     /// Whether a name the walker saw is still there, for scans racing the mount's own changes.

@@ -22,7 +22,9 @@
 enum { OPCODE_INIT = 26 };
 enum { CMD_REGISTER = 1, CMD_COMMIT_AND_FETCH = 2 };
 #define INIT_FLAG_EXT (1u << 30)
-#define INIT_FLAG2_OVER_IO_URING (1u << 9) // FUSE_OVER_IO_URING is bit 41 of the 64 flag bits
+// Of the 64 INIT flag bits (flags2 holds the upper 32).
+#define INIT_DIRECT_IO_ALLOW_MMAP (1ull << 36)
+#define INIT_OVER_IO_URING (1ull << 41)
 
 struct in_header {
     uint32_t len, opcode;
@@ -90,8 +92,10 @@ struct estuary_ring {
     unsigned failures;
     char why[200];
     _Atomic uint64_t init_unique;
-    _Atomic int offered;
+    _Atomic uint64_t offered; // INIT flags the kernel offered
+    _Atomic uint64_t wanted;  // of those, what the session's init asked for beyond libfuse 3.14
     _Atomic int active;
+    _Atomic uint64_t granted; // what the INIT reply granted of `wanted`, io_uring included
     _Atomic uint64_t requests;
     size_t payload_size;
 };
@@ -151,7 +155,9 @@ static ssize_t hook_read(int fd, void *buf, size_t len, void *userdata) {
             uint32_t flags, flags2;
             memcpy(&flags, in + INIT_IN_FLAGS, 4);
             memcpy(&flags2, in + INIT_IN_FLAGS2, 4);
-            atomic_store(&r->offered, (flags & INIT_FLAG_EXT) && (flags2 & INIT_FLAG2_OVER_IO_URING));
+            uint64_t offered = flags;
+            if (flags & INIT_FLAG_EXT) offered |= (uint64_t)flags2 << 32;
+            atomic_store(&r->offered, offered);
             atomic_store(&r->init_unique, h->unique);
         }
     }
@@ -160,12 +166,15 @@ static ssize_t hook_read(int fd, void *buf, size_t len, void *userdata) {
 
 static size_t round_up(size_t value, size_t to) { return (value + to - 1) / to * to; }
 
-// The INIT reply asks for io_uring when the kernel offered it; the ring threads register once
+// The INIT reply grants what the session's init wanted beyond libfuse 3.14, and asks for
+// io_uring when the kernel offered it and threads wait for it; the ring threads register once
 // the kernel has processed the reply (it marks the connection initialized while taking it).
 static ssize_t init_reply(struct estuary_ring *r, int fd, struct iovec *iov, int count) {
     const struct out_header *oh = iov[0].iov_base;
+    uint64_t offered = atomic_load(&r->offered);
+    uint64_t grant = offered & atomic_load(&r->wanted);
     int asked = 0;
-    if (atomic_load(&r->offered) && oh->error == 0 && count >= 2 && iov[1].iov_len >= INIT_OUT_MIN) {
+    if (oh->error == 0 && count >= 2 && iov[1].iov_len >= INIT_OUT_MIN) {
         char *out = iov[1].iov_base;
         uint32_t flags, flags2, max_write;
         uint16_t max_pages;
@@ -180,14 +189,20 @@ static ssize_t init_reply(struct estuary_ring *r, int fd, struct iovec *iov, int
         size_t need = max_write;
         if ((size_t)max_pages * 4096 > need) need = (size_t)max_pages * 4096;
         if (need < 32 * 4096) need = 32 * 4096;
-        if (need <= r->payload_size) {
-            flags |= INIT_FLAG_EXT;
-            flags2 |= INIT_FLAG2_OVER_IO_URING;
-            memcpy(out + INIT_OUT_FLAGS, &flags, 4);
-            memcpy(out + INIT_OUT_FLAGS2, &flags2, 4);
+        if (r->count > 0 && (offered & INIT_OVER_IO_URING) && need <= r->payload_size) {
+            grant |= INIT_OVER_IO_URING;
             asked = 1;
         }
+        if (grant) {
+            flags |= INIT_FLAG_EXT | (uint32_t)grant;
+            flags2 |= (uint32_t)(grant >> 32);
+            memcpy(out + INIT_OUT_FLAGS, &flags, 4);
+            memcpy(out + INIT_OUT_FLAGS2, &flags2, 4);
+        }
+    } else {
+        grant = 0;
     }
+    atomic_store(&r->granted, grant);
     ssize_t n = writev(fd, iov, count);
     int saved = errno;
     set_go(r, asked && n >= 0 ? 1 : -1);
@@ -426,7 +441,6 @@ static void join_all(struct estuary_ring *r) {
 struct estuary_ring *estuary_ring_start(void *session, void *userdata, unsigned threads_per_queue, size_t max_write,
                                         char *why, size_t why_size) {
     struct fuse_session *se = session;
-    if (threads_per_queue == 0) threads_per_queue = 1;
     struct estuary_ring *r = calloc(1, sizeof *r);
     if (!r) { snprintf(why, why_size, "out of memory"); return NULL; }
     r->session = se;
@@ -439,7 +453,7 @@ struct estuary_ring *estuary_ring_start(void *session, void *userdata, unsigned 
     pthread_mutex_init(&r->lock, NULL);
     pthread_cond_init(&r->changed, NULL);
     r->stop_fd = eventfd(0, EFD_CLOEXEC);
-    r->entries = calloc(r->count, sizeof *r->entries);
+    r->entries = calloc(r->count ? r->count : 1, sizeof *r->entries);
     if (r->stop_fd < 0 || !r->entries) {
         snprintf(why, why_size, "cannot allocate the ring: %s", strerror(errno));
         free_ring(r);
@@ -481,6 +495,13 @@ void estuary_ring_stop(struct estuary_ring *r) {
     join_all(r);
     unpublish(r);
     free_ring(r);
+}
+
+int estuary_ring_want_direct_io_mmap(void *userdata) {
+    struct estuary_ring *r = ring_of(userdata);
+    if (!r || !(atomic_load(&r->offered) & INIT_DIRECT_IO_ALLOW_MMAP)) return 0;
+    atomic_fetch_or(&r->wanted, INIT_DIRECT_IO_ALLOW_MMAP);
+    return 1;
 }
 
 int estuary_ring_active(const struct estuary_ring *r) { return r && atomic_load(&((struct estuary_ring *)r)->active); }

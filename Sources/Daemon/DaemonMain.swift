@@ -91,7 +91,7 @@ public enum DaemonMain {
         let session = try FuseSession(options: fuseOptions, operations: adapter)
         let useRing = RingSetup.prepare(mode: options.ring, logger: logger)
         try session.mount(at: mountpoint)
-        if useRing { RingSetup.start(session, threads: options.threads, logger: logger) }
+        RingSetup.start(session, threads: options.threads, ring: useRing, logger: logger)
         kernelCache.start(session)
         session.installSignalHandlers()
         let control = ControlServer(path: paths.controlSocket, logger: Logger(label: "estuary.control")) { request, send in

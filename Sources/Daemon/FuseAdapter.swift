@@ -2,6 +2,7 @@ import FuseKit
 import Index
 import Logging
 import Namespace
+import Synchronization
 import Syscalls
 import Tiering
 #if canImport(Glibc)
@@ -23,6 +24,8 @@ final class FuseAdapter: FuseOperations {
     let heat: HeatTracker
     let foreground: ForegroundActivity
     let logger: Logger
+    /// Granted at INIT: files opened with direct_io may still be mapped shared.
+    let directIOMappable = Atomic<Bool>(false)
 
     init(namespace: Namespace, timeouts: CacheTimeouts, generation: UInt64, heat: HeatTracker, foreground: ForegroundActivity, logger: Logger) {
         self.namespace = namespace; self.timeouts = timeouts; self.generation = generation
@@ -48,6 +51,7 @@ final class FuseAdapter: FuseOperations {
         connection.enableAtomicTruncate()
         connection.kernelClearsSetuid()
         connection.setMaxWrite(Self.maxWrite)
+        directIOMappable.store(connection.allowSharedMappingsOfDirectIO(), ordering: .releasing)
         logger.info("FUSE session initialised (protocol 7.\(connection.protocolMinor))")
     }
 
@@ -82,19 +86,30 @@ final class FuseAdapter: FuseOperations {
     /// The largest write request the kernel sends (and so the io_uring payload buffer size).
     static let maxWrite: UInt32 = 1 << 20
 
-    /// Write-only handles bypass the kernel's page cache (direct_io). Through the cache every
-    /// write is copied twice more (into the mount's pages, then to the daemon) and the data sits
-    /// in memory twice (the mount's pages and the silo's); cp, rsync, tar and shell redirections
-    /// all open write-only. Such a handle cannot be mmapped, which is what rules direct_io out
-    /// for read-write handles. The kernel drops cached pages a direct write overlaps, so readers
-    /// through other handles stay coherent (checked by WriteOnlyDirectTests).
-    static func writeOnly(_ flags: Int32) -> Bool { flags & O_ACCMODE == O_WRONLY }
+    /// Which handles bypass the kernel's page cache (direct_io). Through the cache every write
+    /// is copied once more (into the mount's pages, then to the daemon) and the data sits in
+    /// memory twice (the mount's pages and the silo's). Write-only handles (cp, rsync, tar, shell
+    /// redirections) go direct. So do read-write handles that begin on an empty file (created,
+    /// truncated, or empty when opened: downloads, fio, an assembler's output, a new journal):
+    /// there is nothing cached to keep, and what they write goes straight through. Read-write
+    /// handles on a file with data (a database, a VM image) keep the page cache, because their
+    /// reads would otherwise each be a round trip. A read-write handle goes direct only when the
+    /// kernel granted shared mappings of direct_io files; without that, mmap of it fails. The
+    /// kernel drops cached pages a direct write overlaps and writes back dirty mapped pages
+    /// before a direct read, so other handles and mappings stay coherent (DirectHandleTests).
+    func directIO(_ flags: Int32, empty: Bool) -> Bool {
+        switch flags & O_ACCMODE {
+        case O_WRONLY: true
+        case O_RDWR: empty && directIOMappable.load(ordering: .acquiring)
+        default: false
+        }
+    }
 
     func open(_ request: consuming Request, ino: UInt64, flags: Int32) {
         do {
-            let (fd, changed) = try namespace.open(ino, flags: flags)
+            let (fd, changed, empty) = try namespace.open(ino, flags: flags)
             // Cached pages stay valid across opens unless the backing file changed behind us.
-            if !request.reply(open: UInt64(fd), keepCache: !changed, directIO: Self.writeOnly(flags)) { namespace.release(ino, fd: fd) }
+            if !request.reply(open: UInt64(fd), keepCache: !changed, directIO: directIO(flags, empty: empty)) { namespace.release(ino, fd: fd) }
         } catch {
             request.reply(error: error)
         }

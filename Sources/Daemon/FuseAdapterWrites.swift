@@ -16,7 +16,7 @@ extension FuseAdapter {
     func create(_ request: consuming Request, parent: UInt64, name: UnsafeBufferPointer<UInt8>, mode: UInt32, flags: Int32) {
         do {
             let (row, fd) = try namespace.create(parent: parent, name: name, mode: mode, flags: flags, creator: creator(request))
-            if !request.reply(create: entryReply(row), handle: UInt64(fd), directIO: Self.writeOnly(flags)) {
+            if !request.reply(create: entryReply(row), handle: UInt64(fd), directIO: directIO(flags, empty: true)) {
                 namespace.release(row.ino, fd: fd)
                 namespace.forget(row.ino, count: 1)
             }

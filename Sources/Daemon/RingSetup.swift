@@ -21,14 +21,19 @@ enum RingSetup {
         mode == .auto && kernelAllows(logger: logger)
     }
 
-    /// Starts the ring on a mounted session before its loop runs, or logs why not.
-    static func start(_ session: FuseSession, threads: Int, logger: Logger) {
+    /// Before the loop runs on a mounted session: starts the ring when `ring` is set, or logs
+    /// why not. Without it the session's I/O hooks are still installed, for the INIT flags
+    /// libfuse 3.14 cannot ask for.
+    static func start(_ session: FuseSession, threads: Int, ring: Bool, logger: Logger) {
         // Each thread holds one request at a time; a request that waits on a slow silo holds its
         // thread, so each CPU keeps several, within the total the loop would have had.
         let cpus = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_CONF))))
-        let perQueue = min(8, max(2, threads / cpus))
-        if let why = session.startRing(threadsPerQueue: perQueue, maxWrite: FuseAdapter.maxWrite) {
+        let perQueue = ring ? min(8, max(2, threads / cpus)) : 0
+        guard let why = session.startRing(threadsPerQueue: perQueue, maxWrite: FuseAdapter.maxWrite) else { return }
+        if ring {
             logger.info("requests go through /dev/fuse: io_uring could not start (\(why))")
+        } else {
+            logger.info("read-write handles keep the page cache: the session's I/O hooks could not start (\(why))")
         }
     }
 

@@ -86,22 +86,23 @@ public final class FuseSession: @unchecked Sendable {
 
     /// Serves requests through FUSE over io_uring: `threadsPerQueue` threads for each CPU, each
     /// pinned to its CPU, so a request is answered on the CPU that made it. `maxWrite` must be
-    /// what the operations' init sets (it sizes the buffers). Call after `mount`
-    /// and before `run`. Returns nil when started, or why io_uring cannot be used (the session
+    /// what the operations' init sets (it sizes the buffers). With 0 threads requests stay on
+    /// /dev/fuse, and only the INIT flags libfuse 3.14 cannot ask for are added (see
+    /// `ConnectionInfo.allowSharedMappingsOfDirectIO`). Call after `mount` and before `run`. Returns nil when started, or why io_uring cannot be used (the session
     /// then serves /dev/fuse alone). Whether the kernel took it is known only after its INIT:
     /// see `ringState`.
     public func startRing(threadsPerQueue: Int, maxWrite: UInt32) -> String? {
         guard ring == nil else { return nil }
         var why = [CChar](repeating: 0, count: 256)
         let userdata = Unmanaged.passUnretained(dispatcher).toOpaque()
-        ring = estuary_ring_start(UnsafeMutableRawPointer(session), userdata, UInt32(max(1, threadsPerQueue)),
+        ring = estuary_ring_start(UnsafeMutableRawPointer(session), userdata, UInt32(max(0, threadsPerQueue)),
                                   Int(maxWrite), &why, why.count)
         return ring == nil ? String(decoding: why.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
     }
 
     /// The io_uring transport: whether the kernel accepted it, its shape, and requests served.
     public var ringState: RingState? {
-        guard let ring else { return nil }
+        guard let ring, estuary_ring_threads_per_queue(ring) > 0 else { return nil }
         return RingState(active: estuary_ring_active(ring) != 0, queues: Int(estuary_ring_queues(ring)),
                          threadsPerQueue: Int(estuary_ring_threads_per_queue(ring)), requests: estuary_ring_requests(ring))
     }

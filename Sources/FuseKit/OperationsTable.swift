@@ -26,7 +26,7 @@ func makeOperationsTable() -> fuse_lowlevel_ops {
     var ops = fuse_lowlevel_ops()
     ops.`init` = { userdata, conn in
         guard let userdata, let conn else { return }
-        var info = ConnectionInfo(raw: conn)
+        var info = ConnectionInfo(raw: conn, userdata: userdata)
         Unmanaged<Dispatcher>.fromOpaque(userdata).takeUnretainedValue().operations.initialize(&info)
     }
     ops.destroy = { userdata in

@@ -10,8 +10,8 @@ extension Namespace {
     /// Opens the backing file of `ino` in the silo holding it and returns the descriptor, which
     /// is the FUSE file handle. Attributes are refreshed from the opened file, so a file changed
     /// behind the daemon's back shows its true size at once; `changed` tells the caller to drop
-    /// the kernel's cached pages of it.
-    public func open(_ ino: UInt64, flags: Int32) throws(Errno) -> (fd: Int32, changed: Bool) {
+    /// the kernel's cached pages of it; `empty` that the file holds no data (O_TRUNC applied).
+    public func open(_ ino: UInt64, flags: Int32) throws(Errno) -> (fd: Int32, changed: Bool, empty: Bool) {
         // Reading the row, opening its copy and registering the handle happen inside the move
         // gate: a tier move's switch waits for this open, and then finds the handle and points
         // it at the new copy. Outside the gate an open could read the old silo from the row,
@@ -43,7 +43,8 @@ extension Namespace {
             throw error
         }
         var changed = false
-        if let stat = try? Sys.fstat(fd), row.differsIgnoringCtime(from: stat) {
+        let stat = try? Sys.fstat(fd)
+        if let stat, row.differsIgnoringCtime(from: stat) {
             changed = true
             row.apply(stat)
             nodes.refresh(row)
@@ -55,7 +56,7 @@ extension Namespace {
             reportNow(attributesOf: ino)
         }
         handles.add(ino, fd: fd, flags: flags)
-        return (fd, changed)
+        return (fd, changed, (stat?.size ?? 1) == 0)
     }
 
     public func release(_ ino: UInt64, fd: Int32) {

@@ -68,6 +68,43 @@ struct IdentityAndRescanTests {
         #expect(status.stdout.contains("\"shadowCount\" : 1"), "only tie.txt is still shadowed: \(status.stdout)")
     }
 
+    /// A rename the index did not take (an `mv` inside a silo while unmounted; also what a
+    /// crash leaves when it comes before the index took a rename the mount answered) keeps the
+    /// file's inode number and tags: the row moves to the new name. A copy of the file that
+    /// carries its hint gets a number of its own.
+    @Test func filesRenamedInsideASiloWhileUnmountedKeepTheirInodes() throws {
+        let pool = try TestPool()
+        try pool.mount()
+        for directory in ["a", "b"] { try FileManager.default.createDirectory(atPath: pool.path(directory), withIntermediateDirectories: true) }
+        for name in ["a/one.txt", "a/two.txt", "b/three.txt"] { try Fixtures.write(pool.path(name), name) }
+        try Fixtures.setXattr(pool.path("a/one.txt"), "user.color", "blue")
+        let before = try TreeSnapshot.take(pool.mountpoint).mapValues(\.inode)
+        try pool.unmount()
+
+        let silo = try #require(pool.silos.map { pool.siloPath($0.name) }.first { FileManager.default.fileExists(atPath: $0 + "/a/one.txt") })
+        for (old, new) in [("a/one.txt", "a/uno.txt"), ("a/two.txt", "b/dos.txt"), ("b/three.txt", "a/tres.txt")] {
+            #expect(rename(silo + "/" + old, silo + "/" + new) == 0)
+        }
+        let copied = try Shell.run("/bin/cp", ["--preserve=xattr", silo + "/b/dos.txt", silo + "/b/copy.txt"])
+        #expect(copied.status == 0, "\(copied.output)")
+        let scan = try pool.estuary(["scan", pool.configPath, "--json"])
+        #expect(scan.status == 0, "\(scan.output)")
+
+        try pool.mount()
+        defer { _ = try? pool.unmount() }
+        let after = try TreeSnapshot.take(pool.mountpoint).mapValues(\.inode)
+        for (old, new) in [("a/one.txt", "a/uno.txt"), ("a/two.txt", "b/dos.txt"), ("b/three.txt", "a/tres.txt")] {
+            #expect(after[Array(new.utf8)] == before[Array(old.utf8)], "\(new) keeps the inode of \(old)")
+            #expect(after[Array(old.utf8)] == nil)
+            #expect(try String(contentsOfFile: pool.path(new), encoding: .utf8) == old)
+        }
+        let copy = try #require(after[Array("b/copy.txt".utf8)])
+        #expect(!before.values.contains(copy), "the copy gets an inode number of its own")
+        var value = [UInt8](repeating: 0, count: 16)
+        let n = value.withUnsafeMutableBytes { LibcExtras.lgetxattr(pool.path("a/uno.txt"), "user.color", $0.baseAddress, $0.count) }
+        #expect(n == 4 && String(decoding: value.prefix(4), as: UTF8.self) == "blue")
+    }
+
     @Test func openSeesAChangedSizeBeforeAnyRescan() throws {
         let pool = try TestPool()
         try Fixtures.write(pool.siloPath("bulk0") + "/log.txt", "short")

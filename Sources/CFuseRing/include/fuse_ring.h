@@ -5,8 +5,8 @@
 // a thread on the CPU of the process that made it: no cross-CPU wake-up per round trip.
 //
 // How it joins libfuse: the session's custom I/O hooks see the INIT request and reply (to ask
-// the kernel for io_uring), and every reply (to route it to the ring entry that carried its
-// request). Requests from the ring are handed to fuse_session_process_buf in the layout a
+// the kernel for io_uring, and for INIT flags libfuse 3.14 does not know), and every reply (to
+// route it to the ring entry that carried its request). Requests from the ring are handed to fuse_session_process_buf in the layout a
 // /dev/fuse read gives, so the operation handlers do not know which transport served them.
 // Types are opaque here so Swift sees libfuse's types only through CFuse3.
 #include <stddef.h>
@@ -15,7 +15,8 @@
 struct estuary_ring;
 
 /// Starts `threads_per_queue` threads per possible CPU, each with an io_uring of its own, and
-/// installs the session's I/O hooks. `userdata` is what the session was created with (libfuse
+/// installs the session's I/O hooks. With 0 threads requests stay on /dev/fuse and the hooks
+/// only add the INIT flags the session's init wanted. `userdata` is what the session was created with (libfuse
 /// hands it to the hooks); `max_write` is what the session's init sets, and sizes each entry's
 /// payload buffer. Call after fuse_session_mount and before the loop runs.
 /// Returns NULL and writes why into `why` when io_uring cannot be used; the session then stays
@@ -26,6 +27,12 @@ struct estuary_ring *estuary_ring_start(void *session, void *userdata, unsigned 
 /// Stops the ring threads and frees the ring. Call after the session loop returned; the
 /// session's hooks keep working (they pass through to /dev/fuse) until the session is destroyed.
 void estuary_ring_stop(struct estuary_ring *ring);
+
+/// Inside the session's init callback: asks that files opened with direct_io may still be
+/// mapped shared (FUSE_DIRECT_IO_ALLOW_MMAP, kernel 6.6+), which libfuse 3.14 cannot ask for.
+/// Returns 1 when the kernel offered it, so the INIT reply grants it; 0 otherwise (also when no
+/// hooks are installed for the session owning `userdata`).
+int estuary_ring_want_direct_io_mmap(void *userdata);
 
 /// 1 once the kernel accepted io_uring and every queue registered; 0 before, or if it refused.
 int estuary_ring_active(const struct estuary_ring *ring);

@@ -6,12 +6,14 @@ import Testing
 import Glibc
 #endif
 
-/// Write-only handles bypass the mount's page cache (direct_io, see FuseAdapter.writeOnly).
-/// The first check fails if they do not; the others compare the mount with a native directory
-/// for what direct writes must not change: readers through other handles and mappings see the
-/// new bytes and size, and a second user's write clears setuid/setgid as ext4 does.
+/// Write-only handles, and read-write handles that begin on an empty file, bypass the mount's
+/// page cache (direct_io, see FuseAdapter.directIO). The first check fails if the wrong handles
+/// do; the others compare the mount with a native directory for what direct handles must not
+/// change: readers through other handles and mappings see the new bytes and size, a direct
+/// handle may itself be mapped shared and sees its mapping's writes, and a second user's write
+/// clears setuid/setgid as ext4 does.
 @Suite(.serialized, .timeLimit(.minutes(2)))
-struct WriteOnlyDirectTests {
+struct DirectHandleTests {
     private static let mib = 1 << 20
 
     private func writeFile(_ path: String, flags: Int32, bytes: Int) throws {
@@ -34,17 +36,71 @@ struct WriteOnlyDirectTests {
         return estuary_cached_bytes(fd, 0, Int64(Self.mib))
     }
 
-    @Test func writeOnlyWritesLeaveNothingInTheMountsPageCache() throws {
+    @Test func directHandlesLeaveNothingInTheMountsPageCache() throws {
         let pool = try TestPool()
         try pool.mount()
         defer { _ = try? pool.unmount() }
+        // A read-write handle on a file that has data keeps the page cache (the control).
+        try Fixtures.write(pool.path("database.dat"), "x")
+        try writeFile(pool.path("database.dat"), flags: O_RDWR, bytes: Self.mib)
+        let database = try cachedBytes(pool.path("database.dat"))
+        try #require(database >= 0, "cachestat is not available on this kernel")
+        #expect(database > 0, "a read-write handle on a file with data writes through the page cache")
+
         try writeFile(pool.path("write-only.dat"), flags: O_WRONLY, bytes: Self.mib)
-        try writeFile(pool.path("read-write.dat"), flags: O_RDWR, bytes: Self.mib)
-        let readWrite = try cachedBytes(pool.path("read-write.dat"))
-        try #require(readWrite >= 0, "cachestat is not available on this kernel")
-        #expect(readWrite > 0, "a read-write handle writes through the page cache (the control)")
-        #expect(try cachedBytes(pool.path("write-only.dat")) == 0)
-        #expect(try Data(contentsOf: URL(fileURLWithPath: pool.path("write-only.dat"))) == Data(repeating: 0x5a, count: Self.mib))
+        try writeFile(pool.path("created.dat"), flags: O_RDWR, bytes: Self.mib)
+        try Fixtures.write(pool.path("truncated.dat"), "x")
+        try writeFile(pool.path("truncated.dat"), flags: O_RDWR | O_TRUNC, bytes: Self.mib)
+        try Fixtures.write(pool.path("was-empty.dat"), "")
+        try writeFile(pool.path("was-empty.dat"), flags: O_RDWR, bytes: Self.mib)
+        for name in ["write-only.dat", "created.dat", "truncated.dat", "was-empty.dat"] {
+            #expect(try cachedBytes(pool.path(name)) == 0, "\(name)")
+            #expect(try Data(contentsOf: URL(fileURLWithPath: pool.path(name))) == Data(repeating: 0x5a, count: Self.mib), "\(name)")
+        }
+    }
+
+    /// A read-write handle made on a new file writes, maps itself shared, writes through the
+    /// mapping and through the handle, and reads both ways; a second, cached handle reads too.
+    private func readWriteTrace(_ root: String) throws -> [String] {
+        let path = root + "/journal.dat"
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0o644)
+        guard fd >= 0 else { throw Errno.current }
+        defer { close(fd) }
+        func put(_ text: String, at offset: Int) -> Int { text.utf8CString.withUnsafeBytes { pwrite(fd, $0.baseAddress, text.utf8.count, off_t(offset)) } }
+        func get(_ handle: Int32, at offset: Int, count: Int = 4) -> String {
+            var buf = [UInt8](repeating: 0, count: count)
+            let n = pread(handle, &buf, count, off_t(offset))
+            return n < 0 ? "error \(errno)" : String(decoding: buf.prefix(n), as: UTF8.self)
+        }
+        func size() -> Int { var st = stat(); fstat(fd, &st); return Int(st.st_size) }
+        var trace = ["wrote \(put(String(repeating: "A", count: 8192), at: 0))"]
+        guard let map = mmap(nil, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), map != MAP_FAILED else {
+            return trace + ["mmap: errno \(errno)"]
+        }
+        defer { munmap(map, 8192) }
+        func mapped(_ offset: Int) -> String { String(decoding: UnsafeRawBufferPointer(start: map + offset, count: 4), as: UTF8.self) }
+        "MMMM".utf8CString.withUnsafeBytes { _ = memcpy(map, $0.baseAddress!, 4) }
+        trace.append("mapping wrote; handle reads \(get(fd, at: 0))")
+        trace.append("wrote \(put("BBBB", at: 4096)); mapping reads \(mapped(4096)); handle reads \(get(fd, at: 4096))")
+        trace.append("wrote \(put("CC", at: 8192)); size \(size()); handle reads \(get(fd, at: 8190))")
+        let reader = open(path, O_RDONLY)
+        guard reader >= 0 else { throw Errno.current }
+        defer { close(reader) }
+        trace.append("reader sees \(get(reader, at: 0)) \(get(reader, at: 4096)) \(get(reader, at: 8190))")
+        trace.append("wrote \(put("DDDD", at: 0)); reader sees \(get(reader, at: 0)); mapping reads \(mapped(0))")
+        trace.append("truncate \(ftruncate(fd, 4100)); size \(size()); reader sees \(get(reader, at: 4096, count: 8))")
+        return trace
+    }
+
+    @Test func aReadWriteHandleOnANewFileMapsAndReadsLikeALocalFile() throws {
+        let pool = try TestPool()
+        let native = pool.root + "/native"
+        try FileManager.default.createDirectory(atPath: native, withIntermediateDirectories: true)
+        try pool.mount()
+        defer { _ = try? pool.unmount() }
+        let want = try readWriteTrace(native)
+        #expect(want.last == "truncate 0; size 4100; reader sees BBBB", "native reference: \(want)")
+        #expect(try readWriteTrace(pool.mountpoint) == want)
     }
 
     /// Reads through a cached handle and a shared mapping, then writes through write-only
@@ -97,13 +153,15 @@ struct WriteOnlyDirectTests {
     static let cases: [(mode: UInt32, gid: UInt32)] = [(0o6676, 0), (0o6676, 4242), (0o6666, 0), (0o6666, 4242),
                                                        (0o2646, 0), (0o2656, 0), (0o4666, 0)]
 
-    @Test func aSecondUsersWriteOnlyWriteClearsSetuidLikeALocalFileSystem() throws {
+    /// Write-only handles, and read-write ones on empty files: both are direct.
+    @Test(arguments: [("s", "O_WRONLY"), ("", "O_RDWR")])
+    func aSecondUsersDirectWriteClearsSetuidLikeALocalFileSystem(content: String, flags: String) throws {
         let pool = try TestPool()
         let native = pool.root + "/native"
         for root in [native, pool.siloPath("fast0")] {
             for (i, c) in Self.cases.enumerated() {
                 let path = root + "/f\(i)"
-                try Fixtures.write(path, "s")
+                try Fixtures.write(path, content)
                 guard chown(path, 0, c.gid) == 0, chmod(path, c.mode) == 0 else { throw Errno.current }
             }
         }
@@ -111,8 +169,8 @@ struct WriteOnlyDirectTests {
         defer { _ = try? pool.unmount() }
         let script = pool.root + "/write-as-user.pl"
         try #"""
-        use strict; use warnings; use Fcntl qw(O_WRONLY);
-        for my $p (@ARGV) { sysopen(my $fh, $p, O_WRONLY) or die "open $p: $!"; syswrite($fh, "x") == 1 or die "write $p: $!"; close $fh; }
+        use strict; use warnings; use Fcntl qw(O_WRONLY O_RDWR);
+        for my $p (@ARGV) { sysopen(my $fh, $p, \#(flags)) or die "open $p: $!"; syswrite($fh, "x") == 1 or die "write $p: $!"; close $fh; }
         """#.write(toFile: script, atomically: true, encoding: .utf8)
         func modesAfterWrite(_ root: String) throws -> [String] {
             let paths = Self.cases.indices.map { root + "/f\($0)" }
