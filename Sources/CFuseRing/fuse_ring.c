@@ -95,7 +95,6 @@ struct estuary_ring {
     _Atomic uint64_t offered; // INIT flags the kernel offered
     _Atomic uint64_t wanted;  // of those, what the session's init asked for beyond libfuse 3.14
     _Atomic int active;
-    _Atomic uint64_t granted; // what the INIT reply granted of `wanted`, io_uring included
     _Atomic uint64_t requests;
     size_t payload_size;
 };
@@ -199,10 +198,7 @@ static ssize_t init_reply(struct estuary_ring *r, int fd, struct iovec *iov, int
             memcpy(out + INIT_OUT_FLAGS, &flags, 4);
             memcpy(out + INIT_OUT_FLAGS2, &flags2, 4);
         }
-    } else {
-        grant = 0;
     }
-    atomic_store(&r->granted, grant);
     ssize_t n = writev(fd, iov, count);
     int saved = errno;
     set_go(r, asked && n >= 0 ? 1 : -1);
