@@ -92,15 +92,20 @@ struct DirectHandleTests {
         return trace
     }
 
-    @Test func aReadWriteHandleOnANewFileMapsAndReadsLikeALocalFile() throws {
+    /// Runs `trace` in a native directory, checks its last line there, then runs it through the mount.
+    private func expectNativeBehaviour(_ trace: (String) throws -> [String], endingWith last: String) throws {
         let pool = try TestPool()
         let native = pool.root + "/native"
         try FileManager.default.createDirectory(atPath: native, withIntermediateDirectories: true)
         try pool.mount()
         defer { _ = try? pool.unmount() }
-        let want = try readWriteTrace(native)
-        #expect(want.last == "truncate 0; size 4100; reader sees BBBB", "native reference: \(want)")
-        #expect(try readWriteTrace(pool.mountpoint) == want)
+        let want = try trace(native)
+        #expect(want.last == last, "native reference: \(want)")
+        #expect(try trace(pool.mountpoint) == want)
+    }
+
+    @Test func aReadWriteHandleOnANewFileMapsAndReadsLikeALocalFile() throws {
+        try expectNativeBehaviour(readWriteTrace, endingWith: "truncate 0; size 4100; reader sees BBBB")
     }
 
     /// Reads through a cached handle and a shared mapping, then writes through write-only
@@ -138,15 +143,7 @@ struct DirectHandleTests {
     }
 
     @Test func readersThroughOtherHandlesAndMappingsSeeWriteOnlyWrites() throws {
-        let pool = try TestPool()
-        let native = pool.root + "/native"
-        try FileManager.default.createDirectory(atPath: native, withIntermediateDirectories: true)
-        try pool.mount()
-        defer { _ = try? pool.unmount() }
-        let want = try coherenceTrace(native)
-        let got = try coherenceTrace(pool.mountpoint)
-        #expect(want.last == "after append: pread BBBB tail CCDD size 8196 mapped BBBB", "native reference: \(want)")
-        #expect(got == want)
+        try expectNativeBehaviour(coherenceTrace, endingWith: "after append: pread BBBB tail CCDD size 8196 mapped BBBB")
     }
 
     /// Modes and groups where ext4 clears setuid, setgid, both or neither on an unprivileged write.
