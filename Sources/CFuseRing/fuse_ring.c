@@ -23,6 +23,7 @@ enum { OPCODE_INIT = 26 };
 enum { CMD_REGISTER = 1, CMD_COMMIT_AND_FETCH = 2 };
 #define INIT_FLAG_EXT (1u << 30)
 // Of the 64 INIT flag bits (flags2 holds the upper 32).
+#define INIT_HANDLE_KILLPRIV_V2 (1ull << 28)
 #define INIT_DIRECT_IO_ALLOW_MMAP (1ull << 36)
 #define INIT_OVER_IO_URING (1ull << 41)
 
@@ -493,12 +494,15 @@ void estuary_ring_stop(struct estuary_ring *r) {
     free_ring(r);
 }
 
-int estuary_ring_want_direct_io_mmap(void *userdata) {
+static int want(void *userdata, uint64_t flag) {
     struct estuary_ring *r = ring_of(userdata);
-    if (!r || !(atomic_load(&r->offered) & INIT_DIRECT_IO_ALLOW_MMAP)) return 0;
-    atomic_fetch_or(&r->wanted, INIT_DIRECT_IO_ALLOW_MMAP);
+    if (!r || !(atomic_load(&r->offered) & flag)) return 0;
+    atomic_fetch_or(&r->wanted, flag);
     return 1;
 }
+
+int estuary_ring_want_direct_io_mmap(void *userdata) { return want(userdata, INIT_DIRECT_IO_ALLOW_MMAP); }
+int estuary_ring_want_handle_killpriv_v2(void *userdata) { return want(userdata, INIT_HANDLE_KILLPRIV_V2); }
 
 int estuary_ring_active(const struct estuary_ring *r) { return r && atomic_load(&((struct estuary_ring *)r)->active); }
 unsigned estuary_ring_queues(const struct estuary_ring *r) { return r ? r->queues : 0; }

@@ -49,7 +49,7 @@ final class FuseAdapter: FuseOperations {
         connection.enableAsyncRead()
         connection.enableAutoInvalidateData()
         connection.enableAtomicTruncate()
-        connection.kernelClearsSetuid()
+        _ = connection.fileSystemClearsSetuid()   // write and setattr follow the kernel's flags either way
         connection.setMaxWrite(Self.maxWrite)
         directIOMappable.store(connection.allowSharedMappingsOfDirectIO(), ordering: .releasing)
         logger.info("FUSE session initialised (protocol 7.\(connection.protocolMinor))")
@@ -106,8 +106,15 @@ final class FuseAdapter: FuseOperations {
     }
 
     func open(_ request: consuming Request, ino: UInt64, flags: Int32) {
-        do {
+        do throws(Errno) {
             let (fd, changed, empty) = try namespace.open(ino, flags: flags)
+            // O_TRUNC truncates in the open (atomic_o_trunc); the kernel's flag asking for
+            // setuid/setgid to go with it does not reach past libfuse 3.14, so the caller's uid
+            // stands in for its lack of CAP_FSETID.
+            if flags & O_TRUNC != 0 && request.caller.uid != 0 {
+                do { try clearSetuid(ino, openFD: fd, request) }
+                catch { namespace.release(ino, fd: fd); throw error }
+            }
             // Cached pages stay valid across opens unless the backing file changed behind us.
             if !request.reply(open: UInt64(fd), keepCache: !changed, directIO: directIO(flags, empty: empty)) { namespace.release(ino, fd: fd) }
         } catch {

@@ -70,9 +70,11 @@ extension FuseAdapter {
         var change = AttributeChange(mode: changes.mode, uid: changes.uid, gid: changes.gid, size: changes.size,
                                      atime: time(changes.atime), mtime: time(changes.mtime))
         do {
+            // The kernel flags a truncate by an unprivileged caller, and every chown of a file.
             if changes.killSetuid && change.mode == nil {
                 let current = try namespace.getattr(ino)
-                if current.mode & 0o6000 != 0 { change.mode = current.mode & ~UInt32(0o6000) }
+                let kill = setuidBitsToClear(current, request)
+                if kill != 0 { change.mode = current.mode & ~kill }
             }
             let row = try namespace.setattr(ino, change, openFD: handle.map { Int32(truncatingIfNeeded: $0) })
             request.reply(attributes: row.stat, timeout: timeouts.attributes)
@@ -85,24 +87,31 @@ extension FuseAdapter {
         noteAccess(ino, offset: offset, length: data.count)
         do {
             let fd = Int32(truncatingIfNeeded: handle)
-            if killSetuid { try dropSetuid(ino, openFD: fd, request) }
+            if killSetuid { try clearSetuid(ino, openFD: fd, request) }
             request.reply(written: try namespace.write(ino, fd: fd, data: data, offset: offset))
         } catch {
             request.reply(error: error)
         }
     }
 
-    /// What a local file system clears on a write by a caller without CAP_FSETID: setuid, and
-    /// setgid when group-execute is set or the caller is not in the file's group.
-    private func dropSetuid(_ ino: UInt64, openFD: Int32, _ request: borrowing Request) throws(Errno) {
-        let row = try namespace.getattr(ino)
+    /// What ext4 clears when the kernel says setuid/setgid must go (a write or truncate by a
+    /// caller without CAP_FSETID, any chown): setuid, and setgid when group-execute is set or
+    /// an unprivileged caller is not in the file's group. The daemon acts as root, so the
+    /// backing file system would keep them.
+    func setuidBitsToClear(_ row: EntryRow, _ request: borrowing Request) -> UInt32 {
         var kill = row.mode & UInt32(S_ISUID)
         if row.mode & UInt32(S_ISGID) != 0 {
             let caller = request.caller
-            if row.mode & UInt32(S_IXGRP) != 0 || (caller.gid != row.gid && !request.callerGroups().contains(row.gid)) {
+            if row.mode & UInt32(S_IXGRP) != 0
+                || (caller.uid != 0 && caller.gid != row.gid && !request.callerGroups().contains(row.gid)) {
                 kill |= UInt32(S_ISGID)
             }
         }
+        return kill
+    }
+
+    func clearSetuid(_ ino: UInt64, openFD: Int32, _ request: borrowing Request) throws(Errno) {
+        let kill = setuidBitsToClear(try namespace.getattr(ino), request)
         if kill != 0 { try namespace.clearModeBits(ino, kill, openFD: openFD) }
     }
 

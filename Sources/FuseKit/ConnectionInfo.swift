@@ -22,9 +22,17 @@ public struct ConnectionInfo {
     public var protocolMinor: UInt32 { raw.pointee.proto_minor }
     /// Largest write request the kernel may send; libfuse caps it at its buffer size.
     public func setMaxWrite(_ bytes: UInt32) { raw.pointee.max_write = bytes }
-    /// Leaves clearing setuid/setgid on write, truncate and chown to the kernel, which then
-    /// sends the mode change as a setattr: the daemon writes as root and would keep them.
-    public func kernelClearsSetuid() { estuary_fuse_unwant(raw, estuary_cap_handle_killpriv()) }
+    /// Who clears setuid/setgid when an unprivileged caller writes or truncates (the daemon
+    /// writes as root, so the backing file system keeps them). With FUSE_HANDLE_KILLPRIV_V2,
+    /// granted through the session's INIT hook, the kernel flags those writes and truncates
+    /// and the file system clears the bits; the kernel then also stops asking for
+    /// security.capability before every cached write, a round trip each. Without it the kernel
+    /// clears them itself and sends the mode change as a setattr. Returns true when the file
+    /// system must clear them.
+    public func fileSystemClearsSetuid() -> Bool {
+        estuary_fuse_unwant(raw, estuary_cap_handle_killpriv())
+        return estuary_ring_want_handle_killpriv_v2(userdata) != 0
+    }
     /// Files opened with direct_io may still be mapped shared (FUSE_DIRECT_IO_ALLOW_MMAP, kernel
     /// 6.6+); without it such a mapping fails with ENODEV. The kernel then keeps the mapping's
     /// pages coherent with direct reads and writes. Granted through the session's INIT hook

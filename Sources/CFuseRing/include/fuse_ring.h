@@ -33,6 +33,10 @@ void estuary_ring_stop(struct estuary_ring *ring);
 /// Returns 1 when the kernel offered it, so the INIT reply grants it; 0 otherwise (also when no
 /// hooks are installed for the session owning `userdata`).
 int estuary_ring_want_direct_io_mmap(void *userdata);
+/// Likewise for FUSE_HANDLE_KILLPRIV_V2 (kernel 5.12+): the file system clears setuid/setgid
+/// when an unprivileged caller writes or truncates (the kernel flags those requests), and the
+/// kernel stops asking for security.capability before every cached write.
+int estuary_ring_want_handle_killpriv_v2(void *userdata);
 
 /// 1 once the kernel accepted io_uring and every queue registered; 0 before, or if it refused.
 int estuary_ring_active(const struct estuary_ring *ring);

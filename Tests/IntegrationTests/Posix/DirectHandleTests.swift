@@ -9,9 +9,9 @@ import Glibc
 /// Write-only handles, and read-write handles that begin on an empty file, bypass the mount's
 /// page cache (direct_io, see FuseAdapter.directIO). The first check fails if the wrong handles
 /// do; the others compare the mount with a native directory for what direct handles must not
-/// change: readers through other handles and mappings see the new bytes and size, a direct
-/// handle may itself be mapped shared and sees its mapping's writes, and a second user's write
-/// clears setuid/setgid as ext4 does.
+/// change: readers through other handles and mappings see the new bytes and size, and a direct
+/// handle may itself be mapped shared and sees its mapping's writes (setuid clearing on direct
+/// writes: SetuidClearingTests).
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct DirectHandleTests {
     private static let mib = 1 << 20
@@ -144,43 +144,5 @@ struct DirectHandleTests {
 
     @Test func readersThroughOtherHandlesAndMappingsSeeWriteOnlyWrites() throws {
         try expectNativeBehaviour(coherenceTrace, endingWith: "after append: pread BBBB tail CCDD size 8196 mapped BBBB")
-    }
-
-    /// Modes and groups where ext4 clears setuid, setgid, both or neither on an unprivileged write.
-    static let cases: [(mode: UInt32, gid: UInt32)] = [(0o6676, 0), (0o6676, 4242), (0o6666, 0), (0o6666, 4242),
-                                                       (0o2646, 0), (0o2656, 0), (0o4666, 0)]
-
-    /// Write-only handles, and read-write ones on empty files: both are direct.
-    @Test(arguments: [("s", "O_WRONLY"), ("", "O_RDWR")])
-    func aSecondUsersDirectWriteClearsSetuidLikeALocalFileSystem(content: String, flags: String) throws {
-        let pool = try TestPool()
-        let native = pool.root + "/native"
-        for root in [native, pool.siloPath("fast0")] {
-            for (i, c) in Self.cases.enumerated() {
-                let path = root + "/f\(i)"
-                try Fixtures.write(path, content)
-                guard chown(path, 0, c.gid) == 0, chmod(path, c.mode) == 0 else { throw Errno.current }
-            }
-        }
-        try pool.mount(options: ["-o", "allow_other"])
-        defer { _ = try? pool.unmount() }
-        let script = pool.root + "/write-as-user.pl"
-        try #"""
-        use strict; use warnings; use Fcntl qw(O_WRONLY O_RDWR);
-        for my $p (@ARGV) { sysopen(my $fh, $p, \#(flags)) or die "open $p: $!"; syswrite($fh, "x") == 1 or die "write $p: $!"; close $fh; }
-        """#.write(toFile: script, atomically: true, encoding: .utf8)
-        func modesAfterWrite(_ root: String) throws -> [String] {
-            let paths = Self.cases.indices.map { root + "/f\($0)" }
-            let result = try Shell.run("/usr/bin/setpriv", ["--reuid=4242", "--regid=4242", "--clear-groups", "/usr/bin/perl", script] + paths, timeout: 60)
-            #expect(result.status == 0, "\(result.output)")
-            return try paths.map { path in
-                var st = stat()
-                guard lstat(path, &st) == 0 else { throw Errno.current }
-                return String(st.st_mode & 0o7777, radix: 8)
-            }
-        }
-        let want = try modesAfterWrite(native)
-        #expect(want == ["676", "676", "666", "2666", "646", "656", "666"], "native reference")
-        #expect(try modesAfterWrite(pool.mountpoint) == want)
     }
 }
