@@ -69,9 +69,7 @@ final class IndexMerger {
                     nameChanged?(row.parent, row.name)
                     row.parent = directory
                     row.name = scanned.name
-                    if row.ctimeNs != scanned.stat.ctimeNs { try tx.replaceXattrs(of: row.ino, with: scanned.tags) }
-                    row.apply(scanned.stat)
-                    try tx.update(row)
+                    try takeScanned(&row, scanned, tx)
                     ino = row.ino
                     summary.updated += 1
                 } else {
@@ -183,9 +181,8 @@ final class IndexMerger {
             if row.silo != s, try movedDuringScan(row.ino, tx) { summary.unchanged += 1; return }
             if row.silo == s {
                 guard row.differs(from: stat) || row.target != scanned.target else { summary.unchanged += 1; return }
-                if row.ctimeNs != stat.ctimeNs { try tx.replaceXattrs(of: row.ino, with: scanned.tags) }
-                row.apply(stat); row.target = scanned.target
-                try tx.update(row); summary.updated += 1
+                try takeScanned(&row, scanned, tx)
+                summary.updated += 1
             } else if isNewer(stat, s, than: row) {
                 shadowsExist = true
                 try tx.upsertShadow(ShadowRow(ino: row.ino, silo: row.silo, kind: row.kind, size: row.size, mtimeNs: row.mtimeNs))
@@ -208,6 +205,14 @@ final class IndexMerger {
         case (true, false):
             try recordShadow(row.ino, stat, silo: s, existing: shadow, tx)
         }
+    }
+
+    /// The row takes what the walk saw of its own copy; tags too when the file changed since.
+    private func takeScanned(_ row: inout EntryRow, _ scanned: ScannedEntry, _ tx: WriteTransaction) throws(IndexError) {
+        if row.ctimeNs != scanned.stat.ctimeNs { try tx.replaceXattrs(of: row.ino, with: scanned.tags) }
+        row.apply(scanned.stat)
+        row.target = scanned.target
+        try tx.update(row)
     }
 
     private func recordShadow(_ ino: UInt64, _ stat: FileStat, silo s: SiloID, existing: ShadowRow?, _ tx: WriteTransaction) throws(IndexError) {

@@ -21,8 +21,9 @@ static inline void estuary_fuse_unwant(struct fuse_conn_info *conn, unsigned cap
     conn->want &= ~cap;
 }
 // libfuse 3.14 passes write() the payload but drops the request's write_flags, where the kernel
-// asks for setuid/setgid to be cleared: it clears them itself only on cached writes, and leaves
-// direct_io writes by an unprivileged caller to the file system (FUSE_WRITE_KILL_SUIDGID).
+// asks for setuid/setgid to be cleared (FUSE_WRITE_KILL_SUIDGID): on a write by an unprivileged
+// caller, through a direct_io handle always, through the page cache once the file system handles
+// it (FUSE_HANDLE_KILLPRIV_V2).
 // Without splice reads (never enabled) the payload follows the protocol's 40-byte fuse_write_in
 // in libfuse's receive buffer; its offset and size fields are checked against the request's
 // before its flags are trusted, so a different layout reads as "no flag".

@@ -32,8 +32,8 @@ public protocol FuseOperations: AnyObject, Sendable {
     func rename(_ request: consuming Request, parent: UInt64, name: UnsafeBufferPointer<UInt8>, newParent: UInt64,
                 newName: UnsafeBufferPointer<UInt8>, flags: UInt32)
     func setattr(_ request: consuming Request, ino: UInt64, changes: SetAttributes, handle: UInt64?)
-    /// `killSetuid`: the kernel asks that setuid/setgid be cleared first (a direct write by a
-    /// caller without CAP_FSETID).
+    /// `killSetuid`: the kernel asks that setuid/setgid be cleared first (a write by a caller
+    /// without CAP_FSETID; see `ConnectionInfo.fileSystemClearsSetuid`).
     func write(_ request: consuming Request, ino: UInt64, data: UnsafeRawBufferPointer, offset: Int64, handle: UInt64, killSetuid: Bool)
     func flush(_ request: consuming Request, ino: UInt64, handle: UInt64)
     func fsync(_ request: consuming Request, ino: UInt64, dataOnly: Bool, handle: UInt64)

@@ -6,8 +6,9 @@
 //
 // How it joins libfuse: the session's custom I/O hooks see the INIT request and reply (to ask
 // the kernel for io_uring, and for INIT flags libfuse 3.14 does not know), and every reply (to
-// route it to the ring entry that carried its request). Requests from the ring are handed to fuse_session_process_buf in the layout a
-// /dev/fuse read gives, so the operation handlers do not know which transport served them.
+// route it to the ring entry that carried its request). Requests from the ring are handed to
+// fuse_session_process_buf in the layout a /dev/fuse read gives, so the operation handlers do
+// not know which transport served them.
 // Types are opaque here so Swift sees libfuse's types only through CFuse3.
 #include <stddef.h>
 #include <stdint.h>
@@ -16,11 +17,11 @@ struct estuary_ring;
 
 /// Starts `threads_per_queue` threads per possible CPU, each with an io_uring of its own, and
 /// installs the session's I/O hooks. With 0 threads requests stay on /dev/fuse and the hooks
-/// only add the INIT flags the session's init wanted. `userdata` is what the session was created with (libfuse
-/// hands it to the hooks); `max_write` is what the session's init sets, and sizes each entry's
-/// payload buffer. Call after fuse_session_mount and before the loop runs.
-/// Returns NULL and writes why into `why` when io_uring cannot be used; the session then stays
-/// on /dev/fuse untouched.
+/// only add the INIT flags the session's init wanted. `userdata` is what the session was
+/// created with (libfuse hands it to the hooks); `max_write` is what the session's init sets,
+/// and sizes each entry's payload buffer. Call after fuse_session_mount and before the loop runs.
+/// Returns NULL and writes why into `why` when the threads or the hooks cannot start; the
+/// session then stays on /dev/fuse untouched.
 struct estuary_ring *estuary_ring_start(void *session, void *userdata, unsigned threads_per_queue, size_t max_write,
                                         char *why, size_t why_size);
 

@@ -52,28 +52,27 @@ struct SetuidClearingTests {
         use strict; use warnings; use Fcntl qw(O_WRONLY O_RDWR O_TRUNC);
         for my $p (@ARGV) { \(action.perl) }
         """.write(toFile: script, atomically: true, encoding: .utf8)
-        func modesAfter(_ root: String) throws -> [String] {
-            let paths = Self.cases.indices.map { root + "/f\($0)" }
-            let result = try Shell.run("/usr/bin/setpriv", ["--reuid=4242", "--regid=4242", "--groups=4343", "/usr/bin/perl", script] + paths, timeout: 60)
-            #expect(result.status == 0, "\(result.output)")
-            return try paths.map { path in
+        func files(_ root: String) -> [String] { Self.cases.indices.map { root + "/f\($0)" } }
+        func modes(_ root: String) throws -> [String] {
+            try files(root).map { path in
                 var st = stat()
                 guard lstat(path, &st) == 0 else { throw Errno.current }
                 return "\(String(st.st_mode & 0o7777, radix: 8)) gid \(st.st_gid) size \(st.st_size)"
             }
         }
+        func modesAfter(_ root: String) throws -> [String] {
+            let result = try Shell.run("/usr/bin/setpriv", ["--reuid=4242", "--regid=4242", "--groups=4343", "/usr/bin/perl", script] + files(root), timeout: 60)
+            #expect(result.status == 0, "\(result.output)")
+            return try modes(root)
+        }
         let want = try modesAfter(native)
-        #expect(want.contains { !$0.hasPrefix("6") }, "native reference clears something: \(want)")
+        let cleared = zip(want, Self.cases).filter { !$0.0.hasPrefix(String($0.1.mode, radix: 8) + " ") }
+        #expect(!cleared.isEmpty, "native reference clears something: \(want)")
         let got = try modesAfter(pool.mountpoint)
         #expect(got == want, "mount \(got), ext4 \(want)")
         // The index agrees with the silo after a remount (nothing only in the kernel's cache).
         _ = try pool.unmount()
         try pool.mount(options: ["-o", "allow_other"])
-        let paths = Self.cases.indices.map { pool.mountpoint + "/f\($0)" }
-        #expect(try paths.map { path in
-            var st = stat()
-            guard lstat(path, &st) == 0 else { throw Errno.current }
-            return "\(String(st.st_mode & 0o7777, radix: 8)) gid \(st.st_gid) size \(st.st_size)"
-        } == want)
+        #expect(try modes(pool.mountpoint) == want)
     }
 }
