@@ -19,7 +19,7 @@ extension Namespace {
     public func create(parent: UInt64, name: UnsafeBufferPointer<UInt8>, mode: UInt32, flags: Int32, creator: Creator) throws(Errno) -> (EntryRow, Int32) {
         var fd: Int32 = -1
         let row = try makeEntry(parent: parent, name: name, creator: creator, isDirectory: false, hintFD: { fd }) { dirFD, cName, owner throws(Errno) in
-            let openFlags = (flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)) | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
+            let openFlags = BackingOpenFlags.open(flags, truncate: false) | O_CREAT | O_EXCL | O_CLOEXEC
             fd = openat(dirFD, cName, openFlags, mode_t(mode & 0o7777))
             if fd < 0 { throw Errno.current }
             if fchown(fd, owner.uid, owner.gid) != 0 { throw Errno.current }

@@ -34,7 +34,7 @@ extension Namespace {
         let fd: Int32
         // O_DIRECT would need aligned buffers from the kernel's requests; the mount serves it
         // uncached instead (direct_io), which is what the caller asked for.
-        do { fd = try silo.open(path, flags: (flags & ~(O_CREAT | O_EXCL | O_NOCTTY | ESTUARY_O_DIRECT)) | O_NOFOLLOW) }
+        do { fd = try silo.open(path, flags: BackingOpenFlags.open(flags, truncate: true)) }
         catch {
             if error == .ioError || !silo.isOnline {
                 logger.error("silo '\(silo.name)' cannot serve \(displayName(path)): \(error)")

@@ -27,7 +27,7 @@ extension Namespace {
         let silo = try silo(of: row)
         let path = try relativePath(of: row)
         for (fd, flags) in handles.handles(ino) {
-            let fresh = try silo.open(path, flags: (flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | ESTUARY_O_DIRECT)) | O_NOFOLLOW)
+            let fresh = try silo.open(path, flags: BackingOpenFlags.open(flags, truncate: false))
             if estuary_dup_cloexec(fresh, fd) < 0 { let e = Errno.current; Sys.close(fresh); throw e }
             Sys.close(fresh)
         }
