@@ -7,13 +7,15 @@ SBINDIR     ?= /sbin
 SWIFT       ?= swift
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES   := libfuse3-dev fuse3 libsqlite3-dev libxxhash-dev liburing-dev attr
+# The real-workload tests run these programs through the mount.
+TEST_PACKAGES  := gcc make git rsync sqlite3 tar acl strace python3
 BENCH_PACKAGES := mergerfs fio
 RELEASE_BIN := .build/release
 
 .PHONY: deps bench-deps build debug test soak demo install uninstall bench bench-quick bench-scan clean
 
 deps:
-	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(DEB_PACKAGES) $(if $(filter test soak,$(MAKECMDGOALS)),$(TEST_PACKAGES)); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

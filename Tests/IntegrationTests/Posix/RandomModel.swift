@@ -81,6 +81,8 @@ struct RandomDriver {
     private(set) var log: [String] = []
     /// For failure reports: each silo's directory for this seed, (silo name, path).
     var siloRoots: [(name: String, path: String)] = []
+    /// Tiers that files are sent to by `estuary move` during the run (none: no moves).
+    var moveTiers: [String] = []
 
     init(root: String, seed: UInt64) {
         self.root = root
@@ -137,7 +139,9 @@ struct RandomDriver {
         case 74..<79: return fallocate()
         case 79..<85: return mmapWrite()
         case 85..<89: return mmapRead()
-        case 89..<96: return stat()
+        case 89..<93: return stat()
+        case 93..<95: return exec()
+        case 95..<98: return moveTiers.isEmpty ? stat() : move()
         default: return chmod()
         }
     }
@@ -339,6 +343,61 @@ struct RandomDriver {
             let want = Array(file.content[offset..<(offset + count)])
             return seen == want ? nil : "mmap-read \(p) \(count)B at \(offset): got \(describeContent(seen)), model \(describeContent(want))"
         }
+    }
+
+    /// A script written through the mount runs (exec opens it with flags of the kernel's own),
+    /// and so does one written earlier, which may have moved to another silo since.
+    private mutating func exec() -> String? {
+        if chance(50), let p = pick(model.files.keys.filter { RandomDriver.isIntactScript(model.files[$0]!) }.sorted()),
+           let file = model.files[p] {
+            return run(p, expecting: file.content)
+        }
+        let p = somePath()
+        if model.exists(p) { return stat() }
+        let token = "ran \(rng.next())"
+        let content = Array("#!/bin/sh\necho '\(token)'\n".utf8)
+        let path = absolute(p)
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o755)
+        if fd < 0 { return "exec: create \(p): \(errnoName(errno))" }
+        let n = content.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        var s = Glibc.stat()
+        fstat(fd, &s)
+        close(fd)
+        if n != content.count { return "exec: write \(p) gave \(n)" }
+        if let problem = expectErrno("chmod \(p) 0755", outcome { Glibc.chmod(path, 0o755) }, nil) { return problem }
+        model.files[p] = ModelFile(content: content, mode: 0o755, inode: UInt64(s.st_ino))
+        return run(p, expecting: content)
+    }
+
+    /// A script this driver wrote that no later operation changed: its output is known.
+    static func isIntactScript(_ file: ModelFile) -> Bool {
+        let c = file.content
+        return file.mode == 0o755 && c.count < 64 && c.starts(with: Array("#!/bin/sh\necho 'ran ".utf8)) && c.suffix(2) == [0x27, 0x0a]
+            && c.dropFirst(10).dropLast(2).filter { $0 == 0x27 || $0 == 0x0a || $0 == 0 }.count == 1
+    }
+
+    /// Runs the script at `p` and compares what it prints with the line its content echoes.
+    private mutating func run(_ p: String, expecting content: [UInt8]) -> String? {
+        log.append("exec \(p)")
+        let text = String(decoding: content, as: UTF8.self)
+        guard let start = text.firstIndex(of: "'"), let end = text.lastIndex(of: "'"), start < end else { return nil }
+        let want = String(text[text.index(after: start)..<end]) + "\n"
+        guard let result = try? Shell.run(absolute(p), []) else { return "exec \(p): could not start" }
+        return result.status == 0 && result.stdout == want ? nil : "exec \(p): status \(result.status), printed \(String(result.output.prefix(200)).debugDescription), want \(want.debugDescription)"
+    }
+
+    /// Sends a file (or a directory's files) to a tier without waiting: the operations after
+    /// it run while the mover copies, switches and removes the old copy.
+    private mutating func move() -> String? {
+        let recursive = chance(20)
+        guard let p = recursive ? (someDir() ?? someFile()) : someFile(), let tier = pick(moveTiers) else { return create() }
+        log.append("move \(p) to \(tier)")
+        let result = try? Shell.run(Shell.estuary, ["move", absolute(p), "--to", tier] + (recursive ? ["--recursive"] : []))
+        // Hard-linked files are refused; anything else must be accepted.
+        if let result, result.status != 0, model.files[p].map({ $0.links < 2 }) ?? false {
+            return "move \(p) to \(tier): status \(result.status): \(result.output)"
+        }
+        return nil
     }
 
     private mutating func stat() -> String? {

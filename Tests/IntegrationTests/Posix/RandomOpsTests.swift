@@ -44,13 +44,19 @@ struct PosixRandomOpsTests {
         let started = Date()
         for seed in seeds {
             let siloRoots = silos.map { (name: $0.name, path: pool.siloPath($0.name) + "/" + Self.dirName(seed)) }
-            switch Self.run(seed: seed, root: pool.path(Self.dirName(seed)), siloRoots: siloRoots, index: pool.root + "/state/index.db") {
+            let tiers = Array(Set(silos.map(\.tier))).sorted()
+            switch Self.run(seed: seed, root: pool.path(Self.dirName(seed)), siloRoots: siloRoots, index: pool.root + "/state/index.db",
+                            moveTiers: tiers.count > 1 ? tiers : []) {
             case .success(let model): passed.append((seed, model))
             case .failure(let failure): failures.append("seed \(seed) (\(siloCount) silos) \(failure.description)")
             }
         }
         print("random ops: \(siloCount) silos, \(seeds.count) seeds x \(Self.opsPerSeed) ops in \(String(format: "%.1f", Date().timeIntervalSince(started))) s, \(failures.count) failed")
 
+        // Moves still queued finish before the silos are compared: each file in exactly one.
+        #expect(try pool.estuary(["jobs", "watch", pool.mountpoint]).status == 0)
+        // Moves still queued finish before the silos are compared: each file in exactly one.
+        #expect(try pool.estuary(["jobs", "watch", pool.mountpoint]).status == 0)
         #expect(try pool.unmount() == 0)
         for (seed, model) in passed {
             let problems = try Self.verifySilos(pool, Self.dirName(seed), model)
@@ -83,9 +89,11 @@ struct PosixRandomOpsTests {
 
     /// One seed's run in `root` (which holds the pre-populated entries), then a walk compared
     /// with the model.
-    static func run(seed: UInt64, root: String, siloRoots: [(name: String, path: String)] = [], index: String? = nil) -> Result<FSModel, SeedFailure> {
+    static func run(seed: UInt64, root: String, siloRoots: [(name: String, path: String)] = [], index: String? = nil,
+                    moveTiers: [String] = []) -> Result<FSModel, SeedFailure> {
         var driver = RandomDriver(root: root, seed: seed)
         driver.siloRoots = siloRoots
+        driver.moveTiers = moveTiers
         if let problem = adoptPrepopulated(&driver) { return .failure(SeedFailure(description: "before any op: \(problem)")) }
         for index in 0..<opsPerSeed {
             if let problem = driver.step() {
