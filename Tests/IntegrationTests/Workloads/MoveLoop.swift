@@ -11,7 +11,7 @@ final class MoveLoop: Sendable {
     }
     private let state = State()
 
-    init(pool: TestPool, directory: String, tiers: [String] = ["bulk", "fast"], pause: useconds_t = 200_000) {
+    init(pool: TestPool, directory: String, tiers: [String] = ["bulk", "fast"], pause: useconds_t = 50_000) {
         let estuary = Shell.estuary
         let state = self.state
         Thread.detachNewThread {

@@ -51,6 +51,8 @@ enum WorkloadFixtures {
             ln -s ../numbers.txt tree/a/b/rel-link
             ln -s /etc/hostname tree/abs-link
             cp /bin/true tree/bin/true && chmod 4755 tree/bin/true
+            mkdir -p tree/many && for i in $(seq 1 400); do printf 'file %d\n' $i > tree/many/f$i; done
+            for i in $(seq 1 20); do head -c $((i * 65536 + 17)) /dev/urandom > tree/many/big$i; done
             chmod 0640 tree/a/b/c/small.txt && chmod 0700 tree/a/b/c
             setfattr -n user.project -v apollo tree/a/numbers.txt
             setfattr -n user.empty tree/a/zero
