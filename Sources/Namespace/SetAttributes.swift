@@ -33,17 +33,28 @@ extension Namespace {
     /// chmod, chown, truncate and utimens on the backing entry (every copy of a directory),
     /// then the result as the backing file system reports it.
     public func setattr(_ ino: UInt64, _ change: AttributeChange, openFD: Int32?) throws(Errno) -> EntryRow {
-        var row = try entry(ino)
+        // The row is read inside the move gate: read before it, a tier move's switch could
+        // land in between, and the row written back below would point at the old silo, whose
+        // copy the move deletes (every later open then fails with ENOENT).
+        let gate = moves.enter(ino)
+        var row: EntryRow?
+        defer {
+            let size = row?.size ?? 0
+            moves.exit(ino, gate, offset: min(size, change.size ?? size),
+                       length: change.size == nil ? 0 : abs((change.size ?? 0) - size) + 1)
+        }
+        row = try entry(ino)
+        return try setattr(row: &row!, change, openFD: openFD)
+    }
+
+    private func setattr(row: inout EntryRow, _ change: AttributeChange, openFD: Int32?) throws(Errno) -> EntryRow {
+        let ino = row.ino
+        let dirSilos = row.dirSilos
         let targets: [Silo] = row.kind == .directory
-            ? (0..<64).filter { row.dirSilos & (1 << UInt64($0)) != 0 }.compactMap { silos[$0] }.filter(\.isOnline)
+            ? (0..<64).filter { dirSilos & (1 << UInt64($0)) != 0 }.compactMap { silos[$0] }.filter(\.isOnline)
             : [try silo(of: row)]
         if targets.contains(where: \.readOnly) { throw Errno.readOnlyFileSystem }
         let path = try relativePath(of: row)
-        let gate = moves.enter(ino)
-        defer {
-            moves.exit(ino, gate, offset: min(row.size, change.size ?? row.size),
-                       length: change.size == nil ? 0 : abs((change.size ?? 0) - row.size) + 1)
-        }
         var result: FileStat?
         for silo in targets {
             let fd: Int32
