@@ -38,13 +38,16 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test
 
-# The long forms of the data-safety and fault tests, bounded (about 10 minutes): 50 kill -9
+# The long forms of the data-safety and fault tests, bounded (about 25 minutes): 50 kill -9
 # points during tier moves, 3 minutes of 16 clients with moves and scans, 20,000 fuzzed
-# control requests, 16 x 2,000 random operations per silo layout; the parsers' property tests.
+# control requests, 16 x 2,000 random operations per silo layout (with exec and tier moves),
+# 10 rounds of every real workload under moves, 2 minutes of MAP_SHARED writers during moves;
+# the parsers' property tests.
 soak: deps
 	$(SWIFT) build --build-tests
 	ESTUARY_CRASH_ITERATIONS=50 ESTUARY_LOAD_SECONDS=180 ESTUARY_FUZZ_ROUNDS=20000 ESTUARY_RANDOM_SEEDS=16 \
-	  $(SWIFT) test --skip-build --filter 'TieringTests|LoadTests|HostileInputTests|FaultTests|PosixRandomOps|Fuzz'
+	  ESTUARY_WORKLOAD_ROUNDS=10 ESTUARY_MMAP_MOVE_SECONDS=120 \
+	  $(SWIFT) test --skip-build --filter 'TieringTests|LoadTests|HostileInputTests|FaultTests|PosixRandomOps|Fuzz|RealProgramTests|MmapMove'
 
 demo: build
 	./examples/demo.sh $(RELEASE_BIN)

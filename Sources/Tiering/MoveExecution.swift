@@ -53,6 +53,11 @@ struct MoveExecution {
         try copyAll(sourceFile.fd, staging.fd, workers, gate)
         gate.beginSwitch()
         defer { gate.endSwitch() }
+        // link() passes the gate like a write: a name added during the copy points at the
+        // source's inode, and switching would split one file into two (rsync -H, tar, git).
+        if let now = try? namespace.currentRow(job.ino), now.nlink > 1 {
+            throw .failed("the file gained a hard link during the move; hard-linked files stay where they are")
+        }
         // Writers are held back: catch up the last changes, then verify and switch.
         try catchUp(sourceFile.fd, staging.fd, workers, gate)
         try verify(staging.fd, workers)

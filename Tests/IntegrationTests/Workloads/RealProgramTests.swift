@@ -13,9 +13,13 @@ struct RealProgramTests {
         try TestPool(silos: [("fast0", "fast"), ("bulk0", "bulk")], extraConfig: "extent_size = \"64KiB\"")
     }
 
+    /// Rounds of each workload under moves: `make soak` runs many.
+    static let roundsUnderMoves = Int(ProcessInfo.processInfo.environment["ESTUARY_WORKLOAD_ROUNDS"] ?? "") ?? 1
+
     /// Runs `workload` natively and in the mount and records every disagreement.
-    private func compare(_ workload: Workload, _ pool: TestPool, fixtures: String, moving: Bool) throws {
-        let native = pool.root + "/native/" + workload.name, mounted = pool.path(workload.name)
+    private func compare(_ workload: Workload, _ pool: TestPool, fixtures: String, moving: Bool, round: Int = 0) throws {
+        let directory = round == 0 ? workload.name : "\(workload.name)-\(round)"
+        let native = pool.root + "/native/" + directory, mounted = pool.path(directory)
         try FileManager.default.createDirectory(atPath: native, withIntermediateDirectories: true)
         let expected = try workload.run(in: native, fixtures: fixtures)
         try FileManager.default.createDirectory(atPath: mounted, withIntermediateDirectories: true)
@@ -44,7 +48,7 @@ struct RealProgramTests {
         let fixtures = try WorkloadFixtures.make(in: pool.root)
         try pool.mount()
         defer { _ = try? pool.unmount() }
-        try compare(workload, pool, fixtures: fixtures, moving: true)
+        for round in 0..<Self.roundsUnderMoves { try compare(workload, pool, fixtures: fixtures, moving: true, round: round) }
         #expect(try pool.completedMoves() > 0, "\(workload): no move finished while it ran, so nothing was tested")
     }
 
