@@ -54,9 +54,9 @@ struct PosixRandomOpsTests {
         print("random ops: \(siloCount) silos, \(seeds.count) seeds x \(Self.opsPerSeed) ops in \(String(format: "%.1f", Date().timeIntervalSince(started))) s, \(failures.count) failed")
 
         // Moves still queued finish before the silos are compared: each file in exactly one.
-        #expect(try pool.estuary(["jobs", "watch", pool.mountpoint]).status == 0)
-        // Moves still queued finish before the silos are compared: each file in exactly one.
-        #expect(try pool.estuary(["jobs", "watch", pool.mountpoint]).status == 0)
+        // Some fail by design (a file deleted or hard-linked while it moved), so the status
+        // is not checked here; the silos are, below.
+        _ = try pool.estuary(["jobs", "watch", pool.mountpoint])
         #expect(try pool.unmount() == 0)
         for (seed, model) in passed {
             let problems = try Self.verifySilos(pool, Self.dirName(seed), model)
