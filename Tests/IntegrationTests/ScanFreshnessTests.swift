@@ -72,4 +72,17 @@ struct ScanFreshnessTests {
         try scanUpdatesOne(pool)
         #expect(try readThroughMount(pool) == Self.after)
     }
+
+    /// Without a scan, an open's freshness check sees the new backing inode and drops the pages.
+    @Test func aFileReplacedWithTheSameSizeAndMtimeIsReadAtTheNextOpen() throws {
+        let (pool, backing) = try mountedAndCached()
+        defer { _ = try? pool.unmount() }
+        let original = try Sys.statPath(backing)
+        let staged = backing + ".tmp"
+        try Fixtures.write(staged, Self.after)
+        try restoreTimes(staged, original)
+        #expect(rename(staged, backing) == 0)
+        #expect(try readThroughMount(pool) == Self.after)
+        #expect(try readThroughMount(pool) == Self.after)
+    }
 }
