@@ -15,7 +15,8 @@ public enum SiloHealth: Sendable, Equatable {
 }
 
 /// One backend directory tree. Every access goes through its root descriptor with
-/// `openat2(RESOLVE_BENEATH)`, so nothing a silo contains can lead outside it.
+/// `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`, so nothing a silo contains can lead
+/// outside it, or to another place inside it.
 public final class Silo: Sendable {
     public let id: Int
     public let name: String
@@ -170,9 +171,10 @@ public final class Silo: Sendable {
     private static let dot: [UInt8] = [UInt8(ascii: ".")]
 
     /// The deepest entry the namespace serves, in levels below a silo's root and in bytes of
-    /// its path there. Far past PATH_MAX (backing opens walk long paths in steps); the bound
-    /// keeps a hostile tree from costing unbounded memory and time. A scan reports entries
-    /// past it rather than adding them.
+    /// its path there (`Namespace.relativePath` refuses longer ones with ENAMETOOLONG). Far
+    /// past PATH_MAX, as backing opens walk long paths in steps; the bound keeps a hostile
+    /// tree from costing unbounded memory and time. A scan reports entries past it rather
+    /// than adding what no open could reach.
     public static let deepestLevel = 2048
     public static let longestPath = 65535
 
