@@ -29,6 +29,14 @@ final class IndexMerger {
     /// Told of every name that appeared, went or changed kind, in a live scan: the kernel may
     /// have it cached (a negative entry for a name that now exists, or the reverse).
     var nameChanged: ((_ parent: UInt64, _ name: [UInt8]) -> Void)?
+    /// What the merge could not take, with the reason: reported with the walkers' problems, so
+    /// that nothing a silo holds is left out of the namespace without a word.
+    var problems: [ScanProblem] = []
+    /// Directories (by path, per silo) left out on purpose: gone by the time the merge reached
+    /// them in a live scan, or already reported. Their listings are skipped quietly.
+    var skipped: Set<SkippedPath> = []
+
+    struct SkippedPath: Hashable { var silo: SiloID; var path: [UInt8] }
 
     /// `liveSince` in the whole seconds jobs record, a second early to be safe.
     private var jobsSince: Int64? { liveSince.map { $0 / 1_000_000_000 - 1 } }
@@ -39,8 +47,19 @@ final class IndexMerger {
     private func bit(_ id: SiloID) -> UInt64 { 1 << UInt64(id) }
 
     func apply(_ batch: DirectoryBatch, _ tx: WriteTransaction) throws(IndexError) {
-        guard let directory = directories[batch.path] else { return }   // its parent could not be read
         let s = batch.silo
+        guard let directory = directories[batch.path] else {
+            // Below a directory left out on purpose: left out too. Anything else is a listing
+            // the walk made that the merge cannot place, which must not vanish unreported.
+            if skipped.contains(SkippedPath(silo: s, path: batch.path)) {
+                for scanned in batch.entries where scanned.stat.isDirectory {
+                    skipped.insert(SkippedPath(silo: s, path: childPath(batch.path, scanned.name)))
+                }
+            } else {
+                report(s, batch.path, "not added: its directory is not in the index")
+            }
+            return
+        }
         if batch.path.isEmpty, let stat = batch.rootStat { try mergeRoot(stat, silo: s, tx) }
         let existing = try tx.reader.firstNames(in: directory)
         let links = try tx.reader.linkNames(in: directory)
@@ -59,7 +78,18 @@ final class IndexMerger {
                 try merge(&row, scanned, silo: s, shadow: shadowsHere[row.ino], tx)
                 ino = row.ino
             } else {
-                if liveSince != nil && !stillExists(batch, scanned) { continue }
+                if liveSince != nil {
+                    switch stillExists(batch, scanned) {
+                    case .exists: break
+                    case .gone:
+                        if scanned.stat.isDirectory { skipped.insert(SkippedPath(silo: s, path: childPath(batch.path, scanned.name))) }
+                        continue
+                    case .unknown(let error):
+                        report(s, childPath(batch.path, scanned.name), "not added: cannot check that it still exists: \(error)")
+                        if scanned.stat.isDirectory { skipped.insert(SkippedPath(silo: s, path: childPath(batch.path, scanned.name))) }
+                        continue
+                    }
+                }
                 if var row = try renamedRow(scanned, silo: s, tx) {
                     // The index still has this file under the name it had before a rename it did
                     // not take (a crash before the change was committed, or an `mv` inside the
@@ -138,13 +168,24 @@ final class IndexMerger {
         return row
     }
 
+    private enum Presence { case exists, gone, unknown(Errno) }
+
     /// Whether a name the walker saw is still there, for scans racing the mount's own changes.
-    private func stillExists(_ batch: DirectoryBatch, _ scanned: ScannedEntry) -> Bool {
-        guard let silo = silos[batch.silo] else { return false }
+    /// Only a definite answer (the name is gone, or names another file now) leaves it out
+    /// quietly; a failure to look is the caller's to report.
+    private func stillExists(_ batch: DirectoryBatch, _ scanned: ScannedEntry) -> Presence {
+        guard let silo = silos[batch.silo] else { return .unknown(.ioError) }
         let path = childPath(batch.path, scanned.name)
-        guard let fd = try? silo.open(path, flags: ESTUARY_O_PATH | O_NOFOLLOW) else { return false }
+        let fd: Int32
+        do { fd = try silo.open(path, flags: ESTUARY_O_PATH | O_NOFOLLOW) } catch {
+            return error == .noSuchFileOrDirectory ? .gone : .unknown(error)
+        }
         defer { Sys.close(fd) }
-        return (try? Sys.fstat(fd))?.inode == scanned.stat.inode
+        do { return try Sys.fstat(fd).inode == scanned.stat.inode ? .exists : .gone } catch { return .unknown(error) }
+    }
+
+    private func report(_ silo: SiloID, _ path: [UInt8], _ message: String) {
+        problems.append(ScanProblem(silo: silos[silo]?.name ?? "#\(silo)", path: displayName(path), message: message))
     }
 
     private func childPath(_ parent: [UInt8], _ name: [UInt8]) -> [UInt8] {

@@ -53,9 +53,10 @@ public struct Scanner: Sendable {
                 guard let next else { finished = true; break }
                 chunk.append(next); entries += next.entries.count
             }
-            let saved = (merger.summary, merger.directories, merger.pendingRemovals)
+            let saved = (merger.summary, merger.directories, merger.pendingRemovals, merger.problems, merger.skipped)
             let apply = { (tx: WriteTransaction) throws(IndexError) in
-                (merger.summary, merger.directories, merger.pendingRemovals) = saved   // a busy retry replays the chunk
+                // A busy retry replays the chunk.
+                (merger.summary, merger.directories, merger.pendingRemovals, merger.problems, merger.skipped) = saved
                 uncommitted.removeAll()
                 for batch in chunk { try merger.apply(batch, tx) }
             }
@@ -67,7 +68,7 @@ public struct Scanner: Sendable {
             }
         }
         threads.forEach { $0.join() }
-        let problemList = problems.withLock { $0 }
+        let problemList = problems.withLock { $0 } + merger.problems
         let failedSilos = Set(problemList.filter { $0.path.isEmpty }.map(\.silo))
         let saved = (merger.summary, merger.pendingRemovals)
         let finish = { (tx: WriteTransaction) throws(IndexError) in

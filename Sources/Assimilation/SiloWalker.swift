@@ -31,11 +31,12 @@ struct SiloWalker {
             return
         }
         let rootStat = try? Sys.fstat(rootFD)
-        walk(directory: rootFD, path: [], rootStat: rootStat)
+        walk(directory: rootFD, path: [], depth: 0, rootStat: rootStat)
     }
 
     /// Lists `fd` (which it closes), emits the batch, then recurses into the subdirectories.
-    private func walk(directory fd: Int32, path: [UInt8], rootStat: FileStat? = nil) {
+    /// `depth` is the number of components of `path`.
+    private func walk(directory fd: Int32, path: [UInt8], depth: Int, rootStat: FileStat? = nil) {
         var stream = DirectoryStream(fd: fd)
         var entries: [ScannedEntry] = []
         var complete = true
@@ -48,16 +49,26 @@ struct SiloWalker {
             }
             guard let entry = next else { break }
             if path.isEmpty && entry.name.elementsEqual(SiloWalker.reserved) { continue }
+            // Past the namespace's reach: reported, and the listing counts as incomplete so
+            // that a later scan does not take the entry as gone from here.
+            if depth + 1 > Silo.deepestLevel || path.count + 1 + entry.name.count > Silo.longestPath {
+                report(problem(childPath(path, Array(entry.name)),
+                               "not added: deeper than Estuary serves (\(Silo.deepestLevel) levels, \(Silo.longestPath) bytes of path)"))
+                complete = false
+                continue
+            }
             switch examine(fd, entry.name, path) {
             case .found(let scanned): entries.append(scanned)
             case .vanished: break
             case .failed: complete = false
             }
         }
+        let fd = stream.releaseDescriptor()
+        defer { Sys.close(fd) }
         let subdirectories = entries.filter { $0.stat.isDirectory }.map(\.name)
         queue.push(DirectoryBatch(silo: silo.id, path: path, entries: entries, complete: complete, rootStat: rootStat))
         for name in subdirectories {
-            let childPath = path.isEmpty ? name : path + [UInt8(ascii: "/")] + name
+            let childPath = childPath(path, name)
             let childFD = withCPath(name) { Glibc.openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
             if childFD < 0 {
                 let e = Errno.current
@@ -66,8 +77,12 @@ struct SiloWalker {
                 queue.push(DirectoryBatch(silo: silo.id, path: childPath, entries: [], complete: false, rootStat: nil))
                 continue
             }
-            walk(directory: childFD, path: childPath)
+            walk(directory: childFD, path: childPath, depth: depth + 1)
         }
+    }
+
+    private func childPath(_ parent: [UInt8], _ name: [UInt8]) -> [UInt8] {
+        parent.isEmpty ? name : parent + [UInt8(ascii: "/")] + name
     }
 
     private enum Examined { case found(ScannedEntry), vanished, failed }

@@ -60,6 +60,35 @@ extension Namespace {
         return fd
     }
 
+    /// Chooses the silo for a new entry in `parent` and opens the parent there, made present if
+    /// needed. A silo with something other than a directory at the parent's path or above it
+    /// (a symlink or file that lost the merge to another silo's directory and is kept as a
+    /// shadow) cannot take the entry: the choice then falls to the silos holding the directory
+    /// for real, as the merge shows it, so a directory that lists as one takes creates.
+    /// `excluded` holds the silos ruled out already (full ones, by the caller) and gains these.
+    func placeEntry(in parent: EntryRow, excluding excluded: inout Set<SiloID>, tier: String?) throws(Errno) -> (silo: Silo, dirFD: Int32) {
+        var conflict: Errno?
+        var conflicted = Set<SiloID>()
+        while true {
+            let silo: Silo
+            do { silo = try chooseSilo(for: parent, excluding: excluded, tier: tier) } catch {
+                // No silo left: when a silo holding the directory is merely full or read-only,
+                // that is the answer; when every holder had a conflict, the conflict is.
+                guard let conflict else { throw error }
+                let holders = silos.all.filter { parent.dirSilos & (1 << UInt64($0.id)) != 0 && !conflicted.contains($0.id) }
+                throw holders.isEmpty ? conflict : error
+            }
+            do { return (silo, try openDirectory(parent, in: silo, create: true)) } catch {
+                guard error == .notDirectory || error == .tooManySymbolicLinkLevels else { throw error }
+                logger.debug("silo '\(silo.name)' has no directory at the path of \(parent.ino) (\(error)); placing elsewhere")
+                conflict = conflict ?? error
+                conflicted.insert(silo.id)
+                excluded.insert(silo.id)
+                for other in silos.all where parent.dirSilos & (1 << UInt64(other.id)) == 0 { excluded.insert(other.id) }
+            }
+        }
+    }
+
     /// Records that `silo` now holds the directories `inodes`.
     func markPresent(_ inodes: [UInt64], in silo: SiloID) throws(Errno) {
         let rows: [EntryRow]

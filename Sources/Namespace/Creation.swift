@@ -84,8 +84,7 @@ extension Namespace {
         var stat: FileStat
         let wanted = preferredTier(parent: parentRow, name: name, creator: creator)
         while true {
-            silo = try chooseSilo(for: parentRow, excluding: excluded, tier: wanted)
-            dirFD = try openDirectory(parentRow, in: silo, create: true)
+            (silo, dirFD) = try placeEntry(in: parentRow, excluding: &excluded, tier: wanted)
             do {
                 stat = try withCPath(name) { cName throws(Errno) in try make(dirFD, cName, (creator.uid, gid, modeFor(parentRow))) }
                 break

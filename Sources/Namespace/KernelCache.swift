@@ -55,6 +55,19 @@ extension Namespace {
     /// sees the scan's result through the mount at once).
     public func settleKernelCache() { kernelCache.withLock { $0 }?.settle() }
 
+    /// What the kernel must drop when a scan changed a row it may hold from `old` to `new`: the
+    /// cached pages too whenever the file's data may differ. A rewrite that keeps size and
+    /// mtime (`touch -r`, `tar x`, `rsync --inplace -t`) shows only in ctime or in another
+    /// backing inode, and another silo's copy taking the visible place may differ at equal
+    /// size and mtime; kept pages would serve the old bytes to every later open.
+    static func scannedChange(from old: EntryRow, to new: EntryRow) -> CachedChange? {
+        if old.kind == .regular && new.kind == .regular
+            && (old.ctimeNs != new.ctimeNs || old.backingInode != new.backingInode || old.silo != new.silo) {
+            return .contents(new.ino)
+        }
+        return cachedChange(from: old, to: new)
+    }
+
     /// What the kernel must drop when a row it may hold changed from `old` to `new`.
     static func cachedChange(from old: EntryRow, to new: EntryRow) -> CachedChange? {
         if old.kind != new.kind { return .name(parent: old.parent, name: old.name) }

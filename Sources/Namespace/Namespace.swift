@@ -187,7 +187,7 @@ public final class Namespace: Sendable {
         var changes = changedNames.map { CachedChange.name(parent: $0.parent, name: $0.name) }
         for ino in inodes {
             guard let row = rows[ino], let v = versions[ino], let old = nodes.refresh(row, ifVersion: v) else { continue }
-            if let change = Namespace.cachedChange(from: old, to: row) { changes.append(change) }
+            if let change = Namespace.scannedChange(from: old, to: row) { changes.append(change) }
         }
         report(changes)
     }

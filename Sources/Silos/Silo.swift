@@ -1,5 +1,6 @@
 import Synchronization
 import Syscalls
+import CShims
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,7 +15,8 @@ public enum SiloHealth: Sendable, Equatable {
 }
 
 /// One backend directory tree. Every access goes through its root descriptor with
-/// `openat2(RESOLVE_BENEATH)`, so nothing a silo contains can lead outside it.
+/// `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`, so nothing a silo contains can lead
+/// outside it, or to another place inside it.
 public final class Silo: Sendable {
     public let id: Int
     public let name: String
@@ -28,7 +30,9 @@ public final class Silo: Sendable {
     public let readOnly: Bool
     /// The pool this silo belongs to, as its marker records it.
     public let pool: String
-    private let state: Mutex<(fd: Int32, device: UInt64, inode: UInt64, health: SiloHealth)>
+    /// The open root (nil while offline) and the health. Users of the root take a reference to
+    /// it under the lock and use its descriptor outside it; see `RootDirectory`.
+    private let state: Mutex<(root: RootDirectory?, health: SiloHealth)>
     /// Set once the silo has been scanned: from then on a missing marker means the wrong directory.
     private let markerExpected: Mutex<Bool>
     private let drainingFlag = Atomic<Bool>(false)
@@ -43,19 +47,13 @@ public final class Silo: Sendable {
                 pool: String = "", markerExpected: Bool = false) {
         self.id = id; self.name = name; self.path = path; self.tier = tier; self.tierRank = tierRank
         self.order = order; self.minFree = minFree; self.readOnly = readOnly; self.pool = pool
-        state = Mutex((-1, 0, 0, .offline(reason: "not opened yet")))
+        state = Mutex((nil, .offline(reason: "not opened yet")))
         self.markerExpected = Mutex(markerExpected)
-    }
-
-    deinit {
-        let fd = state.withLock { $0.fd }
-        if fd >= 0 { Sys.close(fd) }
     }
 
     /// Opens the root directory and checks its marker; on failure the silo is offline with the
     /// reason, which is also thrown. A silo seen for the first time gets its marker written.
-    @discardableResult
-    public func attach() throws(SiloError) -> Int32 {
+    public func attach() throws(SiloError) {
         let fd: Int32
         do {
             fd = try Sys.open(path, flags: O_RDONLY | O_DIRECTORY)
@@ -69,14 +67,10 @@ public final class Silo: Sendable {
             throw goOffline(error)
         }
         let stat = try? Sys.fstat(fd)
-        let old = state.withLock { s -> Int32 in
-            let previous = s.fd
-            s = (fd, stat?.device ?? 0, stat?.inode ?? 0, .online)
-            return previous
-        }
-        if old >= 0 { Sys.close(old) }
+        let root = RootDirectory(fd: fd, device: stat?.device ?? 0, inode: stat?.inode ?? 0)
+        // The root this replaces (if any) closes when its last user lets go.
+        state.withLock { $0 = (root, .online) }
         markerExpected.withLock { $0 = $0 || !readOnly }
-        return fd
     }
 
     private func checkMarker(_ fd: Int32) throws(SiloError) {
@@ -122,8 +116,7 @@ public final class Silo: Sendable {
                 _ = goOffline(problem)
                 return .wentOffline(problem.problem)
             }
-            let fd = rootFD
-            do { _ = try SiloMarker.read(fd) } catch {
+            do { _ = try withRoot { fd throws(Errno) in try SiloMarker.read(fd) } } catch {
                 if error == .ioError || error == .staleNFSFileHandle || error == .socketNotConnected || error == .noSuchFileOrDirectory {
                     let problem = SiloError(silo: name, path: path, problem: "reading its root failed: \(error)")
                     _ = goOffline(problem)
@@ -135,53 +128,79 @@ public final class Silo: Sendable {
         do { try attach(); return .cameBack } catch { return .stillOffline }
     }
 
+    /// Drops the silo's reference to its root: a walk or open running on another thread keeps
+    /// the descriptor it holds until it finishes, and new ones get EIO.
     private func goOffline(_ problem: SiloError) -> SiloError {
-        let old = state.withLock { s -> Int32 in
-            let previous = s.fd
-            s = (-1, 0, 0, .offline(reason: problem.problem))
-            return previous
-        }
-        if old >= 0 { Sys.close(old) }
+        state.withLock { $0 = (nil, .offline(reason: problem.problem)) }
         return problem
     }
 
     /// Whether the path still names the directory the silo holds open: false when it was
     /// unmounted, moved or replaced since `attach`.
     public func pathStillMatches() -> Bool {
-        let (fd, device, inode) = state.withLock { ($0.fd, $0.device, $0.inode) }
-        guard fd >= 0, let now = try? Sys.statPath(path) else { return false }
-        return now.device == device && now.inode == inode
+        guard let root = state.withLock({ $0.root }), let now = try? Sys.statPath(path) else { return false }
+        return now.device == root.device && now.inode == root.inode
     }
 
     public var health: SiloHealth { state.withLock { $0.health } }
-    public var isOnline: Bool { state.withLock { $0.fd >= 0 } }
+    public var isOnline: Bool { state.withLock { $0.root != nil } }
     /// The file system device of the root, to count each underlying file system once.
-    public var device: UInt64 { state.withLock { $0.device } }
+    public var device: UInt64 { state.withLock { $0.root?.device ?? 0 } }
 
-    /// The root descriptor, or EIO when the silo is offline.
-    @inlinable
-    public func rootDescriptor() throws(Errno) -> Int32 {
-        let fd = rootFD
-        if fd < 0 { throw Errno.ioError }
-        return fd
+    /// Runs `body` with the root descriptor, which stays open until `body` returns even if the
+    /// silo goes offline meanwhile; EIO when it is offline now. The descriptor must not be kept
+    /// past `body`.
+    public func withRoot<R>(_ body: (Int32) throws(Errno) -> R) throws(Errno) -> R {
+        guard let root = state.withLock({ $0.root }) else { throw Errno.ioError }
+        defer { withExtendedLifetime(root) {} }
+        return try body(root.fd)
     }
 
-    @usableFromInline var rootFD: Int32 { state.withLock { $0.fd } }
-
-    /// Opens `relativePath` (no leading slash; empty means the root) beneath the root.
+    /// Opens `relativePath` (no leading slash; empty means the root) beneath the root, of any
+    /// length (see `Sys.openBeneath`). No symlink is followed on the way: a path from the index
+    /// names directories, and a symlink where a silo should have a directory (a shadowed
+    /// conflict, or one planted behind the daemon's back) would lead somewhere else in the
+    /// namespace; it fails with ELOOP instead. A final symlink opens only with O_PATH|O_NOFOLLOW.
     public func open(_ relativePath: [UInt8], flags: Int32, mode: UInt32 = 0) throws(Errno) -> Int32 {
-        let root = try rootDescriptor()
-        if relativePath.isEmpty { return try Sys.openBeneath(root, Array(".".utf8), flags: flags, mode: mode) }
-        return try Sys.openBeneath(root, relativePath, flags: flags, mode: mode)
+        try withRoot { root throws(Errno) in
+            try Sys.openBeneath(root, relativePath.isEmpty ? Silo.dot : relativePath, flags: flags, mode: mode,
+                                resolve: ESTUARY_RESOLVE_NO_SYMLINKS)
+        }
     }
 
-    public func statfs() throws(Errno) -> statvfs { try Sys.fstatvfs(try rootDescriptor()) }
+    private static let dot: [UInt8] = [UInt8(ascii: ".")]
+
+    /// The deepest entry the namespace serves, in levels below a silo's root and in bytes of
+    /// its path there (`Namespace.relativePath` refuses longer ones with ENAMETOOLONG). Far
+    /// past PATH_MAX, as backing opens walk long paths in steps; the bound keeps a hostile
+    /// tree from costing unbounded memory and time. A scan reports entries past it rather
+    /// than adding what no open could reach.
+    public static let deepestLevel = 2048
+    public static let longestPath = 65535
+
+    public func statfs() throws(Errno) -> statvfs { try withRoot { fd throws(Errno) in try Sys.fstatvfs(fd) } }
 
     /// Bytes an unprivileged writer could still store on the silo's file system; 0 when offline.
     public var availableBytes: UInt64 {
         guard let s = try? statfs() else { return 0 }
         return UInt64(s.f_bavail) * UInt64(s.f_frsize == 0 ? s.f_bsize : s.f_frsize)
     }
+}
+
+/// A silo's open root directory, owned by reference. The silo holds one while online; every
+/// use of the descriptor holds one too (`Silo.withRoot`), so a silo going offline or
+/// re-attaching on another thread drops only its own reference, and the descriptor is closed
+/// once, by whoever lets go last: never while a walk or an open still uses its number, which
+/// the kernel could meanwhile hand to an unrelated file.
+final class RootDirectory: Sendable {
+    let fd: Int32
+    /// Device and inode of the directory when it was opened, to notice it was replaced.
+    let device: UInt64
+    let inode: UInt64
+
+    init(fd: Int32, device: UInt64, inode: UInt64) { self.fd = fd; self.device = device; self.inode = inode }
+
+    deinit { Sys.close(fd) }
 }
 
 /// Why a silo cannot be used, in words that name the silo and its path.

@@ -6,6 +6,16 @@ import CShims
 public func withCPath<R, E: Error>(_ bytes: some Collection<UInt8>,
                                    _ body: (UnsafePointer<CChar>) throws(E) -> R) throws(E) -> R {
     let count = bytes.count
+    // Arrays and their slices (every path Estuary builds): one copy, not a loop per byte.
+    var outcome: Result<R, E>?
+    bytes.withContiguousStorageIfAvailable { source in
+        outcome = withUnsafeTemporaryAllocation(of: CChar.self, capacity: count + 1) { buffer -> Result<R, E> in
+            if count > 0 { UnsafeMutableRawPointer(buffer.baseAddress!).copyMemory(from: source.baseAddress!, byteCount: count) }
+            buffer[count] = 0
+            do throws(E) { return .success(try body(UnsafePointer(buffer.baseAddress!))) } catch { return .failure(error) }
+        }
+    }
+    if let outcome { return try outcome.get() }
     if count < 256 {
         return try withUnsafeTemporaryAllocation(of: CChar.self, capacity: count + 1) { buffer throws(E) -> R in
             var i = 0

@@ -23,6 +23,15 @@ public struct DirectoryStream: ~Copyable {
         Glibc.close(fd)
     }
 
+    /// Frees the buffer and hands the descriptor back, open, to the caller, who closes it:
+    /// a walk keeps a directory's descriptor while it descends, but not 64 KiB per level.
+    public consuming func releaseDescriptor() -> Int32 {
+        buffer.deallocate()
+        let fd = self.fd
+        discard self
+        return fd
+    }
+
     public struct Entry {
         public var name: UnsafeBufferPointer<UInt8>   // valid until the next call to `next`
         public var type: UInt8                         // DT_* value, DT_UNKNOWN on some file systems

@@ -15,8 +15,49 @@ public enum Sys {
         return rc
     }
 
-    public static func openBeneath(_ dirfd: Int32, _ path: some Collection<UInt8>, flags: Int32, mode: UInt32 = 0) throws(Errno) -> Int32 {
-        try withCPath(path) { p throws(Errno) in try openBeneath(dirfd, p, flags: flags, mode: mode) }
+    /// `openBeneath` with the resolve flags spelled out (`ESTUARY_RESOLVE_*`).
+    @inlinable
+    public static func openBeneath(_ dirfd: Int32, _ path: UnsafePointer<CChar>, flags: Int32, mode: UInt32 = 0, resolve: UInt64) throws(Errno) -> Int32 {
+        let rc = estuary_openat2(dirfd, path, flags | O_CLOEXEC, mode, resolve | ESTUARY_RESOLVE_BENEATH)
+        if rc < 0 { throw Errno.current }
+        return rc
+    }
+
+    /// The longest path one call takes: PATH_MAX less its terminating NUL.
+    public static let longestPath = 4095
+
+    /// Opens `path` beneath `dirfd`, of any length: a path a single call would refuse
+    /// (ENAMETOOLONG past PATH_MAX, which ext4 trees exceed happily) is walked in steps, each
+    /// step the longest run of whole components one call takes, opened beneath the directory
+    /// the step before reached. Every step resolves with `resolve` and RESOLVE_BENEATH, so a
+    /// long walk can reach no further than a short one.
+    public static func openBeneath(_ dirfd: Int32, _ path: some Collection<UInt8>, flags: Int32, mode: UInt32 = 0,
+                                   resolve: UInt64 = ESTUARY_RESOLVE_NO_MAGICLINKS) throws(Errno) -> Int32 {
+        if path.count <= longestPath {
+            return try withCPath(path) { p throws(Errno) in try openBeneath(dirfd, p, flags: flags, mode: mode, resolve: resolve) }
+        }
+        return try openBeneathInSteps(dirfd, Array(path), flags: flags, mode: mode, resolve: resolve)
+    }
+
+    static func openBeneathInSteps(_ dirfd: Int32, _ path: [UInt8], flags: Int32, mode: UInt32, resolve: UInt64) throws(Errno) -> Int32 {
+        let slash = UInt8(ascii: "/")
+        var start = 0
+        var directory = dirfd
+        defer { if directory != dirfd { close(directory) } }
+        while path.count - start > longestPath {
+            var cut = start + longestPath   // a valid index: more than longestPath bytes remain
+            while cut > start && path[cut] != slash { cut -= 1 }
+            if cut == start { throw Errno.fileNameTooLong }   // one component longer than a call takes
+            let next = try withCPath(path[start..<cut]) { p throws(Errno) in
+                try openBeneath(directory, p, flags: ESTUARY_O_PATH | O_DIRECTORY, resolve: resolve)
+            }
+            if directory != dirfd { close(directory) }
+            directory = next
+            start = cut + 1
+            while start < path.count && path[start] == slash { start += 1 }
+        }
+        let rest = start < path.count ? path[start...] : ArraySlice(Array(".".utf8))
+        return try withCPath(rest) { p throws(Errno) in try openBeneath(directory, p, flags: flags, mode: mode, resolve: resolve) }
     }
 
     /// The corresponding C function is `open`.
