@@ -22,11 +22,12 @@ struct ObjectivesCommand: ParsableCommand {
             print("\(Format.count(plan.files)) files; \(Format.count(plan.moveCount)) would move; \(plan.heldDown) held down after a recent move")
             var rows = [["RULE", "TIER", "IN PLACE", "BYTES", "TO MOVE", "BYTES"]]
             for r in plan.rules {
-                rows.append([r.rule, r.tier, Format.count(r.filesInPlace), Format.bytes(UInt64(max(0, r.bytesInPlace))),
+                rows.append([Format.text(r.rule), r.tier, Format.count(r.filesInPlace), Format.bytes(UInt64(max(0, r.bytesInPlace))),
                              Format.count(r.filesPending), Format.bytes(UInt64(max(0, r.bytesPending)))])
             }
             Format.table(rows).forEach { print($0) }
-            if moves { for m in plan.moves { print("  \(m.path): \(m.from) -> \(m.to) (\(m.rule), \(Format.bytes(UInt64(max(0, m.size)))))") } }
+            if moves { for m in plan.moves { print("  \(Format.name(m.path)): \(m.from) -> \(m.to) (\(Format.text(m.rule)), \(Format.bytes(UInt64(max(0, m.size)))))") } }
+            FailureText.render(plan.failures ?? []).forEach { print($0) }
         }
     }
 
@@ -37,7 +38,7 @@ struct ObjectivesCommand: ParsableCommand {
         func run() throws {
             let (config, absolute) = try PoolLocator.mountedPool(containing: path)
             let reply = try PoolLocator.call(try PoolLocator.requireDaemon(config), ControlRequest(op: "objectives-explain", paths: [absolute]))
-            (reply.lines ?? []).forEach { print($0) }
+            (reply.lines ?? []).forEach { print(Format.text($0)) }
         }
     }
 }
@@ -50,6 +51,21 @@ struct ReloadCommand: ParsableCommand {
     func run() throws {
         let config = try PoolLocator.config(for: pool)
         _ = try PoolLocator.call(try PoolLocator.requireDaemon(config), ControlRequest(op: "reload"))
-        print("reloaded \(config.source)")
+        print("reloaded \(Format.name(config.source))")
+    }
+}
+
+/// The moves objectives want that failed, for `objectives check`.
+enum FailureText {
+    static func render(_ failures: [FailedMoveReport]) -> [String] {
+        guard !failures.isEmpty else { return [] }
+        let width = TerminalLayout.width
+        var out = ["\(Format.count(failures.count)) failed move(s), not tried again until the file or the objective changes or the back-off ends:"]
+        for f in failures {
+            let when = f.retryAt.map { "next try \(Format.date(Double($0)))" } ?? "given up until something changes"
+            out += TerminalLayout.wrap("  \(Format.name(f.path)) -> \(f.to) (\(Format.text(f.rule))): \(f.attempts) attempt(s), \(when): \(Format.text(f.error))",
+                                       width: width, indent: "      ")
+        }
+        return out
     }
 }

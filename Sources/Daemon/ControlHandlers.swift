@@ -1,4 +1,5 @@
 import Assimilation
+import Foundation
 import Index
 import ControlProtocol
 import Namespace
@@ -50,8 +51,9 @@ enum ControlHandlers {
                 send(ControlReply(error: "move needs paths and a destination tier or silo")); return
             }
             do {
-                let jobs = try tiering.move(paths, to: to, recursive: request.recursive ?? false)
-                send(ControlReply(jobs: jobs.map { tiering.report($0) }))
+                let (jobs, skipped) = try tiering.move(paths, to: to, recursive: request.recursive ?? false)
+                send(ControlReply(jobs: jobs.map { tiering.report($0) },
+                                  lines: skipped.isEmpty ? nil : skipped.map { "skipped \($0): hard-linked files are not moved" }))
             } catch { send(ControlReply(error: "\(error)")) }
         case "jobs":
             do {
@@ -83,6 +85,8 @@ enum ControlHandlers {
                 var status = try PoolReports.status(pool, mountpoint: mountpoint, daemonPid: getpid())
                 status.objectives = objectives.alignment()
                 status.transport = transport()
+                for (i, silo) in status.silos.enumerated() { status.silos[i].draining = pool.silos.named(silo.name)?.draining ?? false }
+                status.log = logDestination(pool.paths.log)
                 send(ControlReply(status: status))
             }
             catch { send(ControlReply(error: "\(error)")) }
@@ -118,5 +122,15 @@ enum ControlHandlers {
         default:
             send(ControlReply(error: "unknown control operation '\(request.op)'"))
         }
+    }
+
+    /// The pool's log file when this daemon writes to it (it does once detached), else its
+    /// standard error: whichever one of this process's descriptors is open on the log says.
+    static func logDestination(_ logFile: String) -> String {
+        let dir = "/proc/self/fd"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
+            if (try? FileManager.default.destinationOfSymbolicLink(atPath: dir + "/" + name)) == logFile { return logFile }
+        }
+        return "standard error of the daemon (it runs in the foreground)"
     }
 }
