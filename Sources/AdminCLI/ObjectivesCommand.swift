@@ -5,7 +5,7 @@ import Foundation
 struct ObjectivesCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "objectives", abstract: "See what the objectives would do, and why a file is where it is.",
-        subcommands: [Check.self, Explain.self])
+        subcommands: [Check.self, Apply.self, Explain.self])
 
     struct Check: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Dry run: which files would move where, counts and bytes per rule.")
@@ -27,6 +27,24 @@ struct ObjectivesCommand: ParsableCommand {
             }
             Format.table(rows).forEach { print($0) }
             if moves { for m in plan.moves { print("  \(Format.name(m.path)): \(m.from) -> \(m.to) (\(Format.text(m.rule)), \(Format.bytes(UInt64(max(0, m.size)))))") } }
+            FailureText.render(plan.failures ?? []).forEach { print($0) }
+        }
+    }
+
+    struct Apply: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a reconcile pass now: queue the moves `check` lists, as the daemon's loop would.",
+            discussion: "Failed moves keep their back-off: they are tried again when it ends or when the file or the objective changes.")
+        @Argument(help: "The pool (config, spec, name or mount point).") var pool: String
+        @Flag(help: "JSON output.") var json = false
+
+        func run() throws {
+            let config = try PoolLocator.config(for: pool)
+            guard let plan = try PoolLocator.call(try PoolLocator.requireDaemon(config), ControlRequest(op: "reconcile")).plan else {
+                throw CommandFailure("the daemon sent no plan")
+            }
+            if json { print(String(decoding: ControlCoding.encode(plan, pretty: true), as: UTF8.self)); return }
+            print("queued \(Format.count(plan.queued ?? 0)) move(s) of \(Format.count(plan.moveCount)) planned over \(Format.count(plan.files)) files")
             FailureText.render(plan.failures ?? []).forEach { print($0) }
         }
     }

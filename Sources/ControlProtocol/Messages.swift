@@ -230,6 +230,8 @@ public struct PlanReport: Codable, Sendable {
     /// Moves the objectives want that failed: waiting out a back-off, or given up until the file
     /// or the objective changes.
     public var failures: [FailedMoveReport]?
+    /// Moves queued by the pass this reports (`estuary objectives apply`); nil for a dry run.
+    public var queued: Int?
     public init(files: Int, heldDown: Int, rules: [AlignmentReport], moves: [PlannedMoveReport], moveCount: Int,
                 failures: [FailedMoveReport]? = nil) {
         self.files = files; self.heldDown = heldDown; self.rules = rules; self.moves = moves; self.moveCount = moveCount

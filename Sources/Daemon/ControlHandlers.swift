@@ -15,7 +15,7 @@ enum ControlHandlers {
     /// Scans, fsck and objective checks walk the whole pool: one at a time, so a flood of such
     /// requests (or clients that hang up after asking) cannot pile up work behind the index.
     static let walking = Atomic<Bool>(false)
-    static let walks: Set<String> = ["scan", "fsck", "objectives-check", "drain"]
+    static let walks: Set<String> = ["scan", "fsck", "objectives-check", "reconcile", "drain"]
 
     static func handle(_ request: ControlRequest, pool: PoolContext, namespace: Namespace, mountpoint: String,
                        tiering: TieringService, objectives: ObjectiveService, transport: () -> String,
@@ -40,6 +40,14 @@ enum ControlHandlers {
             else { send(ControlReply(ok: true)) }
         case "objectives-check":
             if let plan = objectives.check() { send(ControlReply(plan: plan)) } else { send(ControlReply(error: "the objectives could not be evaluated")) }
+        case "reconcile":
+            // A pass now, as the loop would run it (back-offs included): `estuary objectives apply`.
+            if let plan = objectives.reconciler.reconcile() {
+                var report = objectives.report(plan)
+                report.queued = plan.queued
+                send(ControlReply(plan: report))
+            }
+            else { send(ControlReply(error: "the objectives could not be evaluated (see the daemon's log)")) }
         case "objectives-explain":
             guard let path = request.paths?.first else { send(ControlReply(error: "explain needs a file")); return }
             do {
