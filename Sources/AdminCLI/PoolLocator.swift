@@ -22,6 +22,9 @@ enum PoolLocator {
         /// From the mount's `user_id=` option: the daemon's default state directory is that
         /// user's (root's /var/lib/estuary), not the caller's.
         var daemonUser: uid_t?
+        /// POOL named an existing directory that is not a mount point: taken as a one-silo spec,
+        /// but most likely a mount point whose pool is not mounted.
+        var unmountedDirectory: String?
     }
 
     static func config(for argument: String) throws -> PoolConfig {
@@ -47,16 +50,14 @@ enum PoolLocator {
             if let resolved = realPath(argument), let mount = EstuaryMounts.list().first(where: { $0.mountpoint == resolved }) {
                 return Source(text: mount.source, daemonUser: mount.daemonUser)
             }
-            return Source(text: absoluteSpec(argument))   // one silo directory
+            return Source(text: absoluteSpec(argument), unmountedDirectory: realPath(argument) ?? argument)   // one silo directory
         }
         if status != nil || argument.hasSuffix(".toml") { return Source(text: argument) }
         let named = "/etc/estuary/\(argument).toml"
         if !argument.contains("/") && !argument.contains(":") && (try? Sys.statPath(named)) != nil { return Source(text: named) }
         if argument.contains(":") || argument.contains("=") { return Source(text: absoluteSpec(argument)) }
-        throw CommandFailure("""
-            no pool '\(Format.text(argument))': it is not a mount point, a config file, a pool name (no \(Format.text(named))) \
-            or a silo directory
-            """)
+        let name = argument.contains("/") ? "" : ", and no pool is named so (there is no \(Format.name(named)))"
+        throw CommandFailure("no pool '\(Format.text(argument))': no such file, directory or mount point\(name)")
     }
 
     /// The spec with each relative silo path made absolute against the current directory.

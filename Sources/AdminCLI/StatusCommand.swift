@@ -2,6 +2,7 @@ import ArgumentParser
 import ControlProtocol
 import Foundation
 import Pool
+import Syscalls
 
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,7 +18,8 @@ struct StatusCommand: ParsableCommand {
     @Flag(help: "Print the status as JSON.") var json = false
 
     func run() throws {
-        let config = try PoolLocator.config(for: pool)
+        let source = try PoolLocator.source(for: pool)
+        let config = try PoolLocator.load(source)
         let report: StatusReport
         switch DaemonAccess.reach(config) {
         case .answering(let socket):
@@ -31,6 +33,9 @@ struct StatusCommand: ParsableCommand {
             guard let status = try? OfflineStatus.report(config) else { throw CommandFailure(why) }
             report = status
         case .absent:
+            if let directory = source.unmountedDirectory, (try? Sys.statPath(PoolPaths(config).index)) == nil {
+                throw CommandFailure("no Estuary pool is mounted on \(Format.name(directory)) (and no pool has it as its only silo)")
+            }
             report = try OfflineStatus.report(config)
         }
         if json { print(String(decoding: ControlCoding.encode(report, pretty: true), as: UTF8.self)) }
