@@ -24,7 +24,7 @@ struct JobsCommand: ParsableCommand {
                 rows.append([String(job.id), job.state, job.source, job.destination,
                              "\(job.extentsDone)/\(job.extents)", Format.bytes(UInt64(max(0, job.size))), Format.name(job.path)])
             }
-            TerminalLayout.table(rows, width: TerminalLayout.width).forEach { print($0) }
+            Format.table(rows).forEach { print($0) }
             // Errors are sentences, often long: under the table, wrapped.
             for job in jobs { if let error = job.error {
                 TerminalLayout.wrap("  job \(job.id): \(Format.text(error))", width: TerminalLayout.width, indent: "      ").forEach { print($0) }

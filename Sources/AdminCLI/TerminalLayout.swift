@@ -41,14 +41,23 @@ enum TerminalLayout {
         return String(cell.prefix(keep - keep / 2)) + "..." + String(cell.suffix(keep / 2))
     }
 
-    /// Table lines no wider than `width`: when a row is too wide, its last column (a path) is
-    /// shortened, down to a dozen characters; `--json` has the full values.
+    /// Table lines no wider than `width`, for a table whose last column is a path: the path is
+    /// shortened when that leaves it at least 24 characters; else the table goes without it and
+    /// the paths follow, one per line, as "  FIRST-CELL  PATH" (wrapped). `--json` has the full values.
     static func table(_ rows: [[String]], width: Int) -> [String] {
         guard let first = rows.first, first.count > 1 else { return Format.table(rows) }
         var widths = first.map(\.count)
         for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
         let fixed = widths.dropLast().reduce(0, +) + 2 * (widths.count - 1)
-        let room = max(12, width - fixed)
-        return Format.table(rows.map { row in row.count == widths.count ? row.dropLast() + [shorten(row[row.count - 1], to: room)] : row })
+        if fixed + widths[widths.count - 1] <= width { return Format.table(rows) }
+        if width - fixed >= 24 {
+            return Format.table(rows.map { row in row.count == widths.count ? row.dropLast() + [shorten(row[row.count - 1], to: width - fixed)] : row })
+        }
+        var out = Format.table(rows.map { Array($0.dropLast()) })
+        out.append("\(first[first.count - 1].lowercased())s:")
+        for row in rows.dropFirst() where row.count == widths.count {
+            out += wrap("  \(row[0])  \(row[row.count - 1])", width: width, indent: "      ")
+        }
+        return out
     }
 }
