@@ -58,7 +58,7 @@ enum StatusText {
         for s in r.silos {
             let scanned = s.lastScan.map { Format.age(since: $0) } ?? "never"
             let health = s.health + (s.draining == true ? ", draining" : "")
-            if let reason = s.reason { reasons.append("\(s.name): \(s.health): \(Format.text(reason))") }
+            if let reason = s.reason { reasons.append("\(s.name): \(s.health) (\(Format.text(reason)))") }
             rows.append([s.name, s.tier, health, Format.count(Int(s.entries)), Format.bytes(s.usedBytes), Format.bytes(s.freeBytes),
                          scanned, Format.name(s.path)])
         }

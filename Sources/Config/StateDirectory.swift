@@ -53,16 +53,13 @@ public enum StateDirectory {
         public var description: String
     }
 
-    /// Sets `path` (an existing directory of this process's user) to 0700 and takes the group
+    /// Sets `path` (an existing directory) to 0700 and takes the group
     /// and other bits off every file directly in it: a pool made before files were created
     /// private, or a directory the administrator created 0755, is tightened when it is opened.
     public static func makePrivate(_ path: String) throws(Problem) {
         var s = stat()
         guard stat(path, &s) == 0 else { throw Problem(description: "cannot stat state directory \(path): \(String(cString: strerror(errno)))") }
         guard s.st_mode & S_IFMT == S_IFDIR else { throw Problem(description: "state directory \(path) is not a directory") }
-        guard s.st_uid == geteuid() else {
-            throw Problem(description: "state directory \(path) belongs to uid \(s.st_uid), not to this process (uid \(geteuid()))")
-        }
         if s.st_mode & 0o7777 != 0o700, chmod(path, 0o700) != 0 {
             throw Problem(description: "cannot make state directory \(path) private (mode 0700): \(String(cString: strerror(errno)))")
         }
@@ -77,7 +74,7 @@ public enum StateDirectory {
             var f = stat()
             // Symlinks are left alone: chmod would follow them out of the directory.
             guard fstatat(dirFD, name, &f, AT_SYMLINK_NOFOLLOW) == 0, f.st_mode & S_IFMT != S_IFLNK,
-                  f.st_uid == geteuid(), f.st_mode & 0o077 != 0 else { continue }
+                  f.st_mode & 0o077 != 0 else { continue }
             if fchmodat(dirFD, name, f.st_mode & 0o7700, 0) != 0 {
                 throw Problem(description: "cannot make \(path)/\(name) private: \(String(cString: strerror(errno)))")
             }
