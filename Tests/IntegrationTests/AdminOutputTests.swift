@@ -56,6 +56,22 @@ struct AdminOutputTests {
         #expect(isClean(heat.stdout), "\(heat.stdout.debugDescription)")
     }
 
+    /// For names holding control characters or bytes that are not UTF-8, `estuary find` writes
+    /// exactly what `ls --quoting-style=shell-escape` writes for the same paths.
+    @Test func findQuotesUnprintableNamesAsLsDoes() throws {
+        let pool = try TestPool(silos: [("fast0", "fast")])
+        let names: [[UInt8]] = [Array(Self.evil.utf8), Array("it's\tx".utf8), [0xff, 0xfe] + Array("raw".utf8),
+                                Array("caf\u{e9}\u{1}".utf8), Array("c1\u{85}x".utf8), Array("back\\slash\n".utf8)]
+        for name in names { try Fixtures.writeRawName(pool.siloPath("fast0"), name, "x") }
+        try pool.mount()
+        defer { _ = try? pool.unmount() }
+        let find = try pool.estuary(["find", pool.mountpoint, "--type", "f"])
+        let ls = try Shell.sh("LC_ALL=C.UTF-8 ls -1d --quoting-style=shell-escape '\(pool.mountpoint)'/*")
+        #expect(ls.status == 0, "\(ls.output)")
+        #expect(Set(find.stdout.split(separator: "\n")) == Set(ls.stdout.split(separator: "\n")), "find:\n\(find.stdout)\nls:\n\(ls.stdout)")
+        #expect(find.stdout.split(separator: "\n").count == names.count)
+    }
+
     @Test func statusFitsTheTerminalMarksDrainingAndNamesTheLog() throws {
         // A silo whose path is long and missing: offline, with a long reason naming the path.
         let pool = try TestPool(silos: [("fast0", "fast"), ("bulk0", "bulk"), ("bulk1", "bulk"), ("cold0", "bulk")])
