@@ -60,8 +60,10 @@ enum ControlHandlers {
             }
             do {
                 let (jobs, skipped) = try tiering.move(paths, to: to, recursive: request.recursive ?? false)
-                send(ControlReply(jobs: jobs.map { tiering.report($0) },
-                                  lines: skipped.isEmpty ? nil : skipped.map { "skipped \($0): hard-linked files are not moved" }))
+                // A tree of thousands of links gets a sample and a count, not thousands of lines.
+                var notes = skipped.prefix(20).map { "skipped \($0): hard-linked files are not moved" }
+                if skipped.count > 20 { notes.append("skipped \(skipped.count - 20) more hard-linked files") }
+                send(ControlReply(jobs: jobs.map { tiering.report($0) }, lines: notes.isEmpty ? nil : notes))
             } catch { send(ControlReply(error: "\(error)")) }
         case "jobs":
             do {

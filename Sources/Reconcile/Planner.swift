@@ -125,8 +125,12 @@ struct Planner {
                 if !placed { movable[child.ino] = child }
             }
         }
-        plan.moves += watermarkMoves(tierFiles, planned: plan.moves, lastMoved: lastMoved, now: now)
         setAsideFailures(&plan, rows: movable, failures: failures, now: now)
+        // Watermarks pass over files that cannot move now, so colder ones go in their place.
+        plan.moves += watermarkMoves(tierFiles, planned: plan.moves, lastMoved: lastMoved, now: now) { ino, tier in
+            guard let row = movable[ino] else { return false }
+            return verdict(row, to: tier, failures: failures, now: now) != nil
+        }
         plan.moves.sort { $0.heat > $1.heat }
         return plan
     }
@@ -134,20 +138,12 @@ struct Planner {
     /// Moves that cannot be done (a hard-linked file: every name would have to move with it)
     /// or that failed and wait out their back-off leave the plan for its failures.
     private func setAsideFailures(_ plan: inout ReconcilePlan, rows: [UInt64: EntryRow], failures: MoveFailures, now: Int64) {
-        let baseDelay = Int64(policy.interval.rounded(.up))
         plan.moves.removeAll { move in
-            guard let row = rows[move.ino] else { return false }
-            let failed: FailedMove
-            if row.nlink > 1 {
-                failed = FailedMove(ino: move.ino, path: move.path, to: move.to, rule: move.rule, attempts: 0,
-                                    error: "hard-linked (\(row.nlink) names): hard-linked files are not moved", retryAt: nil)
-            } else if case .wait(let attempts, let retryAt, let error) = failures.verdict(for: row, to: move.to, silos: silos, baseDelay: baseDelay,
-                                                                                          policySince: policySince, now: now) {
-                failed = FailedMove(ino: move.ino, path: move.path, to: move.to, rule: move.rule, attempts: attempts, error: error, retryAt: retryAt)
-            } else {
+            guard let row = rows[move.ino], let (attempts, retryAt, error) = verdict(row, to: move.to, failures: failures, now: now) else {
                 return false
             }
-            plan.failures.append(failed)
+            plan.failures.append(FailedMove(ino: move.ino, path: move.path, to: move.to, rule: move.rule, attempts: attempts,
+                                            error: error, retryAt: retryAt))
             if var aligned = plan.alignment[move.rule] {
                 aligned.filesPending -= 1; aligned.bytesPending -= move.size; aligned.filesFailed += 1
                 plan.alignment[move.rule] = aligned
@@ -160,7 +156,8 @@ struct Planner {
     /// A tier above its `high` mark sends its coldest files (by heat, then atime) one tier down
     /// until it would be under `low`. Files an objective or pin placed there stay.
     private func watermarkMoves(_ tierFiles: [String: [(ino: UInt64, size: Int64, heat: Double, atime: Int64, path: String, placed: Bool)]],
-                                planned: [PlannedMove], lastMoved: [UInt64: Int64], now: Int64) -> [PlannedMove] {
+                                planned: [PlannedMove], lastMoved: [UInt64: Int64], now: Int64,
+                                cannotMove: (UInt64, String) -> Bool) -> [PlannedMove] {
         var moves: [PlannedMove] = []
         let leaving = Set(planned.map(\.ino))
         for (tier, mark) in policy.watermarks {
@@ -172,12 +169,24 @@ struct Planner {
                 .sorted { ($0.heat, $0.atime) < ($1.heat, $1.atime) }
             for file in coldest where used > low {
                 if let last = lastMoved[file.ino], now - last < policy.holdDown { continue }
+                if cannotMove(file.ino, below) { continue }
                 moves.append(PlannedMove(ino: file.ino, path: file.path, size: file.size, heat: file.heat, from: tier, to: below,
                                          rule: "watermark:\(tier)>\(mark.high)%"))
                 used -= file.size
             }
         }
         return moves
+    }
+
+    /// Why `row` is not moved to `tier` now, or nil when it may be.
+    private func verdict(_ row: EntryRow, to tier: String, failures: MoveFailures, now: Int64) -> (Int, Int64?, String)? {
+        if row.nlink > 1 { return (0, nil, "hard-linked (\(row.nlink) names): hard-linked files are not moved") }
+        let baseDelay = Int64(policy.interval.rounded(.up))
+        if case .wait(let attempts, let retryAt, let error) = failures.verdict(for: row, to: tier, silos: silos, baseDelay: baseDelay,
+                                                                               policySince: policySince, now: now) {
+            return (attempts, retryAt, error)
+        }
+        return nil
     }
 }
 
