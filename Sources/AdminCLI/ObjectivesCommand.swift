@@ -20,10 +20,12 @@ struct ObjectivesCommand: ParsableCommand {
             }
             if json { print(String(decoding: ControlCoding.encode(plan, pretty: true), as: UTF8.self)); return }
             print("\(Format.count(plan.files)) files; \(Format.count(plan.moveCount)) would move; \(plan.heldDown) held down after a recent move")
-            var rows = [["RULE", "TIER", "IN PLACE", "BYTES", "TO MOVE", "BYTES"]]
+            let failed = plan.rules.contains { ($0.filesFailed ?? 0) > 0 }
+            var rows = [["RULE", "TIER", "IN PLACE", "BYTES", "TO MOVE", "BYTES"] + (failed ? ["FAILED"] : [])]
             for r in plan.rules {
                 rows.append([Format.text(r.rule), r.tier, Format.count(r.filesInPlace), Format.bytes(UInt64(max(0, r.bytesInPlace))),
-                             Format.count(r.filesPending), Format.bytes(UInt64(max(0, r.bytesPending)))])
+                             Format.count(r.filesPending), Format.bytes(UInt64(max(0, r.bytesPending)))]
+                            + (failed ? [Format.count(r.filesFailed ?? 0)] : []))
             }
             Format.table(rows).forEach { print($0) }
             if moves { for m in plan.moves { print("  \(Format.name(m.path)): \(m.from) -> \(m.to) (\(Format.text(m.rule)), \(Format.bytes(UInt64(max(0, m.size)))))") } }

@@ -17,7 +17,7 @@ enum TerminalLayout {
     /// start with `indent`. A word longer than a line is cut.
     static func wrap(_ text: String, width: Int, indent: String = "    ") -> [String] {
         var lines: [String] = []
-        var line = ""
+        var line = String(text.prefix { $0 == " " })   // the first line keeps its indentation
         var lineHasWord = false
         for word in text.split(separator: " ") {
             let candidate = lineHasWord ? line + " " + word : line + word
