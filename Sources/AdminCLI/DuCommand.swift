@@ -102,7 +102,7 @@ struct DuCommand: ParsableCommand {
             default: return groups[a]!.bytes != groups[b]!.bytes ? groups[a]!.bytes > groups[b]!.bytes : a < b
             }
         }
-        let header = switch grouping { case .tier: "TIER"; case .silo: "SILO"; case .tag(let n): displayName(n.dropFirst(5)).uppercased(); case .user: "USER" }
+        let header = switch grouping { case .tier: "TIER"; case .silo: "SILO"; case .tag(let n): Format.name(n.dropFirst(5)).uppercased(); case .user: "USER" }
         if json {
             func object(_ t: Total) -> String { "\"files\": \(t.files), \"bytes\": \(t.bytes), \"allocated\": \(t.allocated)" }
             var out = "{\"path\": \(JSONText.string(scope.absolute(scope.relativeRoot))), \"by\": \(JSONText.string(by)), \"groups\": ["
@@ -114,7 +114,7 @@ struct DuCommand: ParsableCommand {
         var rows = [[header, "FILES", "SIZE", "BYTES", "ALLOCATED"]]
         for key in keys {
             let g = groups[key]!
-            rows.append([key, Format.count(g.files), Format.bytes(UInt64(max(0, g.bytes))), String(g.bytes), Format.bytes(UInt64(max(0, g.allocated)))])
+            rows.append([Format.name(key), Format.count(g.files), Format.bytes(UInt64(max(0, g.bytes))), String(g.bytes), Format.bytes(UInt64(max(0, g.allocated)))])
         }
         rows.append(["total", Format.count(total.files), Format.bytes(UInt64(max(0, total.bytes))), String(total.bytes),
                      Format.bytes(UInt64(max(0, total.allocated)))])

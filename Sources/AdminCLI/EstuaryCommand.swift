@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `estuary`, the admin CLI. Exit status: 0 success, 1 failure, 2 usage error,
 /// 3 finished with problems (a scan that could not read part of a silo).
@@ -18,6 +21,34 @@ public struct EstuaryCommand: ParsableCommand {
     )
 
     public init() {}
+
+    /// Usage errors exit 2, as the README promises and as `estuaryfs` and most Unix tools do;
+    /// ArgumentParser's own choice is 64 (sysexits' EX_USAGE), which scripts do not expect.
+    public static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                let message = fullMessage(for: error)
+                if !message.isEmpty { writeStandardError(message + "\n") }
+                Glibc.exit(usageStatus)
+            }
+            exit(withError: error)
+        }
+    }
+
+    static let usageStatus: Int32 = 2
+}
+
+/// Writes to fd 2 in one call, unbuffered, so messages keep their order with stdout's.
+func writeStandardError(_ text: String) {
+    var bytes = Array(text.utf8)[...]
+    while !bytes.isEmpty {
+        let n = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        if n <= 0 { if n < 0 && errno == EINTR { continue }; return }
+        bytes = bytes.dropFirst(n)
+    }
 }
 
 /// Failures that end a command with a message and status 1.

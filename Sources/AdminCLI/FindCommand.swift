@@ -51,9 +51,14 @@ struct FindCommand: ParsableCommand {
                     out.write("\"tier\": \(JSONText.string(silo?.tier ?? "")), \"silo\": \(JSONText.string(silo?.name ?? "")), \"tags\": {")
                     out.write(tags.map { "\(JSONText.string($0.key)): \(JSONText.string($0.value))" }.joined(separator: ", "))
                     out.write("}}")
-                } else {
+                } else if print0 {
                     out.write(absolute)
-                    out.write(CollectionOfOne(print0 ? 0 : UInt8(ascii: "\n")))
+                    out.write(CollectionOfOne(0))
+                } else {
+                    // One name per line: a name holding a newline or an escape sequence is
+                    // quoted (as `ls` does), so it can neither forge a line nor reach the terminal.
+                    out.write(Format.name(absolute))
+                    out.write(CollectionOfOne(UInt8(ascii: "\n")))
                 }
             }
         }

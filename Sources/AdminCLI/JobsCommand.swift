@@ -21,10 +21,14 @@ struct JobsCommand: ParsableCommand {
             if jobs.isEmpty { print("no jobs"); return }
             var rows = [["ID", "STATE", "FROM", "TO", "DONE", "SIZE", "PATH"]]
             for job in jobs {
-                rows.append([String(job.id), job.state + (job.error.map { " (\($0))" } ?? ""), job.source, job.destination,
-                             "\(job.extentsDone)/\(job.extents)", Format.bytes(UInt64(max(0, job.size))), job.path])
+                rows.append([String(job.id), job.state, job.source, job.destination,
+                             "\(job.extentsDone)/\(job.extents)", Format.bytes(UInt64(max(0, job.size))), Format.name(job.path)])
             }
             Format.table(rows).forEach { print($0) }
+            // Errors are sentences, often long: under the table, wrapped.
+            for job in jobs { if let error = job.error {
+                TerminalLayout.wrap("  job \(job.id): \(Format.text(error))", width: TerminalLayout.width, indent: "      ").forEach { print($0) }
+            } }
         }
     }
 

@@ -21,10 +21,19 @@ struct MoveCommand: ParsableCommand {
         let socket = try PoolLocator.requireDaemon(config)
         let reply = try PoolLocator.call(socket, ControlRequest(op: "move", paths: absolute, to: to, recursive: recursive))
         let jobs = reply.jobs ?? []
+        for line in reply.lines ?? [] { writeStandardError("estuary: \(Format.text(line))\n") }
         if json { print(String(decoding: ControlCoding.encode(jobs), as: UTF8.self)) }
         else if jobs.isEmpty { print("nothing to move: already on \(to)") }
-        else { print("queued \(jobs.count) move(s) to \(to): jobs \(jobs.map { String($0.id) }.joined(separator: ", "))") }
+        else { print(Self.summary(jobs.map(\.id), to: to)) }
         if wait && !jobs.isEmpty { try JobWatcher.wait(config, ids: jobs.map(\.id)) }
+    }
+
+    /// "queued 3 move(s) to bulk: jobs 7, 8, 9"; past a handful, the count and the first and
+    /// last ids (a tree can queue thousands; --json lists them all).
+    static func summary(_ ids: [Int64], to: String) -> String {
+        let listed = ids.count <= 10 ? ids.map(String.init).joined(separator: ", ")
+                                     : "\(ids[0]), \(ids[1]), \(ids[2]) ... \(ids[ids.count - 1]) (--json lists them all)"
+        return "queued \(Format.count(ids.count)) move(s) to \(to): jobs \(listed)"
     }
 }
 
@@ -69,7 +78,7 @@ enum JobWatcher {
             // about done, so the command returns soon after the jobs do.
             usleep(UInt32(1_000_000 * min(0.25, max(0.05, eta / 2))))
         }
-        for job in failed { print("job \(job.id) \(job.path): \(job.state)\(job.error.map { ": \($0)" } ?? "")") }
+        for job in failed { print("job \(job.id) \(Format.name(job.path)): \(job.state)\(job.error.map { ": \(Format.text($0))" } ?? "")") }
         if !failed.isEmpty { throw ExitCode(1) }
     }
 }

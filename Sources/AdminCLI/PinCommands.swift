@@ -11,8 +11,8 @@ struct PinCommand: ParsableCommand {
 
     func run() throws {
         do { try Sys.setXattr(path: path, name: "user.estuary.pin", value: Array(tier.utf8)) }
-        catch { throw CommandFailure("cannot pin \(path) to '\(tier)': \(error == .invalidArgument ? "no such tier" : "\(error)")") }
-        print("pinned \(path) to \(tier)")
+        catch { throw CommandFailure("cannot pin \(Format.name(path)) to '\(tier)': \(error == .invalidArgument ? "no such tier" : "\(error)")") }
+        print("pinned \(Format.name(path)) to \(tier)")
     }
 }
 
@@ -22,8 +22,8 @@ struct UnpinCommand: ParsableCommand {
 
     func run() throws {
         do { try Sys.removeXattr(path: path, name: "user.estuary.pin") }
-        catch { throw CommandFailure(error == .noData ? "\(path) is not pinned" : "cannot unpin \(path): \(error)") }
-        print("unpinned \(path)")
+        catch { throw CommandFailure(error == .noData ? "\(Format.name(path)) is not pinned" : "cannot unpin \(Format.name(path)): \(error)") }
+        print("unpinned \(Format.name(path))")
     }
 }
 
@@ -38,7 +38,7 @@ struct HeatCommand: ParsableCommand {
         let rows = try PoolLocator.call(try PoolLocator.requireDaemon(config), ControlRequest(op: "heat", top: top)).heat ?? []
         if json { print(String(decoding: ControlCoding.encode(rows, pretty: true), as: UTF8.self)); return }
         var table = [["HEAT", "TIER", "SILO", "PATH"]]
-        for row in rows { table.append([String(format: "%.2f", row.heat), row.tier, row.silo, row.path]) }
+        for row in rows { table.append([String(format: "%.2f", row.heat), row.tier, row.silo, Format.name(row.path)]) }
         Format.table(table).forEach { print($0) }
     }
 }

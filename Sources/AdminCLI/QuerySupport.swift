@@ -24,7 +24,7 @@ struct QueryScope {
         let mounts = EstuaryMounts.list()
         var scope: QueryScope
         if let resolved = PoolLocator.realPath(argument), let mount = EstuaryMounts.containing(resolved, in: mounts) {
-            let config = try PoolLocator.config(for: mount.source)
+            let config = try PoolLocator.load(PoolLocator.Source(text: mount.source, daemonUser: mount.daemonUser))
             let below = Array(resolved.utf8).dropFirst(mount.mountpoint.utf8.count).drop { $0 == UInt8(ascii: "/") }
             scope = QueryScope(config: config, indexPath: PoolPaths(config).index, mountpoint: mount.mountpoint,
                                relativeRoot: Array(below))
@@ -63,12 +63,13 @@ struct QueryScope {
             if error == .noSuchFileOrDirectory {
                 throw CommandFailure("pool '\(config.name)' has no index at \(indexPath) yet: mount it or run `estuary scan` first")
             }
-            throw CommandFailure("cannot read the index \(indexPath): \(error)" + (error == .permissionDenied ? " (the state directory is root's)" : ""))
+            if error == .permissionDenied { throw CommandFailure(DaemonAccess.needsOwner(config, socket: indexPath, what: "the index")) }
+            throw CommandFailure("cannot read the index \(indexPath): \(error)")
         }
         do {
             return try ReadTransaction.readOnly(path: indexPath) { tx in
                 guard let start = try tx.resolve(path: relativeRoot) else {
-                    throw CommandFailure("\(displayName(absolute(relativeRoot))): not in the index of pool '\(config.name)'")
+                    throw CommandFailure("\(Format.name(absolute(relativeRoot))): not in the index of pool '\(config.name)'")
                 }
                 return try body(tx, start)
             }
@@ -80,7 +81,12 @@ struct QueryScope {
 
 /// The estuaryfs mounts in the mount table.
 enum EstuaryMounts {
-    struct Mount { var mountpoint: String; var source: String }
+    struct Mount {
+        var mountpoint: String
+        var source: String
+        /// The `user_id=` mount option: the user the daemon runs as.
+        var daemonUser: uid_t?
+    }
 
     static func list() -> [Mount] {
         guard let fd = try? Sys.open("/proc/self/mounts", flags: O_RDONLY), let data = try? Sys.readAll(fd) else { return [] }
@@ -89,7 +95,9 @@ enum EstuaryMounts {
         for line in data.split(separator: UInt8(ascii: "\n")) {
             let fields = line.split(separator: UInt8(ascii: " "))
             guard fields.count >= 3, fields[2].elementsEqual("fuse.estuaryfs".utf8) else { continue }
-            mounts.append(Mount(mountpoint: unescape(fields[1]), source: unescape(fields[0])))
+            let options = fields.count > 3 ? fields[3].split(separator: UInt8(ascii: ",")) : []
+            let user = options.first { $0.starts(with: "user_id=".utf8) }.flatMap { UInt32(String(decoding: $0.dropFirst(8), as: UTF8.self)) }
+            mounts.append(Mount(mountpoint: unescape(fields[1]), source: unescape(fields[0]), daemonUser: user))
         }
         return mounts
     }
@@ -117,10 +125,12 @@ enum EstuaryMounts {
             .max { $0.mountpoint.count < $1.mountpoint.count }
     }
 
-    /// Where the pool of `config` is mounted: the daemon's mount record, if that mount is live.
+    /// Where the pool of `config` is mounted: the daemon's mount record, if that mount is live;
+    /// for a user who may not read the record, the one mount of the same source.
     static func mountpoint(of config: PoolConfig, in mounts: [Mount]) -> String? {
         guard let fd = try? Sys.open(PoolPaths(config).mountRecord, flags: O_RDONLY), let data = try? Sys.readAll(fd, limit: 8192) else {
-            return nil
+            let same = mounts.filter { $0.source == config.source }
+            return same.count == 1 ? same[0].mountpoint : nil
         }
         Sys.close(fd)
         guard let first = data.split(separator: UInt8(ascii: "\n")).first else { return nil }

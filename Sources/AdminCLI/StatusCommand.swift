@@ -2,64 +2,95 @@ import ArgumentParser
 import ControlProtocol
 import Foundation
 import Pool
+import Syscalls
 
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
-        abstract: "Show the pool's silos (tier, path, entries, space, health) and shadowed duplicates.")
+        abstract: "Show the pool's silos (tier, path, entries, space, health) and shadowed duplicates.",
+        discussion: """
+        With the daemon running it answers; without it the index is read read-only (a pool that \
+        was never mounted or scanned has none, and status creates nothing). Names holding control \
+        characters are shown quoted as `ls` does; --json has them exactly.
+        """)
 
     @Argument(help: "The pool: config file, zero-config spec, name or mount point.") var pool: String
     @Flag(help: "Print the status as JSON.") var json = false
 
     func run() throws {
-        let config = try PoolLocator.config(for: pool)
+        let source = try PoolLocator.source(for: pool)
+        let config = try PoolLocator.load(source)
         let report: StatusReport
-        if let socket = PoolLocator.daemon(config) {
+        switch DaemonAccess.reach(config) {
+        case .answering(let socket):
             guard let status = try PoolLocator.call(socket, ControlRequest(op: "status")).status else {
                 throw CommandFailure("the daemon sent no status")
             }
             report = status
-        } else {
-            report = try PoolReports.status(try PoolContext(config: config), mountpoint: nil, daemonPid: nil)
+        case .forbidden(let why):
+            // The index is as private as the socket; should an administrator have opened it to
+            // this user, read it.
+            guard let status = try? OfflineStatus.report(config) else { throw CommandFailure(why) }
+            report = status
+        case .absent:
+            if let directory = source.unmountedDirectory, (try? Sys.statPath(PoolPaths(config).index)) == nil {
+                throw CommandFailure("no Estuary pool is mounted on \(Format.name(directory)) (and no pool has it as its only silo)")
+            }
+            report = try OfflineStatus.report(config)
         }
         if json { print(String(decoding: ControlCoding.encode(report, pretty: true), as: UTF8.self)) }
-        else { print(StatusText.render(report)) }
+        else { print(StatusText.render(report, width: TerminalLayout.width)) }
     }
 }
 
 enum StatusText {
-    static func render(_ r: StatusReport) -> String {
+    static func render(_ r: StatusReport, width: Int) -> String {
         var out: [String] = []
-        let mount = r.mountpoint.map { "mounted at \($0) (pid \(r.daemonPid.map(String.init) ?? "?"))" } ?? "not mounted"
-        out.append("pool \(r.pool): \(mount)")
-        if let transport = r.transport { out.append("requests through \(transport)") }
-        out.append("source \(r.source); index in \(r.stateDirectory); \(Format.count(Int(r.entries))) entries; tiers \(r.tiers.joined(separator: " > "))")
+        func say(_ sentence: String) { out += TerminalLayout.wrap(sentence, width: width) }
+        let mount = r.mountpoint.map { "mounted at \(Format.name($0)) (pid \(r.daemonPid.map(String.init) ?? "?"))" } ?? "not mounted"
+        say("pool \(r.pool): \(mount)")
+        if let transport = r.transport { say("requests through \(transport)") }
+        say("source \(Format.name(r.source)); index in \(Format.name(r.stateDirectory)); \(Format.count(Int(r.entries))) entries; tiers \(r.tiers.joined(separator: " > "))")
+        if let log = r.log { say("log: \(Format.name(log))") }
         out.append("")
         var rows = [["SILO", "TIER", "HEALTH", "ENTRIES", "USED", "FREE", "SCANNED", "PATH"]]
+        var reasons: [String] = []
         for s in r.silos {
             let scanned = s.lastScan.map { Format.age(since: $0) } ?? "never"
-            let health = s.reason.map { "\(s.health) (\($0))" } ?? s.health
-            rows.append([s.name, s.tier, health, Format.count(Int(s.entries)), Format.bytes(s.usedBytes), Format.bytes(s.freeBytes), scanned, s.path])
+            let health = s.health + (s.draining == true ? ", draining" : "")
+            if let reason = s.reason { reasons.append("\(s.name): \(s.health) (\(Format.text(reason)))") }
+            rows.append([s.name, s.tier, health, Format.count(Int(s.entries)), Format.bytes(s.usedBytes), Format.bytes(s.freeBytes),
+                         scanned, Format.name(s.path)])
         }
-        out.append(contentsOf: Format.table(rows))
+        out.append(contentsOf: TerminalLayout.table(rows, width: width))
+        // Health reasons can be long (an errno and a path): below the table, wrapped, so the
+        // table keeps to the terminal's width.
+        for reason in reasons { out += TerminalLayout.wrap("  " + reason, width: width, indent: "      ") }
+        if r.silos.contains(where: { $0.draining == true }) {
+            say("  draining: being emptied by `estuary silo drain`; it takes no new files until `estuary silo undrain`")
+        }
         out.append("")
         if r.shadowCount == 0 {
             out.append("no shadowed duplicates")
         } else {
-            out.append("shadowed duplicates: \(r.shadowCount) (same path in two silos; the newer is visible, the other is kept untouched)")
+            say("shadowed duplicates: \(r.shadowCount) (same path in two silos; the newer is visible, the other is kept untouched)")
             for s in r.shadows.prefix(100) {
-                out.append("  \(s.path): visible in \(s.visibleSilo), hidden copy in \(s.shadowSilo) (\(Format.bytes(UInt64(max(0, s.size)))), \(Format.date(s.mtime)))")
+                out += TerminalLayout.wrap("  \(Format.name(s.path)): visible in \(s.visibleSilo), hidden copy in \(s.shadowSilo) (\(Format.bytes(UInt64(max(0, s.size)))), \(Format.date(s.mtime)))",
+                                           width: width, indent: "      ")
             }
             if r.shadowCount > 100 { out.append("  ... (see --json)") }
         }
         if let objectives = r.objectives, !objectives.isEmpty {
             out.append("")
-            var rows = [["OBJECTIVE", "TIER", "IN PLACE", "BYTES", "PENDING", "BYTES"]]
+            let failed = objectives.contains { ($0.filesFailed ?? 0) > 0 }
+            var rows = [["OBJECTIVE", "TIER", "IN PLACE", "BYTES", "PENDING", "BYTES"] + (failed ? ["FAILED"] : [])]
             for o in objectives {
-                rows.append([o.rule, o.tier, Format.count(o.filesInPlace), Format.bytes(UInt64(max(0, o.bytesInPlace))),
-                             Format.count(o.filesPending), Format.bytes(UInt64(max(0, o.bytesPending)))])
+                rows.append([Format.text(o.rule), o.tier, Format.count(o.filesInPlace), Format.bytes(UInt64(max(0, o.bytesInPlace))),
+                             Format.count(o.filesPending), Format.bytes(UInt64(max(0, o.bytesPending)))]
+                            + (failed ? [Format.count(o.filesFailed ?? 0)] : []))
             }
             out.append(contentsOf: Format.table(rows))
+            if failed { say("  failed: moves that failed and wait for a retry or a change; `estuary objectives check` lists them") }
         }
         return out.joined(separator: "\n")
     }

@@ -43,7 +43,7 @@ struct TagCommand: ParsableCommand {
 
     static func checkName(_ name: [UInt8]) throws {
         if name.starts(with: QueryParsing.reservedPrefix) {
-            throw ValidationError("\(displayName(name)) is Estuary's own attribute, not a tag (pins: estuary pin / unpin)")
+            throw ValidationError("\(Format.name(name)) is Estuary's own attribute, not a tag (pins: estuary pin / unpin)")
         }
         if name.count <= QueryParsing.tagPrefix.count { throw ValidationError("empty tag name") }
     }
@@ -73,8 +73,8 @@ struct TagCommand: ParsableCommand {
                 applier.apply(path)
             }
         }
-        let what = (set.map { "set \(displayName($0.name.dropFirst(5)))=\(displayName($0.value))" }
-                    + remove.map { "removed \(displayName($0.dropFirst(5)))" }).joined(separator: ", ")
+        let what = (set.map { "set \(Format.name($0.name.dropFirst(5)))=\(Format.name($0.value))" }
+                    + remove.map { "removed \(Format.name($0.dropFirst(5)))" }).joined(separator: ", ")
         print("\(what) on \(Format.count(applier.changed)) path(s)" + (applier.failed > 0 ? "; \(Format.count(applier.failed)) failed" : ""))
         if applier.failed > 0 { throw ExitCode(1) }
     }
@@ -83,7 +83,7 @@ struct TagCommand: ParsableCommand {
     /// through the mount.
     private func applyRecursively(_ path: [UInt8], _ applier: inout Applier) throws {
         let scope = try QueryScope.locate(String(decoding: path, as: UTF8.self))
-        guard scope.mountpoint != nil else { throw CommandFailure("\(displayName(path)) is not on a mounted Estuary pool") }
+        guard scope.mountpoint != nil else { throw CommandFailure("\(Format.name(path)) is not on a mounted Estuary pool") }
         try scope.read { tx, start in
             try tx.walk(under: start.ino, includeRoot: true, links: false) { entry in
                 guard entry.row.kind == .regular || entry.row.kind == .directory else { return }
@@ -105,7 +105,7 @@ struct TagCommand: ParsableCommand {
             withCPath(path) { cpath in
                 for tag in set {
                     let rc = withCPath(tag.name) { name in tag.value.withUnsafeBytes { estuary_lsetxattr(cpath, name, $0.baseAddress, $0.count, 0) } }
-                    if rc != 0 { problem = "cannot set \(displayName(tag.name.dropFirst(5))): \(Errno.current)"; return }
+                    if rc != 0 { let e = Errno.current; problem = "cannot set \(Format.name(tag.name.dropFirst(5))): \(e)"; return }
                 }
                 if !remove.isEmpty {
                     // removexattr follows a final symlink, and symlinks carry no tags: never follow one.
@@ -117,17 +117,17 @@ struct TagCommand: ParsableCommand {
                     if withCPath(name, { estuary_removexattr(cpath, $0) }) != 0 {
                         let e = Errno.current
                         if e == .noData && !strict { continue }
-                        problem = e == .noData ? "has no tag \(displayName(name.dropFirst(5)))" : "cannot remove \(displayName(name.dropFirst(5))): \(e)"
+                        problem = e == .noData ? "has no tag \(Format.name(name.dropFirst(5)))" : "cannot remove \(Format.name(name.dropFirst(5))): \(e)"
                         return
                     }
                 }
             }
             if let problem {
                 failed += 1
-                FileHandle.standardError.write(Data("estuary: \(displayName(path)): \(problem)\n".utf8))
+                FileHandle.standardError.write(Data("estuary: \(Format.name(path)): \(problem)\n".utf8))
             } else {
                 changed += 1
-                if verbose { print(displayName(path)) }
+                if verbose { print(Format.name(path)) }
             }
         }
     }

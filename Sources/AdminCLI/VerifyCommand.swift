@@ -27,7 +27,7 @@ struct VerifyCommand: ParsableCommand {
                                            ControlRequest(op: "verify", silo: silo, paths: paths)).verify ?? []
         if json { print(String(decoding: ControlCoding.encode(results, pretty: true), as: UTF8.self)) }
         else {
-            for r in results where r.outcome != "unrecorded" { print("\(r.outcome.uppercased())  \(r.path) on \(r.silo): \(r.detail)") }
+            for r in results where r.outcome != "unrecorded" { print("\(r.outcome.uppercased())  \(Format.name(r.path)) on \(r.silo): \(Format.text(r.detail))") }
             let counts = Dictionary(grouping: results, by: \.outcome).mapValues(\.count)
             print("verified \(results.count) file(s): \(counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))")
         }

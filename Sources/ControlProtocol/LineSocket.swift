@@ -17,12 +17,24 @@ public final class LineSocket: @unchecked Sendable {
 
     /// Connects to the socket at `path`; nil when nothing listens there.
     public static func connect(path: String) -> LineSocket? {
+        if case .connected(let socket) = attempt(path: path) { return socket }
+        return nil
+    }
+
+    /// What connecting gave: the socket, or the errno that refused it (ENOENT: no socket,
+    /// ECONNREFUSED: nobody listens, EACCES: the socket or its directory is another user's).
+    public enum Outcome {
+        case connected(LineSocket)
+        case refused(Int32)
+    }
+
+    public static func attempt(path: String) -> Outcome {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return nil }
+        guard fd >= 0 else { return .refused(errno) }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { close(fd); return nil }
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { close(fd); return .refused(ENAMETOOLONG) }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             for (i, b) in bytes.enumerated() { raw[i] = b }
             raw[bytes.count] = 0
@@ -30,10 +42,10 @@ public final class LineSocket: @unchecked Sendable {
         let rc = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        if rc != 0 { close(fd); return nil }
+        if rc != 0 { let e = errno; close(fd); return .refused(e) }
         let socket = LineSocket(fd: fd)
         socket.path = path
-        return socket
+        return .connected(socket)
     }
 
     public func send(line: [UInt8]) -> Bool {

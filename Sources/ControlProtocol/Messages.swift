@@ -92,6 +92,8 @@ public struct SiloStatusReport: Codable, Sendable {
     public var reason: String?
     public var scanGeneration: Int64
     public var lastScan: Int64?
+    /// Being emptied (`estuary silo drain`): it takes no new files. Nil from an older daemon.
+    public var draining: Bool?
     public init(name: String, tier: String, path: String, entries: Int64, totalBytes: UInt64, usedBytes: UInt64, freeBytes: UInt64,
                 health: String, reason: String?, scanGeneration: Int64, lastScan: Int64?) {
         self.name = name; self.tier = tier; self.path = path; self.entries = entries; self.totalBytes = totalBytes
@@ -126,6 +128,8 @@ public struct StatusReport: Codable, Sendable {
     public var objectives: [AlignmentReport]?
     /// How the daemon receives FUSE requests: "/dev/fuse", or io_uring with its queues and count.
     public var transport: String?
+    /// Where the daemon's log goes: a file, or "standard error" for a daemon in the foreground.
+    public var log: String?
     public init(pool: String, source: String, stateDirectory: String, mountpoint: String?, daemonPid: Int32?, tiers: [String],
                 entries: Int64, silos: [SiloStatusReport], shadows: [ShadowReport], shadowCount: Int64) {
         self.pool = pool; self.source = source; self.stateDirectory = stateDirectory; self.mountpoint = mountpoint
@@ -196,9 +200,13 @@ public struct AlignmentReport: Codable, Sendable {
     public var bytesInPlace: Int64
     public var filesPending: Int
     public var bytesPending: Int64
-    public init(rule: String, tier: String, filesInPlace: Int, bytesInPlace: Int64, filesPending: Int, bytesPending: Int64) {
+    /// Files whose move failed and is not tried again until the file or the objective changes,
+    /// or not before a back-off time; files that cannot be moved at all (hard-linked).
+    public var filesFailed: Int?
+    public init(rule: String, tier: String, filesInPlace: Int, bytesInPlace: Int64, filesPending: Int, bytesPending: Int64,
+                filesFailed: Int? = nil) {
         self.rule = rule; self.tier = tier; self.filesInPlace = filesInPlace; self.bytesInPlace = bytesInPlace
-        self.filesPending = filesPending; self.bytesPending = bytesPending
+        self.filesPending = filesPending; self.bytesPending = bytesPending; self.filesFailed = filesFailed
     }
 }
 
@@ -219,7 +227,27 @@ public struct PlanReport: Codable, Sendable {
     public var rules: [AlignmentReport]
     public var moves: [PlannedMoveReport]
     public var moveCount: Int
-    public init(files: Int, heldDown: Int, rules: [AlignmentReport], moves: [PlannedMoveReport], moveCount: Int) {
+    /// Moves the objectives want that failed: waiting out a back-off, or given up until the file
+    /// or the objective changes.
+    public var failures: [FailedMoveReport]?
+    /// Moves queued by the pass this reports (`estuary objectives apply`); nil for a dry run.
+    public var queued: Int?
+    public init(files: Int, heldDown: Int, rules: [AlignmentReport], moves: [PlannedMoveReport], moveCount: Int,
+                failures: [FailedMoveReport]? = nil) {
         self.files = files; self.heldDown = heldDown; self.rules = rules; self.moves = moves; self.moveCount = moveCount
+        self.failures = failures
+    }
+}
+
+public struct FailedMoveReport: Codable, Sendable {
+    public var path: String
+    public var to: String
+    public var rule: String
+    public var attempts: Int
+    public var error: String
+    /// Unix seconds of the next try; nil when the move is given up until something changes.
+    public var retryAt: Int64?
+    public init(path: String, to: String, rule: String, attempts: Int, error: String, retryAt: Int64?) {
+        self.path = path; self.to = to; self.rule = rule; self.attempts = attempts; self.error = error; self.retryAt = retryAt
     }
 }

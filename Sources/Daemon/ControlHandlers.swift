@@ -1,4 +1,5 @@
 import Assimilation
+import Foundation
 import Index
 import ControlProtocol
 import Namespace
@@ -14,7 +15,7 @@ enum ControlHandlers {
     /// Scans, fsck and objective checks walk the whole pool: one at a time, so a flood of such
     /// requests (or clients that hang up after asking) cannot pile up work behind the index.
     static let walking = Atomic<Bool>(false)
-    static let walks: Set<String> = ["scan", "fsck", "objectives-check", "drain"]
+    static let walks: Set<String> = ["scan", "fsck", "objectives-check", "reconcile", "drain"]
 
     static func handle(_ request: ControlRequest, pool: PoolContext, namespace: Namespace, mountpoint: String,
                        tiering: TieringService, objectives: ObjectiveService, transport: () -> String,
@@ -39,6 +40,14 @@ enum ControlHandlers {
             else { send(ControlReply(ok: true)) }
         case "objectives-check":
             if let plan = objectives.check() { send(ControlReply(plan: plan)) } else { send(ControlReply(error: "the objectives could not be evaluated")) }
+        case "reconcile":
+            // A pass now, as the loop would run it (back-offs included): `estuary objectives apply`.
+            if let plan = objectives.reconciler.reconcile() {
+                var report = objectives.report(plan)
+                report.queued = plan.queued
+                send(ControlReply(plan: report))
+            }
+            else { send(ControlReply(error: "the objectives could not be evaluated (see the daemon's log)")) }
         case "objectives-explain":
             guard let path = request.paths?.first else { send(ControlReply(error: "explain needs a file")); return }
             do {
@@ -50,8 +59,11 @@ enum ControlHandlers {
                 send(ControlReply(error: "move needs paths and a destination tier or silo")); return
             }
             do {
-                let jobs = try tiering.move(paths, to: to, recursive: request.recursive ?? false)
-                send(ControlReply(jobs: jobs.map { tiering.report($0) }))
+                let (jobs, skipped) = try tiering.move(paths, to: to, recursive: request.recursive ?? false)
+                // A tree of thousands of links gets a sample and a count, not thousands of lines.
+                var notes = skipped.prefix(20).map { "skipped \($0): hard-linked files are not moved" }
+                if skipped.count > 20 { notes.append("skipped \(skipped.count - 20) more hard-linked files") }
+                send(ControlReply(jobs: jobs.map { tiering.report($0) }, lines: notes.isEmpty ? nil : notes))
             } catch { send(ControlReply(error: "\(error)")) }
         case "jobs":
             do {
@@ -83,6 +95,8 @@ enum ControlHandlers {
                 var status = try PoolReports.status(pool, mountpoint: mountpoint, daemonPid: getpid())
                 status.objectives = objectives.alignment()
                 status.transport = transport()
+                for (i, silo) in status.silos.enumerated() { status.silos[i].draining = pool.silos.named(silo.name)?.draining ?? false }
+                status.log = logDestination(pool.paths.log)
                 send(ControlReply(status: status))
             }
             catch { send(ControlReply(error: "\(error)")) }
@@ -118,5 +132,15 @@ enum ControlHandlers {
         default:
             send(ControlReply(error: "unknown control operation '\(request.op)'"))
         }
+    }
+
+    /// The pool's log file when this daemon writes to it (it does once detached), else its
+    /// standard error: whichever one of this process's descriptors is open on the log says.
+    static func logDestination(_ logFile: String) -> String {
+        let dir = "/proc/self/fd"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
+            if (try? FileManager.default.destinationOfSymbolicLink(atPath: dir + "/" + name)) == logFile { return logFile }
+        }
+        return "standard error of the daemon (it runs in the foreground)"
     }
 }

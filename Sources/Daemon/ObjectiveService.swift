@@ -76,25 +76,30 @@ final class ObjectiveService: Sendable {
     }
 
     func check() -> PlanReport? {
-        guard let plan = reconcilerPlan() else { return nil }
-        let rules = plan.alignment.values.sorted { $0.rule < $1.rule }.map {
-            AlignmentReport(rule: $0.rule, tier: $0.tier, filesInPlace: $0.filesInPlace, bytesInPlace: $0.bytesInPlace,
-                            filesPending: $0.filesPending, bytesPending: $0.bytesPending)
-        }
+        reconcilerPlan().map(report)
+    }
+
+    func report(_ plan: ReconcilePlan) -> PlanReport {
         let moves = plan.moves.prefix(1000).map {
             PlannedMoveReport(path: mountpoint + $0.path, from: $0.from, to: $0.to, rule: $0.rule, size: $0.size)
         }
-        return PlanReport(files: plan.files, heldDown: plan.heldDown, rules: rules, moves: Array(moves), moveCount: plan.moves.count)
+        let failures = plan.failures.prefix(1000).map {
+            FailedMoveReport(path: mountpoint + $0.path, to: $0.to, rule: $0.rule, attempts: $0.attempts, error: $0.error, retryAt: $0.retryAt)
+        }
+        return PlanReport(files: plan.files, heldDown: plan.heldDown, rules: Self.alignment(plan), moves: Array(moves),
+                          moveCount: plan.moves.count, failures: Array(failures))
     }
 
     private func reconcilerPlan() -> ReconcilePlan? { reconciler.plan() }
 
     func alignment() -> [AlignmentReport]? {
-        reconciler.lastPlan.map { plan in
-            plan.alignment.values.sorted { $0.rule < $1.rule }.map {
-                AlignmentReport(rule: $0.rule, tier: $0.tier, filesInPlace: $0.filesInPlace, bytesInPlace: $0.bytesInPlace,
-                                filesPending: $0.filesPending, bytesPending: $0.bytesPending)
-            }
+        reconciler.lastPlan.map(Self.alignment)
+    }
+
+    static func alignment(_ plan: ReconcilePlan) -> [AlignmentReport] {
+        plan.alignment.values.sorted { $0.rule < $1.rule }.map {
+            AlignmentReport(rule: $0.rule, tier: $0.tier, filesInPlace: $0.filesInPlace, bytesInPlace: $0.bytesInPlace,
+                            filesPending: $0.filesPending, bytesPending: $0.bytesPending, filesFailed: $0.filesFailed)
         }
     }
 }

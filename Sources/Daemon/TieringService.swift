@@ -47,7 +47,8 @@ final class TieringService: Sendable {
             }
         }
         namespace.addPinHook { [self] row, tier in
-            guard pool.silos[row.silo]?.tier != tier, let destination = destination(tier) else { return }
+            // A hard-linked file cannot move: the reconciler shows it as failed instead.
+            guard row.nlink <= 1, pool.silos[row.silo]?.tier != tier, let destination = destination(tier) else { return }
             _ = try? mover.enqueue(row.ino, to: destination)
         }
         namespace.onSiloFull { [self] ino, bytes in
@@ -84,21 +85,39 @@ final class TieringService: Sendable {
     }
 
 
-    /// Queues moves of `paths` (absolute, on the mount). Trees need `recursive`.
-    func move(_ paths: [String], to target: String, recursive: Bool) throws -> [JobRow] {
+    /// Queues moves of `paths` (absolute, on the mount). Trees need `recursive`. A file the mover
+    /// cannot move (hard-linked: every name would have to move with it) is refused here, by
+    /// the name the user gave, rather than queued to fail; in a tree such files are skipped and
+    /// listed in `skipped`.
+    func move(_ paths: [String], to target: String, recursive: Bool) throws -> (jobs: [JobRow], skipped: [String]) {
         guard let destination = destination(target) else {
             throw DaemonError("'\(target)' is neither a silo nor a tier with an online, writable silo")
         }
-        var jobs: [JobRow] = []
-        let batch = Int64(time(nil))
+        var plans: [(path: String, files: [EntryRow])] = []
+        var skipped: [String] = []
         for path in paths {
             let row = try resolve(path)
             if row.kind == .directory && !recursive { throw DaemonError("\(path) is a directory; use --recursive to move a tree") }
-            // Hottest files first, so their jobs start first.
-            let files = try namespace.files(under: row).sorted { heat.score($0.ino) > heat.score($1.ino) }
-            for file in files { if let job = try mover.enqueue(file.ino, to: destination, batch: batch) { jobs.append(job) } }
+            if row.kind == .regular && row.nlink > 1 { throw DaemonError(Self.hardLinked(path, row)) }
+            let files = try namespace.files(under: row)
+            for file in files where file.nlink > 1 {
+                skipped.append((try? namespace.relativePath(of: file)).map { mountpoint + "/" + displayName($0) } ?? "inode \(file.ino)")
+            }
+            plans.append((path, files.filter { $0.nlink <= 1 }))
         }
-        return jobs
+        var jobs: [JobRow] = []
+        let batch = Int64(time(nil))
+        for plan in plans {
+            // Hottest files first, so their jobs start first.
+            for file in plan.files.sorted(by: { heat.score($0.ino) > heat.score($1.ino) }) {
+                if let job = try mover.enqueue(file.ino, to: destination, batch: batch) { jobs.append(job) }
+            }
+        }
+        return (jobs, skipped)
+    }
+
+    static func hardLinked(_ path: String, _ row: EntryRow) -> String {
+        "\(path) has \(row.nlink) hard links; hard-linked files are not moved (every name would have to move with it)"
     }
 
     func resolve(_ path: String) throws -> EntryRow {

@@ -1,5 +1,8 @@
 import CSQLite
 import Syscalls
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One SQLite connection with its cache of prepared statements.
 ///
@@ -13,6 +16,7 @@ public final class Connection: @unchecked Sendable {
 
     /// `cacheKiB` bounds this connection's page cache (SQLite's default is 2 MiB).
     public init(path: String, readOnly: Bool = false, cacheKiB: Int = 65_536) throws(IndexError) {
+        if !readOnly { try Connection.makePrivate(path) }
         var handle: OpaquePointer?
         let flags = (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &handle, flags, nil)
@@ -27,6 +31,23 @@ public final class Connection: @unchecked Sendable {
         // No mmap: SQLite unmaps and remaps the whole file in every connection whenever another
         // one changed it, and each munmap is a TLB shootdown across CPUs (measured: one per create).
         try execute("PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -\(max(1024, cacheKiB)); PRAGMA mmap_size = 0")
+    }
+
+    /// The index holds every name and tag of the pool, including those inside directories other
+    /// users cannot open: it is created 0600 whatever the umask (SQLite would make it 0644, and
+    /// its -wal and -shm files take the database's mode), and an older index is tightened.
+    static func makePrivate(_ path: String) throws(IndexError) {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw IndexError(code: SQLITE_CANTOPEN, message: "\(path): \(Errno.current)") }
+        var s = stat()
+        if fstat(fd, &s) == 0 && s.st_mode & 0o077 != 0 { _ = fchmod(fd, s.st_mode & 0o7700) }
+        close(fd)
+        for suffix in ["-wal", "-shm", "-journal"] {
+            var f = stat()
+            if lstat(path + suffix, &f) == 0 && f.st_mode & S_IFMT == S_IFREG && f.st_mode & 0o077 != 0 {
+                _ = chmod(path + suffix, f.st_mode & 0o7700)
+            }
+        }
     }
 
     deinit {

@@ -67,5 +67,6 @@ public final class PoolContext: Sendable {
         guard (try? Sys.statPath(path))?.isDirectory == true else {
             throw PoolError("state directory \(path) is not a directory")
         }
+        do { try StateDirectory.makePrivate(path) } catch { throw PoolError(error.description) }
     }
 }

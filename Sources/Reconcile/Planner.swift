@@ -28,11 +28,29 @@ public struct RuleAlignment: Sendable, Codable {
     public var bytesInPlace: Int64 = 0
     public var filesPending: Int = 0
     public var bytesPending: Int64 = 0
+    /// Files whose move failed (or cannot be done: hard-linked) and is not tried now.
+    public var filesFailed: Int = 0
+}
+
+/// A move the objectives want that is not tried now: it failed (see `MoveFailures`) or
+/// cannot be done at all.
+public struct FailedMove: Sendable {
+    public var ino: UInt64
+    public var path: String
+    public var to: String
+    public var rule: String
+    public var attempts: Int
+    public var error: String
+    /// Nil: given up until the file or the objective changes.
+    public var retryAt: Int64?
 }
 
 /// The outcome of comparing every file's desired tier with where it is.
 public struct ReconcilePlan: Sendable {
     public var moves: [PlannedMove] = []
+    public var failures: [FailedMove] = []
+    /// Moves the pass queued (a plan that was only checked queued none).
+    public var queued = 0
     public var alignment: [String: RuleAlignment] = [:]
     public var heldDown = 0
     public var files = 0
@@ -46,22 +64,30 @@ struct Planner {
     let silos: SiloSet
     let heat: HeatTracker
     let policy: ObjectivePolicy
+    /// When the objectives were last (re)loaded: failures before it no longer count.
+    var policySince: Int64 = 0
 
     func plan(now: Int64) throws -> ReconcilePlan {
         var plan = ReconcilePlan()
-        let (tags, lastMoved) = try index.read { tx throws(IndexError) -> ([UInt64: FileTags], [UInt64: Int64]) in
+        let (tags, lastMoved, failures) = try index.read { tx throws(IndexError) -> ([UInt64: FileTags], [UInt64: Int64], MoveFailures) in
             var tags: [UInt64: FileTags] = [:]
             let s = try tx.connection.prepare("SELECT ino, name, value FROM xattrs")
             while try s.step() { tags[UInt64(bitPattern: s.int64(0)), default: FileTags()].add(s.blob(1), s.blob(2)) }
             s.reset()
             var moved: [UInt64: Int64] = [:]
-            let j = try tx.connection.prepare("SELECT ino, max(updated) FROM jobs WHERE state = 'done' GROUP BY ino")
-            while try j.step() { moved[UInt64(bitPattern: j.int64(0))] = j.int64(1) }
+            var lastDone: [UInt64: Int64] = [:]
+            let j = try tx.connection.prepare("SELECT ino, max(updated), max(id) FROM jobs WHERE state = 'done' GROUP BY ino")
+            while try j.step() {
+                moved[UInt64(bitPattern: j.int64(0))] = j.int64(1)
+                lastDone[UInt64(bitPattern: j.int64(0))] = j.int64(2)
+            }
             j.reset()
-            return (tags, moved)
+            return (tags, moved, try MoveFailures.load(tx, lastDone: lastDone))
         }
         var stack: [(ino: UInt64, path: String, rules: [ObjectiveRule])] = [(1, "", [])]
         var tierFiles: [String: [(ino: UInt64, size: Int64, heat: Double, atime: Int64, path: String, placed: Bool)]] = [:]
+        // The rows of files that may be planned to move, for the failure verdicts at the end.
+        var movable: [UInt64: EntryRow] = [:]
         while let dir = stack.popLast() {
             let children = try index.query { tx throws(IndexError) in try tx.firstNames(in: dir.ino) }
             for child in children.values {
@@ -96,17 +122,42 @@ struct Planner {
                     plan.alignment[decision.rule] = aligned
                 }
                 tierFiles[silo.tier, default: []].append((child.ino, child.size, fileHeat, child.atimeNs, path, placed))
+                if !placed { movable[child.ino] = child }
             }
         }
-        plan.moves += watermarkMoves(tierFiles, planned: plan.moves, lastMoved: lastMoved, now: now)
+        setAsideFailures(&plan, rows: movable, failures: failures, now: now)
+        // Watermarks pass over files that cannot move now, so colder ones go in their place.
+        plan.moves += watermarkMoves(tierFiles, planned: plan.moves, lastMoved: lastMoved, now: now) { ino, tier in
+            guard let row = movable[ino] else { return false }
+            return verdict(row, to: tier, failures: failures, now: now) != nil
+        }
         plan.moves.sort { $0.heat > $1.heat }
         return plan
+    }
+
+    /// Moves that cannot be done (a hard-linked file: every name would have to move with it)
+    /// or that failed and wait out their back-off leave the plan for its failures.
+    private func setAsideFailures(_ plan: inout ReconcilePlan, rows: [UInt64: EntryRow], failures: MoveFailures, now: Int64) {
+        plan.moves.removeAll { move in
+            guard let row = rows[move.ino], let (attempts, retryAt, error) = verdict(row, to: move.to, failures: failures, now: now) else {
+                return false
+            }
+            plan.failures.append(FailedMove(ino: move.ino, path: move.path, to: move.to, rule: move.rule, attempts: attempts,
+                                            error: error, retryAt: retryAt))
+            if var aligned = plan.alignment[move.rule] {
+                aligned.filesPending -= 1; aligned.bytesPending -= move.size; aligned.filesFailed += 1
+                plan.alignment[move.rule] = aligned
+            }
+            return true
+        }
+        plan.failures.sort { $0.path < $1.path }
     }
 
     /// A tier above its `high` mark sends its coldest files (by heat, then atime) one tier down
     /// until it would be under `low`. Files an objective or pin placed there stay.
     private func watermarkMoves(_ tierFiles: [String: [(ino: UInt64, size: Int64, heat: Double, atime: Int64, path: String, placed: Bool)]],
-                                planned: [PlannedMove], lastMoved: [UInt64: Int64], now: Int64) -> [PlannedMove] {
+                                planned: [PlannedMove], lastMoved: [UInt64: Int64], now: Int64,
+                                cannotMove: (UInt64, String) -> Bool) -> [PlannedMove] {
         var moves: [PlannedMove] = []
         let leaving = Set(planned.map(\.ino))
         for (tier, mark) in policy.watermarks {
@@ -118,12 +169,24 @@ struct Planner {
                 .sorted { ($0.heat, $0.atime) < ($1.heat, $1.atime) }
             for file in coldest where used > low {
                 if let last = lastMoved[file.ino], now - last < policy.holdDown { continue }
+                if cannotMove(file.ino, below) { continue }
                 moves.append(PlannedMove(ino: file.ino, path: file.path, size: file.size, heat: file.heat, from: tier, to: below,
                                          rule: "watermark:\(tier)>\(mark.high)%"))
                 used -= file.size
             }
         }
         return moves
+    }
+
+    /// Why `row` is not moved to `tier` now, or nil when it may be.
+    private func verdict(_ row: EntryRow, to tier: String, failures: MoveFailures, now: Int64) -> (Int, Int64?, String)? {
+        if row.nlink > 1 { return (0, nil, "hard-linked (\(row.nlink) names): hard-linked files are not moved") }
+        let baseDelay = Int64(policy.interval.rounded(.up))
+        if case .wait(let attempts, let retryAt, let error) = failures.verdict(for: row, to: tier, silos: silos, baseDelay: baseDelay,
+                                                                               policySince: policySince, now: now) {
+            return (attempts, retryAt, error)
+        }
+        return nil
     }
 }
 

@@ -27,6 +27,11 @@ public final class Reconciler: Sendable {
     private let triggered = Atomic<Bool>(false)
     private let thread = Mutex<OSThread?>(nil)
     private let last = Mutex<ReconcilePlan?>(nil)
+    /// When the policy was last replaced: older move failures no longer hold a file back.
+    private let policySince = Atomic<Int64>(0)
+    /// One pass at a time: the loop's and one asked for on the control socket would queue the
+    /// same moves twice.
+    private let passing = Mutex<Void>(())
 
     public init(index: IndexStore, namespace: Namespace, silos: SiloSet, mover: Mover, policy: ObjectivePolicy, batch: Int = 1000) {
         self.index = index; self.namespace = namespace; self.silos = silos; self.mover = mover
@@ -39,6 +44,7 @@ public final class Reconciler: Sendable {
     /// Takes a new policy (a reloaded config) and reconciles against it soon.
     public func replace(_ new: ObjectivePolicy) {
         policy.withLock { $0 = new }
+        policySince.store(Int64(time(nil)), ordering: .relaxed)
         namespace.consultCreationTierForEveryFile(!new.poolRules.isEmpty || !new.watermarks.isEmpty)
         trigger()
     }
@@ -70,21 +76,27 @@ public final class Reconciler: Sendable {
 
     /// A plan without queueing anything: `estuary objectives check`.
     public func plan() -> ReconcilePlan? {
-        let planner = Planner(index: index, namespace: namespace, silos: silos, heat: mover.heat, policy: currentPolicy)
-        return try? planner.plan(now: Int64(time(nil)))
+        try? planner().plan(now: Int64(time(nil)))
+    }
+
+    private func planner() -> Planner {
+        Planner(index: index, namespace: namespace, silos: silos, heat: mover.heat, policy: currentPolicy,
+                policySince: policySince.load(ordering: .relaxed))
     }
 
     /// One pass: plan, then queue the moves.
     @discardableResult
     public func reconcile() -> ReconcilePlan? {
+        passing.withLock { _ in pass() }
+    }
+
+    private func pass() -> ReconcilePlan? {
         let now = Int64(time(nil))
-        let planner = Planner(index: index, namespace: namespace, silos: silos, heat: mover.heat, policy: currentPolicy)
-        let plan: ReconcilePlan
-        do { plan = try planner.plan(now: now) } catch {
+        var plan: ReconcilePlan
+        do { plan = try planner().plan(now: now) } catch {
             logger.error("reconcile pass failed: \(error)")
             return nil
         }
-        last.withLock { $0 = plan }
         let busy = Set(((try? index.query { tx throws(IndexError) in try tx.jobs() }) ?? []).map(\.ino))
         var queued = 0
         for move in plan.moves where !busy.contains(move.ino) && queued < batch {
@@ -92,6 +104,8 @@ public final class Reconciler: Sendable {
             if (try? mover.enqueue(move.ino, to: destination.id)) != nil { queued += 1 }
         }
         if queued > 0 { logger.info("reconcile: \(queued) move(s) queued of \(plan.moves.count) planned over \(plan.files) files") }
+        plan.queued = queued
+        last.withLock { $0 = plan }
         return plan
     }
 

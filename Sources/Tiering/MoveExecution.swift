@@ -329,6 +329,9 @@ struct MoveExecution {
     }
 
     func persist() throws(MoveStop) {
+        // A finished job leaves the live table before the index says so: whoever sees the job
+        // done (`estuary move --wait`) then reads a settled user.estuary.state.
+        if job.state.isFinished { mover.forgetProgress(job.ino) }
         var copy = job
         copy.updated = Int64(time(nil))
         do { try index.write { tx throws(IndexError) in try tx.updateJob(copy) } }

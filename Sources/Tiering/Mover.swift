@@ -120,6 +120,8 @@ public final class Mover: Sendable {
         return "moving \(job.extentsDone * 100 / max(1, job.extents))%"
     }
 
+    func forgetProgress(_ ino: UInt64) { live.withLock { _ = $0.removeValue(forKey: ino) } }
+
     public func liveProgress(_ id: Int64) -> LiveProgress? { live.withLock { $0.values.first { $0.id == id } } }
 
     /// Steps aside briefly while the mount serves reads and writes, but never more than a few
