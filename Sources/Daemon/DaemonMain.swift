@@ -54,10 +54,7 @@ public enum DaemonMain {
             LogSink.shared.redirect(toFile: paths.log)
             LogSink.shared.mirrorWarningsToStderr(true)
         }
-        let lock: PoolLock
-        do { lock = try PoolLock(path: paths.lock) } catch let held as PoolLock.Held {
-            throw DaemonError("pool '\(config.name)' is already mounted or being scanned by process \(held.holder)")
-        }
+        let lock = try MountLock.take(config, paths: paths, logger: logger)
         let pool = try PoolContext(config: config)
         let unclean = try IndexHealth.checkAfterUncleanStop(pool, logger: logger)
         for problem in pool.offline { logger.warning("\(problem); it is offline, the other silos keep serving") }
@@ -99,7 +96,7 @@ public enum DaemonMain {
                                    objectives: objectives, transport: { RingSetup.describe(session.ringState) }, send: send)
         }
         do { try control.start() } catch { logger.warning("\(error); admin commands will work on the index directly") }
-        writeMountRecord(paths.mountRecord, mountpoint: mountpoint)
+        MountLock.writeMountRecord(paths.mountRecord, mountpoint: mountpoint)
         logger.info("pool '\(config.name)' mounted at \(mountpoint) with \(pool.silos.all.count) silos")
         LogSink.shared.mirrorWarningsToStderr(false)
         Detach.signalReady()
@@ -118,20 +115,29 @@ public enum DaemonMain {
         watch.start()
         TerminationSignals.unblock()
         let status = session.run(maxThreads: options.threads)
+        lock.recordStopping()
         let transport = RingSetup.describe(session.ringState)
+        // Whatever uses the session's ring or the pool stops before them: the control server
+        // first (a status request asks the ring), then the background threads.
+        control.stop()
         session.stopRing()
         watch.stop()
         objectives.stop()
         tiering.stop()
         housekeeping.stop()
-        control.stop()
         kernelCache.stop()
+        // A batch the index refused, this last one or an earlier one no rescan has made up for,
+        // leaves the silos ahead of the index: only an index that holds every change may let
+        // the next mount skip its rescan.
+        var indexLevel = true
         do { try pool.index.stopGroupCommit() } catch {
-            logger.error("the last namespace changes could not be committed to the index (\(error)); the next mount rescans the silos")
+            logger.error("the last namespace changes could not be committed to the index (\(error))")
+            indexLevel = false
         }
+        if housekeeping.indexBehindSilos { indexLevel = false }
         session.unmount()
         unlink(paths.mountRecord)
-        IndexHealth.markClean(pool)
+        if indexLevel { IndexHealth.markClean(pool) } else { logger.error("the index lacks namespace changes the silos have; the next mount rescans the silos") }
         logger.info("pool '\(config.name)' unmounted from \(mountpoint) (loop status \(status); requests went through \(transport))")
         withExtendedLifetime(lock) {}
     }
@@ -140,12 +146,6 @@ public enum DaemonMain {
     private static func fsname(_ config: PoolConfig) -> String {
         let cleaned = config.source.map { ($0 == "," || $0 == " " || $0 == "\t" || $0 == "\n") ? "_" : $0 }
         return String(String(cleaned).prefix(200))
-    }
-
-    private static func writeMountRecord(_ path: String, mountpoint: String) {
-        guard let fd = try? Sys.open(path, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600) else { return }
-        try? Sys.writeAll(fd, Array("\(mountpoint)\n\(getpid())\n".utf8))
-        Sys.close(fd)
     }
 
     /// The detached child runs in "/", so relative paths are resolved first.
