@@ -25,6 +25,7 @@ public enum DaemonMain {
         if !options.foreground && !Detach.isChild {
             return Detach.spawnChildAndWait(arguments: absolutised(arguments, options))
         }
+        Detach.nameProcess()
         TerminationSignals.block()
         // Modes arrive with the caller's umask applied by the kernel; ours must not apply twice.
         umask(0)
@@ -34,8 +35,10 @@ public enum DaemonMain {
             try serve(options, logger: logger)
             return 0
         } catch {
-            LogSink.shared.mirrorWarningsToStderr(false)   // the parent prints the error itself
-            logger.error("\(error)")
+            // The error is printed once, as a plain line, by reportFailure (here or in the waiting
+            // parent); the log file, once there is one, keeps it too.
+            LogSink.shared.mirrorWarningsToStderr(false)
+            if LogSink.shared.writesToFile { logger.error("\(error)") }
             Detach.reportFailure("estuaryfs: \(error)")
             return 1
         }
@@ -48,6 +51,7 @@ public enum DaemonMain {
         do { policy = try ObjectivePolicy(config: config) } catch { throw DaemonError("\(error)") }
         let mountpoint = absolutePath(options.mountpoint)
         try MountPointCheck.prepare(mountpoint) { logger.warning("\($0)") }
+        try MountPointCheck.checkSilos(config.silos.map { ($0.name, $0.path) }, mountpoint: mountpoint)
         let paths = PoolPaths(config)
         try PoolContext.makeDirectory(paths.stateDirectory)
         if Detach.isChild {
