@@ -59,7 +59,7 @@ public enum DaemonMain {
             LogSink.shared.mirrorWarningsToStderr(true)
         }
         let lock = try MountLock.take(config, paths: paths, logger: logger)
-        let pool = try PoolContext(config: config)
+        let pool = try PoolContext(config: config, readOnly: options.readOnly)
         let unclean = try IndexHealth.checkAfterUncleanStop(pool, logger: logger)
         for problem in pool.offline { logger.warning("\(problem); it is offline, the other silos keep serving") }
         if pool.offline.count == pool.silos.all.count {
@@ -96,6 +96,7 @@ public enum DaemonMain {
         kernelCache.start(session)
         session.installSignalHandlers()
         let control = ControlServer(path: paths.controlSocket, logger: Logger(label: "estuary.control")) { request, send in
+            if let refusal = ReadOnlyMount.refusal(request, pool: pool) { return send(refusal) }
             ControlHandlers.handle(request, pool: pool, namespace: namespace, mountpoint: mountpoint, tiering: tiering,
                                    objectives: objectives, transport: { RingSetup.describe(session.ringState) }, send: send)
         }
