@@ -18,6 +18,8 @@ public struct RingState: Sendable, Equatable {
     public var queues: Int
     public var threadsPerQueue: Int
     public var requests: UInt64
+    /// Why a ring thread failed, when one did (the session then serves /dev/fuse).
+    public var failure: String?
 }
 
 /// A low-level libfuse session: options, mount, the multithreaded loop, unmount.
@@ -115,8 +117,11 @@ public final class FuseSession: @unchecked Sendable {
 
     private static func state(of ring: OpaquePointer) -> RingState? {
         guard estuary_ring_threads_per_queue(ring) > 0 else { return nil }
+        var why = [CChar](repeating: 0, count: 256)
+        let failed = estuary_ring_failure(ring, &why, why.count) != 0
         return RingState(active: estuary_ring_active(ring) != 0, queues: Int(estuary_ring_queues(ring)),
-                         threadsPerQueue: Int(estuary_ring_threads_per_queue(ring)), requests: estuary_ring_requests(ring))
+                         threadsPerQueue: Int(estuary_ring_threads_per_queue(ring)), requests: estuary_ring_requests(ring),
+                         failure: failed ? String(decoding: why.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil)
     }
 
     /// Ends the ring threads; call once the loop has returned. The ring is freed under the
