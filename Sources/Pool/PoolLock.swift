@@ -58,10 +58,12 @@ public final class PoolLock: Sendable {
         rewrite("\(getpid()) stopping\n")
     }
 
+    /// Overwrites in place, then trims: a reader never finds the file empty (which would name
+    /// no holder, and refuse a mount that should wait).
     private func rewrite(_ text: String) {
-        _ = ftruncate(fd, 0)
-        _ = lseek(fd, 0, SEEK_SET)
-        try? Sys.writeAll(fd, Array(text.utf8))
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        if written == bytes.count { _ = ftruncate(fd, off_t(bytes.count)) }
     }
 
     deinit { close(fd) }
@@ -71,14 +73,4 @@ public final class PoolLock: Sendable {
 public struct PoolError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
-}
-
-extension String {
-    func trimmingCharacters(in set: String) -> String {
-        let chars = Set(set)
-        var s = Substring(self)
-        while let f = s.first, chars.contains(f) { s.removeFirst() }
-        while let l = s.last, chars.contains(l) { s.removeLast() }
-        return String(s)
-    }
 }
