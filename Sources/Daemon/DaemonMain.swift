@@ -123,14 +123,17 @@ public enum DaemonMain {
         lock.recordStopping()
         let transport = RingSetup.describe(session.ringState)
         // Whatever uses the session's ring or the pool stops before them: the control server
-        // first (a status request asks the ring), then the background threads.
+        // first (a status request asks the ring). The mount goes next (it is already gone
+        // after an unmount; after a signal it must not linger while the rest stops, or a
+        // restart would find the mount point in use), then the background threads.
         control.stop()
         session.stopRing()
+        kernelCache.stop()
+        session.unmount()
         watch.stop()
         objectives.stop()
         tiering.stop()
         housekeeping.stop()
-        kernelCache.stop()
         // A batch the index refused, this last one or an earlier one no rescan has made up for,
         // leaves the silos ahead of the index: only an index that holds every change may let
         // the next mount skip its rescan.
@@ -140,7 +143,6 @@ public enum DaemonMain {
             indexLevel = false
         }
         if housekeeping.indexBehindSilos { indexLevel = false }
-        session.unmount()
         unlink(paths.mountRecord)
         if indexLevel { IndexHealth.markClean(pool) } else { logger.error("the index lacks namespace changes the silos have; the next mount rescans the silos") }
         logger.info("pool '\(config.name)' unmounted from \(mountpoint) (loop status \(status); requests went through \(transport))")
