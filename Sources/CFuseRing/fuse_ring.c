@@ -86,12 +86,15 @@ struct estuary_ring {
     unsigned queues, per_queue, count;
     struct entry *entries;
     int stop_fd;
-    pthread_mutex_t lock; // guards go, created, failures, why
+    pthread_mutex_t lock; // guards go, created, failures, why, unregistered, abandoned
     pthread_cond_t changed;
     int go;               // 0 waiting for INIT, 1 register, -1 leave
     unsigned created;
     unsigned failures;
     char why[200];
+    unsigned *unregistered; // per queue: entries that ended before taking any request
+    int abandoned;          // the kernel was told to give up io_uring (see abandon_ring)
+    const char *fault;      // ESTUARY_TEST_RING_FAULT, for tests
     _Atomic uint64_t init_unique;
     _Atomic uint64_t offered; // INIT flags the kernel offered
     _Atomic uint64_t wanted;  // of those, what the session's init asked for beyond libfuse 3.14
@@ -256,6 +259,52 @@ static ssize_t hook_writev(int fd, struct iovec *iov, int count, void *userdata)
     return writev(fd, iov, count);
 }
 
+// MARK: giving up io_uring after INIT
+
+// Once the INIT reply asked for io_uring, the kernel holds every new request until each queue
+// has registered an entry. A queue whose every entry failed before its registration reached
+// the kernel (io_uring_enter failing, say) would hold them forever: the mount hangs. A
+// registration the kernel refuses makes it clear the connection's io_uring flag and release
+// what it holds to /dev/fuse, which the session loop still serves; so one is sent on purpose,
+// naming a queue past the last (checked before anything else is looked at).
+static void abandon_ring(struct estuary_ring *r) {
+    struct io_uring uring;
+    struct io_uring_params params;
+    memset(&params, 0, sizeof params);
+    params.flags = IORING_SETUP_SQE128;
+    int rc = io_uring_queue_init_params(2, &uring, &params);
+    if (rc < 0) {
+        note_failure(r, "io_uring_setup to give up io_uring", -rc);
+        return;
+    }
+    struct iovec unused[2] = { { NULL, 0 }, { NULL, 0 } };
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&uring);
+    memset(sqe, 0, 128);
+    sqe->opcode = IORING_OP_URING_CMD;
+    sqe->fd = r->fd;
+    sqe->cmd_op = CMD_REGISTER;
+    sqe->addr = (uint64_t)(uintptr_t)unused;
+    sqe->len = 2;
+    ((struct cmd_req *)sqe->cmd)->qid = UINT16_MAX;
+    rc = io_uring_submit_and_wait(&uring, 1);
+    struct io_uring_cqe *cqe;
+    if (rc >= 0 && io_uring_peek_cqe(&uring, &cqe) == 0) {
+        rc = cqe->res;  // -EINVAL: the kernel refused it, and let go of io_uring
+        io_uring_cqe_seen(&uring, cqe);
+    }
+    io_uring_queue_exit(&uring);
+    if (rc != -EINVAL) note_failure(r, "giving up io_uring", rc < 0 ? -rc : EPROTO);
+}
+
+// An entry's thread ends after INIT asked for io_uring without having taken a request.
+static void entry_unregistered(struct estuary_ring *r, unsigned qid) {
+    pthread_mutex_lock(&r->lock);
+    int abandon = ++r->unregistered[qid] == r->per_queue && !r->abandoned;
+    if (abandon) r->abandoned = 1;
+    pthread_mutex_unlock(&r->lock);
+    if (abandon) abandon_ring(r);
+}
+
 // MARK: the ring threads
 
 static void prepare_command(struct entry *e, uint32_t op, uint64_t commit_id) {
@@ -357,11 +406,14 @@ static void *serve(void *argument) {
     io_uring_prep_poll_add(stop, r->stop_fd, POLLIN);
     io_uring_sqe_set_data(stop, NULL);
     prepare_command(e, CMD_REGISTER, 0);
-    int retries = 0;
+    int retries = 0, failed = 0;
+    uint64_t served = 0;
+    int injected = r->fault && !strcmp(r->fault, "register-queue-0") && e->qid == 0;
     for (;;) {
-        rc = io_uring_submit_and_wait(&e->uring, 1);
+        rc = injected ? -EIO : io_uring_submit_and_wait(&e->uring, 1);
         if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
             note_failure(r, "io_uring_enter", -rc);
+            failed = 1;
             break;
         }
         struct io_uring_cqe *cqe;
@@ -377,14 +429,19 @@ static void *serve(void *argument) {
                 continue;
             }
             if (res < 0) { // ENOTCONN once unmounted; anything else ends this entry too
-                if (res != -ENOTCONN && res != -ECONNABORTED && res != -ECANCELED) note_failure(r, "fuse ring command", -res);
+                if (res != -ENOTCONN && res != -ECONNABORTED && res != -ECANCELED) {
+                    note_failure(r, "fuse ring command", -res);
+                    failed = 1;
+                }
                 stopping = 1;
                 break;
             }
             serve_request(e);
+            served++;
         }
         if (stopping) break;
     }
+    if (failed && !served) entry_unregistered(r, e->qid);
 leave:
     io_uring_queue_exit(&e->uring);
     return NULL;
@@ -421,6 +478,7 @@ static void free_ring(struct estuary_ring *r) {
         pthread_cond_destroy(&e->answered);
     }
     if (r->stop_fd >= 0) close(r->stop_fd);
+    free(r->unregistered);
     pthread_mutex_destroy(&r->lock);
     pthread_cond_destroy(&r->changed);
     free(r->entries);
@@ -451,7 +509,10 @@ struct estuary_ring *estuary_ring_start(void *session, void *userdata, unsigned 
     pthread_cond_init(&r->changed, NULL);
     r->stop_fd = eventfd(0, EFD_CLOEXEC);
     r->entries = calloc(r->count ? r->count : 1, sizeof *r->entries);
-    if (r->stop_fd < 0 || !r->entries) {
+    r->unregistered = calloc(r->queues, sizeof *r->unregistered);
+    // Tests make queue 0's registration fail, as an io_uring_enter failure would.
+    r->fault = getenv("ESTUARY_TEST_RING_FAULT");
+    if (r->stop_fd < 0 || !r->entries || !r->unregistered) {
         snprintf(why, why_size, "cannot allocate the ring: %s", strerror(errno));
         free_ring(r);
         return NULL;
@@ -505,6 +566,15 @@ int estuary_ring_want_direct_io_mmap(void *userdata) { return want(userdata, INI
 int estuary_ring_want_handle_killpriv_v2(void *userdata) { return want(userdata, INIT_HANDLE_KILLPRIV_V2); }
 
 int estuary_ring_active(const struct estuary_ring *r) { return r && atomic_load(&((struct estuary_ring *)r)->active); }
+
+int estuary_ring_failure(struct estuary_ring *r, char *why, size_t why_size) {
+    if (!r) return 0;
+    pthread_mutex_lock(&r->lock);
+    int failed = r->failures > 0;
+    if (failed) snprintf(why, why_size, "%s%s", r->abandoned ? "given up after INIT: " : "", r->why);
+    pthread_mutex_unlock(&r->lock);
+    return failed;
+}
 unsigned estuary_ring_queues(const struct estuary_ring *r) { return r ? r->queues : 0; }
 unsigned estuary_ring_threads_per_queue(const struct estuary_ring *r) { return r ? r->per_queue : 0; }
 uint64_t estuary_ring_requests(const struct estuary_ring *r) {

@@ -17,7 +17,14 @@ final class ControlServer: Sendable {
     private let logger: Logger
     private let listener = Mutex<Int32>(-1)
     private let active = Atomic<Int>(0)
+    /// Connections being served, so `stop` can end them; a connection leaves the set before its
+    /// descriptor is closed, so `stop` never shuts down a number reused by something else.
+    private let clients = Mutex<Set<Int32>>([])
+    private let finished = Doorbell()
     private static let maximumClients = 64
+    /// How long `stop` waits for requests in flight (a scan may take longer; it is left behind,
+    /// its answers to a closed connection dropped).
+    private static let stopWait = 5.0
 
     init(path: String, logger: Logger, handler: @escaping Handler) {
         self.path = path; self.logger = logger; self.handler = handler
@@ -52,12 +59,21 @@ final class ControlServer: Sendable {
         OSThread.start { [self] in acceptLoop(fd) }
     }
 
+    /// Stops taking requests and ends the connections being served, then waits (bounded) for
+    /// their handlers to return: they use the pool, the namespace and the session's ring, which
+    /// the daemon tears down next.
     func stop() {
         let fd = listener.withLock { fd -> Int32 in let old = fd; fd = -1; return old }
         guard fd >= 0 else { return }
         shutdown(fd, Int32(SHUT_RDWR))
         close(fd)
         unlink(path)
+        clients.withLock { for client in $0 { shutdown(client, Int32(SHUT_RDWR)) } }
+        let deadline = monotonicSeconds() + ControlServer.stopWait
+        while active.load(ordering: .acquiring) > 0 && monotonicSeconds() < deadline { finished.wait(seconds: 0.1) }
+        if active.load(ordering: .acquiring) > 0 {
+            logger.warning("a control request was still running at unmount; its client gets no answer")
+        }
     }
 
     private func acceptLoop(_ fd: Int32) {
@@ -74,9 +90,15 @@ final class ControlServer: Sendable {
                 _ = socket.send(line: ControlCoding.encode(ControlReply(error: "too many control clients; try again")))
                 continue
             }
+            let socket = LineSocket(fd: client)
+            clients.withLock { _ = $0.insert(client) }
             OSThread.start { [self] in
-                defer { active.wrappingSubtract(1, ordering: .relaxed) }
-                serve(LineSocket(fd: client))
+                withExtendedLifetime(socket) {
+                    serve(socket)
+                    clients.withLock { _ = $0.remove(client) }
+                }
+                active.wrappingSubtract(1, ordering: .releasing)
+                finished.ring()
             }
         }
     }

@@ -25,6 +25,7 @@ public enum DaemonMain {
         if !options.foreground && !Detach.isChild {
             return Detach.spawnChildAndWait(arguments: absolutised(arguments, options))
         }
+        Detach.nameProcess()
         TerminationSignals.block()
         // Modes arrive with the caller's umask applied by the kernel; ours must not apply twice.
         umask(0)
@@ -34,8 +35,10 @@ public enum DaemonMain {
             try serve(options, logger: logger)
             return 0
         } catch {
-            LogSink.shared.mirrorWarningsToStderr(false)   // the parent prints the error itself
-            logger.error("\(error)")
+            // The error is printed once, as a plain line, by reportFailure (here or in the waiting
+            // parent); the log file, once there is one, keeps it too.
+            LogSink.shared.mirrorWarningsToStderr(false)
+            if LogSink.shared.writesToFile { logger.error("\(error)") }
             Detach.reportFailure("estuaryfs: \(error)")
             return 1
         }
@@ -48,17 +51,15 @@ public enum DaemonMain {
         do { policy = try ObjectivePolicy(config: config) } catch { throw DaemonError("\(error)") }
         let mountpoint = absolutePath(options.mountpoint)
         try MountPointCheck.prepare(mountpoint) { logger.warning("\($0)") }
+        try MountPointCheck.checkSilos(config.silos.map { ($0.name, $0.path) }, mountpoint: mountpoint)
         let paths = PoolPaths(config)
         try PoolContext.makeDirectory(paths.stateDirectory)
         if Detach.isChild {
             LogSink.shared.redirect(toFile: paths.log)
             LogSink.shared.mirrorWarningsToStderr(true)
         }
-        let lock: PoolLock
-        do { lock = try PoolLock(path: paths.lock) } catch let held as PoolLock.Held {
-            throw DaemonError("pool '\(config.name)' is already mounted or being scanned by process \(held.holder)")
-        }
-        let pool = try PoolContext(config: config)
+        let lock = try MountLock.take(config, paths: paths, logger: logger)
+        let pool = try PoolContext(config: config, readOnly: options.readOnly)
         let unclean = try IndexHealth.checkAfterUncleanStop(pool, logger: logger)
         for problem in pool.offline { logger.warning("\(problem); it is offline, the other silos keep serving") }
         if pool.offline.count == pool.silos.all.count {
@@ -95,11 +96,12 @@ public enum DaemonMain {
         kernelCache.start(session)
         session.installSignalHandlers()
         let control = ControlServer(path: paths.controlSocket, logger: Logger(label: "estuary.control")) { request, send in
+            if let refusal = ReadOnlyMount.refusal(request, pool: pool) { return send(refusal) }
             ControlHandlers.handle(request, pool: pool, namespace: namespace, mountpoint: mountpoint, tiering: tiering,
                                    objectives: objectives, transport: { RingSetup.describe(session.ringState) }, send: send)
         }
         do { try control.start() } catch { logger.warning("\(error); admin commands will work on the index directly") }
-        writeMountRecord(paths.mountRecord, mountpoint: mountpoint)
+        MountLock.writeMountRecord(paths.mountRecord, mountpoint: mountpoint)
         logger.info("pool '\(config.name)' mounted at \(mountpoint) with \(pool.silos.all.count) silos")
         LogSink.shared.mirrorWarningsToStderr(false)
         Detach.signalReady()
@@ -118,20 +120,31 @@ public enum DaemonMain {
         watch.start()
         TerminationSignals.unblock()
         let status = session.run(maxThreads: options.threads)
+        lock.recordStopping()
         let transport = RingSetup.describe(session.ringState)
+        // Whatever uses the session's ring or the pool stops before them: the control server
+        // first (a status request asks the ring). The mount goes next (it is already gone
+        // after an unmount; after a signal it must not linger while the rest stops, or a
+        // restart would find the mount point in use), then the background threads.
+        control.stop()
         session.stopRing()
+        kernelCache.stop()
+        session.unmount()
         watch.stop()
         objectives.stop()
         tiering.stop()
         housekeeping.stop()
-        control.stop()
-        kernelCache.stop()
+        // A batch the index refused, this last one or an earlier one no rescan has made up for,
+        // leaves the silos ahead of the index: only an index that holds every change may let
+        // the next mount skip its rescan.
+        var indexLevel = true
         do { try pool.index.stopGroupCommit() } catch {
-            logger.error("the last namespace changes could not be committed to the index (\(error)); the next mount rescans the silos")
+            logger.error("the last namespace changes could not be committed to the index (\(error))")
+            indexLevel = false
         }
-        session.unmount()
+        if housekeeping.indexBehindSilos { indexLevel = false }
         unlink(paths.mountRecord)
-        IndexHealth.markClean(pool)
+        if indexLevel { IndexHealth.markClean(pool) } else { logger.error("the index lacks namespace changes the silos have; the next mount rescans the silos") }
         logger.info("pool '\(config.name)' unmounted from \(mountpoint) (loop status \(status); requests went through \(transport))")
         withExtendedLifetime(lock) {}
     }
@@ -140,12 +153,6 @@ public enum DaemonMain {
     private static func fsname(_ config: PoolConfig) -> String {
         let cleaned = config.source.map { ($0 == "," || $0 == " " || $0 == "\t" || $0 == "\n") ? "_" : $0 }
         return String(String(cleaned).prefix(200))
-    }
-
-    private static func writeMountRecord(_ path: String, mountpoint: String) {
-        guard let fd = try? Sys.open(path, flags: O_WRONLY | O_CREAT | O_TRUNC, mode: 0o600) else { return }
-        try? Sys.writeAll(fd, Array("\(mountpoint)\n\(getpid())\n".utf8))
-        Sys.close(fd)
     }
 
     /// The detached child runs in "/", so relative paths are resolved first.

@@ -12,6 +12,9 @@ struct DaemonOptions: Equatable {
     var threads = 16
     var ring = RingMode.auto
     var scanOnMount = true
+    /// `-o ro`: besides the kernel refusing writes through the mount, the daemon writes nothing
+    /// to any silo (no moves, no markers, no reconcile).
+    var readOnly = false
     var logLevel = "info"
     var showHelp = false
     var showVersion = false
@@ -32,7 +35,8 @@ struct DaemonOptions: Equatable {
                              kernel has it (default); off: /dev/fuse only
       -o noscan              do not scan new silos before mounting
       -o log_level=LEVEL     trace, debug, info, notice, warning, error
-      -o allow_other, ro, ...  passed to the kernel as for any FUSE file system
+      -o ro                  read-only: nothing is written to any silo (no moves, no markers)
+      -o allow_other, ...    passed to the kernel as for any FUSE file system
     """
 
     /// Mount-helper options that mean something to mount(8) or systemd, never to the kernel.
@@ -105,6 +109,8 @@ struct DaemonOptions: Equatable {
                 }
                 logLevel = value
             case "debug": debug = true; foreground = true
+            case "ro": readOnly = true; fuseOptions.removeAll { $0 == "ro" }; fuseOptions.append("ro")
+            case "rw": readOnly = false; fuseOptions.removeAll { $0 == "ro" }
             case "default_permissions", "subtype", "fsname": break   // always set by estuaryfs itself
             default:
                 if DaemonOptions.helperOnly.contains(key) || key.hasPrefix("x-") || key.hasPrefix("comment=") { continue }

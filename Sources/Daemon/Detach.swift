@@ -38,7 +38,12 @@ enum Detach {
         var cEnv: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
         defer { cArgv.forEach { free($0) }; cEnv.forEach { free($0) } }
         var pid = pid_t()
-        let rc = posix_spawn(&pid, "/proc/self/exe", &actions, &attributes, &cArgv, &cEnv)
+        // The kernel names a process after the file it executes: through /proc/self/exe every
+        // daemon would be "exe" to pgrep, pidof, top and systemd. So the binary's own path is
+        // run, and /proc/self/exe only when that path is gone (replaced by an upgrade, say).
+        var rc = ENOENT
+        if let path = executablePath() { rc = posix_spawn(&pid, path, &actions, &attributes, &cArgv, &cEnv) }
+        if rc == ENOENT || rc == EACCES { rc = posix_spawn(&pid, "/proc/self/exe", &actions, &attributes, &cArgv, &cEnv) }
         close(pipeFDs[1])
         guard rc == 0 else { close(pipeFDs[0]); return fail("cannot start the daemon: \(Errno(rawValue: rc))") }
         let message = (try? Sys.readAll(pipeFDs[0], limit: 65536)).map { String(decoding: $0, as: UTF8.self) } ?? ""
@@ -49,6 +54,28 @@ enum Detach {
         if message.isEmpty { return fail("the daemon exited before the mount was up (status \(status)); see the pool's estuaryfs.log") }
         writeStderr(message.hasSuffix("\n") ? message : message + "\n")
         return 1
+    }
+
+    /// The path /proc/self/exe points to, when it still names the running binary.
+    private static func executablePath() -> String? {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        let path = String(decoding: buffer.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return path.hasSuffix(" (deleted)") ? nil : path
+    }
+
+    /// In a child started through /proc/self/exe: takes the name "estuaryfs" instead of "exe".
+    /// Runs before any thread starts, as threads take their name from the thread creating them.
+    static func nameProcess() {
+        guard isChild else { return }
+        let fd = open("/proc/self/comm", O_RDWR | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var current = [UInt8](repeating: 0, count: 32)
+        let n = read(fd, &current, current.count)
+        guard n > 0, String(decoding: current.prefix(n), as: UTF8.self) == "exe\n" else { return }
+        _ = pwrite(fd, "estuaryfs", 9, 0)
     }
 
     /// Runs in the child once the mount is up: tells the parent and lets go of the terminal.

@@ -21,8 +21,12 @@ final class Housekeeping: Sendable {
     private let index: IndexStore
     private let freshnessInterval: Int
     private let running = Atomic<Bool>(false)
+    /// Rung by `stop`, so an unmount does not wait out the rest of a second.
+    private let stopping = Doorbell()
     private let thread = Mutex<OSThread?>(nil)
     private let rescan: @Sendable () throws -> String
+    /// Lost batches (`IndexStore.lostBatches`) that a rescan has since brought level.
+    private let repairedBatches = Atomic<Int>(0)
     private let logger = Logger(label: "estuary.housekeeping")
 
     init(namespace: Namespace, heat: HeatTracker, index: IndexStore, freshnessInterval: Int = 30,
@@ -40,13 +44,17 @@ final class Housekeeping: Sendable {
             var seconds = 0
             var lostSeen = 0
             while running.load(ordering: .relaxed) {
-                for _ in 0..<10 where running.load(ordering: .relaxed) { usleep(100_000) }
+                stopping.wait(seconds: 1)
+                guard running.load(ordering: .relaxed) else { break }
                 namespace.flushMetadata()
                 if index.lostBatches != lostSeen {
                     lostSeen = index.lostBatches
                     logger.error("namespace changes could not be committed to the index \(index.path); rescanning the silos")
-                    do { let result = try rescan(); logger.notice("rescan after the failed commit: \(result)") }
-                    catch { logger.error("rescan after the failed commit failed: \(error); run `estuary scan`") }
+                    do {
+                        let result = try rescan()
+                        repairedBatches.store(lostSeen, ordering: .relaxed)
+                        logger.notice("rescan after the failed commit: \(result)")
+                    } catch { logger.error("rescan after the failed commit failed: \(error); run `estuary scan`") }
                 }
                 seconds += 1
                 if seconds % freshnessInterval == 0 { namespace.refreshKnownFiles() }
@@ -61,8 +69,13 @@ final class Housekeeping: Sendable {
         thread.withLock { $0 = t }
     }
 
+    /// Some namespace changes never reached the index and no rescan has brought it level since:
+    /// the silos are ahead of the index, so the next mount must rescan them.
+    var indexBehindSilos: Bool { index.lostBatches > repairedBatches.load(ordering: .relaxed) }
+
     func stop() {
         running.store(false, ordering: .relaxed)
+        stopping.ring()
         thread.withLock { $0 }?.join()
         namespace.flushMetadata()
     }

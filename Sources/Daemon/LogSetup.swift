@@ -13,6 +13,9 @@ final class LogSink: Sendable {
 
     func mirrorWarningsToStderr(_ on: Bool) { warningsToStderr.store(on, ordering: .relaxed) }
 
+    /// Lines go to the pool's log file rather than to stderr.
+    var writesToFile: Bool { fd.withLock { $0 } != 2 }
+
     func write(_ line: String, level: Logger.Level) {
         write(line)
         if level >= .warning && warningsToStderr.load(ordering: .relaxed) && fd.withLock({ $0 }) != 2 {

@@ -8,9 +8,16 @@ enum MountPointCheck {
     static func prepare(_ path: String, log: (String) -> Void) throws {
         // statvfs always reaches the file system's daemon; stat may be answered from the
         // kernel's attribute cache even after the daemon died. While the kernel is still
-        // tearing down a killed daemon's io_uring queues, requests fail with ECONNABORTED.
+        // tearing down a killed daemon's io_uring queues, requests fail with ECONNABORTED, or
+        // with ECANCELED when the ring entry they were given is cancelled: asked again a
+        // moment later, the connection says what it is.
         var fs = statvfs()
-        if statvfs(path, &fs) != 0 && (errno == ENOTCONN || errno == ECONNABORTED) { return try detachDead(path, log: log) }
+        var rc = statvfs(path, &fs), error = errno
+        for _ in 0..<100 where rc != 0 && error == ECANCELED {
+            usleep(20_000)
+            rc = statvfs(path, &fs); error = errno
+        }
+        if rc != 0 && (error == ENOTCONN || error == ECONNABORTED) { return try detachDead(path, log: log) }
         do {
             let stat = try Sys.statPath(path)
             guard stat.isDirectory else { throw DaemonError("mount point \(path) is not a directory") }
@@ -25,6 +32,40 @@ enum MountPointCheck {
         if let existing = mountedAt(path) {
             throw DaemonError("mount point \(path) is in use: \(existing.source) is already mounted there (\(existing.type))")
         }
+    }
+
+    /// A silo inside the mount point would be hidden by the mount (the daemon's own descriptors
+    /// would reach through it into the pool: scans fail, creates give EROFS), and a mount point
+    /// inside a silo would make the pool show itself, its own accesses to that silo walking
+    /// back into the mount. Both are refused, naming the silo; paths are compared with
+    /// symlinks resolved.
+    static func checkSilos(_ silos: [(name: String, path: String)], mountpoint: String) throws {
+        let mount = resolved(mountpoint)
+        for silo in silos {
+            let path = resolved(silo.path)
+            if path == mount {
+                throw DaemonError("silo '\(silo.name)' (\(silo.path)) is the mount point itself; mount the pool on another directory")
+            }
+            if isInside(path, mount) {
+                throw DaemonError("silo '\(silo.name)' (\(silo.path)) is inside the mount point \(mountpoint): the mount would hide it. " +
+                                  "Move the silo out of \(mountpoint), or mount the pool elsewhere")
+            }
+            if isInside(mount, path) {
+                throw DaemonError("the mount point \(mountpoint) is inside silo '\(silo.name)' (\(silo.path)): the pool would contain itself. " +
+                                  "Mount the pool on a directory outside its silos")
+            }
+        }
+    }
+
+    private static func isInside(_ path: String, _ directory: String) -> Bool {
+        directory == "/" ? path != "/" : path.hasPrefix(directory + "/")
+    }
+
+    /// The path with symlinks resolved, or as given when it cannot be (a silo that is offline).
+    private static func resolved(_ path: String) -> String {
+        guard let real = realpath(path, nil) else { return path }
+        defer { free(real) }
+        return String(cString: real)
     }
 
     /// "Transport endpoint is not connected": a FUSE daemon died; detach its mount.

@@ -32,7 +32,12 @@ final class ObjectiveService: Sendable {
 
     func start() {
         namespace.loadDirectoryObjectives()
-        reconciler.start()
+        // A read-only mount moves nothing: objectives are explained and checked, not enforced.
+        if pool.readOnly {
+            logger.notice("the pool is mounted read-only: objectives are not enforced (no file is moved)")
+        } else {
+            reconciler.start()
+        }
         hangups.store(true, ordering: .relaxed)
         // SIGHUP stays blocked in every thread; this one takes it with sigwait and reloads.
         let t = OSThread.start { [self] in

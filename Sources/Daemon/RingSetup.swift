@@ -40,6 +40,7 @@ enum RingSetup {
     /// One line for logs and `estuary status`.
     static func describe(_ state: RingState?) -> String {
         guard let state else { return "/dev/fuse" }
+        if let failure = state.failure, !state.active { return "/dev/fuse (io_uring failed: \(failure))" }
         guard state.active else { return "/dev/fuse (the kernel did not take io_uring)" }
         return "io_uring, \(state.queues) queues × \(state.threadsPerQueue) threads, \(state.requests) request\(state.requests == 1 ? "" : "s")"
     }

@@ -18,6 +18,8 @@ final class SiloWatch: Sendable {
     private let namespace: Namespace
     private let logger = Logger(label: "estuary.health")
     private let running = Atomic<Bool>(false)
+    /// Rung by `stop`, so an unmount does not wait out the two seconds between checks.
+    private let stopping = Doorbell()
     private let thread = Mutex<OSThread?>(nil)
 
     init(pool: PoolContext, namespace: Namespace) { self.pool = pool; self.namespace = namespace }
@@ -26,7 +28,8 @@ final class SiloWatch: Sendable {
         running.store(true, ordering: .relaxed)
         let t = OSThread.start { [self] in
             while running.load(ordering: .relaxed) {
-                for _ in 0..<20 where running.load(ordering: .relaxed) { usleep(100_000) }
+                stopping.wait(seconds: 2)
+                guard running.load(ordering: .relaxed) else { break }
                 check()
             }
         }
@@ -35,6 +38,7 @@ final class SiloWatch: Sendable {
 
     func stop() {
         running.store(false, ordering: .relaxed)
+        stopping.ring()
         thread.withLock { $0 }?.join()
     }
 

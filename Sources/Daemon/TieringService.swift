@@ -58,7 +58,9 @@ final class TieringService: Sendable {
             }
             return mover.moveAndWait(ino, to: target.id)
         }
-        mover.start()
+        // A read-only mount writes nothing to its silos: the mover (which also resumes queued
+        // jobs and clears leftovers in staging) does not run.
+        if !pool.readOnly { mover.start() }
     }
 
     /// Another writable silo with room for `bytes` (plus its floor): the same tier first, then

@@ -1,5 +1,6 @@
 import CFuse3
 import CFuseRing
+import Synchronization
 import Syscalls
 #if canImport(Glibc)
 import Glibc
@@ -17,6 +18,8 @@ public struct RingState: Sendable, Equatable {
     public var queues: Int
     public var threadsPerQueue: Int
     public var requests: UInt64
+    /// Why a ring thread failed, when one did (the session then serves /dev/fuse).
+    public var failure: String?
 }
 
 /// A low-level libfuse session: options, mount, the multithreaded loop, unmount.
@@ -29,7 +32,9 @@ public final class FuseSession: @unchecked Sendable {
     private var arguments: [UnsafeMutablePointer<CChar>?]
     public private(set) var mountpoint: String?
     private var signalsInstalled = false
-    private var ring: OpaquePointer?
+    /// The io_uring transport while it runs, then what it was when it stopped: `ringState` may be
+    /// asked from any thread (the control socket's status), and must never reach a freed ring.
+    private let ring = Mutex<(running: OpaquePointer?, final: RingState?)>((nil, nil))
 
     /// `options` are mount options as for `-o` (e.g. "allow_other", "default_permissions", "fsname=x").
     public init(options: [String], operations: any FuseOperations, debug: Bool = false) throws(FuseError) {
@@ -92,26 +97,42 @@ public final class FuseSession: @unchecked Sendable {
     /// then serves /dev/fuse alone). Whether the kernel took it is known only after its INIT:
     /// see `ringState`.
     public func startRing(threadsPerQueue: Int, maxWrite: UInt32) -> String? {
-        guard ring == nil else { return nil }
         var why = [CChar](repeating: 0, count: 256)
         let userdata = Unmanaged.passUnretained(dispatcher).toOpaque()
-        ring = estuary_ring_start(UnsafeMutableRawPointer(session), userdata, UInt32(max(0, threadsPerQueue)),
-                                  Int(maxWrite), &why, why.count)
-        return ring == nil ? String(decoding: why.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil
+        let session = self.session
+        let started = ring.withLock { ring -> Bool in
+            guard ring.running == nil else { return true }
+            ring.running = estuary_ring_start(UnsafeMutableRawPointer(session), userdata, UInt32(max(0, threadsPerQueue)),
+                                              Int(maxWrite), &why, why.count)
+            return ring.running != nil
+        }
+        return started ? nil : String(decoding: why.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// The io_uring transport: whether the kernel accepted it, its shape, and requests served.
+    /// The io_uring transport: whether the kernel accepted it, its shape, and requests served;
+    /// after `stopRing`, what it was when it stopped.
     public var ringState: RingState? {
-        guard let ring, estuary_ring_threads_per_queue(ring) > 0 else { return nil }
-        return RingState(active: estuary_ring_active(ring) != 0, queues: Int(estuary_ring_queues(ring)),
-                         threadsPerQueue: Int(estuary_ring_threads_per_queue(ring)), requests: estuary_ring_requests(ring))
+        ring.withLock { ring in ring.running.flatMap(FuseSession.state(of:)) ?? ring.final }
     }
 
-    /// Ends the ring threads; call once the loop has returned.
+    private static func state(of ring: OpaquePointer) -> RingState? {
+        guard estuary_ring_threads_per_queue(ring) > 0 else { return nil }
+        var why = [CChar](repeating: 0, count: 256)
+        let failed = estuary_ring_failure(ring, &why, why.count) != 0
+        return RingState(active: estuary_ring_active(ring) != 0, queues: Int(estuary_ring_queues(ring)),
+                         threadsPerQueue: Int(estuary_ring_threads_per_queue(ring)), requests: estuary_ring_requests(ring),
+                         failure: failed ? String(decoding: why.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : nil)
+    }
+
+    /// Ends the ring threads; call once the loop has returned. The ring is freed under the
+    /// lock `ringState` takes, so no reader can be inside it.
     public func stopRing() {
-        guard let ring else { return }
-        estuary_ring_stop(ring)
-        self.ring = nil
+        ring.withLock { ring in
+            guard let running = ring.running else { return }
+            ring.final = FuseSession.state(of: running)
+            estuary_ring_stop(running)
+            ring.running = nil
+        }
     }
 
     public func unmount() {

@@ -15,10 +15,14 @@ public final class PoolContext: Sendable {
     public let silos: SiloSet
     /// Silos that could not be attached, with the reason; they are offline, the rest serve.
     public let offline: [SiloError]
+    /// Opened for a read-only mount: every silo is read-only, so nothing writes to any of them
+    /// (not even the marker a first attach writes). The index is still written.
+    public let readOnly: Bool
 
     /// Opens the index (creating the state directory) and attaches every silo.
-    public init(config: PoolConfig) throws {
+    public init(config: PoolConfig, readOnly: Bool = false) throws {
         self.config = config
+        self.readOnly = readOnly
         paths = PoolPaths(config)
         try PoolContext.makeDirectory(config.stateDirectory)
         let index: IndexStore
@@ -36,7 +40,8 @@ public final class PoolContext: Sendable {
         var offline: [SiloError] = []
         for (order, (silo, id)) in zip(config.silos, ids).enumerated() {
             let s = Silo(id: id, name: silo.name, path: silo.path, tier: silo.tier, tierRank: tierRank[silo.tier] ?? order,
-                         order: order, minFree: silo.minFree, readOnly: silo.readOnly, pool: config.name,
+                         order: order, minFree: silo.minFree, readOnly: silo.readOnly || readOnly, pool: config.name,
+                         // From the config, not the mount: a silo that has its marker still must.
                          markerExpected: scanned.contains(id) && !silo.readOnly)
             do { try s.attach() } catch { offline.append(error) }
             silos.append(s)

@@ -6,7 +6,13 @@ import Glibc
 public final class Doorbell: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let rang = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private var pending = false   // guarded by mutex: rung since the last wait returned
+    // Guarded by mutex. A ring wakes every thread waiting at that moment, and the next wait to
+    // start if none was: each waiter compares the count with the one it started from, and a
+    // ring nobody has seen yet (`rings > seen`) ends the next wait at once. (A single pending
+    // flag let the first waiter to wake clear it, so the others slept out their timeout: a
+    // mover with four workers took up to two seconds to stop.)
+    private var rings: UInt64 = 0
+    private var seen: UInt64 = 0
 
     public init() {
         pthread_mutex_init(mutex, nil)
@@ -24,7 +30,7 @@ public final class Doorbell: @unchecked Sendable {
 
     public func ring() {
         pthread_mutex_lock(mutex)
-        pending = true
+        rings &+= 1
         pthread_cond_broadcast(rang)
         pthread_mutex_unlock(mutex)
     }
@@ -36,8 +42,9 @@ public final class Doorbell: @unchecked Sendable {
         let nanoseconds = Int(now.tv_nsec) + Int(seconds * 1e9)
         var deadline = timespec(tv_sec: now.tv_sec + nanoseconds / 1_000_000_000, tv_nsec: nanoseconds % 1_000_000_000)
         pthread_mutex_lock(mutex)
-        while !pending { if pthread_cond_timedwait(rang, mutex, &deadline) != 0 { break } }
-        pending = false
+        let start = rings > seen ? seen : rings
+        while rings == start { if pthread_cond_timedwait(rang, mutex, &deadline) != 0 { break } }
+        seen = rings
         pthread_mutex_unlock(mutex)
     }
 }

@@ -41,6 +41,11 @@ int estuary_ring_want_handle_killpriv_v2(void *userdata);
 
 /// 1 once the kernel accepted io_uring and every queue registered; 0 before, or if it refused.
 int estuary_ring_active(const struct estuary_ring *ring);
+/// 1 when a ring thread failed, with why; "given up after INIT" when a queue could not
+/// register and the kernel was told to serve /dev/fuse instead (else the mount would hang).
+/// The environment variable ESTUARY_TEST_RING_FAULT=register-queue-0, read at start, makes
+/// queue 0's entries fail before registering, for the tests of that fallback.
+int estuary_ring_failure(struct estuary_ring *ring, char *why, size_t why_size);
 /// Queues (possible CPUs) and threads per queue.
 unsigned estuary_ring_queues(const struct estuary_ring *ring);
 unsigned estuary_ring_threads_per_queue(const struct estuary_ring *ring);
