@@ -25,6 +25,9 @@ public final class Reconciler: Sendable {
     private let batch: Int
     private let running = Atomic<Bool>(false)
     private let triggered = Atomic<Bool>(false)
+    /// Rung by `trigger` and `stop`: a pass asked for starts at once, and a stopping daemon
+    /// does not wait out a sleep before it lets go of the pool.
+    private let wake = Doorbell()
     private let thread = Mutex<OSThread?>(nil)
     private let last = Mutex<ReconcilePlan?>(nil)
     /// When the policy was last replaced: older move failures no longer hold a file back.
@@ -49,19 +52,20 @@ public final class Reconciler: Sendable {
         trigger()
     }
 
-    public func trigger() { triggered.store(true, ordering: .relaxed) }
+    public func trigger() { triggered.store(true, ordering: .relaxed); wake.ring() }
 
     public func start() {
         running.store(true, ordering: .relaxed)
         installHooks()
         trigger()
         let t = OSThread.start { [self] in
-            var waited = 0.0
+            var last = monotonicSeconds()
             while running.load(ordering: .relaxed) {
-                usleep(200_000)
-                waited += 0.2
-                if triggered.exchange(false, ordering: .relaxed) || waited >= currentPolicy.interval {
-                    waited = 0
+                let interval = currentPolicy.interval
+                wake.wait(seconds: max(0.001, min(interval - (monotonicSeconds() - last), 1)))
+                guard running.load(ordering: .relaxed) else { break }
+                if triggered.exchange(false, ordering: .relaxed) || monotonicSeconds() - last >= interval {
+                    last = monotonicSeconds()
                     reconcile()
                 }
             }
@@ -71,6 +75,7 @@ public final class Reconciler: Sendable {
 
     public func stop() {
         running.store(false, ordering: .relaxed)
+        wake.ring()
         thread.withLock { $0 }?.join()
     }
 
