@@ -57,5 +57,10 @@ final class OpenHandles: Sendable {
         _ = file   // released here, outside the lock: a close may take a while
     }
 
+    /// The silo whose copy the handle `fd` of `ino` uses now.
+    func silo(_ ino: UInt64, fd: Int32) -> Int? {
+        shard(ino).files.withLock { $0[ino]?[fd]?.silo.load(ordering: .acquiring) }
+    }
+
     func files(_ ino: UInt64) -> [BackingFile] { shard(ino).files.withLock { Array(($0[ino] ?? [:]).values) } }
 }
