@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Syscalls
 import Testing
 #if canImport(Glibc)
@@ -45,5 +46,60 @@ struct MoveSafetyTests {
         #expect(!FileManager.default.fileExists(atPath: pool.siloPath("bulk0") + "/tagged.bin"))
         #expect((backing.withCString { try? Sys.getXattr(AT_FDCWD, $0, "user.notes") }) == tag)
         #expect(try Sys.readAll(try Sys.open(path, flags: O_RDONLY), limit: 1 << 20) == data)
+    }
+
+    private func openDescriptors(_ pid: Int32) -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
+    }
+
+    /// Other programs open and close the file by the hundred while it moves back and forth;
+    /// a long-lived handle writes after each move. Each close is a RELEASE that may come while
+    /// the move switches the handles to the new copy: the switch must neither touch a number
+    /// that release closed (and the daemon reused) nor leave the writer on the deleted copy.
+    @Test func handlesClosingDuringTheSwitchLoseNoWrites() throws {
+        let pool = try TestPool(silos: [("fast0", "fast"), ("bulk0", "bulk")], extraConfig: "extent_size = \"1MiB\"")
+        try pool.mount()
+        defer { _ = try? pool.unmount() }
+        let path = pool.path("busy.bin")
+        var model = [UInt8](repeating: 0, count: 4 << 20)
+        try Data(model).write(to: URL(fileURLWithPath: path))
+        let writer = try Sys.open(path, flags: O_RDWR)
+        defer { close(writer) }
+        let daemon = try #require(pool.daemonPid)
+        // A first move opens what the daemon keeps open for moves (the staging directories...).
+        for tier in ["bulk", "fast"] { #expect(try pool.estuary(["move", path, "--to", tier, "--wait"]).status == 0) }
+        let before = openDescriptors(daemon)
+
+        let stop = Atomic<Bool>(false)
+        let churn = OSThread.start {
+            var readers: [Int32] = []
+            while !stop.load(ordering: .relaxed) {
+                while readers.count < 200 { let r = open(path, O_RDONLY); if r < 0 { break }; readers.append(r) }
+                // Close the low half, then open again: the daemon frees and reuses numbers.
+                for r in readers.prefix(100) { close(r) }
+                readers.removeFirst(min(100, readers.count))
+            }
+            readers.forEach { close($0) }
+        }
+        for round in 0..<12 {
+            let move = try pool.estuary(["move", path, "--to", round % 2 == 0 ? "bulk" : "fast", "--wait"])
+            #expect(move.status == 0, "move \(round): \(move.output)")
+            let patch = [UInt8](repeating: UInt8(round + 1), count: 4096)
+            let at = round * 300_000
+            _ = try patch.withUnsafeBytes { try Sys.pwrite(writer, $0.baseAddress!, $0.count, Int64(at)) }
+            model.replaceSubrange(at..<(at + 4096), with: patch)
+            let fresh = try Sys.open(path, flags: O_RDONLY)
+            let seen = try Sys.readAll(fresh, limit: 1 << 23)
+            close(fresh)
+            #expect(seen == model, "after move \(round), a fresh open must see the write made through the open handle")
+        }
+        stop.store(true, ordering: .relaxed)
+        churn.join()
+        let silo = pool.siloPath("fast0") + "/busy.bin"   // twelve moves: back on fast0
+        #expect(try Sys.readAll(try Sys.open(silo, flags: O_RDONLY), limit: 1 << 23) == model)
+        // Every handle but the writer's is closed: the daemon holds no descriptor a switch
+        // made on a number that release had closed.
+        for _ in 0..<50 where openDescriptors(daemon) > before { usleep(100_000) }
+        #expect(openDescriptors(daemon) <= before, "the daemon had \(before) descriptors, now \(openDescriptors(daemon))")
     }
 }
