@@ -12,7 +12,7 @@ import Glibc
 @Suite(.serialized)
 struct MmapMoveTests {
     /// How long the writer runs; `make soak` raises it (ESTUARY_MMAP_MOVE_SECONDS).
-    static let seconds = Double(ProcessInfo.processInfo.environment["ESTUARY_MMAP_MOVE_SECONDS"] ?? "") ?? 15
+    static let seconds = Double(ProcessInfo.processInfo.environment["ESTUARY_MMAP_MOVE_SECONDS"] ?? "") ?? 10
 
     /// The bytes the mapping should hold, and the writer's switch: the writer holds the lock
     /// for each write, so whoever holds it sees the model and the mapping agree.
@@ -95,19 +95,7 @@ struct MmapMoveTests {
         }
         // Other programs open and close the file all the while (each close is a RELEASE that
         // may meet the switch of the open handles to the new copy).
-        let reader = OSThread.start {
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            var n = 0
-            while !shared.state.withLock({ $0.stop }) {
-                let r = open(path, O_RDONLY)
-                if r >= 0 {
-                    _ = buffer.withUnsafeMutableBytes { pread(r, $0.baseAddress!, 4096, off_t((n * 7919 % 51_200) * 4096)) }
-                    close(r)
-                }
-                n += 1
-                usleep(1000)
-            }
-        }
+        let churn = HandleChurn(path, depth: 600)
         let start = monotonicSeconds()
         var moves = 0
         var mismatches: [String] = []
@@ -127,7 +115,7 @@ struct MmapMoveTests {
         shared.state.withLock { $0.stop = true }
         writer.join()
         syncer.join()
-        reader.join()
+        churn.stop()
         #expect(msync(map, size, MS_SYNC) == 0)
         #expect(fsync(fd) == 0)
         munmap(map, size)

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Syscalls
 import Testing
 #if canImport(Glibc)
@@ -70,17 +69,7 @@ struct MoveSafetyTests {
         for tier in ["bulk", "fast"] { #expect(try pool.estuary(["move", path, "--to", tier, "--wait"]).status == 0) }
         let before = openDescriptors(daemon)
 
-        let stop = Atomic<Bool>(false)
-        let churn = OSThread.start {
-            var readers: [Int32] = []
-            while !stop.load(ordering: .relaxed) {
-                while readers.count < 200 { let r = open(path, O_RDONLY); if r < 0 { break }; readers.append(r) }
-                // Close the low half, then open again: the daemon frees and reuses numbers.
-                for r in readers.prefix(100) { close(r) }
-                readers.removeFirst(min(100, readers.count))
-            }
-            readers.forEach { close($0) }
-        }
+        let churn = HandleChurn(path)
         for round in 0..<12 {
             let move = try pool.estuary(["move", path, "--to", round % 2 == 0 ? "bulk" : "fast", "--wait"])
             #expect(move.status == 0, "move \(round): \(move.output)")
@@ -93,8 +82,7 @@ struct MoveSafetyTests {
             close(fresh)
             #expect(seen == model, "after move \(round), a fresh open must see the write made through the open handle")
         }
-        stop.store(true, ordering: .relaxed)
-        churn.join()
+        churn.stop()
         let silo = pool.siloPath("fast0") + "/busy.bin"   // twelve moves: back on fast0
         #expect(try Sys.readAll(try Sys.open(silo, flags: O_RDONLY), limit: 1 << 23) == model)
         // Every handle but the writer's is closed: the daemon holds no descriptor a switch
