@@ -154,13 +154,21 @@ struct MoveExecution {
     /// The copy loop: the next extent is one a reader or writer asked for, else the hottest
     /// not yet copied (the order is re-sorted by heat every second), else the lowest numbered.
     /// Each worker has one extent in flight; one written to meanwhile is copied again.
+    /// Writes faster than the copy (a mapping synced over and over) could keep extents due
+    /// for ever: after twice the file's extents have been copied, what is still due is left
+    /// to `catchUp`, which copies it with writers held back, so every move ends.
     private mutating func copyAll(_ sourceFD: Int32, _ stagingFD: Int32, _ workers: ExtentWorkers, _ gate: MoveGate) throws(MoveStop) {
         var flight = Flight()
         var queue: [Int] = []
         var cursor = 0
         var sortedAt = -1.0
+        var submitted = 0
         while true {
             if mover.isCancelled(job.id) { throw .cancelled }
+            if submitted > 2 * job.extentCount + 2 * workers.count {
+                while workers.inFlight > 0 { try collect(workers, &flight) }
+                return
+            }
             for extent in gate.takeDirty() {
                 JobBits.clear(&job.done, extent)
                 flight.wanted.append(extent)
@@ -196,6 +204,7 @@ struct MoveExecution {
             if let extent = next {
                 workers.submit(ExtentTask(kind: .copy, extent: extent, size: job.size))
                 flight.copying.insert(extent)
+                submitted += 1
                 continue
             }
             if workers.inFlight > 0 {
