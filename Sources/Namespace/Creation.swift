@@ -18,23 +18,49 @@ extension Namespace {
     /// backing descriptor, which becomes the file handle.
     public func create(parent: UInt64, name: UnsafeBufferPointer<UInt8>, mode: UInt32, flags: Int32, creator: Creator) throws(Errno) -> (EntryRow, Int32) {
         var fd: Int32 = -1
-        let row = try makeEntry(parent: parent, name: name, creator: creator, isDirectory: false, hintFD: { fd }) { dirFD, cName, owner throws(Errno) in
-            let openFlags = BackingOpenFlags.open(flags, truncate: false) | O_CREAT | O_EXCL | O_CLOEXEC
-            fd = openat(dirFD, cName, openFlags, mode_t(mode & 0o7777))
-            if fd < 0 { throw Errno.current }
-            if fchown(fd, owner.uid, owner.gid) != 0 { throw Errno.current }
-            // chown drops setuid/setgid even for root; put back what was asked for.
-            if mode & 0o6000 != 0 { _ = fchmod(fd, mode_t(mode & 0o7777)) }
-            return try Sys.fstat(fd)
+        let row: EntryRow
+        do throws(Errno) {
+            row = try makeEntry(parent: parent, name: name, creator: creator, isDirectory: false, hintFD: { fd }) { dirFD, cName, owner throws(Errno) in
+                let openFlags = BackingOpenFlags.open(flags, truncate: false) | O_CREAT | O_EXCL | O_CLOEXEC
+                fd = openat(dirFD, cName, openFlags, mode_t(mode & 0o7777))
+                if fd < 0 { throw Errno.current }
+                do throws(Errno) {
+                    if fchown(fd, owner.uid, owner.gid) != 0 { throw Errno.current }
+                    // chown drops setuid/setgid even for root; put back what was asked for.
+                    if mode & 0o6000 != 0 && fchmod(fd, mode_t(mode & 0o7777)) != 0 { throw Errno.current }
+                    return try Sys.fstat(fd)
+                } catch {
+                    // O_EXCL made the file ours: a create that failed leaves nothing behind.
+                    Sys.close(fd)
+                    fd = -1
+                    undoCreate(dirFD, cName, directory: false)
+                    throw error
+                }
+            }
+        } catch {
+            // The index refused the entry (makeEntry removed the file): the descriptor goes too.
+            if fd >= 0 { Sys.close(fd) }
+            throw error
         }
-        handles.add(row.ino, fd: fd, flags: flags & ~(O_CREAT | O_EXCL | O_TRUNC))
+        handles.add(row.ino, fd: fd, flags: flags & ~(O_CREAT | O_EXCL | O_TRUNC), silo: row.silo)
         return (row, fd)
+    }
+
+    /// Removes what a failed create made, before its error is reported.
+    private func undoCreate(_ dirFD: Int32, _ cName: UnsafePointer<CChar>, directory: Bool) {
+        if unlinkat(dirFD, cName, directory ? AT_REMOVEDIR : 0) != 0 {
+            logger.error("could not remove a half-made entry after a failed create: \(Errno.current)")
+        }
     }
 
     public func mknod(parent: UInt64, name: UnsafeBufferPointer<UInt8>, mode: UInt32, rdev: UInt64, creator: Creator) throws(Errno) -> EntryRow {
         try makeEntry(parent: parent, name: name, creator: creator, isDirectory: false) { dirFD, cName, owner throws(Errno) in
             if mknodat(dirFD, cName, mode_t(mode), dev_t(rdev)) != 0 { throw Errno.current }
-            if fchownat(dirFD, cName, owner.uid, owner.gid, AT_SYMLINK_NOFOLLOW) != 0 { throw Errno.current }
+            if fchownat(dirFD, cName, owner.uid, owner.gid, AT_SYMLINK_NOFOLLOW) != 0 {
+                let e = Errno.current
+                undoCreate(dirFD, cName, directory: false)
+                throw e
+            }
             if mode & 0o6000 != 0 { _ = fchmodat(dirFD, cName, mode_t(mode & 0o7777), 0) }
             return try Sys.lstatat(dirFD, cName)
         }
@@ -43,7 +69,11 @@ extension Namespace {
     public func mkdir(parent: UInt64, name: UnsafeBufferPointer<UInt8>, mode: UInt32, creator: Creator) throws(Errno) -> EntryRow {
         try makeEntry(parent: parent, name: name, creator: creator, isDirectory: true) { dirFD, cName, owner throws(Errno) in
             if mkdirat(dirFD, cName, mode_t(mode & 0o7777)) != 0 { throw Errno.current }
-            if fchownat(dirFD, cName, owner.uid, owner.gid, AT_SYMLINK_NOFOLLOW) != 0 { throw Errno.current }
+            if fchownat(dirFD, cName, owner.uid, owner.gid, AT_SYMLINK_NOFOLLOW) != 0 {
+                let e = Errno.current
+                undoCreate(dirFD, cName, directory: true)
+                throw e
+            }
             if owner.mode & 0o7000 != 0 { _ = fchmodat(dirFD, cName, mode_t(owner.mode & 0o7777), 0) }
             return try Sys.lstatat(dirFD, cName)
         } modeFor: { parentRow in
@@ -58,7 +88,11 @@ extension Namespace {
         var row = try makeEntry(parent: parent, name: name, creator: creator, isDirectory: false, target: targetBytes) { dirFD, cName, owner throws(Errno) in
             let rc = withCPath(targetBytes) { symlinkat($0, dirFD, cName) }
             if rc != 0 { throw Errno.current }
-            if fchownat(dirFD, cName, owner.uid, owner.gid, AT_SYMLINK_NOFOLLOW) != 0 { throw Errno.current }
+            if fchownat(dirFD, cName, owner.uid, owner.gid, AT_SYMLINK_NOFOLLOW) != 0 {
+                let e = Errno.current
+                undoCreate(dirFD, cName, directory: false)
+                throw e
+            }
             return try Sys.lstatat(dirFD, cName)
         }
         row.target = targetBytes

@@ -55,13 +55,13 @@ extension Namespace {
             // cached pages go with the open reply (no keep_cache).
             reportNow(attributesOf: ino)
         }
-        handles.add(ino, fd: fd, flags: flags)
+        handles.add(ino, fd: fd, flags: flags, silo: silo.id)
         return (fd, changed, (stat?.size ?? 1) == 0)
     }
 
+    /// Ends a handle: its descriptor closes once no move holds it (see BackingFile).
     public func release(_ ino: UInt64, fd: Int32) {
         handles.remove(ino, fd: fd)
-        Sys.close(fd)
     }
 }
 

@@ -22,14 +22,20 @@ extension Namespace {
     /// Writes `data` at `offset` of the backing file. Size and times go to memory at once (so
     /// stat sees them) and to the index in batches.
     public func write(_ ino: UInt64, fd: Int32, data: UnsafeRawBufferPointer, offset: Int64) throws(Errno) -> Int {
+        let failedOn = handles.silo(ino, fd: fd)
         do {
             return try writeOnce(ino, fd: fd, data: data, offset: offset)
         } catch {
             // A full silo: move the file where there is room (its handles follow), then write again.
             guard error == .noSpace || error == .diskQuotaExceeded, let relocate = spaceHandler.withLock({ $0.function }) else { throw error }
-            let needed = offset + Int64(data.count)
-            logger.notice("silo full while writing inode \(ino); moving it to a silo with room")
-            guard relocate(ino, needed) else { throw error }
+            // The kernel writes a mapping's dirty pages back in parallel, so several writes meet
+            // the full silo together. Whichever moves the file, the handle follows it: a write
+            // whose handle is on another copy now just writes again.
+            if failedOn == nil || handles.silo(ino, fd: fd) == failedOn {
+                let needed = offset + Int64(data.count)
+                logger.notice("silo full while writing inode \(ino); moving it to a silo with room")
+                if !relocate(ino, needed) && (failedOn == nil || handles.silo(ino, fd: fd) == failedOn) { throw error }
+            }
             return try writeOnce(ino, fd: fd, data: data, offset: offset)
         }
     }

@@ -140,18 +140,3 @@ final class MoveGates: Sendable {
         }
     }
 }
-
-/// Backing descriptors open per inode with the flags they were opened with, so a move can
-/// point them at the new copy in place.
-final class OpenHandles: Sendable {
-    private let table = Mutex<[UInt64: [Int32: Int32]]>([:])
-
-    func add(_ ino: UInt64, fd: Int32, flags: Int32) { table.withLock { $0[ino, default: [:]][fd] = flags } }
-    func remove(_ ino: UInt64, fd: Int32) {
-        table.withLock { t in
-            t[ino]?.removeValue(forKey: fd)
-            if t[ino]?.isEmpty == true { t.removeValue(forKey: ino) }
-        }
-    }
-    func handles(_ ino: UInt64) -> [Int32: Int32] { table.withLock { $0[ino] ?? [:] } }
-}

@@ -21,17 +21,41 @@ extension Namespace {
         try openDirectory(try entry(row.parent), in: silo, create: create)
     }
 
-    /// Points every open handle of `ino` at `row`'s copy (now in another silo) and takes the
-    /// row as current. Runs while the move gate holds writers back, so no write is lost.
-    public func switchHandles(_ ino: UInt64, to row: EntryRow) throws(Errno) {
-        let silo = try silo(of: row)
-        let path = try relativePath(of: row)
-        for (fd, flags) in handles.handles(ino) {
-            let fresh = try silo.open(path, flags: BackingOpenFlags.open(flags, truncate: false))
-            if estuary_dup_cloexec(fresh, fd) < 0 { let e = Errno.current; Sys.close(fresh); throw e }
-            Sys.close(fresh)
+    /// Opens the new copy once for every open handle of `ino`, with each handle's flags, through
+    /// `reopen` (given the flags, returns a descriptor or throws). Runs while the move gate holds
+    /// writes and opens back and before the index names the new copy: a handle that cannot be
+    /// reopened stops the move while the source is still the file.
+    public func prepareHandleSwitch(_ ino: UInt64, reopen: (Int32) throws(Errno) -> Int32) throws(Errno) -> HandleSwitch {
+        var prepared = HandleSwitch()
+        for file in handles.files(ino) {
+            let fresh = try reopen(BackingOpenFlags.open(file.flags, truncate: false))
+            prepared.pairs.append((file, fresh))
         }
+        return prepared
+    }
+
+    /// Points every prepared handle at the new copy (dup3 onto its number, which the prepared
+    /// switch keeps open however a release races with it) and takes `row`, now naming the new
+    /// copy, as current. Returns how many handles could not be switched: those still read and
+    /// write the old copy, which must then stay.
+    public func switchHandles(_ prepared: consuming HandleSwitch, to row: EntryRow) -> Int {
+        var failed = 0
+        for (file, fresh) in prepared.pairs {
+            if estuary_dup_cloexec(fresh, file.fd) < 0 {
+                logger.error("inode \(file.ino): could not point handle \(file.fd) at the new copy: \(Errno.current)")
+                failed += 1
+            } else {
+                file.silo.store(row.silo, ordering: .releasing)
+            }
+        }
+        prepared.closeFresh()
         if let old = nodes.refresh(row), let change = Namespace.cachedChange(from: old, to: row) { report([change]) }
+        return failed
+    }
+
+    /// How many open handles of `ino` still use its copy on `silo`.
+    public func handles(of ino: UInt64, on silo: SiloID) -> Int {
+        handles.files(ino).filter { $0.silo.load(ordering: .acquiring) == silo }.count
     }
 
     public func addAttributeProvider(_ provider: @escaping @Sendable (EntryRow, String) -> [UInt8]?) {
@@ -70,4 +94,19 @@ extension Namespace {
         } catch { throw indexFailure(error, "tree walk") }
         return result
     }
+}
+
+/// Descriptors of a file's new copy, one per open handle, waiting for the switch. Whatever is
+/// not switched is closed when this goes.
+public struct HandleSwitch: ~Copyable {
+    fileprivate var pairs: [(file: BackingFile, fresh: Int32)] = []
+
+    fileprivate init() {}
+
+    fileprivate mutating func closeFresh() {
+        for pair in pairs { Sys.close(pair.fresh) }
+        pairs = []
+    }
+
+    deinit { for pair in pairs { Sys.close(pair.fresh) } }
 }

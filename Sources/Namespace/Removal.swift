@@ -7,7 +7,10 @@ import Glibc
 
 extension Namespace {
     /// Removes one name. The last name of a file takes its data with it, including shadowed
-    /// copies in other silos: the caller deleted the file, not one copy of it.
+    /// copies in other silos: the caller deleted the file, not one copy of it, and a copy left
+    /// behind would bring the name back at the next scan (docs/decisions.md, "Deleting a name
+    /// deletes its shadowed duplicates"). The shadows go first: one that cannot be removed
+    /// fails the unlink with nothing removed.
     public func unlink(parent: UInt64, name nameBuffer: UnsafeBufferPointer<UInt8>) throws(Errno) {
         let name = Array(nameBuffer)
         guard var row = try existing(parent: parent, name: nameBuffer) else { throw Errno.noSuchFileOrDirectory }
@@ -19,13 +22,13 @@ extension Namespace {
         let silo = try silo(of: row)
         let dirFD = try openDirectory(parentRow, in: silo, create: false)
         defer { Sys.close(dirFD) }
+        if row.nlink <= 1 {
+            for shadow in try shadows(of: row.ino) where shadow.silo != silo.id { try removeShadow(parentRow, name, on: shadow.silo) }
+        }
         if withCPath(name, { unlinkat(dirFD, $0, 0) }) != 0 {
             let e = Errno.current
             if e != .noSuchFileOrDirectory { throw e }
         }
-        let lastName = row.nlink <= 1
-        let shadows = lastName && index.mayHoldShadows ? ((try? index.query { tx throws(IndexError) in try tx.shadows(of: row.ino) }) ?? []) : []
-        for shadow in shadows where shadow.silo != silo.id { removeShadowCopy(parentRow, name, shadow) }
         row.nlink = row.nlink > 0 ? row.nlink - 1 : 0
         row.ctimeNs = wallClockNanoseconds()
         let parentAfter = touchedDirectory(parentRow, changedIn: silo, fd: dirFD)
@@ -68,11 +71,34 @@ extension Namespace {
         }
     }
 
-    private func removeShadowCopy(_ parentRow: EntryRow, _ name: [UInt8], _ shadow: ShadowRow) {
-        guard let silo = silos[shadow.silo], silo.isOnline,
-              let dirFD = try? openDirectory(parentRow, in: silo, create: false) else { return }
+    /// The shadowed duplicates of `ino` the index knows of.
+    func shadows(of ino: UInt64) throws(Errno) -> [ShadowRow] {
+        guard index.mayHoldShadows else { return [] }
+        do { return try index.query { tx throws(IndexError) in try tx.shadows(of: ino) } }
+        catch { throw indexFailure(error, "shadow lookup") }
+    }
+
+    /// Removes the copy named `name` in `parentRow` on silo `id`, a shadowed duplicate. Gone
+    /// already is fine; anything else (the silo offline included) is an error, since the copy
+    /// would come back at the next scan.
+    func removeShadow(_ parentRow: EntryRow, _ name: [UInt8], on id: SiloID) throws(Errno) {
+        guard let silo = silos[id] else { return }   // no longer configured: never scanned again
+        guard silo.isOnline else {
+            logger.error("cannot remove the shadowed copy of \(displayName(name)) on offline silo '\(silo.name)'")
+            throw Errno.ioError
+        }
+        let dirFD: Int32
+        do { dirFD = try openDirectory(parentRow, in: silo, create: false) } catch {
+            if error == .noSuchFileOrDirectory { return }
+            throw error
+        }
         defer { Sys.close(dirFD) }
-        _ = withCPath(name) { unlinkat(dirFD, $0, 0) }
+        if withCPath(name, { unlinkat(dirFD, $0, 0) }) != 0 {
+            let e = Errno.current
+            if e == .noSuchFileOrDirectory { return }
+            logger.error("cannot remove the shadowed copy of \(displayName(name)) on silo '\(silo.name)': \(e)")
+            throw e
+        }
     }
 
     /// Removes an empty directory from every silo holding it.

@@ -67,25 +67,45 @@ extension Namespace {
         _ = withCPath(name) { unlinkat(fd, $0, directory ? AT_REMOVEDIR : 0) }
     }
 
+    /// A file's rename takes every copy of both names along (docs/decisions.md, "Deleting a
+    /// name deletes its shadowed duplicates"): the replaced target's shadows go, the source's
+    /// shadows take the new name. Each step that fails puts back the reversible ones before it
+    /// and fails the rename, so no copy is left to bring an old name back at the next scan.
     private func renameFile(_ source: EntryRow, _ oldDir: EntryRow, _ name: [UInt8], _ target: EntryRow?,
                             _ newDir: EntryRow, _ newName: [UInt8]) throws(Errno) {
         // A file being moved keeps its name still while the mover switches it over.
         let gate = moves.enter(source.ino)
         defer { moves.exit(source.ino, gate) }
         let silo = try silo(of: try entry(source.ino))
-        try renameIn(silo, oldDir, name, newDir, newName)
-        var replacedShadows: [ShadowRow] = []
-        if let target {
-            if target.silo != silo.id, let other = silos[target.silo] { removeIn(other, newDir, newName, directory: false) }
-            if target.nlink <= 1 && index.mayHoldShadows { replacedShadows = (try? index.query { tx throws(IndexError) in try tx.shadows(of: target.ino) }) ?? [] }
-            // A shadow row naming the file's own silo is stale: that name now holds the renamed file.
-            for shadow in replacedShadows where shadow.silo != silo.id {
-                if let s = silos[shadow.silo] { removeIn(s, newDir, newName, directory: false) }
+        let sourceShadows = try shadows(of: source.ino).map(\.silo).filter { $0 != silo.id }
+        if let target, target.nlink <= 1 {
+            // A shadow row naming a silo that holds one of the renamed copies is stale: that
+            // name is about to hold the renamed file.
+            for shadow in try shadows(of: target.ino) where shadow.silo != silo.id && !sourceShadows.contains(shadow.silo) {
+                try removeShadow(newDir, newName, on: shadow.silo)
             }
         }
-        // Hidden copies travel with the visible one, so the old name does not come back on a rescan.
-        let shadows = index.mayHoldShadows ? ((try? index.query { tx throws(IndexError) in try tx.shadows(of: source.ino) }) ?? []) : []
-        for shadow in shadows where shadow.silo != silo.id { if let s = silos[shadow.silo] { try? renameIn(s, oldDir, name, newDir, newName) } }
+        var carried: [Silo] = []
+        func putBack() { for s in carried.reversed() { try? renameIn(s, newDir, newName, oldDir, name) } }
+        for id in sourceShadows {
+            guard let s = silos[id] else { continue }
+            do { try renameIn(s, oldDir, name, newDir, newName) } catch {
+                if error == .noSuchFileOrDirectory { continue }
+                logger.error("cannot rename the shadowed copy of \(displayName(name)) on silo '\(s.name)': \(error)")
+                putBack()
+                throw error
+            }
+            carried.append(s)
+        }
+        do { try renameIn(silo, oldDir, name, newDir, newName) } catch { putBack(); throw error }
+        if let target, target.silo != silo.id, !carried.contains(where: { $0.id == target.silo }), let other = silos[target.silo] {
+            // The replaced file's data lives on another silo: it goes, or the rename is undone.
+            do { try removeShadow(newDir, newName, on: other.id) } catch {
+                try? renameIn(silo, newDir, newName, oldDir, name)
+                putBack()
+                throw error
+            }
+        }
         try commitRename(source, oldDir, name, target, newDir, newName, directoryDelta: 0)
     }
 

@@ -47,15 +47,24 @@ extension Namespace {
         if name.starts(with: Namespace.reservedPrefix) && name != Array("user.estuary.pin".utf8)
             && name != Array("user.estuary.objective".utf8) { throw Errno.invalidArgument }
         guard name.starts(with: Sys.userPrefix) else { throw Errno.notSupported }
-        let removed: Bool
-        do { removed = try index.change { tx throws(IndexError) in try tx.deleteXattr(of: ino, name: name) } }
+        let present: Bool
+        do { present = try index.query { tx throws(IndexError) in try tx.xattr(of: ino, name: nameBuffer) } != nil }
         catch { throw indexFailure(error, "removexattr") }
-        guard removed else { throw Errno.noData }
+        guard present else { throw Errno.noData }
+        // The silo first, as setxattr does: if the backing file keeps the tag, so does the index,
+        // and the caller hears why; the other way round a scan would bring the tag back.
+        // Reserved names live in the index only.
+        if !name.starts(with: Namespace.reservedPrefix) {
+            // EPERM on a regular file or directory is an immutable or append-only copy, which
+            // keeps the tag: the removal fails as it would on that file system.
+            try onBackingFiles(row, refusalIsError: true) { fd throws(Errno) in
+                if withCPath(name, { estuary_fremovexattr(fd, $0) }) != 0 && Errno.current != .noData { throw Errno.current }
+            }
+        }
+        do { _ = try index.change { tx throws(IndexError) in try tx.deleteXattr(of: ino, name: name) } }
+        catch { throw indexFailure(error, "removexattr") }
         if name == Array("user.estuary.objective".utf8) { _ = directoryObjectives.withLock { $0.removeValue(forKey: ino) } }
         tagHooks.withLock { $0 }.forEach { $0() }
-        try? onBackingFiles(row) { fd throws(Errno) in
-            if withCPath(name, { estuary_fremovexattr(fd, $0) }) != 0 && Errno.current != .noData { throw Errno.current }
-        }
     }
 
     /// `user.estuary.pin` is the one writable reserved name: a tier the file must live on. Others
@@ -115,7 +124,7 @@ extension Namespace {
 
     /// Runs `body` on the backing file (every copy of a directory). A file system without user
     /// xattrs is fine (the index holds the tag); a full one is an error, as on ext4.
-    private func onBackingFiles(_ row: EntryRow, _ body: (Int32) throws(Errno) -> Void) throws(Errno) {
+    private func onBackingFiles(_ row: EntryRow, refusalIsError: Bool = false, _ body: (Int32) throws(Errno) -> Void) throws(Errno) {
         let path = try relativePath(of: row)
         let targets: [Silo] = row.kind == .directory
             ? (0..<64).filter { row.dirSilos & (1 << UInt64($0)) != 0 }.compactMap { silos[$0] }.filter(\.isOnline)
@@ -125,7 +134,7 @@ extension Namespace {
             let fd = try silo.open(path, flags: flags)
             defer { Sys.close(fd) }
             do { try body(fd) } catch {
-                if error == .notSupported || error == .notSupportedOnSocket || error == .notPermitted { continue }
+                if error == .notSupported || error == .notSupportedOnSocket || (error == .notPermitted && !refusalIsError) { continue }
                 throw error
             }
         }

@@ -62,10 +62,20 @@ struct MoveExecution {
         try catchUp(sourceFile.fd, staging.fd, workers, gate)
         try verify(staging.fd, workers)
         try copyAttributes(from: sourceFile.fd, to: staging.fd)
+        // Every open handle gets its descriptor on the copy now, while the source is still the
+        // file: one that cannot be reopened stops the move here, with nothing to undo.
+        let prepared: HandleSwitch
+        do {
+            prepared = try namespace.prepareHandleSwitch(job.ino) { flags throws(Errno) -> Int32 in
+                let fd = withCPath(staging.name) { openat(staging.dir, $0, flags | O_CLOEXEC) }
+                if fd < 0 { throw Errno.current }
+                return fd
+            }
+        } catch { throw .failed("cannot reopen the file's open handles on the copy: \(error)") }
         job.state = .renaming
         try persist()
         try renameIntoPlace(staging, destination)
-        try switchIndex(destination)
+        try switchIndex(destination, stagingFD: staging.fd, handles: prepared)
         try finishSwitched(source)
         // Recorded before the descriptors close: the source's last close frees its blocks,
         // which takes a while for a large file, and the move is complete without it.
@@ -90,7 +100,7 @@ struct MoveExecution {
         for extent in 0..<job.extentCount where (try? copier.verify(extent, of: fd, size: job.size)) != job.hash(extent) {
             return false
         }
-        try switchIndex(destination)
+        try switchIndex(destination, stagingFD: fd, handles: nil)
         try finishSwitched(source)
         return true
     }
@@ -149,13 +159,21 @@ struct MoveExecution {
     /// The copy loop: the next extent is one a reader or writer asked for, else the hottest
     /// not yet copied (the order is re-sorted by heat every second), else the lowest numbered.
     /// Each worker has one extent in flight; one written to meanwhile is copied again.
+    /// Writes faster than the copy (a mapping synced over and over) could keep extents due
+    /// for ever: after twice the file's extents have been copied, what is still due is left
+    /// to `catchUp`, which copies it with writers held back, so every move ends.
     private mutating func copyAll(_ sourceFD: Int32, _ stagingFD: Int32, _ workers: ExtentWorkers, _ gate: MoveGate) throws(MoveStop) {
         var flight = Flight()
         var queue: [Int] = []
         var cursor = 0
         var sortedAt = -1.0
+        var submitted = 0
         while true {
             if mover.isCancelled(job.id) { throw .cancelled }
+            if submitted > 2 * job.extentCount + 2 * workers.count {
+                while workers.inFlight > 0 { try collect(workers, &flight) }
+                return
+            }
             for extent in gate.takeDirty() {
                 JobBits.clear(&job.done, extent)
                 flight.wanted.append(extent)
@@ -191,6 +209,7 @@ struct MoveExecution {
             if let extent = next {
                 workers.submit(ExtentTask(kind: .copy, extent: extent, size: job.size))
                 flight.copying.insert(extent)
+                submitted += 1
                 continue
             }
             if workers.inFlight > 0 {
@@ -267,18 +286,6 @@ struct MoveExecution {
         mover.noteProgress(job)
     }
 
-    private func copyAttributes(from sourceFD: Int32, to stagingFD: Int32) throws(MoveStop) {
-        guard let stat = try? Sys.fstat(sourceFD) else { throw .failed("cannot stat the source") }
-        _ = fchown(stagingFD, stat.uid, stat.gid)
-        _ = fchmod(stagingFD, mode_t(stat.mode & 0o7777))
-        for tag in (try? Sys.userXattrs(fd: sourceFD)) ?? [] {
-            _ = withCPath(tag.name) { n in tag.value.withUnsafeBytes { estuary_fsetxattr(stagingFD, n, $0.baseAddress, $0.count, 0) } }
-        }
-        var times = [timespec(tv_sec: Int(stat.atimeNs / 1_000_000_000), tv_nsec: Int(stat.atimeNs % 1_000_000_000)),
-                     timespec(tv_sec: Int(stat.mtimeNs / 1_000_000_000), tv_nsec: Int(stat.mtimeNs % 1_000_000_000))]
-        _ = futimens(stagingFD, &times)
-    }
-
     private func renameIntoPlace(_ staging: (fd: Int32, dir: Int32, name: [UInt8]), _ destination: Silo) throws(MoveStop) {
         defer { Sys.close(staging.dir) }
         let row: EntryRow
@@ -294,11 +301,15 @@ struct MoveExecution {
         _ = Glibc.fsync(parent)
     }
 
-    /// One transaction makes the destination copy the file: entry, job state and checksums.
-    private mutating func switchIndex(_ destination: Silo) throws(MoveStop) {
+    /// One transaction makes the destination copy the file: entry, job state and checksums;
+    /// then the open handles follow. `copyFD` is the new copy, for its backing inode and blocks:
+    /// taken into the row now, a fresh open does not mistake the move for a change behind the
+    /// mount and drop the kernel's cached pages of the file.
+    private mutating func switchIndex(_ destination: Silo, stagingFD copyFD: Int32, handles: consuming HandleSwitch?) throws(MoveStop) {
         var row: EntryRow
         do { row = try namespace.currentRow(job.ino) } catch { throw .failed("the file vanished at the switch") }
         row.silo = destination.id
+        if let stat = try? Sys.fstat(copyFD) { row.backingInode = stat.inode; row.blocks = stat.blocks }
         job.state = .switched
         job.updated = Int64(time(nil))
         let (finalRow, finalJob) = (row, job)
@@ -310,14 +321,26 @@ struct MoveExecution {
                                     extentSize: finalJob.extentSize, hashes: finalJob.hashes)
             }
         } catch { throw .failed("index switch failed: \(error)") }
-        do { try namespace.switchHandles(job.ino, to: finalRow) }
-        catch { mover.logger.error("job \(job.id): could not move open handles to the new copy: \(error)") }
+        guard let handles = handles.take() else { return }
+        let failed = namespace.switchHandles(handles, to: finalRow)
+        if failed > 0 {
+            // Those handles still write to the source: it must stay. The file is the new copy;
+            // the old one is left for the next scan to find as a shadowed duplicate.
+            job.state = .failed
+            throw .failed("\(failed) open handle(s) could not be moved to the new copy; the old copy stays on '\(mover.silos[job.source]?.name ?? "?")'")
+        }
     }
 
-    /// The destination is the file now; the source copy goes.
+    /// The destination is the file now; the source copy goes, unless an open handle still
+    /// reads or writes it (its switch failed): then deleting it would lose those writes.
     private mutating func finishSwitched(_ source: Silo) throws(MoveStop) {
         guard let row = try? namespace.currentRow(job.ino) else { job.state = .done; return }
         if row.silo == job.source { throw .failed("index does not point at the destination") }
+        let stillOpen = namespace.handles(of: job.ino, on: source.id)
+        if stillOpen > 0 {
+            job.state = .failed
+            throw .failed("\(stillOpen) open handle(s) still use the old copy on '\(source.name)'; it is kept")
+        }
         guard source.isOnline else { throw .failed("source silo offline; the old copy will be removed when it returns") }
         if let parent = try? namespace.parentDirectory(of: row, in: source, create: false) {
             defer { Sys.close(parent) }

@@ -23,7 +23,12 @@ public final class Mover: Sendable {
     private let concurrency: Int
     private let running = Atomic<Bool>(false)
     private let threads = Mutex<[OSThread]>([])
-    private let claimed = Mutex<Set<Int64>>([])
+    /// Jobs taken by a worker, with their files: a file is never moved by two workers at once
+    /// (two gates on one file would let writes slip past both).
+    private let claimed = Mutex<[Int64: UInt64]>([:])
+    /// Moves started for writes that found their silo full, by file, so writes failing together
+    /// wait for one move instead of queueing one each (each would replace the one before).
+    private let rescues = Mutex<[UInt64: Int64]>([:])
     private let cancelled = Mutex<Set<Int64>>([])
     /// Rung when a job is queued: an idle worker starts it at once rather than at its next poll.
     private let queued = Doorbell()
@@ -68,8 +73,10 @@ public final class Mover: Sendable {
         var job = JobRow(ino: ino, source: row.silo, destination: destination, extentSize: extentSize, size: row.size,
                          sourceMtime: row.mtimeNs, batch: batch, created: Int64(time(nil)))
         let copy = job
+        let running = claimed.withLock { $0 }
         job.id = try index.write { tx throws(IndexError) -> Int64 in
-            for other in try tx.reader.jobs() where other.ino == ino && other.state == .queued {
+            // A queued job a worker has taken is running: it is not replaced under the worker.
+            for other in try tx.reader.jobs() where other.ino == ino && other.state == .queued && !running.keys.contains(other.id) {
                 var replaced = other
                 replaced.state = .cancelled
                 replaced.error = "replaced by a newer move"
@@ -82,23 +89,32 @@ public final class Mover: Sendable {
     }
 
     /// Moves `ino` to `destination` now and waits for it: for a write that found its silo full.
+    /// Concurrent calls for one file share one move. True when the file left the silo it was on.
     public func moveAndWait(_ ino: UInt64, to destination: SiloID, timeout: Double = 3600) -> Bool {
-        guard let job = try? enqueue(ino, to: destination) else { return false }
-        let deadline = monotonicSeconds() + timeout
-        while monotonicSeconds() < deadline {
-            if let row = try? index.query({ tx throws(IndexError) in try tx.job(job.id) }), row.state.isFinished {
-                return row.state == .done
-            }
-            usleep(20_000)
+        guard let before = try? namespace.currentRow(ino) else { return false }
+        let id = rescues.withLock { r -> Int64? in
+            if let id = r[ino] { return id }
+            guard let job = try? enqueue(ino, to: destination) else { return nil }
+            r[ino] = job.id
+            return job.id
         }
-        return false
+        if let id {
+            let deadline = monotonicSeconds() + timeout
+            while monotonicSeconds() < deadline {
+                if let row = try? index.query({ tx throws(IndexError) in try tx.job(id) }), row.state.isFinished { break }
+                usleep(20_000)
+            }
+            rescues.withLock { r in if r[ino] == id { r.removeValue(forKey: ino) } }
+        }
+        guard let after = try? namespace.currentRow(ino) else { return false }
+        return after.silo != before.silo
     }
 
     public func cancel(_ id: Int64) throws(IndexError) -> Bool {
         guard let job = try index.query({ tx throws(IndexError) in try tx.job(id) }), !job.state.isFinished else { return false }
         if job.state == .switched || job.state == .renaming { return false }   // too late: the copy is already the file
         cancelled.withLock { _ = $0.insert(id) }
-        if claimed.withLock({ !$0.contains(id) }) {
+        if claimed.withLock({ $0[id] == nil }) {
             var stopped = job
             stopped.state = .cancelled
             try index.write { tx throws(IndexError) in try tx.updateJob(stopped) }
@@ -138,7 +154,7 @@ public final class Mover: Sendable {
             // twenty times a second per worker.
             guard let job = claimNext() else { queued.wait(seconds: 2); continue }
             run(job)
-            claimed.withLock { _ = $0.remove(job.id) }
+            claimed.withLock { _ = $0.removeValue(forKey: job.id) }
             live.withLock { _ = $0.removeValue(forKey: job.ino) }
         }
     }
@@ -148,10 +164,11 @@ public final class Mover: Sendable {
         guard let jobs = try? index.query({ tx throws(IndexError) in try tx.jobs() }), !jobs.isEmpty else { return nil }
         let ordered = jobs.sorted { heat.score($0.ino) > heat.score($1.ino) || (heat.score($0.ino) == heat.score($1.ino) && $0.id < $1.id) }
         return claimed.withLock { taken -> JobRow? in
-            // A file already being moved by one worker is not taken by another.
-            let busy = Set(ordered.filter { taken.contains($0.id) }.map(\.ino))
-            guard let next = ordered.first(where: { !taken.contains($0.id) && !busy.contains($0.ino) }) else { return nil }
-            taken.insert(next.id)
+            // A file already being moved by one worker is not taken by another, whatever the
+            // index says of that worker's job meanwhile.
+            let busy = Set(taken.values)
+            guard let next = ordered.first(where: { taken[$0.id] == nil && !busy.contains($0.ino) }) else { return nil }
+            taken[next.id] = next.ino
             return next
         }
     }

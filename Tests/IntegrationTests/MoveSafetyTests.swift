@@ -1,0 +1,93 @@
+import Foundation
+import Syscalls
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A move keeps everything about a file, not only its data: a destination that cannot take
+/// the file's attributes fails the move, and the file stays whole where it was.
+@Suite(.serialized)
+struct MoveSafetyTests {
+    private func jobs(_ pool: TestPool) throws -> [[String: Any]] {
+        let out = try pool.estuary(["jobs", "list", pool.mountpoint, "--all", "--json"])
+        return (try JSONSerialization.jsonObject(with: Data(out.stdout.utf8)) as? [[String: Any]]) ?? []
+    }
+
+    /// bulk0 is an ext4 with 1 KiB blocks, where a 3,000-byte tag does not fit (fast0, with
+    /// 4 KiB blocks, holds it).
+    @Test func aTagTheDestinationCannotHoldFailsTheMove() throws {
+        let pool = try TestPool(silos: [("fast0", "fast"), ("bulk0", "bulk")])
+        let image = pool.root + "/bulk.img"
+        #expect(try Shell.run("/usr/bin/truncate", ["-s", "32M", image]).status == 0)
+        let mkfs = try Shell.run("/usr/sbin/mkfs.ext4", ["-q", "-F", "-b", "1024", "-O", "^ea_inode", image])
+        #expect(mkfs.status == 0, "\(mkfs.output)")
+        let mounted = try Shell.run("/bin/mount", ["-o", "loop", image, pool.siloPath("bulk0")])
+        try #require(mounted.status == 0, "\(mounted.output)")
+        defer { _ = try? Shell.run("/bin/umount", ["-l", pool.siloPath("bulk0")]) }
+        try pool.mount()
+        defer { _ = try? pool.unmount() }
+
+        let path = pool.path("tagged.bin")
+        let data = Array((0..<100_000).map { UInt8(truncatingIfNeeded: $0) })
+        try Data(data).write(to: URL(fileURLWithPath: path))
+        let tag = [UInt8](repeating: UInt8(ascii: "t"), count: 3000)
+        try Sys.setXattr(path: path, name: "user.notes", value: tag)
+        let backing = pool.siloPath("fast0") + "/tagged.bin"
+        #expect((backing.withCString { try? Sys.getXattr(AT_FDCWD, $0, "user.notes") }) == tag, "the source silo holds the tag")
+
+        let move = try pool.estuary(["move", path, "--to", "bulk", "--wait"])
+        #expect(move.status != 0, "the move must fail: \(move.output)")
+        let job = try #require(try jobs(pool).first)
+        #expect(job["state"] as? String == "failed", "\(job)")
+        #expect((job["error"] as? String ?? "").contains("user.notes"), "\(job)")
+        #expect(FileManager.default.fileExists(atPath: backing), "the file stays on fast0")
+        #expect(!FileManager.default.fileExists(atPath: pool.siloPath("bulk0") + "/tagged.bin"))
+        #expect((backing.withCString { try? Sys.getXattr(AT_FDCWD, $0, "user.notes") }) == tag)
+        #expect(try Sys.readAll(try Sys.open(path, flags: O_RDONLY), limit: 1 << 20) == data)
+    }
+
+    private func openDescriptors(_ pid: Int32) -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? -1
+    }
+
+    /// Other programs open and close the file by the hundred while it moves back and forth;
+    /// a long-lived handle writes after each move. Each close is a RELEASE that may come while
+    /// the move switches the handles to the new copy: the switch must neither touch a number
+    /// that release closed (and the daemon reused) nor leave the writer on the deleted copy.
+    @Test func handlesClosingDuringTheSwitchLoseNoWrites() throws {
+        let pool = try TestPool(silos: [("fast0", "fast"), ("bulk0", "bulk")], extraConfig: "extent_size = \"1MiB\"")
+        try pool.mount()
+        defer { _ = try? pool.unmount() }
+        let path = pool.path("busy.bin")
+        var model = [UInt8](repeating: 0, count: 4 << 20)
+        try Data(model).write(to: URL(fileURLWithPath: path))
+        let writer = try Sys.open(path, flags: O_RDWR)
+        defer { close(writer) }
+        let daemon = try #require(pool.daemonPid)
+        // A first move opens what the daemon keeps open for moves (the staging directories...).
+        for tier in ["bulk", "fast"] { #expect(try pool.estuary(["move", path, "--to", tier, "--wait"]).status == 0) }
+        let before = openDescriptors(daemon)
+
+        let churn = HandleChurn(path)
+        for round in 0..<12 {
+            let move = try pool.estuary(["move", path, "--to", round % 2 == 0 ? "bulk" : "fast", "--wait"])
+            #expect(move.status == 0, "move \(round): \(move.output)")
+            let patch = [UInt8](repeating: UInt8(round + 1), count: 4096)
+            let at = round * 300_000
+            _ = try patch.withUnsafeBytes { try Sys.pwrite(writer, $0.baseAddress!, $0.count, Int64(at)) }
+            model.replaceSubrange(at..<(at + 4096), with: patch)
+            let fresh = try Sys.open(path, flags: O_RDONLY)
+            let seen = try Sys.readAll(fresh, limit: 1 << 23)
+            close(fresh)
+            #expect(seen == model, "after move \(round), a fresh open must see the write made through the open handle")
+        }
+        churn.stop()
+        let silo = pool.siloPath("fast0") + "/busy.bin"   // twelve moves: back on fast0
+        #expect(try Sys.readAll(try Sys.open(silo, flags: O_RDONLY), limit: 1 << 23) == model)
+        // Every handle but the writer's is closed: the daemon holds no descriptor a switch
+        // made on a number that release had closed.
+        for _ in 0..<50 where openDescriptors(daemon) > before { usleep(100_000) }
+        #expect(openDescriptors(daemon) <= before, "the daemon had \(before) descriptors, now \(openDescriptors(daemon))")
+    }
+}
