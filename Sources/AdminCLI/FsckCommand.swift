@@ -44,7 +44,7 @@ struct FsckCommand: ParsableCommand {
             print("silos: \(Format.count(report.entries)) entries compared: \(Format.count(report.added)) missing from the index, " +
                   "\(Format.count(report.removed)) in the index but on no silo, \(Format.count(report.updated)) with other attributes" +
                   (repair ? " (repaired)" : ""))
-            for p in report.problems { print("  silo '\(p.silo)': \(p.path.isEmpty ? "/" : p.path): \(p.message)") }
+            for p in report.problems { print("  silo '\(Format.text(p.silo))': \(p.path.isEmpty ? "/" : Format.name(p.path)): \(Format.text(p.message))") }
         }
         if !repair && differences > 0 { throw ExitCode(3) }
         if !report.problems.isEmpty { throw ExitCode(3) }

@@ -84,7 +84,7 @@ enum ScanText {
                      "  added \(Format.count(r.added)), updated \(Format.count(r.updated)), unchanged \(Format.count(r.unchanged)), removed \(Format.count(r.removed)), shadowed duplicates \(Format.count(r.shadowed))"]
         if !r.problems.isEmpty {
             lines.append("  \(r.problems.count) problem(s):")
-            for p in r.problems.prefix(50) { lines.append("    silo '\(p.silo)': \(p.path.isEmpty ? "/" : p.path): \(p.message)") }
+            for p in r.problems.prefix(50) { lines.append("    silo '\(Format.text(p.silo))': \(p.path.isEmpty ? "/" : Format.name(p.path)): \(Format.text(p.message))") }
             if r.problems.count > 50 { lines.append("    ... and \(r.problems.count - 50) more (see --json)") }
         }
         return lines.joined(separator: "\n")
