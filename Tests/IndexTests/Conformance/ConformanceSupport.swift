@@ -48,6 +48,16 @@ final class ConformanceFixture: Sendable {
     @discardableResult
     func insert(_ row: EntryRow) throws -> UInt64 { try index.write { tx throws(IndexError) in try tx.insert(row) } }
 
+    /// Runs `body` in one read transaction of the store. `#expect` throws untyped errors, which
+    /// a typed-throws transaction body cannot, so they are carried out around it.
+    func reading(_ body: (ReadTransaction) throws -> Void) throws {
+        var thrown: (any Error)?
+        try index.read { tx throws(IndexError) in
+            do { try body(tx) } catch let error as IndexError { throw error } catch { thrown = error }
+        }
+        if let thrown { throw thrown }
+    }
+
     func entry(_ ino: UInt64) throws -> EntryRow? { try index.query { tx throws(IndexError) in try tx.entry(ino) } }
 
     func entry(_ name: String, in parent: UInt64 = 1) throws -> EntryRow? {

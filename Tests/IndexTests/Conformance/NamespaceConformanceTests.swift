@@ -44,7 +44,7 @@ struct NamespaceConformanceTests {
             try tx.delete(ino)
         }
         #expect(try f.entry(ino) == nil)
-        try f.index.query { tx throws(IndexError) in
+        try f.reading { tx throws in
             #expect(try tx.xattrs(of: ino).isEmpty && tx.heatRow(ino) == nil && tx.checksums(of: ino) == nil,
                     "a deleted inode leaves no tags, heat or checksums behind")
         }
@@ -82,7 +82,7 @@ struct NamespaceConformanceTests {
         try f.index.write { tx throws(IndexError) in try tx.setLinkCount(dir, 7) }
         #expect(try f.entry(dir)?.nlink == 7)
 
-        try f.index.read { tx throws(IndexError) in
+        try f.reading { tx throws in
             #expect(try tx.resolve(path: Array("d/sub/b".utf8))?.parent == sub)
             #expect(try tx.resolve(path: Array("d/sub/../a".utf8))?.name.text == "a")
             #expect(try tx.resolve(path: Array("d/nope".utf8)) == nil)
@@ -103,7 +103,7 @@ struct NamespaceConformanceTests {
         }
         #expect(f.index.mayHoldLinks)
         #expect(try f.entry("second", in: dir)?.ino == ino)
-        try f.index.query { tx throws(IndexError) in
+        try f.reading { tx throws in
             let found = try Array("second".utf8).withUnsafeBufferPointer { name throws(IndexError) in try tx.entry(parent: dir, name: name, links: false) }
             #expect(found == nil, "links: false consults first names only")
             #expect(try tx.isLink(parent: dir, name: Array("second".utf8)))
@@ -115,7 +115,7 @@ struct NamespaceConformanceTests {
             #expect(linked.count == 1 && linked[0].parent == dir && linked[0].name.text == "second" && linked[0].ino == ino)
         }
         var visited: [String] = []
-        try f.index.read { tx in
+        try ReadTransaction.readOnly(engine: f.engine.make(f.root)) { tx throws in
             try tx.walk(under: 1) { visited.append($0.path.text + ($0.isLinkName ? "@" : "")) }
         }
         #expect(visited == ["d", "d/second@", "first", "third@"])
@@ -142,7 +142,7 @@ struct NamespaceConformanceTests {
             try tx.setXattr(of: a, name: Array("user.b".utf8), value: [])
             try tx.setXattr(of: a, name: project, value: Array("z".utf8))   // replaces
         }
-        try f.index.query { tx throws(IndexError) in
+        try f.reading { tx throws in
             #expect(try tx.xattrs(of: a).map(\.name.text) == ["user.b", "user.project"])
             #expect(try project.withUnsafeBufferPointer { n throws(IndexError) in try tx.xattr(of: a, name: n) } == Array("z".utf8))
             #expect(try Array("user.b".utf8).withUnsafeBufferPointer { n throws(IndexError) in try tx.xattr(of: a, name: n) } == [],
@@ -177,7 +177,7 @@ struct NamespaceConformanceTests {
             try tx.upsertShadow(changed)
         }
         #expect(f.index.mayHoldShadows)
-        try f.index.read { tx throws(IndexError) in
+        try f.reading { tx throws in
             #expect(try tx.shadows(of: ino).map(\.silo) == [2, 1], "newest first")
             #expect(try tx.shadows(of: ino).last?.size == 5)
             #expect(try tx.shadows(in: dir, silo: 2) == [ino: newer])

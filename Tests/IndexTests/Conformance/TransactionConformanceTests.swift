@@ -51,7 +51,8 @@ struct TransactionConformanceTests {
         #expect(try f.entry(a) != nil && f.entry("b") == nil && f.entry(c) != nil, "seen before the batch commits")
         try f.index.stopGroupCommit()
         let other = try f.reopen()
-        #expect(try other.query { tx throws(IndexError) in try tx.entry(a) != nil && tx.entry(c) != nil }, "committed")
+        let kept = try other.query { tx throws(IndexError) in (try tx.entry(a), try tx.entry(c)) }
+        #expect(kept.0 != nil && kept.1 != nil, "committed")
         #expect(f.index.lostBatches == 0)
     }
 
@@ -108,6 +109,9 @@ struct TransactionConformanceTests {
         #expect(refused?.message.contains("newer") == true, "\(refused.map(String.init(describing:)) ?? "")")
     }
 
+    /// Two stores over one index (another process; the pool lock keeps a second daemon out,
+    /// but tools and tests open it too): a writer meeting the write lock waits and then lands.
+    /// Inode numbers are the one writer's to hand out, so the second one writes settings.
     @Test(arguments: EngineUnderTest.all)
     func aWriterWaitsForAnotherHoldingTheWriteLock(_ engine: EngineUnderTest) throws {
         let f = try ConformanceFixture(engine)
@@ -117,8 +121,8 @@ struct TransactionConformanceTests {
         let thread = Thread {
             holding.wait()
             do {
-                let ino = try other.write { tx throws(IndexError) in try tx.insert(f.file("second")) }
-                outcome.set(.success(ino))
+                try other.write { tx throws(IndexError) in try tx.setMeta("second", "landed") }
+                outcome.set(.success(()))
             } catch { outcome.set(.failure(error)) }
             finished.signal()
         }
@@ -130,9 +134,9 @@ struct TransactionConformanceTests {
             return ino
         }
         finished.wait()
-        let second = try outcome.get()
-        #expect(first != second)
-        #expect(try f.entry("first")?.ino == first && f.entry("second")?.ino == second)
+        try outcome.get()
+        #expect(try f.entry("first")?.ino == first)
+        #expect(try f.index.query { tx throws(IndexError) in try tx.meta("second") } == "landed")
     }
 
     @Test(arguments: EngineUnderTest.all)
@@ -155,7 +159,7 @@ struct TransactionConformanceTests {
         var failed = try #require(try f.index.query { tx throws(IndexError) in try tx.job(ids[1]) })
         failed.state = .failed; failed.error = "disk full"; failed.updated = 60
         try f.index.write { tx throws(IndexError) in try tx.updateJob(job); try tx.updateJob(failed) }
-        try f.index.query { tx throws(IndexError) in
+        try f.reading { tx throws in
             #expect(try tx.job(ids[0]) == job)
             #expect(try tx.jobs().map(\.id) == [ids[3], ids[2]], "unfinished, newest first")
             #expect(try tx.jobs(all: true).count == 4)
@@ -163,7 +167,7 @@ struct TransactionConformanceTests {
             #expect(try tx.failedJobs() == [FailedJob(id: ids[1], ino: a, source: 0, destination: 1, size: 100, sourceMtime: 5, updated: 60, error: "disk full")])
             let done = try tx.completedMoves()
             #expect(done.count == 1 && done[a]?.id == ids[0] && done[a]?.updated == 50)
-            #expect(try tx.inodesWithJobs(since: 35) == [a, b])
+            #expect(try tx.inodesWithJobs(since: 25) == [a, b])
             #expect(try tx.inodesWithJobs(since: 55) == [a])
             #expect(try tx.hasJob(for: b, since: 30) && !tx.hasJob(for: b, since: 31))
         }
@@ -184,7 +188,7 @@ struct TransactionConformanceTests {
             (try tx.setHeat(ino: a, score: 8, updated: 1000, extents: [1, 2]), try tx.setHeat(ino: 999_999, score: 1, updated: 1000, extents: []))
         }
         #expect(recorded == (true, false), "no heat for a file that is not in the index")
-        try f.index.query { tx throws(IndexError) in
+        try f.reading { tx throws in
             #expect(try tx.heatRow(a)?.extents == [1, 2])
             #expect(try tx.heat(of: a, now: 1100, halfLife: 100) == 4, "halved after one half-life")
             #expect(try tx.heat(of: 999_999, now: 1100, halfLife: 100) == 0)
@@ -196,7 +200,7 @@ struct TransactionConformanceTests {
 /// A result handed from a thread to the test.
 final class LockedResult: @unchecked Sendable {
     private let lock = NSLock()
-    private var result: Result<UInt64, any Error>?
-    func set(_ r: Result<UInt64, any Error>) { lock.withLock { result = r } }
-    func get() throws -> UInt64 { try lock.withLock { result }!.get() }
+    private var result: Result<Void, any Error>?
+    func set(_ r: Result<Void, any Error>) { lock.withLock { result = r } }
+    func get() throws { try lock.withLock { result }!.get() }
 }
