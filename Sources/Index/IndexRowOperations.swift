@@ -110,6 +110,8 @@ public protocol IndexRowWrites: AnyObject {
 
     /// Inserts a job and returns its id (ids only grow).
     func insertJob(_ job: JobRow) throws(IndexError) -> Int64
+    /// Records a job's progress; `.notFound` when no job has its id (jobs are never deleted,
+    /// so a caller holding a job that is gone is working from another index).
     func updateJob(_ job: JobRow) throws(IndexError)
     func setChecksums(_ row: ChecksumRow) throws(IndexError)
     /// Records heat of an existing entry; false (nothing written) when `ino` has no entry.

@@ -124,6 +124,7 @@ public struct WriteTransaction {
     /// Inserts a job and returns its id.
     public func insertJob(_ job: JobRow) throws(IndexError) -> Int64 { try session.insertJob(job) }
 
+    /// Records a job's progress; `.notFound` when no job has its id.
     public func updateJob(_ job: JobRow) throws(IndexError) { try session.updateJob(job) }
 
     public func setChecksums(ino: UInt64, silo: SiloID, size: Int64, mtime: Int64, extentSize: Int, hashes: [UInt8]) throws(IndexError) {

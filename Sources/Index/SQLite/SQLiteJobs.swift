@@ -116,6 +116,7 @@ extension SQLiteSession {
             .bind(5, blob: job.hashes).bind(6, blob: job.log).bind(7, job.bytesCopied).bind(8, job.error)
             .bind(9, job.updated).bind(10, job.id)
         try s.run()
+        if connection.changes == 0 { throw IndexError(.notFound, "no move job \(job.id)") }
     }
 
     func setChecksums(_ row: ChecksumRow) throws(IndexError) {

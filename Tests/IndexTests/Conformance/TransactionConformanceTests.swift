@@ -159,6 +159,10 @@ struct TransactionConformanceTests {
         var failed = try #require(try f.index.query { tx throws(IndexError) in try tx.job(ids[1]) })
         failed.state = .failed; failed.error = "disk full"; failed.updated = 60
         try f.index.write { tx throws(IndexError) in try tx.updateJob(job); try tx.updateJob(failed) }
+        var unknown = job
+        unknown.id = ids.max()! + 100
+        let missing = #expect(throws: IndexError.self) { try f.index.write { tx throws(IndexError) in try tx.updateJob(unknown) } }
+        #expect(missing?.kind == .notFound && missing?.errno == .noSuchFileOrDirectory)
         try f.reading { tx throws in
             #expect(try tx.job(ids[0]) == job)
             #expect(try tx.jobs().map(\.id) == [ids[3], ids[2]], "unfinished, newest first")
