@@ -20,7 +20,8 @@ public protocol IndexEngine: Sendable {
     /// (each once, by name). Throws `.versionMismatch` when the index holds a migration this
     /// build does not know, i.e. a newer Estuary wrote it.
     func openWriter() throws(IndexError) -> any IndexSession
-    /// Opens another session for reading (a snapshot per read transaction).
+    /// Opens another session for reading (a snapshot per read transaction). Creates nothing;
+    /// an engine opened read-only checks the schema version here (`.versionMismatch`).
     func openReader() throws(IndexError) -> any IndexSession
 }
 

@@ -16,9 +16,9 @@ public struct ReadTransaction {
         try readOnly(engine: SQLiteEngine(path: path, readOnly: true), body)
     }
 
-    /// `readOnly(path:)` for any engine; `engine` should be opened read-only.
+    /// `readOnly(path:)` for any engine: a reader session, so nothing is created or migrated.
     public static func readOnly<R>(engine: any IndexEngine, _ body: (ReadTransaction) throws -> R) throws -> R {
-        let session = try engine.openWriter()
+        let session = try engine.openReader()
         try session.beginRead()
         defer { session.endRead() }
         return try body(ReadTransaction(session: session))

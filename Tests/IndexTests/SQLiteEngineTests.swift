@@ -43,3 +43,15 @@ struct SQLiteEngineTests {
         #expect(!FileManager.default.fileExists(atPath: path), "reading creates nothing")
     }
 }
+
+extension SQLiteEngineTests {
+    /// The admin CLI reads an index a newer Estuary wrote: a clear refusal, not a misreading.
+    @Test func aReadOnlyReaderRefusesANewerSchema() throws {
+        let root = NSTemporaryDirectory() + "estuary-sqlite-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        _ = try IndexStore(engine: EngineUnderTest.sqlite.makeNewer(root))
+        let error = #expect(throws: IndexError.self) { try ReadTransaction.readOnly(path: root + "/index.db") { tx in try tx.entryCount() } }
+        #expect(error?.kind == .versionMismatch)
+    }
+}
