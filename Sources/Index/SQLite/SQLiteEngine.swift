@@ -34,7 +34,10 @@ public struct SQLiteEngine: IndexEngine {
     public func openReader() throws(IndexError) -> any IndexSession {
         // Readers serve what the writer is too busy for; a small cache each keeps the daemon's
         // memory flat however many of them a burst of requests opened.
-        SQLiteSession(try Connection(path: path, readOnly: readOnly, cacheKiB: 8_192))
+        let connection = try Connection(path: path, readOnly: readOnly, cacheKiB: 8_192)
+        // A read-only engine opens no writer that would have checked the schema version.
+        if readOnly { try checkVersion(connection) }
+        return SQLiteSession(connection)
     }
 
     private func migrate(_ c: Connection) throws(IndexError) {
