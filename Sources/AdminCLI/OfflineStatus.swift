@@ -35,7 +35,7 @@ enum OfflineStatus {
             }
         } catch let error as IndexError {
             // A user who may see the file but not open it (or create its -shm) gets CANTOPEN.
-            if error.primaryCode == 14 /* SQLITE_CANTOPEN */ || error.primaryCode == 8 /* SQLITE_READONLY */ {
+            if error.kind == .unavailable || error.kind == .readOnly || error.kind == .permissionDenied {
                 throw CommandFailure(DaemonAccess.needsOwner(config, socket: paths.index, what: "the index"))
             }
             throw CommandFailure("cannot read the index \(Format.name(paths.index)): \(error.message)")

@@ -138,13 +138,7 @@ final class IndexMerger {
     /// Applies the removals deferred during the walk. In a live scan, a file a tier move touched
     /// meanwhile is left alone: the walk may have seen it half-way between two silos.
     func finish(_ tx: WriteTransaction) throws(IndexError) {
-        var moved = Set<UInt64>()
-        if let since = jobsSince {
-            let s = try tx.connection.prepare("SELECT ino FROM jobs WHERE updated >= ?")
-            s.bind(1, since)
-            while try s.step() { moved.insert(UInt64(bitPattern: s.int64(0))) }
-            s.reset()
-        }
+        let moved = try jobsSince.map { since throws(IndexError) in try tx.reader.inodesWithJobs(since: since) } ?? []
         for (ino, silo) in pendingRemovals where !moved.contains(ino) {
             guard let row = try tx.reader.entry(ino) else { continue }
             // Another silo's copy may have taken the visible place meanwhile, leaving this one a shadow.
@@ -266,10 +260,7 @@ final class IndexMerger {
     /// unmounted pool).
     private func movedDuringScan(_ ino: UInt64, _ tx: WriteTransaction) throws(IndexError) -> Bool {
         guard let since = jobsSince else { return false }
-        let s = try tx.connection.prepare("SELECT 1 FROM jobs WHERE ino = ? AND updated >= ? LIMIT 1")
-        defer { s.reset() }
-        s.bind(1, ino).bind(2, since)
-        return try s.step()
+        return try tx.reader.hasJob(for: ino, since: since)
     }
 
     private func isNewer(_ stat: FileStat, _ s: SiloID, than row: EntryRow) -> Bool {

@@ -1,5 +1,4 @@
 import CShims
-import CSQLite
 import Synchronization
 import Syscalls
 #if canImport(Glibc)
@@ -8,12 +7,13 @@ import Glibc
 
 /// Group commit for namespace changes.
 ///
-/// Why: a create, rename or unlink used to run its own BEGIN IMMEDIATE … COMMIT plus one or two
-/// read transactions on other connections, each taking SQLite's file locks and dropping every
-/// reader's page cache; on a loaded 2-core machine that was most of the daemon's CPU per call.
+/// Why: a create, rename or unlink used to run its own write transaction plus one or two read
+/// transactions on other sessions, each taking the engine's locks (with SQLite: its file locks,
+/// dropping every reader's page cache); on a loaded 2-core machine that was most of the
+/// daemon's CPU per call. It sits above the engine seam, so every engine gets it.
 /// With group commit a change runs inside one open write transaction (a savepoint each, so a
 /// failing change undoes only itself) and a background thread commits the batch a few
-/// milliseconds after it opened. Lookups meanwhile run on the writer connection, which sees
+/// milliseconds after it opened. Lookups meanwhile run on the writer session, which sees
 /// the batch, so the namespace answers exactly as if every change had committed.
 ///
 /// Crash safety: the silo is always changed before the index, so a crash that loses the last
@@ -138,9 +138,9 @@ extension IndexStore {
         do throws(IndexError) {
             try state.commit()
         } catch {
-            // SQLite rolls back by itself on a full disk or an I/O error; a busy COMMIT stays open
-            // and the next attempt retries it.
-            if sqlite3_get_autocommit(state.connection.db) != 0 {
+            // An engine may roll back by itself (SQLite on a full disk or an I/O error); a busy
+            // COMMIT stays open and the next attempt retries it.
+            if !state.session.inTransaction {
                 state.batchOpen = false
                 state.batchChanges = 0
                 batch.lost.add(1, ordering: .relaxed)

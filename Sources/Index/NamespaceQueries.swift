@@ -20,15 +20,6 @@ public struct NamespaceEntry: Sendable {
 /// stream entries (nothing proportional to the tree is held), and tag lookups through the
 /// `xattrs_by_name` index.
 extension ReadTransaction {
-    /// Opens the index at `path` read-only (no migrations, no writes; a running daemon may keep
-    /// writing meanwhile) and runs `body` inside one read transaction: a consistent snapshot.
-    public static func readOnly<R>(path: String, _ body: (ReadTransaction) throws -> R) throws -> R {
-        let connection = try Connection(path: path, readOnly: true)
-        try connection.execute("BEGIN")
-        defer { try? connection.execute("COMMIT") }
-        return try body(ReadTransaction(connection: connection))
-    }
-
     /// Resolves a path relative to the pool root ("a/b/c", empty or "/" for the root) to its
     /// entry, following first names and hard links. Nil when a component is missing.
     public func resolve(path: some Collection<UInt8>) throws(IndexError) -> EntryRow? {
@@ -43,45 +34,6 @@ extension ReadTransaction {
             current = try entry(parent: directory.ino, name: Array(component))
         }
         return current
-    }
-
-    /// Whether the `xattrs_by_name` index (migration 0003-tag-index) exists: without it tag
-    /// lookups still answer, by scanning every xattr row.
-    public func hasTagIndex() throws(IndexError) -> Bool {
-        (try connection.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'xattrs_by_name'") ?? 0) > 0
-    }
-
-    /// Inodes carrying the extended attribute `name` (a full name, e.g. `user.project`), with
-    /// exactly `value` when one is given.
-    public func inodes(withXattr name: [UInt8], value: [UInt8]? = nil) throws(IndexError) -> Set<UInt64> {
-        let s = try connection.prepare(value == nil ? "SELECT ino FROM xattrs WHERE name = ?"
-                                                    : "SELECT ino FROM xattrs WHERE name = ? AND value = ?")
-        defer { s.reset() }
-        s.bind(1, blob: name)
-        if let value { s.bind(2, blob: value) }
-        var result = Set<UInt64>()
-        while try s.step() { result.insert(UInt64(bitPattern: s.int64(0))) }
-        return result
-    }
-
-    /// Every inode carrying the extended attribute `name`, with its value.
-    public func xattrValues(named name: [UInt8]) throws(IndexError) -> [UInt64: [UInt8]] {
-        let s = try connection.prepare("SELECT ino, value FROM xattrs WHERE name = ?")
-        defer { s.reset() }
-        s.bind(1, blob: name)
-        var result: [UInt64: [UInt8]] = [:]
-        while try s.step() { result[UInt64(bitPattern: s.int64(0))] = s.blob(1) }
-        return result
-    }
-
-    /// The recorded access heat of `ino` decayed to `now` (unix seconds), 0 when none is recorded.
-    public func heat(of ino: UInt64, now: Double, halfLife: Double) throws(IndexError) -> Double {
-        let s = try connection.prepare("SELECT score, updated FROM heat WHERE ino = ?")
-        defer { s.reset() }
-        s.bind(1, ino)
-        guard try s.step() else { return 0 }
-        let score = s.double(0), updated = Double(s.int64(1))
-        return score * exp2(-(now - updated) / max(1, halfLife))
     }
 
     /// Visits every name below the directory `root` (and `root` itself with `includeRoot`),
@@ -103,11 +55,10 @@ extension ReadTransaction {
                      _ visit: (NamespaceEntry) throws -> Void) throws {
         guard let rootRow = try entry(root) else { return }
         guard let rootPath = try path(of: root) else { return }
-        let anyLinks = try connection.scalar("SELECT EXISTS(SELECT 1 FROM links)") ?? 0
-        let hasLinks = links && anyLinks != 0
+        let hasLinks = try links && session.hasAnyLinks()
         if let only {
-            let total = try connection.scalar("SELECT max(ino) FROM entries") ?? 0
-            if only.count <= 4096 || only.count * 8 < Int(total) {
+            let total = try session.maxInode()
+            if only.count <= 4096 || UInt64(only.count) * 8 < total {
                 return try visitResolved(only, root: rootRow, rootPath: rootPath, includeRoot: includeRoot, links: hasLinks,
                                          matching: matching, visit)
             }
@@ -125,26 +76,10 @@ extension ReadTransaction {
 
     private func walkTree(_ root: UInt64, rootPath: [UInt8], only: Set<UInt64>?, links: Bool, matching: (EntryRow) -> Bool,
                           _ visit: (NamespaceEntry) throws -> Void) throws {
-        let names = try connection.prepare("SELECT \(entryColumns) FROM entries WHERE parent = ? ORDER BY name")
-        let linkNames = links ? try connection.prepare("""
-            SELECT l.name, \(entryColumns.split(separator: ",").map { "e." + $0.trimmingSpaces }.joined(separator: ", "))
-            FROM links l JOIN entries e ON e.ino = l.ino WHERE l.parent = ? ORDER BY l.name
-            """) : nil
-
         func children(of directory: UInt64) throws(IndexError) -> [(row: EntryRow, isLink: Bool)] {
-            var rows: [(row: EntryRow, isLink: Bool)] = []
-            names.bind(1, directory)
-            defer { names.reset() }
-            while try names.step() { rows.append((names.entryRow(), false)) }
-            guard let linkNames else { return rows }
-            linkNames.bind(1, directory)
-            defer { linkNames.reset() }
-            var extra: [(row: EntryRow, isLink: Bool)] = []
-            while try linkNames.step() {
-                var row = linkNames.entryRow(base: 1)
-                row.name = linkNames.blob(0); row.parent = directory
-                extra.append((row, true))
-            }
+            let rows = try session.firstNameRows(in: directory).map { (row: $0, isLink: false) }
+            guard links else { return rows }
+            let extra = try session.linkRows(in: directory).map { (row: $0, isLink: true) }
             if extra.isEmpty { return rows }
             return (rows + extra).sorted { $0.row.name.lexicographicallyPrecedes($1.row.name) }
         }
@@ -212,13 +147,7 @@ extension ReadTransaction {
             if let row = try entry(ino) { try consider(row, isLink: false) }
         }
         if links {
-            let s = try connection.prepare("SELECT parent, name, ino FROM links")
-            var extra: [(parent: UInt64, name: [UInt8], ino: UInt64)] = []
-            while try s.step() {
-                let ino = UInt64(bitPattern: s.int64(2))
-                if inodes.contains(ino) { extra.append((UInt64(bitPattern: s.int64(0)), s.blob(1), ino)) }
-            }
-            s.reset()
+            let extra = try session.allLinks().filter { inodes.contains($0.ino) }
             for link in extra {
                 guard var row = try entry(link.ino) else { continue }
                 row.parent = link.parent; row.name = link.name

@@ -110,13 +110,7 @@ extension Namespace {
 
     /// Loads the directory objectives kept in the index.
     public func loadDirectoryObjectives() {
-        let rows = (try? index.query { tx throws(IndexError) -> [(UInt64, [UInt8])] in
-            let s = try tx.connection.prepare("SELECT ino, value FROM xattrs WHERE name = CAST('user.estuary.objective' AS BLOB)")
-            defer { s.reset() }
-            var rows: [(UInt64, [UInt8])] = []
-            while try s.step() { rows.append((UInt64(bitPattern: s.int64(0)), s.blob(1))) }
-            return rows
-        }) ?? []
+        let rows = (try? index.query { tx throws(IndexError) in try tx.xattrValues(named: Array("user.estuary.objective".utf8)) }) ?? [:]
         directoryObjectives.withLock { table in for (ino, value) in rows { table[ino] = String(decoding: value, as: UTF8.self) } }
     }
 

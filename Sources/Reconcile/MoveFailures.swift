@@ -31,17 +31,11 @@ struct MoveFailures {
     /// Reads the failed jobs; `lastDone` is each inode's newest completed job id.
     static func load(_ tx: ReadTransaction, lastDone: [UInt64: Int64]) throws(IndexError) -> MoveFailures {
         var failures = MoveFailures()
-        let s = try tx.connection.prepare("""
-            SELECT id, ino, source, destination, size, source_mtime, updated, coalesce(error, '')
-            FROM jobs WHERE state = 'failed' ORDER BY id
-            """)
-        defer { s.reset() }
-        while try s.step() {
-            let ino = UInt64(bitPattern: s.int64(1))
-            if let done = lastDone[ino], done > s.int64(0) { continue }
-            failures.byInode[ino, default: []].append(Failure(
-                source: SiloID(s.int64(2)), destination: SiloID(s.int64(3)), size: s.int64(4), mtimeNs: s.int64(5),
-                updated: s.int64(6), error: s.text(7) ?? ""))
+        for job in try tx.failedJobs() {
+            if let done = lastDone[job.ino], done > job.id { continue }
+            failures.byInode[job.ino, default: []].append(Failure(
+                source: job.source, destination: job.destination, size: job.size, mtimeNs: job.sourceMtime,
+                updated: job.updated, error: job.error))
         }
         return failures
     }

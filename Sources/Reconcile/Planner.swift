@@ -71,17 +71,9 @@ struct Planner {
         var plan = ReconcilePlan()
         let (tags, lastMoved, failures) = try index.read { tx throws(IndexError) -> ([UInt64: FileTags], [UInt64: Int64], MoveFailures) in
             var tags: [UInt64: FileTags] = [:]
-            let s = try tx.connection.prepare("SELECT ino, name, value FROM xattrs")
-            while try s.step() { tags[UInt64(bitPattern: s.int64(0)), default: FileTags()].add(s.blob(1), s.blob(2)) }
-            s.reset()
-            var moved: [UInt64: Int64] = [:]
-            var lastDone: [UInt64: Int64] = [:]
-            let j = try tx.connection.prepare("SELECT ino, max(updated), max(id) FROM jobs WHERE state = 'done' GROUP BY ino")
-            while try j.step() {
-                moved[UInt64(bitPattern: j.int64(0))] = j.int64(1)
-                lastDone[UInt64(bitPattern: j.int64(0))] = j.int64(2)
-            }
-            j.reset()
+            try tx.forEachXattr { ino, name, value in tags[ino, default: FileTags()].add(name, value) }
+            let completed = try tx.completedMoves()
+            let moved = completed.mapValues(\.updated), lastDone = completed.mapValues(\.id)
             return (tags, moved, try MoveFailures.load(tx, lastDone: lastDone))
         }
         var stack: [(ino: UInt64, path: String, rules: [ObjectiveRule])] = [(1, "", [])]

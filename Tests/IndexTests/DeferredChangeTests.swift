@@ -60,7 +60,7 @@ struct DeferredChangeTests {
         let b = try f.index.change { tx throws(IndexError) in try tx.insert(f.row("b")) }
         f.index.changeLater { tx throws(IndexError) in
             try tx.delete(a)
-            throw IndexError(code: 1, message: "refused")
+            throw IndexError(.invalid, "refused")
         }
         f.index.changeLater { tx throws(IndexError) in try tx.delete(b) }
         #expect(try f.entry(a) != nil, "the failed change's delete was undone")

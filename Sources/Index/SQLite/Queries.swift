@@ -1,8 +1,8 @@
 /// A statement used on a hot path (lookup, getattr, the scanner's inner loop). Connections
 /// cache these by number, so using one costs no string hashing.
-public struct Query: Sendable {
-    public let id: Int
-    public let sql: String
+struct Query: Sendable {
+    let id: Int
+    let sql: String
 }
 
 enum Queries {

@@ -1,8 +1,8 @@
 /// Schema changes, applied in order, each once, each named. A name is never reused or edited
 /// after it ships: add a new migration instead. Columns use portable SQL types so a server
 /// engine can take the same schema.
-public enum Migrations {
-    public static let all: [(name: String, sql: String)] = [
+enum SQLiteMigrations {
+    static let all: [(name: String, sql: String)] = [
         ("0001-initial", """
         CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
         CREATE TABLE silos(

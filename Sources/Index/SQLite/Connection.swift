@@ -9,13 +9,13 @@ import Glibc
 /// Thread contract: a connection is used by one thread at a time. `IndexStore` hands each out
 /// exclusively (the writer behind its mutex, readers from a pool), which is why the
 /// `@unchecked Sendable` is sound.
-public final class Connection: @unchecked Sendable {
+final class Connection: @unchecked Sendable {
     let db: OpaquePointer
     private var cache: [String: Statement] = [:]
     private var hot = [Statement?](repeating: nil, count: Queries.count)
 
     /// `cacheKiB` bounds this connection's page cache (SQLite's default is 2 MiB).
-    public init(path: String, readOnly: Bool = false, cacheKiB: Int = 65_536) throws(IndexError) {
+    init(path: String, readOnly: Bool = false, cacheKiB: Int = 65_536) throws(IndexError) {
         if !readOnly { try Connection.makePrivate(path) }
         var handle: OpaquePointer?
         let flags = (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_NOMUTEX
@@ -23,7 +23,7 @@ public final class Connection: @unchecked Sendable {
         guard rc == SQLITE_OK, let handle else {
             let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
             if let handle { sqlite3_close_v2(handle) }
-            throw IndexError(code: rc, message: "\(path): \(message)")
+            throw SQLiteErrors.error(rc, "\(path): \(message)")
         }
         db = handle
         sqlite3_extended_result_codes(db, 1)
@@ -38,7 +38,10 @@ public final class Connection: @unchecked Sendable {
     /// its -wal and -shm files take the database's mode), and an older index is tightened.
     static func makePrivate(_ path: String) throws(IndexError) {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw IndexError(code: SQLITE_CANTOPEN, message: "\(path): \(Errno.current)") }
+        guard fd >= 0 else {
+            let failure = Errno.current
+            throw IndexError(failure == .permissionDenied ? .permissionDenied : .unavailable, "\(path): \(failure)")
+        }
         var s = stat()
         if fstat(fd, &s) == 0 && s.st_mode & 0o077 != 0 { _ = fchmod(fd, s.st_mode & 0o7700) }
         close(fd)
@@ -57,23 +60,22 @@ public final class Connection: @unchecked Sendable {
     }
 
     func error(_ rc: Int32) -> IndexError {
-        IndexError(code: sqlite3_extended_errcode(db) != 0 ? sqlite3_extended_errcode(db) : rc,
-                   message: String(cString: sqlite3_errmsg(db)))
+        SQLiteErrors.error(sqlite3_extended_errcode(db) != 0 ? sqlite3_extended_errcode(db) : rc, String(cString: sqlite3_errmsg(db)))
     }
 
     /// Runs one or more statements that return no rows.
-    public func execute(_ sql: String) throws(IndexError) {
+    func execute(_ sql: String) throws(IndexError) {
         var message: UnsafeMutablePointer<CChar>?
         let rc = sqlite3_exec(db, sql, nil, nil, &message)
         if rc != SQLITE_OK {
             let text = message.map { String(cString: $0) } ?? "error"
             sqlite3_free(message)
-            throw IndexError(code: rc, message: text)
+            throw SQLiteErrors.error(rc, text)
         }
     }
 
     /// A cached prepared statement for `sql`, reset and ready to bind.
-    public func prepare(_ sql: String) throws(IndexError) -> Statement {
+    func prepare(_ sql: String) throws(IndexError) -> Statement {
         if let cached = cache[sql] { return cached }
         var handle: OpaquePointer?
         let rc = sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &handle, nil)
@@ -84,7 +86,7 @@ public final class Connection: @unchecked Sendable {
     }
 
     /// A cached prepared statement for a hot-path query, found by number.
-    public func prepare(_ query: Query) throws(IndexError) -> Statement {
+    func prepare(_ query: Query) throws(IndexError) -> Statement {
         if let cached = hot[query.id] { return cached }
         var handle: OpaquePointer?
         let rc = sqlite3_prepare_v3(db, query.sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &handle, nil)
@@ -94,17 +96,17 @@ public final class Connection: @unchecked Sendable {
         return statement
     }
 
-    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(db) }
-    public var changes: Int { Int(sqlite3_changes(db)) }
+    var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(db) }
+    var changes: Int { Int(sqlite3_changes(db)) }
 
     /// A scalar query's first column, or nil when it returns no row.
-    public func scalar(_ sql: String) throws(IndexError) -> Int64? {
+    func scalar(_ sql: String) throws(IndexError) -> Int64? {
         let s = try prepare(sql)
         defer { s.reset() }
         return try s.step() ? s.int64(0) : nil
     }
 
-    public func textScalar(_ sql: String) throws(IndexError) -> String? {
+    func textScalar(_ sql: String) throws(IndexError) -> String? {
         let s = try prepare(sql)
         defer { s.reset() }
         return try s.step() ? s.text(0) : nil

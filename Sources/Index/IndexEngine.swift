@@ -1,0 +1,52 @@
+import Syscalls
+
+/// The seam between the index and the database engine that stores it.
+///
+/// Why a narrow interface: everything above it (group commit, write-behind of deferred
+/// changes, the inode counter, the row-presence shortcuts, path resolution and tree walks)
+/// is the same whichever engine keeps the rows, so an engine only implements typed row
+/// operations and transaction control, in the manner of JuiceFS's `do*` engine methods. No
+/// caller outside `Sources/Index` sees SQL, a connection or an engine's result codes.
+///
+/// An engine hands out sessions. `IndexStore` uses one session as the pool's only writer and
+/// a pool of reader sessions; each session is used by one thread at a time.
+public protocol IndexEngine: Sendable {
+    /// Where the index lives (a file path, a URI), for messages. Never holds a password.
+    var location: String { get }
+    /// The names of the migrations this build applies, in order. Engines share the names, so
+    /// a pool's schema version means the same on every engine.
+    var migrations: [String] { get }
+    /// Opens the writer session: creates the schema if needed and applies pending migrations
+    /// (each once, by name). Throws `.versionMismatch` when the index holds a migration this
+    /// build does not know, i.e. a newer Estuary wrote it.
+    func openWriter() throws(IndexError) -> any IndexSession
+    /// Opens another session for reading (a snapshot per read transaction). Creates nothing;
+    /// an engine opened read-only checks the schema version here (`.versionMismatch`).
+    func openReader() throws(IndexError) -> any IndexSession
+}
+
+/// One session with the engine (a connection): transaction control plus every typed query and
+/// change of the index. Not thread-safe: `IndexStore` gives each to one thread at a time.
+///
+/// Outside a transaction each call runs on its own (autocommit).
+public protocol IndexSession: AnyObject, Sendable, IndexRowReads, IndexRowWrites {
+    /// Starts a read transaction: every read until `endRead` sees one consistent snapshot.
+    func beginRead() throws(IndexError)
+    func endRead()
+    /// Starts a write transaction holding the index's write lock. Throws `.busy` at once when
+    /// another process holds it beyond the engine's own short wait; `IndexStore` retries.
+    func beginWrite() throws(IndexError)
+    func commit() throws(IndexError)
+    func rollback()
+    /// Whether a transaction is open. After a failed `commit` an engine may have rolled back
+    /// by itself (a full disk) or kept the transaction open to retry (busy).
+    var inTransaction: Bool { get }
+    /// A nested savepoint inside the write transaction, so one change can be undone alone.
+    func beginChange() throws(IndexError)
+    func endChange(succeeded: Bool) throws(IndexError)
+
+    /// Names of the migrations applied to this index, oldest first.
+    func appliedMigrations() throws(IndexError) -> [String]
+    /// The engine's own consistency check; the problems found (empty when sound).
+    func integrityProblems() throws(IndexError) -> [String]
+}

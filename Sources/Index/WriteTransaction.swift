@@ -1,0 +1,140 @@
+import Syscalls
+
+/// A writable view of the index inside `IndexStore.write` or `change`. Engine-neutral: inode
+/// numbers, the row-presence flags and the silo-id policy are kept here; the typed changes go
+/// to the engine's writer session.
+public struct WriteTransaction {
+    let state: WriterState
+    var session: any IndexSession { state.session }
+    /// Reads inside this transaction (they see its changes).
+    public var reader: ReadTransaction { ReadTransaction(session: state.session) }
+
+    /// A fresh inode number, never handed out before in this pool.
+    public func allocateInode() -> UInt64 {
+        let ino = state.nextInode
+        state.nextInode += 1
+        return ino
+    }
+
+    /// Inserts `row` under a fresh inode number (row.ino is ignored) and returns that number.
+    /// `hint`, an inode number the file carried from an earlier index, is taken when it is free,
+    /// so a rebuilt index gives files their old numbers back.
+    @discardableResult
+    public func insert(_ row: EntryRow, hint: UInt64? = nil) throws(IndexError) -> UInt64 {
+        let ino: UInt64
+        if let hint, hint > 1, try session.entry(hint) == nil {
+            ino = hint
+            if state.nextInode <= hint { state.nextInode = hint + 1 }
+        } else {
+            ino = allocateInode()
+        }
+        var copy = row
+        copy.ino = ino
+        try session.insertEntry(copy)
+        return ino
+    }
+
+    /// Rewrites every column of the entry `row.ino`.
+    public func update(_ row: EntryRow) throws(IndexError) { try session.updateEntry(row) }
+
+    /// Records size, blocks, times and mode of a row, leaving its name and placement alone
+    /// (a rename or move may have changed those meanwhile).
+    public func updateData(_ row: EntryRow) throws(IndexError) { try session.updateData(row) }
+
+    /// Removes the inode `ino` with its names, shadows and tags (not its children).
+    public func delete(_ ino: UInt64) throws(IndexError) {
+        // Tables that have held no row since the index was opened have none for `ino` either.
+        try session.deleteInode(ino, links: state.presence.links.load(ordering: .acquiring),
+                                shadows: state.presence.shadows.load(ordering: .acquiring))
+    }
+
+    /// Gives `ino` a new first name, leaving every other column as it is.
+    public func setName(_ ino: UInt64, parent: UInt64, name: [UInt8], ctime: Int64) throws(IndexError) {
+        try session.setName(ino, parent: parent, name: name, ctime: ctime)
+    }
+
+    /// Sets a directory's link count to 2 + its subdirectories, as local file systems report
+    /// it (find and other tree walkers rely on it).
+    public func recountLinks(ofDirectory ino: UInt64) throws(IndexError) { try session.recountLinks(ofDirectory: ino) }
+
+    /// Sets a directory's link count to a value computed by the caller; no write if unchanged.
+    public func setLinkCount(_ ino: UInt64, _ nlink: UInt64) throws(IndexError) { try session.setLinkCount(ino, nlink) }
+
+    public func insertLink(parent: UInt64, name: [UInt8], ino: UInt64) throws(IndexError) {
+        state.presence.links.store(true, ordering: .releasing)
+        try session.insertLink(parent: parent, name: name, ino: ino)
+    }
+
+    public func deleteLink(parent: UInt64, name: [UInt8]) throws(IndexError) { try session.deleteLink(parent: parent, name: name) }
+
+    /// One hard-link name of `ino`, if it has any besides its first name.
+    public func anyLink(of ino: UInt64) throws(IndexError) -> (parent: UInt64, name: [UInt8])? { try session.anyLink(of: ino) }
+
+    /// Whether `(parent, name)` is a hard-link name (not the first name) of some inode.
+    public func isLink(parent: UInt64, name: [UInt8]) throws(IndexError) -> Bool { try session.isLink(parent: parent, name: name) }
+
+    /// Replaces all tags of `ino` with `tags`.
+    public func replaceXattrs(of ino: UInt64, with tags: [(name: [UInt8], value: [UInt8])]) throws(IndexError) {
+        try session.deleteXattrs(of: ino)
+        for tag in tags { try session.setXattr(of: ino, name: tag.name, value: tag.value) }
+    }
+
+    public func setXattr(of ino: UInt64, name: [UInt8], value: [UInt8]) throws(IndexError) {
+        try session.setXattr(of: ino, name: name, value: value)
+    }
+
+    /// Removes one tag; whether it existed.
+    public func deleteXattr(of ino: UInt64, name: [UInt8]) throws(IndexError) -> Bool { try session.deleteXattr(of: ino, name: name) }
+
+    public func upsertShadow(_ shadow: ShadowRow) throws(IndexError) {
+        state.presence.shadows.store(true, ordering: .releasing)
+        try session.upsertShadow(shadow)
+    }
+
+    public func deleteShadow(ino: UInt64, silo: SiloID) throws(IndexError) { try session.deleteShadow(ino: ino, silo: silo) }
+
+    /// Records a silo of the configuration, keeping its id if the name is known. Returns the id.
+    public func registerSilo(name: String, path: String, tier: String) throws(IndexError) -> SiloID {
+        let known = try session.silos()
+        if let existing = known.first(where: { $0.name == name }) {
+            try session.updateSilo(id: existing.id, path: path, tier: tier)
+            return existing.id
+        }
+        // A silo's id is its bit in `EntryRow.dirSilos`.
+        let used = Set(known.map(\.id))
+        guard let id = (0..<64).first(where: { !used.contains($0) }) else {
+            throw IndexError(.invalid, "a pool holds at most 64 silos")
+        }
+        try session.insertSilo(id: id, name: name, path: path, tier: tier)
+        return id
+    }
+
+    public func recordScan(silo: SiloID, generation: Int64, entries: Int64, at time: Int64) throws(IndexError) {
+        try session.recordScan(silo: silo, generation: generation, entries: entries, at: time)
+    }
+
+    public func setHealth(silo: SiloID, health: String, reason: String?) throws(IndexError) {
+        try session.setHealth(silo: silo, health: health, reason: reason)
+    }
+
+    public func setDraining(silo: SiloID, _ draining: Bool) throws(IndexError) { try session.setDraining(silo: silo, draining) }
+
+    public func setMeta(_ key: String, _ value: String) throws(IndexError) { try session.setMeta(key, value) }
+
+    /// Inserts a job and returns its id.
+    public func insertJob(_ job: JobRow) throws(IndexError) -> Int64 { try session.insertJob(job) }
+
+    /// Records a job's progress; `.notFound` when no job has its id.
+    public func updateJob(_ job: JobRow) throws(IndexError) { try session.updateJob(job) }
+
+    public func setChecksums(ino: UInt64, silo: SiloID, size: Int64, mtime: Int64, extentSize: Int, hashes: [UInt8]) throws(IndexError) {
+        try session.setChecksums(ChecksumRow(ino: ino, silo: silo, size: size, mtime: mtime, extentSize: extentSize, hashes: hashes))
+    }
+
+    /// Records the heat of `ino`; false when the file was deleted since it was read (heat of
+    /// a deleted file is not kept: the row would outlive it).
+    @discardableResult
+    public func setHeat(ino: UInt64, score: Double, updated: Int64, extents: [UInt8]) throws(IndexError) -> Bool {
+        try session.setHeat(ino: ino, score: score, updated: updated, extents: extents)
+    }
+}
