@@ -46,6 +46,7 @@ public enum DaemonMain {
         do { config = try PoolConfigLoader.load(source: options.source) } catch { throw DaemonError("\(error)") }
         let policy: ObjectivePolicy
         do { policy = try ObjectivePolicy(config: config) } catch { throw DaemonError("\(error)") }
+        let metricsAddress = try DaemonMetrics.address(option: options.metrics, config: config)
         let mountpoint = absolutePath(options.mountpoint)
         try MountPointCheck.prepare(mountpoint) { logger.warning("\($0)") }
         let paths = PoolPaths(config)
@@ -99,6 +100,8 @@ public enum DaemonMain {
                                    objectives: objectives, transport: { RingSetup.describe(session.ringState) }, send: send)
         }
         do { try control.start() } catch { logger.warning("\(error); admin commands will work on the index directly") }
+        let metrics = DaemonMetrics(pool: pool, tiering: tiering)
+        do { try metrics.start(metricsAddress) } catch { logger.error("\(error); the pool serves without metrics") }
         writeMountRecord(paths.mountRecord, mountpoint: mountpoint)
         logger.info("pool '\(config.name)' mounted at \(mountpoint) with \(pool.silos.all.count) silos")
         LogSink.shared.mirrorWarningsToStderr(false)
@@ -125,6 +128,7 @@ public enum DaemonMain {
         tiering.stop()
         housekeeping.stop()
         control.stop()
+        metrics.stop()
         kernelCache.stop()
         do { try pool.index.stopGroupCommit() } catch {
             logger.error("the last namespace changes could not be committed to the index (\(error)); the next mount rescans the silos")

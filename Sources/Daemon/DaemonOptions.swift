@@ -15,6 +15,8 @@ struct DaemonOptions: Equatable {
     var logLevel = "info"
     var showHelp = false
     var showVersion = false
+    /// `-o metrics=HOST:PORT`: serve Prometheus metrics there (overrides `[pool] metrics`).
+    var metrics: String?
 
     static let usage = """
     usage: estuaryfs SOURCE MOUNTPOINT [-o OPTIONS] [-f] [-d]
@@ -32,6 +34,8 @@ struct DaemonOptions: Equatable {
                              kernel has it (default); off: /dev/fuse only
       -o noscan              do not scan new silos before mounting
       -o log_level=LEVEL     trace, debug, info, notice, warning, error
+      -o metrics=HOST:PORT   serve Prometheus metrics at http://HOST:PORT/metrics (PORT alone:
+                             127.0.0.1; default from the pool config; off: not served)
       -o allow_other, ro, ...  passed to the kernel as for any FUSE file system
     """
 
@@ -104,6 +108,9 @@ struct DaemonOptions: Equatable {
                     throw UsageError(description: "option log_level must be one of \(levels.joined(separator: ", "))")
                 }
                 logLevel = value
+            case "metrics":
+                guard let value, !value.isEmpty else { throw UsageError(description: "option metrics needs HOST:PORT, like 127.0.0.1:9567") }
+                metrics = value
             case "debug": debug = true; foreground = true
             case "default_permissions", "subtype", "fsname": break   // always set by estuaryfs itself
             default:
