@@ -7,8 +7,9 @@ SBINDIR     ?= /sbin
 SWIFT       ?= swift
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 DEB_PACKAGES   := libfuse3-dev fuse3 libsqlite3-dev libxxhash-dev liburing-dev attr
-# The real-workload tests run these programs through the mount.
-TEST_PACKAGES  := gcc make git rsync sqlite3 tar python3
+# The real-workload tests run these programs through the mount; the metrics, top and package
+# tests use prometheus, curl and tmux.
+TEST_PACKAGES  := gcc make git rsync sqlite3 tar python3 prometheus curl tmux
 BENCH_PACKAGES := mergerfs fio
 RELEASE_BIN := .build/release
 
