@@ -14,7 +14,7 @@ public struct EstuaryCommand: ParsableCommand {
         version: "0.1.0",
         subcommands: [ScanCommand.self, StatusCommand.self, MoveCommand.self, JobsCommand.self, PinCommand.self, UnpinCommand.self,
                       SiloCommand.self, HeatCommand.self, VerifyCommand.self, FsckCommand.self,
-                      ObjectivesCommand.self, ReloadCommand.self, FindCommand.self, DuCommand.self, TagCommand.self]
+                      ObjectivesCommand.self, ReloadCommand.self, FindCommand.self, DuCommand.self, TagCommand.self, TopCommand.self]
     )
 
     public init() {}

@@ -72,4 +72,21 @@ enum Observe {
             return fields.count > 9 && fields[3] == "0A" && inodes.contains(String(fields[9]))   // 0A: LISTEN
         }.count
     }
+
+    /// Runs a program with /dev/null for its standard streams and waits for it (waitpid), for
+    /// programs that leave a daemon behind (tmux).
+    static func spawnAndWait(_ argv: [String]) throws -> Int32 {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        for fd: Int32 in [0, 1, 2] { posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", O_RDWR, 0) }
+        var pid: pid_t = 0
+        var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
+        defer { for arg in cArgs { free(arg) } }
+        let rc = posix_spawn(&pid, argv[0], &actions, nil, &cArgs, environ)
+        guard rc == 0 else { throw TestFailure("posix_spawn \(argv[0]): \(rc)") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return (status >> 8) & 0xff
+    }
 }
