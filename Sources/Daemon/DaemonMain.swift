@@ -21,7 +21,7 @@ public enum DaemonMain {
             return 2
         }
         if options.showHelp { writeStderr(DaemonOptions.usage + "\n"); return 0 }
-        if options.showVersion { writeStderr("estuaryfs \(estuaryVersion)\n"); return 0 }
+        if options.showVersion { print("estuaryfs \(estuaryVersion)"); return 0 }
         if !options.foreground && !Detach.isChild {
             return Detach.spawnChildAndWait(arguments: absolutised(arguments, options))
         }
@@ -182,4 +182,4 @@ private func normalised(_ path: String) -> String {
     return "/" + parts.joined(separator: "/")
 }
 
-public let estuaryVersion = "0.1.0"
+public let estuaryVersion = estuaryReleaseVersion
