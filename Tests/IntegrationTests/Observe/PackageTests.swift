@@ -37,7 +37,7 @@ struct PackageTests {
     @Test func manPagesFormatWithoutWarnings() throws {
         for page in ["estuaryfs.8", "estuary.8", "estuary.toml.5"] {
             let path = Self.repository + "/docs/man/" + page
-            #expect(FileManager.default.fileExists(atPath: path), path)
+            #expect(FileManager.default.fileExists(atPath: path), "\(path)")
             guard FileManager.default.isExecutableFile(atPath: "/usr/bin/groff") else { print("skipped groff check: no groff"); continue }
             let check = try Shell.run("/usr/bin/groff", ["-man", "-ww", "-z", path])
             #expect(check.status == 0 && check.stderr.isEmpty, "\(page): \(check.output)")
