@@ -54,7 +54,8 @@ struct MetricsTests {
     @Test func prometheusScrapesTheMountAndSeesCountersMove() throws {
         guard let prometheus = Observe.program("/usr/bin/prometheus", package: "prometheus") else { return }
         let port = try Observe.freePort()
-        let pool = try TestPool(extraConfig: "extent_size = \"64KiB\"")
+        // Watermarks on the fast tier, so the dashboard's watermark series exist too.
+        let pool = try TestPool(extraConfig: "extent_size = \"64KiB\"\n[tiers.fast]\nhigh = 90\nlow = 70")
         try pool.mount(options: ["-o", "metrics=127.0.0.1:\(port)"])
         defer { _ = try? pool.unmount() }
         let webPort = try Observe.freePort()
@@ -100,5 +101,23 @@ struct MetricsTests {
         #expect(Observe.waitFor(60) { (query("estuary_moved_bytes_total") ?? 0) >= 300_000 },
                 "moved bytes: \(String(describing: query("estuary_moved_bytes_total")))")
         #expect(Observe.waitFor(60) { (query("estuary_index_entries") ?? 0) >= 21 })
+
+        // Every query of the Grafana dashboard parses in this Prometheus and finds data.
+        let dashboard = PackageTests.repository + "/examples/grafana-estuary.json"
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dashboard))) as? [String: Any]
+        let panels = try #require(json?["panels"] as? [[String: Any]])
+        let expressions = panels.flatMap { ($0["targets"] as? [[String: Any]] ?? []).compactMap { $0["expr"] as? String } }
+        #expect(expressions.count > 15)
+        for expression in expressions {
+            let concrete = expression.replacingOccurrences(of: "$instance", with: ".*").replacingOccurrences(of: "$__rate_interval", with: "1m")
+            let encoded = concrete.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? concrete
+            let body = Observe.get(api + "/api/v1/query?query=" + encoded) ?? ""
+            #expect(body.contains("\"status\":\"success\""), "\(concrete): \(body)")
+            // A quantile or rate over a fresh series may be empty; the series behind it is not.
+            let metric = concrete.split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "_") })
+                .first { $0.hasPrefix("estuary_") || $0.hasPrefix("process_") }.map(String.init) ?? ""
+            #expect((query("count(\(metric)) or vector(0)") ?? 0) > 0 || metric.hasSuffix("_bucket") || metric.contains("errors"),
+                    "the dashboard's \(metric) has no series")
+        }
     }
 }
