@@ -101,8 +101,7 @@ public final class MetricsServer: Sendable {
             let n = read(client, &chunk, chunk.count)
             if n <= 0 { return nil }
             head += chunk[..<n]
-            if head.count >= 4 && (head.suffix(4) == [13, 10, 13, 10] || head.suffix(2) == [10, 10]) { break }
-            if let _ = findTerminator(head) { break }
+            if head.suffix(2) == [10, 10] || endsHead(head) { break }
         }
         guard let end = head.firstIndex(of: 10) else { return nil }
         var line = head[..<end]
@@ -110,9 +109,9 @@ public final class MetricsServer: Sendable {
         return String(decoding: line, as: UTF8.self)
     }
 
-    private func findTerminator(_ bytes: [UInt8]) -> Int? {
-        guard bytes.count >= 4 else { return nil }
-        for i in 0...(bytes.count - 4) where bytes[i] == 13 && bytes[i + 1] == 10 && bytes[i + 2] == 13 && bytes[i + 3] == 10 { return i }
-        return nil
+    /// True once the bytes hold the blank line (CRLF CRLF) that ends an HTTP request head.
+    private func endsHead(_ bytes: [UInt8]) -> Bool {
+        guard bytes.count >= 4 else { return false }
+        return (0...(bytes.count - 4)).contains { bytes[$0] == 13 && bytes[$0 + 1] == 10 && bytes[$0 + 2] == 13 && bytes[$0 + 3] == 10 }
     }
 }

@@ -44,6 +44,11 @@ struct MetricsTests {
         #expect(Observe.sample(text, "estuary_move_jobs", ["state=\"queued\""]) == 0)
         #expect((Observe.sample(text, "process_resident_memory_bytes") ?? 0) > 0)
         #expect(Observe.get("http://127.0.0.1:\(port)/nothing-here") == nil)   // 404 (curl -f fails)
+        // Junk and other methods get an error reply, and the endpoint keeps serving.
+        let junk = try Shell.sh("printf 'BREW /coffee\\r\\n\\r\\n' | timeout 10 bash -c 'cat > /dev/tcp/127.0.0.1/\(port)'; "
+                                + "curl -s -o /dev/null -w '%{http_code}' -X POST http://127.0.0.1:\(port)/metrics")
+        #expect(junk.stdout == "405", "\(junk.output)")
+        #expect(Observe.get("http://127.0.0.1:\(port)/metrics") != nil)
         guard let promtool = Observe.program("/usr/bin/promtool", package: "prometheus") else { return }
         let file = pool.root + "/metrics.txt"
         try text.write(toFile: file, atomically: true, encoding: .utf8)
