@@ -1,4 +1,5 @@
 import ArgumentParser
+import ControlProtocol
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,10 +15,10 @@ public struct EstuaryCommand: ParsableCommand {
         config in /etc/estuary/NAME.toml, or the mount point of a mounted pool. With the daemon \
         running, commands go through its control socket; without it they work on the index directly.
         """,
-        version: "0.1.0",
+        version: estuaryReleaseVersion,
         subcommands: [ScanCommand.self, StatusCommand.self, MoveCommand.self, JobsCommand.self, PinCommand.self, UnpinCommand.self,
                       SiloCommand.self, HeatCommand.self, VerifyCommand.self, FsckCommand.self,
-                      ObjectivesCommand.self, ReloadCommand.self, FindCommand.self, DuCommand.self, TagCommand.self]
+                      ObjectivesCommand.self, ReloadCommand.self, FindCommand.self, DuCommand.self, TagCommand.self, TopCommand.self]
     )
 
     public init() {}

@@ -41,6 +41,8 @@ public struct PoolConfig: Sendable, Equatable {
     /// reconcile passes.
     public var holdDown: Double = 3600
     public var reconcileInterval: Double = 60
+    /// Where the daemon serves Prometheus metrics (`HOST:PORT`); nil: not served.
+    public var metrics: String?
 
     public init(
         name: String,

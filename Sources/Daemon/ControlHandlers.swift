@@ -90,6 +90,8 @@ enum ControlHandlers {
             } catch { send(ControlReply(error: "\(error)")) }
         case "ping":
             send(ControlReply(ok: true))
+        case "metrics":
+            DaemonMetrics.answer(send)
         case "status":
             do {
                 var status = try PoolReports.status(pool, mountpoint: mountpoint, daemonPid: getpid())

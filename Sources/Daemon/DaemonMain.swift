@@ -21,7 +21,7 @@ public enum DaemonMain {
             return 2
         }
         if options.showHelp { writeStderr(DaemonOptions.usage + "\n"); return 0 }
-        if options.showVersion { writeStderr("estuaryfs \(estuaryVersion)\n"); return 0 }
+        if options.showVersion { print("estuaryfs \(estuaryVersion)"); return 0 }
         if !options.foreground && !Detach.isChild {
             return Detach.spawnChildAndWait(arguments: absolutised(arguments, options))
         }
@@ -49,6 +49,7 @@ public enum DaemonMain {
         do { config = try PoolConfigLoader.load(source: options.source) } catch { throw DaemonError("\(error)") }
         let policy: ObjectivePolicy
         do { policy = try ObjectivePolicy(config: config) } catch { throw DaemonError("\(error)") }
+        let metricsAddress = try DaemonMetrics.address(option: options.metrics, config: config)
         let mountpoint = absolutePath(options.mountpoint)
         try MountPointCheck.prepare(mountpoint) { logger.warning("\($0)") }
         try MountPointCheck.checkSilos(config.silos.map { ($0.name, $0.path) }, mountpoint: mountpoint)
@@ -101,6 +102,8 @@ public enum DaemonMain {
                                    objectives: objectives, transport: { RingSetup.describe(session.ringState) }, send: send)
         }
         do { try control.start() } catch { logger.warning("\(error); admin commands will work on the index directly") }
+        let metrics = DaemonMetrics(pool: pool, tiering: tiering)
+        do { try metrics.start(metricsAddress) } catch { logger.error("\(error); the pool serves without metrics") }
         MountLock.writeMountRecord(paths.mountRecord, mountpoint: mountpoint)
         logger.info("pool '\(config.name)' mounted at \(mountpoint) with \(pool.silos.all.count) silos")
         LogSink.shared.mirrorWarningsToStderr(false)
@@ -119,14 +122,17 @@ public enum DaemonMain {
         let watch = SiloWatch(pool: pool, namespace: namespace)
         watch.start()
         TerminationSignals.unblock()
+        let systemd = SystemdNotifier.start(mountpoint: mountpoint, logger: logger)
         let status = session.run(maxThreads: options.threads)
         lock.recordStopping()
+        systemd?.stopping()
         let transport = RingSetup.describe(session.ringState)
         // Whatever uses the session's ring or the pool stops before them: the control server
         // first (a status request asks the ring). The mount goes next (it is already gone
         // after an unmount; after a signal it must not linger while the rest stops, or a
         // restart would find the mount point in use), then the background threads.
         control.stop()
+        metrics.stop()
         session.stopRing()
         kernelCache.stop()
         session.unmount()
@@ -183,4 +189,4 @@ private func normalised(_ path: String) -> String {
     return "/" + parts.joined(separator: "/")
 }
 
-public let estuaryVersion = "0.1.0"
+public let estuaryVersion = estuaryReleaseVersion

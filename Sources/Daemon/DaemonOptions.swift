@@ -18,6 +18,8 @@ struct DaemonOptions: Equatable {
     var logLevel = "info"
     var showHelp = false
     var showVersion = false
+    /// `-o metrics=HOST:PORT`: serve Prometheus metrics there (overrides `[pool] metrics`).
+    var metrics: String?
 
     static let usage = """
     usage: estuaryfs SOURCE MOUNTPOINT [-o OPTIONS] [-f] [-d]
@@ -35,6 +37,8 @@ struct DaemonOptions: Equatable {
                              kernel has it (default); off: /dev/fuse only
       -o noscan              do not scan new silos before mounting
       -o log_level=LEVEL     trace, debug, info, notice, warning, error
+      -o metrics=HOST:PORT   serve Prometheus metrics at http://HOST:PORT/metrics (PORT alone:
+                             127.0.0.1; default from the pool config; off: not served)
       -o ro                  read-only: nothing is written to any silo (no moves, no markers)
       -o allow_other, ...    passed to the kernel as for any FUSE file system
     """
@@ -108,6 +112,9 @@ struct DaemonOptions: Equatable {
                     throw UsageError(description: "option log_level must be one of \(levels.joined(separator: ", "))")
                 }
                 logLevel = value
+            case "metrics":
+                guard let value, !value.isEmpty else { throw UsageError(description: "option metrics needs HOST:PORT, like 127.0.0.1:9567") }
+                metrics = value
             case "debug": debug = true; foreground = true
             case "ro": readOnly = true; fuseOptions.removeAll { $0 == "ro" }; fuseOptions.append("ro")
             case "rw": readOnly = false; fuseOptions.removeAll { $0 == "ro" }

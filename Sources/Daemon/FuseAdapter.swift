@@ -1,3 +1,4 @@
+import CCounters
 import FuseKit
 import Index
 import Logging
@@ -115,6 +116,7 @@ final class FuseAdapter: FuseOperations {
                 do { try clearSetuid(ino, openFD: fd, request) }
                 catch { namespace.release(ino, fd: fd); throw error }
             }
+            noteBacking(fd: fd, ino: ino)
             // Cached pages stay valid across opens unless the backing file changed behind us.
             if !request.reply(open: UInt64(fd), keepCache: !changed, directIO: directIO(flags, empty: empty)) { namespace.release(ino, fd: fd) }
         } catch {
@@ -124,6 +126,7 @@ final class FuseAdapter: FuseOperations {
 
     func read(_ request: consuming Request, ino: UInt64, size: Int, offset: Int64, handle: UInt64) {
         noteAccess(ino, offset: offset, length: size)
+        estuary_metrics_fd_bytes(Int32(truncatingIfNeeded: handle), UInt64(size), 0)
         request.reply(fd: Int32(truncatingIfNeeded: handle), offset: offset, size: size)
     }
 

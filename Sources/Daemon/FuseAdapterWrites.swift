@@ -1,3 +1,4 @@
+import CCounters
 import FuseKit
 import Index
 import Namespace
@@ -16,6 +17,7 @@ extension FuseAdapter {
     func create(_ request: consuming Request, parent: UInt64, name: UnsafeBufferPointer<UInt8>, mode: UInt32, flags: Int32) {
         do {
             let (row, fd) = try namespace.create(parent: parent, name: name, mode: mode, flags: flags, creator: creator(request))
+            noteBacking(fd: fd, ino: row.ino)
             if !request.reply(create: entryReply(row), handle: UInt64(fd), directIO: directIO(flags, empty: true)) {
                 namespace.release(row.ino, fd: fd)
                 namespace.forget(row.ino, count: 1)
@@ -88,7 +90,9 @@ extension FuseAdapter {
         do {
             let fd = Int32(truncatingIfNeeded: handle)
             if killSetuid { try clearSetuid(ino, openFD: fd, request) }
-            request.reply(written: try namespace.write(ino, fd: fd, data: data, offset: offset))
+            let written = try namespace.write(ino, fd: fd, data: data, offset: offset)
+            estuary_metrics_fd_bytes(fd, UInt64(written), 1)
+            request.reply(written: written)
         } catch {
             request.reply(error: error)
         }

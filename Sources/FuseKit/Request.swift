@@ -1,3 +1,4 @@
+import CCounters
 import CFuse3
 import CFuseRing
 import Syscalls
@@ -11,13 +12,28 @@ import Glibc
 public struct Request: ~Copyable {
     let raw: fuse_req_t
     let fileInfo: UnsafeMutablePointer<fuse_file_info>?
+    /// The operation and its start time (0 with metrics off), for the latency and errno
+    /// counters every reply bumps (CCounters).
+    let op: estuary_op
+    let started: UInt64
 
-    init(_ raw: fuse_req_t, _ fileInfo: UnsafeMutablePointer<fuse_file_info>? = nil) {
+    init(_ raw: fuse_req_t, _ op: estuary_op, _ fileInfo: UnsafeMutablePointer<fuse_file_info>? = nil) {
         self.raw = raw
         self.fileInfo = fileInfo
+        self.op = op
+        self.started = estuary_metrics_start()
     }
 
-    deinit { fuse_reply_err(raw, EIO) }
+    deinit {
+        fuse_reply_err(raw, EIO)
+        counted(EIO)
+    }
+
+    /// Records the reply in the metrics counters; free when metrics are off (`started` is 0).
+    @inline(__always)
+    private func counted(_ error: Int32) {
+        estuary_metrics_request_done(Int32(op.rawValue), started, error)
+    }
 
     /// The caller's credentials, as the kernel reported them.
     public var caller: Caller {
@@ -40,18 +56,21 @@ public struct Request: ~Copyable {
 
     public consuming func reply(error: Errno) {
         fuse_reply_err(raw, error.rawValue)
+        counted(error.rawValue)
         discard self
     }
 
     /// Success with no data (setxattr, removexattr, flush, fsync, releases, unlink, ...).
     public consuming func replyOK() {
         fuse_reply_err(raw, 0)
+        counted(0)
         discard self
     }
 
     public consuming func reply(entry: EntryReply) {
         var e = entry.param
         fuse_reply_entry(raw, &e)
+        counted(0)
         discard self
     }
 
@@ -64,28 +83,33 @@ public struct Request: ~Copyable {
         fi.keep_cache = keepCache ? 1 : 0
         fi.direct_io = directIO ? 1 : 0
         let rc = fuse_reply_create(raw, &e, &fi)
+        counted(0)
         discard self
         return rc == 0
     }
 
     public consuming func reply(written count: Int) {
         fuse_reply_write(raw, count)
+        counted(0)
         discard self
     }
 
     public consuming func reply(offset: Int64) {
         fuse_reply_lseek(raw, off_t(offset))
+        counted(0)
         discard self
     }
 
     public consuming func reply(attributes: FileStat, timeout: Double) {
         var s = attributes.cStat
         fuse_reply_attr(raw, &s, timeout)
+        counted(0)
         discard self
     }
 
     public consuming func reply(link target: [UInt8]) {
         _ = withCPath(target) { fuse_reply_readlink(raw, $0) }
+        counted(0)
         discard self
     }
 
@@ -99,17 +123,20 @@ public struct Request: ~Copyable {
         fi.direct_io = directIO ? 1 : 0
         fi.cache_readdir = cacheDirectory ? 1 : 0
         let rc = fuse_reply_open(raw, &fi)
+        counted(0)
         discard self
         return rc == 0
     }
 
     public consuming func reply(bytes: UnsafeRawBufferPointer) {
         fuse_reply_buf(raw, bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count)
+        counted(0)
         discard self
     }
 
     public consuming func reply(bytes: [UInt8]) {
         _ = bytes.withUnsafeBytes { fuse_reply_buf(raw, $0.baseAddress?.assumingMemoryBound(to: CChar.self), $0.count) }
+        counted(0)
         discard self
     }
 
@@ -117,23 +144,27 @@ public struct Request: ~Copyable {
     /// memory: read straight into the io_uring entry's buffer, or spliced on /dev/fuse.
     public consuming func reply(fd: Int32, offset: Int64, size: Int) {
         estuary_ring_reply_fd(UnsafeMutableRawPointer(raw), fd, offset, size)
+        counted(0)
         discard self
     }
 
     public consuming func reply(statfs: statvfs) {
         var s = statfs
         fuse_reply_statfs(raw, &s)
+        counted(0)
         discard self
     }
 
     /// For getxattr/listxattr called with size 0: the size the value would need.
     public consuming func reply(xattrSize: Int) {
         fuse_reply_xattr(raw, xattrSize)
+        counted(0)
         discard self
     }
 
     public consuming func reply(directory: consuming DirectoryBuffer) {
         _ = directory.storage.withUnsafeBytes { fuse_reply_buf(raw, $0.baseAddress?.assumingMemoryBound(to: CChar.self), directory.used) }
+        counted(0)
         discard self
     }
 }

@@ -1,3 +1,4 @@
+import CCounters
 import CShims
 import Synchronization
 import Syscalls
@@ -135,8 +136,10 @@ extension IndexStore {
     func commitBatch(_ state: WriterState) throws(IndexError) {
         try applyDeferred(state)
         guard state.batchOpen else { batch.settlePending(); return }
+        let started = estuary_metrics_start()
         do throws(IndexError) {
             try state.commit()
+            estuary_metrics_commit_done(started)   // commit latency, for the metrics exporter
         } catch {
             // An engine may roll back by itself (SQLite on a full disk or an I/O error); a busy
             // COMMIT stays open and the next attempt retries it.
