@@ -41,6 +41,9 @@ public struct PoolConfig: Sendable, Equatable {
     /// reconcile passes.
     public var holdDown: Double = 3600
     public var reconcileInterval: Double = 60
+    /// Seconds between rescans of silos that cannot be watched (fanotify cannot follow their
+    /// file system: NFS, FUSE, some btrfs subvolumes).
+    public var rescanInterval: Double = 60
 
     public init(
         name: String,

@@ -1,4 +1,5 @@
 import Assimilation
+import ControlProtocol
 import Index
 import Logging
 import Namespace
@@ -13,21 +14,37 @@ import Glibc
 /// Watches silo health every two seconds. A silo that goes away is marked offline at once (its
 /// files still list and stat from the index; opening them gives EIO), and one that comes back
 /// is rescanned for what changed meanwhile, then serves again.
+///
+/// It also follows what changes in the silos behind the mount (live assimilation): silos on
+/// file systems fanotify can follow are watched (see `SiloWatcher`), the others rescanned
+/// every `[pool] rescan_interval` seconds, and silos with `watch = false` only by `estuary scan`.
 final class SiloWatch: Sendable {
     private let pool: PoolContext
     private let namespace: Namespace
     private let logger = Logger(label: "estuary.health")
+    private let watchLogger = Logger(label: "estuary.watch")
     private let running = Atomic<Bool>(false)
     private let thread = Mutex<OSThread?>(nil)
+    private let watcher = Mutex<SiloWatcher?>(nil)
+    /// How each silo is followed, for `estuary status`; and when each periodically rescanned
+    /// silo is due (monotonic seconds).
+    private let states = Mutex<[String: SiloWatchState]>([:])
+    private let due = Mutex<[String: Double]>([:])
+
+    /// The running daemon's, for the status report.
+    static let current = Mutex<SiloWatch?>(nil)
 
     init(pool: PoolContext, namespace: Namespace) { self.pool = pool; self.namespace = namespace }
 
     func start() {
         running.store(true, ordering: .relaxed)
+        startFollowing()
+        SiloWatch.current.withLock { $0 = self }
         let t = OSThread.start { [self] in
             while running.load(ordering: .relaxed) {
                 for _ in 0..<20 where running.load(ordering: .relaxed) { usleep(100_000) }
                 check()
+                rescanDue()
             }
         }
         thread.withLock { $0 = t }
@@ -36,6 +53,109 @@ final class SiloWatch: Sendable {
     func stop() {
         running.store(false, ordering: .relaxed)
         thread.withLock { $0 }?.join()
+        watcher.withLock { $0 }?.stop()
+        SiloWatch.current.withLock { $0 = nil }
+    }
+
+    /// Fills in how each silo is followed, for `estuary status`.
+    func describe(_ reports: inout [SiloStatusReport]) {
+        let states = states.withLock { $0 }
+        for (i, report) in reports.enumerated() {
+            guard let state = states[report.name] else { continue }
+            reports[i].watch = state.summary
+            reports[i].watchLag = state.lastLag
+            reports[i].watchApplied = state.lastApplied
+            reports[i].watchLosses = state.overflows
+        }
+    }
+
+    private func startFollowing() {
+        let interval = Int(pool.config.rescanInterval)
+        let wanted = pool.silos.all.filter { silo in
+            let on = pool.config.silos.first { $0.name == silo.name }?.watch ?? true
+            if !on { states.withLock { $0[silo.name] = SiloWatchState(mode: .off) } }
+            return on
+        }
+        guard !wanted.isEmpty else { return }
+        let created: SiloWatcher
+        do {
+            created = try SiloWatcher(apply: { [self] silo, request, since in applyBatch(silo, request, since: since) },
+                                      lost: { [self] silos, reason in rescanLost(silos, reason) })
+        } catch {
+            watchLogger.warning("fanotify is not available (\(error)); silos are rescanned every \(interval) s instead")
+            for silo in wanted { fallBack(silo, "fanotify is not available: \(error)") }
+            return
+        }
+        for silo in wanted {
+            if let problem = created.follow(silo) { fallBack(silo, problem) }
+            else {
+                states.withLock { $0[silo.name] = SiloWatchState(mode: .fanotify) }
+                watchLogger.info("silo '\(silo.name)' is watched with fanotify")
+            }
+        }
+        watcher.withLock { $0 = created }
+        created.start()
+    }
+
+    private func fallBack(_ silo: Silo, _ reason: String) {
+        let interval = Int(pool.config.rescanInterval)
+        states.withLock { $0[silo.name] = SiloWatchState(mode: .periodic, reason: reason, interval: interval) }
+        due.withLock { $0[silo.name] = monotonicSeconds() + pool.config.rescanInterval }
+        watchLogger.notice("silo '\(silo.name)' cannot be watched (\(reason)); it is rescanned every \(interval) s")
+    }
+
+    private func applyBatch(_ silo: Silo, _ request: RescanRequest, since: Double) {
+        do {
+            let summary = try liveRescan(pool, namespace, silo, request)
+            for problem in summary.problems { watchLogger.warning("watch: \(problem)") }
+        } catch {
+            // The index refused the batch: a full rescan of the silo brings it level.
+            rescanLost([silo], "a batch of \(request.count) changes could not be applied (\(error))")
+            return
+        }
+        let lag = monotonicSeconds() - since
+        states.withLock {
+            $0[silo.name, default: SiloWatchState(mode: .fanotify)].lastLag = lag
+            $0[silo.name, default: SiloWatchState(mode: .fanotify)].lastApplied = Int64(time(nil))
+            $0[silo.name, default: SiloWatchState(mode: .fanotify)].batches += 1
+        }
+        watchLogger.debug("silo '\(silo.name)': \(request.count) changes applied, \(lag) s after the first was read")
+    }
+
+    /// Events for `silos` may have been lost: each is rescanned whole, as `estuary scan` would.
+    private func rescanLost(_ silos: [Silo], _ reason: String) {
+        let online = silos.filter(\.isOnline)
+        guard !online.isEmpty else { return }
+        let names = online.map { "'\($0.name)'" }.joined(separator: ", ")
+        watchLogger.warning("changes behind the mount may have been missed (\(reason)); rescanning silo \(names)")
+        states.withLock { for s in online { $0[s.name, default: SiloWatchState(mode: .fanotify)].overflows += 1; $0[s.name]?.reason = reason } }
+        do {
+            let summary = try liveScan(pool, namespace, online)
+            watchLogger.notice("rescan of \(names) done: \(summary.added) added, \(summary.updated) updated, \(summary.removed) removed")
+        } catch {
+            watchLogger.error("rescan of \(names) failed: \(error); run `estuary scan`")
+        }
+    }
+
+    /// Silos fanotify cannot follow, rescanned once their interval has passed.
+    private func rescanDue() {
+        let now = monotonicSeconds()
+        let names = due.withLock { d in d.filter { $0.value <= now }.map(\.key) }
+        for name in names {
+            guard let silo = pool.silos.named(name) else { continue }
+            due.withLock { $0[name] = now + pool.config.rescanInterval }
+            guard silo.isOnline else { continue }
+            let started = monotonicSeconds()
+            do {
+                let summary = try liveScan(pool, namespace, [silo])
+                states.withLock { $0[name]?.lastLag = monotonicSeconds() - started; $0[name]?.lastApplied = Int64(time(nil)); $0[name]?.batches += 1 }
+                if summary.added + summary.updated + summary.removed > 0 {
+                    watchLogger.info("periodic rescan of silo '\(name)': \(summary.added) added, \(summary.updated) updated, \(summary.removed) removed")
+                }
+            } catch {
+                watchLogger.error("periodic rescan of silo '\(name)' failed: \(error)")
+            }
+        }
     }
 
     func check() {
