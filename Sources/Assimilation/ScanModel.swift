@@ -55,4 +55,6 @@ public struct ScanSummary: Sendable {
     public var silos: [String] = []
     public var problems: [ScanProblem] = []
     public var rate: Double { seconds > 0 ? Double(entries) / seconds : 0 }
+
+    public init() {}
 }

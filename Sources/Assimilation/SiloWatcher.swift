@@ -50,6 +50,11 @@ public final class SiloWatcher: @unchecked Sendable {
     private let apply: @Sendable (Silo, RescanRequest, Double) -> Void
     private let lost: @Sendable ([Silo], String) -> Void
     private let followed = Mutex<[Followed]>([])
+    /// Directory handles found outside every silo, kept across batches so that a busy file
+    /// system around quiet silos costs one lookup per directory rather than one per event.
+    /// Forgotten whenever names change in a silo: a directory moved in from outside is then
+    /// looked up again.
+    private var outside = Set<[UInt8]>()
     private let running = Atomic<Bool>(false)
     private let thread = Mutex<OSThread?>(nil)
 
@@ -140,14 +145,21 @@ public final class SiloWatcher: @unchecked Sendable {
             return
         }
         var requests: [ObjectIdentifier: (Silo, RescanRequest)] = [:]
-        var resolved: [[UInt8]: (Int, [UInt8])?] = [:]
+        var resolved: [[UInt8]: Location] = [:]
+        var namesChangedInSilos = false
+        if outside.count > 100_000 { outside.removeAll() }
         for (i, place) in batch.places.enumerated() {
-            let where_: (Int, [UInt8])?
-            if let cached = resolved[place.handle] { where_ = cached } else {
-                where_ = locate(place, followed)
-                resolved[place.handle] = where_
+            if outside.contains(place.handle) { continue }
+            let location: Location
+            if let cached = resolved[place.handle] { location = cached } else {
+                location = locate(place, followed)
+                resolved[place.handle] = location
             }
-            guard let (index, directory) = where_ else { continue }
+            guard case .inside(let index, let directory) = location else {
+                if case .outside = location { outside.insert(place.handle) }
+                continue
+            }
+            if batch.names[i] { namesChangedInSilos = true }
             let silo = followed[index].silo
             var request = requests[ObjectIdentifier(silo)]?.1 ?? RescanRequest()
             if place.name.isEmpty || place.name == [UInt8(ascii: ".")] {
@@ -159,27 +171,34 @@ public final class SiloWatcher: @unchecked Sendable {
             }
             requests[ObjectIdentifier(silo)] = (silo, request)
         }
+        if namesChangedInSilos { outside.removeAll() }
         for (silo, request) in requests.values { apply(silo, request, batch.since ?? monotonicSeconds()) }
     }
 
-    /// The followed silo a place lies in, and its directory relative to the silo's root;
-    /// nil for anything outside every silo or inside one's `.estuary` folder.
-    private func locate(_ place: FanotifyEvent.Place, _ followed: [Followed]) -> (Int, [UInt8])? {
-        guard let first = followed.firstIndex(where: { $0.fsid == place.fsid }) else { return nil }
-        let path: [UInt8]?
-        do {
-            path = try followed[first].silo.withRoot { fd throws(Errno) in FanotifyGroup.directoryPath(place.handle, mountFD: fd) }
-        } catch { return nil }
-        guard let path else { return nil }
-        for (i, f) in followed.enumerated() where f.fsid == place.fsid {
-            if path == f.root { return (i, []) }
-            guard path.count > f.root.count + 1, path.starts(with: f.root),
-                  path[f.root.count] == UInt8(ascii: "/") || f.root == [UInt8(ascii: "/")] else { continue }
-            let relative = Array(path[(f.root == [UInt8(ascii: "/")] ? 1 : f.root.count + 1)...])
-            if relative == SiloWatcher.reserved || relative.starts(with: SiloWatcher.reserved + [UInt8(ascii: "/")]) { return nil }
-            return (i, relative)
+    /// Where an event's directory is: in a followed silo (its index in `followed`, and the
+    /// path relative to the silo's root), outside every silo (or in one's `.estuary` folder),
+    /// or unknown (gone, or no silo root on its file system is open now).
+    private enum Location { case inside(Int, [UInt8]), outside, unknown }
+
+    private func locate(_ place: FanotifyEvent.Place, _ followed: [Followed]) -> Location {
+        var path: [UInt8]?
+        var opened = false
+        for f in followed where f.fsid == place.fsid && !opened {
+            guard let found = try? f.silo.withRoot({ fd throws(Errno) in FanotifyGroup.directoryPath(place.handle, mountFD: fd) }) else { continue }
+            opened = true
+            path = found
         }
-        return nil
+        guard opened else { return followed.contains { $0.fsid == place.fsid } ? .unknown : .outside }
+        guard let path else { return .unknown }
+        for (i, f) in followed.enumerated() where f.fsid == place.fsid {
+            if path == f.root { return .inside(i, []) }
+            let slash = f.root == [UInt8(ascii: "/")] ? f.root.count : f.root.count + 1
+            guard path.count > slash, path.starts(with: f.root), path[slash - 1] == UInt8(ascii: "/") else { continue }
+            let relative = Array(path[slash...])
+            if relative == SiloWatcher.reserved || relative.starts(with: SiloWatcher.reserved + [UInt8(ascii: "/")]) { return .outside }
+            return .inside(i, relative)
+        }
+        return .outside
     }
 
     private static let reserved: [UInt8] = Array(".estuary".utf8)

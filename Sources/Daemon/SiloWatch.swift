@@ -30,6 +30,8 @@ final class SiloWatch: Sendable {
     /// silo is due (monotonic seconds).
     private let states = Mutex<[String: SiloWatchState]>([:])
     private let due = Mutex<[String: Double]>([:])
+    /// Directory times each periodically rescanned silo had at its last sweep.
+    private let swept = Mutex<[String: DirectorySweep.Times]>([:])
 
     /// The running daemon's, for the status report.
     static let current = Mutex<SiloWatch?>(nil)
@@ -41,6 +43,7 @@ final class SiloWatch: Sendable {
         startFollowing()
         SiloWatch.current.withLock { $0 = self }
         let t = OSThread.start { [self] in
+            catchUp()
             while running.load(ordering: .relaxed) {
                 for _ in 0..<20 where running.load(ordering: .relaxed) { usleep(100_000) }
                 check()
@@ -107,7 +110,11 @@ final class SiloWatch: Sendable {
     private func applyBatch(_ silo: Silo, _ request: RescanRequest, since: Double) {
         do {
             let summary = try liveRescan(pool, namespace, silo, request)
-            for problem in summary.problems { watchLogger.warning("watch: \(problem)") }
+            // The first problem, and how many: a tree the namespace cannot serve is reported by
+            // every batch that touches it, and `estuary scan` lists them all.
+            if let first = summary.problems.first {
+                watchLogger.warning("watch: \(String(first.description.prefix(300)))\(summary.problems.count > 1 ? " (and \(summary.problems.count - 1) more problems; `estuary scan` lists them)" : "")")
+            }
         } catch {
             // The index refused the batch: a full rescan of the silo brings it level.
             rescanLost([silo], "a batch of \(request.count) changes could not be applied (\(error))")
@@ -137,7 +144,29 @@ final class SiloWatch: Sendable {
         }
     }
 
-    /// Silos fanotify cannot follow, rescanned once their interval has passed.
+    /// What changed while no daemon followed the silos (a restart, or the first mount since
+    /// the last scan): directories whose times differ from the index are listed again. Runs
+    /// after the marks are placed, so nothing changed from then on is missed.
+    private func catchUp() {
+        let silos = pool.silos.all.filter { silo in
+            silo.isOnline && states.withLock { $0[silo.name]?.mode != .off }
+        }
+        for silo in silos where running.load(ordering: .relaxed) {
+            let started = monotonicSeconds()
+            let (request, times) = DirectorySweep(silo: silo).changed(since: nil, index: pool.index)
+            if states.withLock({ $0[silo.name]?.mode == .periodic }) { swept.withLock { $0[silo.name] = times } }
+            guard !request.isEmpty else { continue }
+            do {
+                let summary = try liveRescan(pool, namespace, silo, request)
+                watchLogger.info("silo '\(silo.name)' caught up after the mount: \(request.count) directories changed since they were indexed; \(summary.added) added, \(summary.updated) updated, \(summary.removed) removed in \(String(format: "%.2f", monotonicSeconds() - started)) s")
+            } catch {
+                watchLogger.error("catching up with silo '\(silo.name)' failed: \(error); run `estuary scan`")
+            }
+        }
+    }
+
+    /// Silos fanotify cannot follow, swept once their interval has passed: directories whose
+    /// times changed since the last sweep are listed again.
     private func rescanDue() {
         let now = monotonicSeconds()
         let names = due.withLock { d in d.filter { $0.value <= now }.map(\.key) }
@@ -146,8 +175,10 @@ final class SiloWatch: Sendable {
             due.withLock { $0[name] = now + pool.config.rescanInterval }
             guard silo.isOnline else { continue }
             let started = monotonicSeconds()
+            let (request, times) = DirectorySweep(silo: silo).changed(since: swept.withLock { $0[name] }, index: pool.index)
+            swept.withLock { $0[name] = times }
             do {
-                let summary = try liveScan(pool, namespace, [silo])
+                let summary = request.isEmpty ? ScanSummary() : try liveRescan(pool, namespace, silo, request)
                 states.withLock { $0[name]?.lastLag = monotonicSeconds() - started; $0[name]?.lastApplied = Int64(time(nil)); $0[name]?.batches += 1 }
                 if summary.added + summary.updated + summary.removed > 0 {
                     watchLogger.info("periodic rescan of silo '\(name)': \(summary.added) added, \(summary.updated) updated, \(summary.removed) removed")

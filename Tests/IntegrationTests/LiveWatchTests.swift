@@ -170,17 +170,18 @@ struct LiveWatchTests {
         let saved = try String(contentsOfFile: sysctl, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         let pool = try TestPool()
         // The queue size is taken when the daemon creates its group, at mount.
-        try "64\n".write(toFile: sysctl, atomically: false, encoding: .utf8)
+        try "16\n".write(toFile: sysctl, atomically: false, encoding: .utf8)
         do { try pool.mount() } catch { try? (saved + "\n").write(toFile: sysctl, atomically: false, encoding: .utf8); throw error }
         try (saved + "\n").write(toFile: sysctl, atomically: false, encoding: .utf8)
         defer { _ = try? pool.unmount() }
         let silo = pool.siloPath("bulk1")
-        for d in 0..<10 {
-            try FileManager.default.createDirectory(atPath: silo + "/o\(d)", withIntermediateDirectories: true)
-            for f in 0..<100 { try Fixtures.write(silo + "/o\(d)/f\(f)", "\(d)-\(f)") }
+        // Plain syscalls, as fast as they go: the watcher cannot drain 16 slots between them.
+        for d in 0..<20 {
+            #expect(mkdir(silo + "/o\(d)", 0o755) == 0)
+            for f in 0..<200 { let fd = open(silo + "/o\(d)/f\(f)", O_WRONLY | O_CREAT, 0o644); close(fd) }
         }
         for f in 0..<50 { #expect(unlink(silo + "/o0/f\(f)") == 0) }
-        waitFor("1,000 creates and 50 deletes through an overflowing queue", patience: 30) { namespaceMatches(pool) }
+        waitFor("4,000 creates and 50 deletes through an overflowing queue", patience: 30) { namespaceMatches(pool) }
         #expect(namespaceMatches(pool), "\(differences(pool))")
         let status = try pool.estuary(["status", pool.mountpoint])
         #expect(status.stdout.contains("full rescans after lost events"), "\(status.output)")
@@ -265,5 +266,50 @@ struct LiveWatchTests {
         #expect(statMount(pool, "unwatched") == nil, "a silo with watch = false waits for a scan")
         #expect(try pool.estuary(["scan", pool.mountpoint]).status == 0)
         #expect(statMount(pool, "unwatched") != nil)
+    }
+
+    /// Changes made while the pool was cleanly unmounted: the mount's catch-up sweep finds
+    /// the directories whose times differ from the index and lists them again, no scan needed.
+    @Test func changesWhileUnmountedShowAfterTheNextMount() throws {
+        let pool = try TestPool()
+        try FileManager.default.createDirectory(atPath: pool.siloPath("bulk0") + "/d/e", withIntermediateDirectories: true)
+        try Fixtures.write(pool.siloPath("bulk0") + "/d/e/old", "old")
+        try Fixtures.write(pool.siloPath("fast0") + "/keep", "keep")
+        try pool.mount()
+        #expect(read(pool, "d/e/old") == "old")
+        try pool.unmount()
+        #expect(unlink(pool.siloPath("bulk0") + "/d/e/old") == 0)
+        try Fixtures.write(pool.siloPath("bulk0") + "/d/e/new", "new")
+        try FileManager.default.createDirectory(atPath: pool.siloPath("bulk1") + "/fresh/tree", withIntermediateDirectories: true)
+        try Fixtures.write(pool.siloPath("bulk1") + "/fresh/tree/leaf", "leaf")
+        #expect(rename(pool.siloPath("fast0") + "/keep", pool.siloPath("fast0") + "/kept") == 0)
+        try pool.mount()
+        defer { _ = try? pool.unmount() }
+        waitFor("changes made while unmounted") { namespaceMatches(pool) }
+        #expect(namespaceMatches(pool), "\(differences(pool))")
+    }
+
+    /// A silo on a file system fanotify cannot follow (here FUSE: another Estuary pool's
+    /// mount) falls back to periodic sweeps at `[pool] rescan_interval`.
+    @Test func aSiloFanotifyCannotFollowIsRescannedPeriodically() throws {
+        let lower = try TestPool(silos: [("disk", "bulk")])
+        try lower.mount()
+        defer { _ = try? lower.unmount() }
+        let siloDir = lower.path("upper-silo")
+        #expect(mkdir(siloDir, 0o755) == 0)
+        let upper = try TestPool(silos: [("onfuse", "bulk")], extraConfig: "rescan_interval = 1")
+        let toml = try String(contentsOfFile: upper.configPath, encoding: .utf8)
+        try toml.replacingOccurrences(of: upper.siloPath("onfuse"), with: siloDir).write(toFile: upper.configPath, atomically: true, encoding: .utf8)
+        try upper.mount()
+        defer { _ = try? upper.unmount() }
+        let status = try upper.estuary(["status", upper.mountpoint])
+        #expect(status.stdout.contains("onfuse: rescanned every 1 s"), "\(status.output)")
+        try Fixtures.write(siloDir + "/p", "periodic")
+        waitFor("a create found by a periodic sweep", patience: 10) { read(upper, "p") == "periodic" }
+        try FileManager.default.createDirectory(atPath: siloDir + "/x/y", withIntermediateDirectories: true)
+        try Fixtures.write(siloDir + "/x/y/z", "deep")
+        waitFor("a new tree found by a periodic sweep", patience: 10) { read(upper, "x/y/z") == "deep" }
+        #expect(unlink(siloDir + "/p") == 0)
+        waitFor("a delete found by a periodic sweep", patience: 10) { statMount(upper, "p") == nil }
     }
 }
