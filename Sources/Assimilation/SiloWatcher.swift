@@ -47,7 +47,7 @@ public final class SiloWatcher: @unchecked Sendable {
     private let group: FanotifyGroup
     private let ownPid = getpid()
     private let batchDelay = 0.1
-    private let apply: @Sendable (Silo, RescanRequest, Double) -> Void
+    private let apply: @Sendable ([(silo: Silo, request: RescanRequest)], Double) -> Void
     private let lost: @Sendable ([Silo], String) -> Void
     private let followed = Mutex<[Followed]>([])
     /// Directory handles found outside every silo, kept across batches so that a busy file
@@ -58,10 +58,10 @@ public final class SiloWatcher: @unchecked Sendable {
     private let running = Atomic<Bool>(false)
     private let thread = Mutex<OSThread?>(nil)
 
-    /// `apply` takes each batch of one silo's changes, with the monotonic time its oldest event
+    /// `apply` takes each batch of changes, per silo, with the monotonic time its oldest event
     /// was read; `lost` rescans silos whose events may have been lost (queue overflow, a
     /// remount), saying why.
-    public init(apply: @escaping @Sendable (Silo, RescanRequest, Double) -> Void,
+    public init(apply: @escaping @Sendable ([(silo: Silo, request: RescanRequest)], Double) -> Void,
                 lost: @escaping @Sendable ([Silo], String) -> Void) throws(Errno) {
         group = try FanotifyGroup()
         self.apply = apply
@@ -172,7 +172,7 @@ public final class SiloWatcher: @unchecked Sendable {
             requests[ObjectIdentifier(silo)] = (silo, request)
         }
         if namesChangedInSilos { outside.removeAll() }
-        for (silo, request) in requests.values { apply(silo, request, batch.since ?? monotonicSeconds()) }
+        if !requests.isEmpty { apply(requests.values.map { (silo: $0.0, request: $0.1) }, batch.since ?? monotonicSeconds()) }
     }
 
     /// Where an event's directory is: in a followed silo (its index in `followed`, and the

@@ -50,23 +50,32 @@ public struct TargetedScanner: Sendable {
         var known: Set<[UInt8]>
     }
 
-    public func rescan(_ silo: Silo, _ request: RescanRequest, live: Bool = true,
+    /// Rescans what `requests` name, every silo's in one merge: removals wait until all are
+    /// merged, so a file moved from one silo to another behind the mount keeps its inode
+    /// number, as in a full scan.
+    public func rescan(_ requests: [(silo: Silo, request: RescanRequest)], live: Bool = true,
                        nameChanged: ((_ parent: UInt64, _ name: [UInt8]) -> Void)? = nil) throws(IndexError) -> ScanSummary {
         let started = monotonicSeconds()
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         let wallStart = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec) - 20_000_000
-        let placed = try index.query { tx throws(IndexError) in try place(request, silo: silo.id, tx) }
+        let placed = try index.query { tx throws(IndexError) -> [(Silo, [Placed])] in
+            var placed: [(Silo, [Placed])] = []
+            for (silo, request) in requests { placed.append((silo, try place(request, silo: silo.id, tx))) }
+            return placed
+        }
         let queue = BlockingQueue<DirectoryBatch>(capacity: 512, producers: 1)
         let problems = Mutex<[ScanProblem]>([])
         let thread = OSThread.start {
-            let walker = SiloWalker(silo: silo, queue: queue, report: { p in problems.withLock { $0.append(p) } })
             defer { queue.finishProducer() }
-            for target in placed { Self.look(at: target, walker) }
+            for (silo, targets) in placed {
+                let walker = SiloWalker(silo: silo, queue: queue, report: { p in problems.withLock { $0.append(p) } })
+                for target in targets { Self.look(at: target, walker) }
+            }
         }
         let merger = IndexMerger(silos: silos)
         if live { merger.liveSince = wallStart }
-        for target in placed { merger.directories[target.path] = target.ino }
+        for (_, targets) in placed { for target in targets { merger.directories[target.path] = target.ino } }
         var uncommitted: [(UInt64, [UInt8])] = []
         if nameChanged != nil { merger.nameChanged = { uncommitted.append(($0, $1)) } }
         let deliver = {
@@ -103,7 +112,7 @@ public struct TargetedScanner: Sendable {
         deliver()
         var summary = merger.summary
         summary.problems = problems.withLock { $0 } + merger.problems
-        summary.silos = [silo.name]
+        summary.silos = requests.map(\.silo.name)
         summary.seconds = monotonicSeconds() - started
         return summary
     }

@@ -25,14 +25,14 @@ func liveScan(_ pool: PoolContext, _ namespace: Namespace, _ targets: [Silo],
     return summary
 }
 
-/// Applies one batch of changes the watcher saw in `silo` while the pool is mounted: the
+/// Applies one batch of changes the watcher saw in the silos while the pool is mounted: the
 /// named entries and directories are rescanned, the kernel drops what it cached of the names
 /// and files that changed, and nothing waits for it to do so (the next batch must not queue
 /// behind a kernel busy with a directory).
-func liveRescan(_ pool: PoolContext, _ namespace: Namespace, _ silo: Silo, _ request: RescanRequest) throws(IndexError) -> ScanSummary {
+func liveRescan(_ pool: PoolContext, _ namespace: Namespace, _ requests: [(silo: Silo, request: RescanRequest)]) throws(IndexError) -> ScanSummary {
     namespace.flushMetadata()
     var changedNames: [(parent: UInt64, name: [UInt8])] = []
-    let summary = try TargetedScanner(index: pool.index, silos: pool.silos).rescan(silo, request, nameChanged: { parent, name in
+    let summary = try TargetedScanner(index: pool.index, silos: pool.silos).rescan(requests, nameChanged: { parent, name in
         namespace.namesChangedBehindTheMount(in: parent)
         if namespace.kernelKnows(parent) { changedNames.append((parent, name)) }
     })

@@ -82,7 +82,7 @@ final class SiloWatch: Sendable {
         guard !wanted.isEmpty else { return }
         let created: SiloWatcher
         do {
-            created = try SiloWatcher(apply: { [self] silo, request, since in applyBatch(silo, request, since: since) },
+            created = try SiloWatcher(apply: { [self] requests, since in applyBatch(requests, since: since) },
                                       lost: { [self] silos, reason in rescanLost(silos, reason) })
         } catch {
             watchLogger.warning("fanotify is not available (\(error)); silos are rescanned every \(interval) s instead")
@@ -107,9 +107,10 @@ final class SiloWatch: Sendable {
         watchLogger.notice("silo '\(silo.name)' cannot be watched (\(reason)); it is rescanned every \(interval) s")
     }
 
-    private func applyBatch(_ silo: Silo, _ request: RescanRequest, since: Double) {
+    private func applyBatch(_ requests: [(silo: Silo, request: RescanRequest)], since: Double) {
+        let count = requests.reduce(0) { $0 + $1.request.count }
         do {
-            let summary = try liveRescan(pool, namespace, silo, request)
+            let summary = try liveRescan(pool, namespace, requests)
             // The first problem, and how many: a tree the namespace cannot serve is reported by
             // every batch that touches it, and `estuary scan` lists them all.
             if let first = summary.problems.first {
@@ -117,16 +118,18 @@ final class SiloWatch: Sendable {
             }
         } catch {
             // The index refused the batch: a full rescan of the silo brings it level.
-            rescanLost([silo], "a batch of \(request.count) changes could not be applied (\(error))")
+            rescanLost(requests.map(\.silo), "a batch of \(count) changes could not be applied (\(error))")
             return
         }
         let lag = monotonicSeconds() - since
         states.withLock {
-            $0[silo.name, default: SiloWatchState(mode: .fanotify)].lastLag = lag
-            $0[silo.name, default: SiloWatchState(mode: .fanotify)].lastApplied = Int64(time(nil))
-            $0[silo.name, default: SiloWatchState(mode: .fanotify)].batches += 1
+            for name in requests.map(\.silo.name) {
+                $0[name, default: SiloWatchState(mode: .fanotify)].lastLag = lag
+                $0[name, default: SiloWatchState(mode: .fanotify)].lastApplied = Int64(time(nil))
+                $0[name, default: SiloWatchState(mode: .fanotify)].batches += 1
+            }
         }
-        watchLogger.debug("silo '\(silo.name)': \(request.count) changes applied, \(lag) s after the first was read")
+        watchLogger.debug("\(count) changes applied, \(lag) s after the first was read")
     }
 
     /// Events for `silos` may have been lost: each is rescanned whole, as `estuary scan` would.
@@ -157,7 +160,7 @@ final class SiloWatch: Sendable {
             if states.withLock({ $0[silo.name]?.mode == .periodic }) { swept.withLock { $0[silo.name] = times } }
             guard !request.isEmpty else { continue }
             do {
-                let summary = try liveRescan(pool, namespace, silo, request)
+                let summary = try liveRescan(pool, namespace, [(silo, request)])
                 watchLogger.info("silo '\(silo.name)' caught up after the mount: \(request.count) directories changed since they were indexed; \(summary.added) added, \(summary.updated) updated, \(summary.removed) removed in \(String(format: "%.2f", monotonicSeconds() - started)) s")
             } catch {
                 watchLogger.error("catching up with silo '\(silo.name)' failed: \(error); run `estuary scan`")
@@ -178,7 +181,7 @@ final class SiloWatch: Sendable {
             let (request, times) = DirectorySweep(silo: silo).changed(since: swept.withLock { $0[name] }, index: pool.index)
             swept.withLock { $0[name] = times }
             do {
-                let summary = request.isEmpty ? ScanSummary() : try liveRescan(pool, namespace, silo, request)
+                let summary = request.isEmpty ? ScanSummary() : try liveRescan(pool, namespace, [(silo, request)])
                 states.withLock { $0[name]?.lastLag = monotonicSeconds() - started; $0[name]?.lastApplied = Int64(time(nil)); $0[name]?.batches += 1 }
                 if summary.added + summary.updated + summary.removed > 0 {
                     watchLogger.info("periodic rescan of silo '\(name)': \(summary.added) added, \(summary.updated) updated, \(summary.removed) removed")

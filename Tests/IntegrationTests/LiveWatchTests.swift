@@ -132,6 +132,21 @@ struct LiveWatchTests {
         waitFor("the older copy back once the newer one is deleted") { read(pool, "f") == "old" }
     }
 
+    /// `mv` from one silo to another at the same path (both on one file system here): the
+    /// file keeps its inode number through the mount, as a full scan would keep it.
+    @Test func aFileMovedBetweenSilosKeepsItsInodeNumber() throws {
+        let pool = try TestPool()
+        try Fixtures.write(pool.siloPath("bulk0") + "/moving", "moving")
+        try pool.mount()
+        defer { _ = try? pool.unmount() }
+        let before = try #require(statMount(pool, "moving"))
+        #expect(xattr(pool, "moving", "user.estuary.silo") == "bulk0")
+        #expect(rename(pool.siloPath("bulk0") + "/moving", pool.siloPath("bulk1") + "/moving") == 0)
+        waitFor("a move to another silo") { xattr(pool, "moving", "user.estuary.silo") == "bulk1" }
+        #expect(statMount(pool, "moving")?.st_ino == before.st_ino)
+        #expect(read(pool, "moving") == "moving")
+    }
+
     @Test func tagsSetBehindTheMountReachFind() throws {
         let pool = try TestPool()
         try pool.mount()
