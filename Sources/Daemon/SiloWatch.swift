@@ -90,6 +90,8 @@ final class SiloWatch: Sendable {
             return
         }
         for silo in wanted {
+            // An offline silo is marked when it comes back (`refollow`).
+            if !silo.isOnline { states.withLock { $0[silo.name] = SiloWatchState(mode: .fanotify) }; continue }
             if let problem = created.follow(silo) { fallBack(silo, problem) }
             else {
                 states.withLock { $0[silo.name] = SiloWatchState(mode: .fanotify) }
@@ -98,6 +100,13 @@ final class SiloWatch: Sendable {
         }
         watcher.withLock { $0 = created }
         created.start()
+    }
+
+    /// A silo back from offline may sit on a new mount of its file system, whose superblock
+    /// has no mark: it is marked again before the rescan, so nothing after it is missed.
+    private func refollow(_ silo: Silo) {
+        guard states.withLock({ $0[silo.name]?.mode == .fanotify }), let watcher = watcher.withLock({ $0 }) else { return }
+        if let problem = watcher.follow(silo) { fallBack(silo, problem) }
     }
 
     private func fallBack(_ silo: Silo, _ reason: String) {
@@ -203,6 +212,7 @@ final class SiloWatch: Sendable {
             case .cameBack:
                 logger.notice("silo '\(silo.name)' (\(silo.path)) is back; rescanning it")
                 record(silo)
+                refollow(silo)
                 do {
                     let summary = try liveScan(pool, namespace, [silo])
                     logger.notice("silo '\(silo.name)' checked: \(summary.added) added, \(summary.updated) updated, \(summary.removed) removed")

@@ -327,4 +327,27 @@ struct LiveWatchTests {
         #expect(unlink(siloDir + "/p") == 0)
         waitFor("a delete found by a periodic sweep", patience: 10) { statMount(upper, "p") == nil }
     }
+
+    /// A silo whose file system is unmounted and mounted again (a new superblock, without the
+    /// old one's fanotify mark): the health check takes it offline and back, and it is marked
+    /// again, so changes on the new mount show without a scan.
+    @Test func aRemountedSiloIsFollowedAgain() throws {
+        let pool = try TestPool(silos: [("fast0", "fast"), ("bulk0", "bulk")])
+        let silo = pool.siloPath("bulk0")
+        try Shell.run("/bin/mount", ["-t", "tmpfs", "-o", "size=16m", "tmpfs", silo])
+        defer { _ = try? Shell.run("/bin/umount", ["-l", silo]) }
+        try pool.mount()
+        defer { _ = try? pool.unmount() }
+        try Fixtures.write(silo + "/before", "before")
+        waitFor("a create on the first mount") { read(pool, "before") == "before" }
+        let marker = try String(contentsOfFile: silo + "/.estuary/silo", encoding: .utf8)
+        try Shell.run("/bin/umount", ["-l", silo])
+        try Shell.run("/bin/mount", ["-t", "tmpfs", "-o", "size=16m", "tmpfs", silo])
+        try FileManager.default.createDirectory(atPath: silo + "/.estuary", withIntermediateDirectories: true)
+        try marker.write(toFile: silo + "/.estuary/silo", atomically: false, encoding: .utf8)
+        // The rescan of the returning silo finds the new mount empty.
+        waitFor("the remounted silo rescanned", patience: 15) { statMount(pool, "before") == nil }
+        try Fixtures.write(silo + "/after", "after")
+        waitFor("a create on the new mount") { read(pool, "after") == "after" }
+    }
 }
