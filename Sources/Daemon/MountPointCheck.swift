@@ -8,9 +8,10 @@ enum MountPointCheck {
     static func prepare(_ path: String, log: (String) -> Void) throws {
         // statvfs always reaches the file system's daemon; stat may be answered from the
         // kernel's attribute cache even after the daemon died. While the kernel is still
-        // tearing down a killed daemon's io_uring queues, requests fail with ECONNABORTED.
+        // tearing down a killed daemon's io_uring queues, requests fail with ECONNABORTED, or
+        // with ECANCELED when the ring cancelled them first.
         var fs = statvfs()
-        if statvfs(path, &fs) != 0 && (errno == ENOTCONN || errno == ECONNABORTED) { return try detachDead(path, log: log) }
+        if statvfs(path, &fs) != 0 && (errno == ENOTCONN || errno == ECONNABORTED || errno == ECANCELED) { return try detachDead(path, log: log) }
         do {
             let stat = try Sys.statPath(path)
             guard stat.isDirectory else { throw DaemonError("mount point \(path) is not a directory") }
