@@ -41,14 +41,15 @@ public final class FanotifyGroup {
         if estuary_fanotify_mark_filesystem(fd, path, 1) != 0 { throw Errno.current }
     }
 
-    /// Waits up to `timeout` milliseconds for events and hands each one to `body`. Returns
+    /// Waits up to `timeout` milliseconds for events and hands each one to `body`, reading at
+    /// most 1 MiB of them: under a flood the caller still gets to apply what it has. Returns
     /// false when nothing came.
     @discardableResult
     public func read(timeout: Int32, _ body: (FanotifyEvent) -> Void) -> Bool {
         var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         guard poll(&poller, 1, timeout) > 0 else { return false }
         var any = false
-        while true {
+        for _ in 0..<16 {
             let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             guard n > 0 else { return any }
             any = true
@@ -60,6 +61,7 @@ public final class FanotifyGroup {
                 }
             }
         }
+        return any
     }
 
     private static func decode(_ e: estuary_fan_event) -> FanotifyEvent {
