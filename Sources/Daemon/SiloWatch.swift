@@ -26,6 +26,7 @@ final class SiloWatch: Sendable {
     private let running = Atomic<Bool>(false)
     private let thread = Mutex<OSThread?>(nil)
     private let watcher = Mutex<SiloWatcher?>(nil)
+    private let catchUpThread = Mutex<OSThread?>(nil)
     /// How each silo is followed, for `estuary status`; and when each periodically rescanned
     /// silo is due (monotonic seconds).
     private let states = Mutex<[String: SiloWatchState]>([:])
@@ -42,8 +43,11 @@ final class SiloWatch: Sendable {
         running.store(true, ordering: .relaxed)
         startFollowing()
         SiloWatch.current.withLock { $0 = self }
+        // On its own thread: on a large pool the sweep takes a while, and health checks and
+        // periodic rescans must not wait for it.
+        let sweep = OSThread.start { [self] in catchUp() }
+        catchUpThread.withLock { $0 = sweep }
         let t = OSThread.start { [self] in
-            catchUp()
             while running.load(ordering: .relaxed) {
                 for _ in 0..<20 where running.load(ordering: .relaxed) { usleep(100_000) }
                 check()
@@ -56,6 +60,7 @@ final class SiloWatch: Sendable {
     func stop() {
         running.store(false, ordering: .relaxed)
         thread.withLock { $0 }?.join()
+        catchUpThread.withLock { $0 }?.join()
         watcher.withLock { $0 }?.stop()
         SiloWatch.current.withLock { $0 = nil }
     }
