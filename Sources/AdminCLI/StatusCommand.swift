@@ -66,6 +66,18 @@ enum StatusText {
         // Health reasons can be long (an errno and a path): below the table, wrapped, so the
         // table keeps to the terminal's width.
         for reason in reasons { out += TerminalLayout.wrap("  " + reason, width: width, indent: "      ") }
+        let watched = r.silos.filter { $0.watch != nil }
+        if !watched.isEmpty {
+            out.append("changes behind the mount:")
+            for s in watched {
+                var line = "  \(s.name): \(s.watch ?? "")"
+                if let lag = s.watchLag, let applied = s.watchApplied {
+                    line += "; last applied \(Format.age(since: applied)), \(String(format: "%.2f", lag)) s after it was seen"
+                }
+                if let losses = s.watchLosses, losses > 0 { line += "; \(losses) full rescans after lost events" }
+                out += TerminalLayout.wrap(line, width: width, indent: "      ")
+            }
+        }
         if r.silos.contains(where: { $0.draining == true }) {
             say("  draining: being emptied by `estuary silo drain`; it takes no new files until `estuary silo undrain`")
         }

@@ -115,24 +115,37 @@ final class IndexMerger {
         }
         if batch.complete {
             for (name, row) in existing where !seen.contains(name) && !renamedHere.contains(row.ino) {
-                if let since = liveSince, row.ctimeNs >= since { continue }
-                if row.holds(silo: s) { pendingRemovals.append((row.ino, s)) }
-                else if shadowsHere[row.ino] != nil { try tx.deleteShadow(ino: row.ino, silo: s) }
+                try gone(row, silo: s, shadow: shadowsHere[row.ino], tx)
             }
-            for (name, ino) in links where !seen.contains(name) {
-                guard var row = try tx.reader.entry(ino), row.silo == s else { continue }
-                if let since = liveSince, row.ctimeNs >= since { continue }
-                try tx.deleteLink(parent: directory, name: name)
-                row.nlink = max(1, row.nlink) - 1
-                try tx.updateData(row)
-                summary.removed += 1
-                nameChanged?(directory, name)
+            for (name, ino) in links where !seen.contains(name) { try goneLink(name, ino, in: directory, silo: s, tx) }
+        } else {
+            for name in batch.gone where !seen.contains(name) {
+                if let row = existing[name], !renamedHere.contains(row.ino) { try gone(row, silo: s, shadow: shadowsHere[row.ino], tx) }
+                if let ino = links[name] { try goneLink(name, ino, in: directory, silo: s, tx) }
             }
         }
         // 2 + subdirectories, as local file systems count a directory's links.
         var subdirectories = Set(existing.lazy.filter { $0.value.kind == .directory }.map(\.key))
         for scanned in batch.entries where scanned.stat.isDirectory { subdirectories.insert(scanned.name) }
         try tx.setLinkCount(directory, 2 + UInt64(subdirectories.count))
+    }
+
+    /// Silo `s` no longer has `row`'s name: its copy goes once every listing is merged.
+    private func gone(_ row: EntryRow, silo s: SiloID, shadow: ShadowRow?, _ tx: WriteTransaction) throws(IndexError) {
+        if let since = liveSince, row.ctimeNs >= since { return }
+        if row.holds(silo: s) { pendingRemovals.append((row.ino, s)) }
+        else if shadow != nil { try tx.deleteShadow(ino: row.ino, silo: s) }
+    }
+
+    /// A hard link's second name that silo `s` no longer has.
+    private func goneLink(_ name: [UInt8], _ ino: UInt64, in directory: UInt64, silo s: SiloID, _ tx: WriteTransaction) throws(IndexError) {
+        guard var row = try tx.reader.entry(ino), row.silo == s else { return }
+        if let since = liveSince, row.ctimeNs >= since { return }
+        try tx.deleteLink(parent: directory, name: name)
+        row.nlink = max(1, row.nlink) - 1
+        try tx.updateData(row)
+        summary.removed += 1
+        nameChanged?(directory, name)
     }
 
     /// Applies the removals deferred during the walk. In a live scan, a file a tier move touched

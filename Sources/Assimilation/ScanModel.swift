@@ -23,6 +23,9 @@ struct DirectoryBatch: Sendable {
     var entries: [ScannedEntry]
     var complete: Bool
     var rootStat: FileStat?
+    /// Names checked to be absent now (a targeted rescan's partial listing): taken as gone
+    /// like names missing from a complete listing.
+    var gone: [[UInt8]] = []
 }
 
 /// A part of a silo the scan could not read, with the reason.
@@ -52,4 +55,6 @@ public struct ScanSummary: Sendable {
     public var silos: [String] = []
     public var problems: [ScanProblem] = []
     public var rate: Double { seconds > 0 ? Double(entries) / seconds : 0 }
+
+    public init() {}
 }

@@ -34,9 +34,10 @@ struct SiloWalker {
         walk(directory: rootFD, path: [], depth: 0, rootStat: rootStat)
     }
 
-    /// Lists `fd` (which it closes), emits the batch, then recurses into the subdirectories.
+    /// Lists `fd` (which it closes), emits the batch, then recurses into the subdirectories
+    /// except those named in `known` (a targeted rescan's directories the index has already).
     /// `depth` is the number of components of `path`.
-    private func walk(directory fd: Int32, path: [UInt8], depth: Int, rootStat: FileStat? = nil) {
+    func walk(directory fd: Int32, path: [UInt8], depth: Int, rootStat: FileStat? = nil, known: Set<[UInt8]> = []) {
         var stream = DirectoryStream(fd: fd)
         var entries: [ScannedEntry] = []
         var complete = true
@@ -67,7 +68,7 @@ struct SiloWalker {
         defer { Sys.close(fd) }
         let subdirectories = entries.filter { $0.stat.isDirectory }.map(\.name)
         queue.push(DirectoryBatch(silo: silo.id, path: path, entries: entries, complete: complete, rootStat: rootStat))
-        for name in subdirectories {
+        for name in subdirectories where !known.contains(name) {
             let childPath = childPath(path, name)
             let childFD = withCPath(name) { Glibc.openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
             if childFD < 0 {
@@ -81,15 +82,15 @@ struct SiloWalker {
         }
     }
 
-    private func childPath(_ parent: [UInt8], _ name: [UInt8]) -> [UInt8] {
+    func childPath(_ parent: [UInt8], _ name: [UInt8]) -> [UInt8] {
         parent.isEmpty ? name : parent + [UInt8(ascii: "/")] + name
     }
 
-    private enum Examined { case found(ScannedEntry), vanished, failed }
+    enum Examined { case found(ScannedEntry), vanished, failed }
 
     /// Stats one entry and reads its target and tags. An entry deleted since the listing is
     /// simply gone; any other failure is reported and leaves the directory's listing incomplete.
-    private func examine(_ dirFD: Int32, _ name: UnsafeBufferPointer<UInt8>, _ path: [UInt8]) -> Examined {
+    func examine(_ dirFD: Int32, _ name: UnsafeBufferPointer<UInt8>, _ path: [UInt8]) -> Examined {
         let nameBytes = Array(name)
         return withCPath(nameBytes) { cName -> Examined in
             do throws(Errno) {

@@ -138,3 +138,81 @@ int64_t estuary_cached_bytes(int fd, int64_t offset, int64_t length) {
 }
 long estuary_flistxattr(int fd, char *list, size_t size) { return flistxattr(fd, list, size); }
 int estuary_removexattr(const char *path, const char *name) { return removexattr(path, name); }
+
+#include <sys/fanotify.h>
+
+#ifndef FAN_RENAME
+#define FAN_RENAME 0x10000000
+#endif
+#ifndef FAN_EVENT_INFO_TYPE_OLD_DFID_NAME
+#define FAN_EVENT_INFO_TYPE_OLD_DFID_NAME 10
+#define FAN_EVENT_INFO_TYPE_NEW_DFID_NAME 12
+#endif
+
+const uint64_t ESTUARY_FAN_Q_OVERFLOW = FAN_Q_OVERFLOW;
+const uint64_t ESTUARY_FAN_NAME_EVENTS = FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO | FAN_RENAME;
+const uint64_t ESTUARY_FAN_ONDIR = FAN_ONDIR;
+
+int estuary_fanotify_init(void) {
+    return fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_DFID_NAME | FAN_CLOEXEC | FAN_NONBLOCK, O_RDONLY | O_CLOEXEC | O_LARGEFILE);
+}
+
+int estuary_fanotify_mark_filesystem(int fanfd, const char *path, int add) {
+    // Content (modify, close_write), metadata and xattrs (attrib), and every name change.
+    uint64_t mask = FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO | FAN_ATTRIB | FAN_MODIFY
+                  | FAN_CLOSE_WRITE | FAN_ONDIR;
+    unsigned flags = (add ? FAN_MARK_ADD : FAN_MARK_REMOVE) | FAN_MARK_FILESYSTEM;
+    int rc = fanotify_mark(fanfd, flags, mask | FAN_RENAME, AT_FDCWD, path);
+    if (rc != 0 && errno == EINVAL) rc = fanotify_mark(fanfd, flags, mask, AT_FDCWD, path);
+    return rc;
+}
+
+int estuary_fanotify_next(const void *buffer, size_t length, size_t *offset, struct estuary_fan_event *event) {
+    const char *base = (const char *)buffer + *offset;
+    size_t left = length - *offset;
+    if (left == 0) return 0;
+    const struct fanotify_event_metadata *m = (const struct fanotify_event_metadata *)base;
+    if (left < sizeof *m || m->event_len < sizeof *m || m->event_len > left) return -1;
+    memset(event, 0, sizeof *event);
+    event->mask = m->mask;
+    event->pid = m->pid;
+    size_t at = m->metadata_len;
+    while (at + sizeof(struct fanotify_event_info_header) <= m->event_len) {
+        const struct fanotify_event_info_header *h = (const void *)(base + at);
+        if (h->len < sizeof *h || at + h->len > m->event_len) return -1;
+        int kind = h->info_type;
+        if ((kind == FAN_EVENT_INFO_TYPE_DFID_NAME || kind == FAN_EVENT_INFO_TYPE_DFID
+             || kind == FAN_EVENT_INFO_TYPE_OLD_DFID_NAME || kind == FAN_EVENT_INFO_TYPE_NEW_DFID_NAME)
+            && event->records < 2 && h->len >= sizeof(struct fanotify_event_info_fid) + sizeof(struct file_handle)) {
+            const struct fanotify_event_info_fid *fid = (const void *)h;
+            const struct file_handle *fh = (const void *)fid->handle;
+            size_t handle_size = sizeof *fh + fh->handle_bytes;
+            size_t room = h->len - sizeof *fid;
+            if (handle_size > room) return -1;
+            struct estuary_fan_record *r = &event->record[event->records++];
+            uint64_t a = (uint32_t)fid->fsid.val[0], b = (uint32_t)fid->fsid.val[1];
+            r->fsid = a | (b << 32);
+            r->handle = fh;
+            r->handle_size = (uint32_t)handle_size;
+            // The name follows the handle, NUL-terminated within the record; a bare DFID has none.
+            const char *name = (const char *)fh + handle_size;
+            r->name = (kind != FAN_EVENT_INFO_TYPE_DFID && memchr(name, 0, room - handle_size)) ? name : "";
+        }
+        at += h->len;
+    }
+    *offset += m->event_len;
+    return 1;
+}
+
+#include <sys/vfs.h>
+int estuary_fsid(int fd, uint64_t *fsid) {
+    struct statfs s;
+    if (fstatfs(fd, &s) != 0) return -1;
+    uint64_t a = (uint32_t)s.f_fsid.__val[0], b = (uint32_t)s.f_fsid.__val[1];
+    *fsid = a | (b << 32);
+    return 0;
+}
+
+int estuary_open_by_handle(int mount_fd, const void *handle, int flags) {
+    return open_by_handle_at(mount_fd, (struct file_handle *)handle, flags);
+}

@@ -43,6 +43,9 @@ public struct PoolConfig: Sendable, Equatable {
     public var reconcileInterval: Double = 60
     /// Where the daemon serves Prometheus metrics (`HOST:PORT`); nil: not served.
     public var metrics: String?
+    /// Seconds between rescans of silos that cannot be watched (fanotify cannot follow their
+    /// file system: NFS, FUSE, some btrfs subvolumes).
+    public var rescanInterval: Double = 60
 
     public init(
         name: String,

@@ -3,7 +3,8 @@
 enum PoolFileSchema {
     static let topLevelTables = ["pool", "tiers", "silo", "objective"]
     static let poolKeys = ["name", "state_dir", "extent_size", "entry_timeout", "attr_timeout", "negative_timeout",
-                           "move_bandwidth", "move_concurrency", "heat_half_life", "hold_down", "reconcile_interval", "metrics"]
+                           "move_bandwidth", "move_concurrency", "heat_half_life", "hold_down", "reconcile_interval", "metrics",
+                           "rescan_interval"]
     static let extentSizeRange: ClosedRange<UInt64> = (64 << 10)...(1 << 30)
     static let maximumTimeout = 86_400.0
 
@@ -28,6 +29,7 @@ enum PoolFileSchema {
         let holdDown = try poolReader.seconds("hold_down", maximum: 365 * 86_400)?.value
         let reconcileInterval = try poolReader.seconds("reconcile_interval", maximum: 86_400)?.value
         let metrics = try poolReader.string("metrics")?.value
+        let rescanInterval = try poolReader.seconds("rescan_interval", maximum: 86_400)?.value
 
         let tiersTable = try table(top, "tiers")
         let tiersReader = tiersTable.map { ConfigTableReader(table: $0, name: "[tiers]", file: file) }
@@ -68,6 +70,7 @@ enum PoolFileSchema {
         if let holdDown { config.holdDown = holdDown }
         if let reconcileInterval { config.reconcileInterval = max(1, reconcileInterval) }
         config.metrics = metrics
+        if let rescanInterval { config.rescanInterval = max(1, rescanInterval) }
         return config
     }
 

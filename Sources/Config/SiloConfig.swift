@@ -7,6 +7,8 @@ public struct SiloConfig: Sendable, Equatable {
     /// Bytes to keep free on the silo's file system.
     public var minFree: UInt64
     public var readOnly: Bool
+    /// Follow changes made in the silo behind the mount (`watch = false` turns it off).
+    public var watch: Bool = true
     /// The line of the silo's `[[silo]]` header; nil when it came from a spec.
     public var line: Int?
 

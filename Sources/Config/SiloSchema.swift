@@ -2,7 +2,7 @@
 /// unique names, unique paths, and no silo inside another.
 enum SiloSchema {
     typealias Located = ConfigTableReader.Located
-    static let keys = ["name", "path", "tier", "min_free", "read_only"]
+    static let keys = ["name", "path", "tier", "min_free", "read_only", "watch"]
 
     /// What the cross-silo checks need to point back at the file.
     private struct Seen {
@@ -33,9 +33,12 @@ enum SiloSchema {
             try checkTier(tier, order: order, reader: reader)
             let minFree = try reader.size("min_free")?.value ?? 0
             let readOnly = try reader.boolean("read_only")?.value ?? false
+            let watch = try reader.boolean("watch")?.value ?? true
             seen.append(Seen(name: name, path: path))
-            silos.append(SiloConfig(name: name.value, path: path.value, tier: tier.value,
-                                    minFree: minFree, readOnly: readOnly, line: table.line))
+            var silo = SiloConfig(name: name.value, path: path.value, tier: tier.value,
+                                  minFree: minFree, readOnly: readOnly, line: table.line)
+            silo.watch = watch
+            silos.append(silo)
         }
         return silos
     }

@@ -94,6 +94,13 @@ public struct SiloStatusReport: Codable, Sendable {
     public var lastScan: Int64?
     /// Being emptied (`estuary silo drain`): it takes no new files. Nil from an older daemon.
     public var draining: Bool?
+    /// How changes made behind the mount are followed ("watched (fanotify)", "rescanned every
+    /// 60 s", "off"), the seconds from seeing the last batch of them to its being in the
+    /// index, when that was, and how often events may have been lost. Nil from an older daemon.
+    public var watch: String?
+    public var watchLag: Double?
+    public var watchApplied: Int64?
+    public var watchLosses: Int?
     public init(name: String, tier: String, path: String, entries: Int64, totalBytes: UInt64, usedBytes: UInt64, freeBytes: UInt64,
                 health: String, reason: String?, scanGeneration: Int64, lastScan: Int64?) {
         self.name = name; self.tier = tier; self.path = path; self.entries = entries; self.totalBytes = totalBytes

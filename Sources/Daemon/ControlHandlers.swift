@@ -98,6 +98,7 @@ enum ControlHandlers {
                 status.objectives = objectives.alignment()
                 status.transport = transport()
                 for (i, silo) in status.silos.enumerated() { status.silos[i].draining = pool.silos.named(silo.name)?.draining ?? false }
+                SiloWatch.current.withLock { $0 }?.describe(&status.silos)
                 status.log = logDestination(pool.paths.log)
                 send(ControlReply(status: status))
             }

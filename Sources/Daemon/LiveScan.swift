@@ -24,3 +24,20 @@ func liveScan(_ pool: PoolContext, _ namespace: Namespace, _ targets: [Silo],
     namespace.settleKernelCache()
     return summary
 }
+
+/// Applies one batch of changes the watcher saw in the silos while the pool is mounted: the
+/// named entries and directories are rescanned, the kernel drops what it cached of the names
+/// and files that changed, and nothing waits for it to do so (the next batch must not queue
+/// behind a kernel busy with a directory).
+func liveRescan(_ pool: PoolContext, _ namespace: Namespace, _ requests: [(silo: Silo, request: RescanRequest)]) throws(IndexError) -> ScanSummary {
+    namespace.flushMetadata()
+    var changedNames: [(parent: UInt64, name: [UInt8])] = []
+    let summary = try TargetedScanner(index: pool.index, silos: pool.silos).rescan(requests, nameChanged: { parent, name in
+        namespace.namesChangedBehindTheMount(in: parent)
+        if namespace.kernelKnows(parent) { changedNames.append((parent, name)) }
+    })
+    if summary.added + summary.updated + summary.removed > 0 || !changedNames.isEmpty {
+        namespace.reloadFromIndex(changedNames: changedNames)
+    }
+    return summary
+}

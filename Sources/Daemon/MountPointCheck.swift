@@ -17,7 +17,7 @@ enum MountPointCheck {
             usleep(20_000)
             rc = statvfs(path, &fs); error = errno
         }
-        if rc != 0 && (error == ENOTCONN || error == ECONNABORTED) { return try detachDead(path, log: log) }
+        if rc != 0 && (error == ENOTCONN || error == ECONNABORTED || error == ECANCELED) { return try detachDead(path, log: log) }
         do {
             let stat = try Sys.statPath(path)
             guard stat.isDirectory else { throw DaemonError("mount point \(path) is not a directory") }

@@ -1,4 +1,5 @@
 import Assimilation
+import ControlProtocol
 import Index
 import Logging
 import Namespace
@@ -13,24 +14,47 @@ import Glibc
 /// Watches silo health every two seconds. A silo that goes away is marked offline at once (its
 /// files still list and stat from the index; opening them gives EIO), and one that comes back
 /// is rescanned for what changed meanwhile, then serves again.
+///
+/// It also follows what changes in the silos behind the mount (live assimilation): silos on
+/// file systems fanotify can follow are watched (see `SiloWatcher`), the others rescanned
+/// every `[pool] rescan_interval` seconds, and silos with `watch = false` only by `estuary scan`.
 final class SiloWatch: Sendable {
     private let pool: PoolContext
     private let namespace: Namespace
     private let logger = Logger(label: "estuary.health")
+    private let watchLogger = Logger(label: "estuary.watch")
     private let running = Atomic<Bool>(false)
     /// Rung by `stop`, so an unmount does not wait out the two seconds between checks.
     private let stopping = Doorbell()
     private let thread = Mutex<OSThread?>(nil)
+    private let watcher = Mutex<SiloWatcher?>(nil)
+    private let catchUpThread = Mutex<OSThread?>(nil)
+    /// How each silo is followed, for `estuary status`; and when each periodically rescanned
+    /// silo is due (monotonic seconds).
+    private let states = Mutex<[String: SiloWatchState]>([:])
+    private let due = Mutex<[String: Double]>([:])
+    /// Directory times each periodically rescanned silo had at its last sweep.
+    private let swept = Mutex<[String: DirectorySweep.Times]>([:])
+
+    /// The running daemon's, for the status report.
+    static let current = Mutex<SiloWatch?>(nil)
 
     init(pool: PoolContext, namespace: Namespace) { self.pool = pool; self.namespace = namespace }
 
     func start() {
         running.store(true, ordering: .relaxed)
+        startFollowing()
+        SiloWatch.current.withLock { $0 = self }
+        // On its own thread: on a large pool the sweep takes a while, and health checks and
+        // periodic rescans must not wait for it.
+        let sweep = OSThread.start { [self] in catchUp() }
+        catchUpThread.withLock { $0 = sweep }
         let t = OSThread.start { [self] in
             while running.load(ordering: .relaxed) {
                 stopping.wait(seconds: 2)
                 guard running.load(ordering: .relaxed) else { break }
                 check()
+                rescanDue()
             }
         }
         thread.withLock { $0 = t }
@@ -40,6 +64,150 @@ final class SiloWatch: Sendable {
         running.store(false, ordering: .relaxed)
         stopping.ring()
         thread.withLock { $0 }?.join()
+        catchUpThread.withLock { $0 }?.join()
+        watcher.withLock { $0 }?.stop()
+        SiloWatch.current.withLock { $0 = nil }
+    }
+
+    /// Fills in how each silo is followed, for `estuary status`.
+    func describe(_ reports: inout [SiloStatusReport]) {
+        let states = states.withLock { $0 }
+        for (i, report) in reports.enumerated() {
+            guard let state = states[report.name] else { continue }
+            reports[i].watch = state.summary
+            reports[i].watchLag = state.lastLag
+            reports[i].watchApplied = state.lastApplied
+            reports[i].watchLosses = state.overflows
+        }
+    }
+
+    private func startFollowing() {
+        let interval = Int(pool.config.rescanInterval)
+        let wanted = pool.silos.all.filter { silo in
+            let on = pool.config.silos.first { $0.name == silo.name }?.watch ?? true
+            if !on { states.withLock { $0[silo.name] = SiloWatchState(mode: .off) } }
+            return on
+        }
+        guard !wanted.isEmpty else { return }
+        let created: SiloWatcher
+        do {
+            created = try SiloWatcher(apply: { [self] requests, since in applyBatch(requests, since: since) },
+                                      lost: { [self] silos, reason in rescanLost(silos, reason) })
+        } catch {
+            watchLogger.warning("fanotify is not available (\(error)); silos are rescanned every \(interval) s instead")
+            for silo in wanted { fallBack(silo, "fanotify is not available: \(error)") }
+            return
+        }
+        for silo in wanted {
+            // An offline silo is marked when it comes back (`refollow`).
+            if !silo.isOnline { states.withLock { $0[silo.name] = SiloWatchState(mode: .fanotify) }; continue }
+            if let problem = created.follow(silo) { fallBack(silo, problem) }
+            else {
+                states.withLock { $0[silo.name] = SiloWatchState(mode: .fanotify) }
+                watchLogger.info("silo '\(silo.name)' is watched with fanotify")
+            }
+        }
+        watcher.withLock { $0 = created }
+        created.start()
+    }
+
+    /// A silo back from offline may sit on a new mount of its file system, whose superblock
+    /// has no mark: it is marked again before the rescan, so nothing after it is missed.
+    private func refollow(_ silo: Silo) {
+        guard states.withLock({ $0[silo.name]?.mode == .fanotify }), let watcher = watcher.withLock({ $0 }) else { return }
+        if let problem = watcher.follow(silo) { fallBack(silo, problem) }
+    }
+
+    private func fallBack(_ silo: Silo, _ reason: String) {
+        let interval = Int(pool.config.rescanInterval)
+        states.withLock { $0[silo.name] = SiloWatchState(mode: .periodic, reason: reason, interval: interval) }
+        due.withLock { $0[silo.name] = monotonicSeconds() + pool.config.rescanInterval }
+        watchLogger.notice("silo '\(silo.name)' cannot be watched (\(reason)); it is rescanned every \(interval) s")
+    }
+
+    private func applyBatch(_ requests: [(silo: Silo, request: RescanRequest)], since: Double) {
+        let count = requests.reduce(0) { $0 + $1.request.count }
+        do {
+            let summary = try liveRescan(pool, namespace, requests)
+            // The first problem, and how many: a tree the namespace cannot serve is reported by
+            // every batch that touches it, and `estuary scan` lists them all.
+            if let first = summary.problems.first {
+                watchLogger.warning("watch: \(String(first.description.prefix(300)))\(summary.problems.count > 1 ? " (and \(summary.problems.count - 1) more problems; `estuary scan` lists them)" : "")")
+            }
+        } catch {
+            // The index refused the batch: a full rescan of the silo brings it level.
+            rescanLost(requests.map(\.silo), "a batch of \(count) changes could not be applied (\(error))")
+            return
+        }
+        let lag = monotonicSeconds() - since
+        states.withLock {
+            for name in requests.map(\.silo.name) {
+                $0[name, default: SiloWatchState(mode: .fanotify)].lastLag = lag
+                $0[name, default: SiloWatchState(mode: .fanotify)].lastApplied = Int64(time(nil))
+                $0[name, default: SiloWatchState(mode: .fanotify)].batches += 1
+            }
+        }
+        watchLogger.debug("\(count) changes applied, \(lag) s after the first was read")
+    }
+
+    /// Events for `silos` may have been lost: each is rescanned whole, as `estuary scan` would.
+    private func rescanLost(_ silos: [Silo], _ reason: String) {
+        let online = silos.filter(\.isOnline)
+        guard !online.isEmpty else { return }
+        let names = online.map { "'\($0.name)'" }.joined(separator: ", ")
+        watchLogger.warning("changes behind the mount may have been missed (\(reason)); rescanning silo \(names)")
+        states.withLock { for s in online { $0[s.name, default: SiloWatchState(mode: .fanotify)].overflows += 1; $0[s.name]?.reason = reason } }
+        do {
+            let summary = try liveScan(pool, namespace, online)
+            watchLogger.notice("rescan of \(names) done: \(summary.added) added, \(summary.updated) updated, \(summary.removed) removed")
+        } catch {
+            watchLogger.error("rescan of \(names) failed: \(error); run `estuary scan`")
+        }
+    }
+
+    /// What changed while no daemon followed the silos (a restart, or the first mount since
+    /// the last scan): directories whose times differ from the index are listed again. Runs
+    /// after the marks are placed, so nothing changed from then on is missed.
+    private func catchUp() {
+        let silos = pool.silos.all.filter { silo in
+            silo.isOnline && states.withLock { $0[silo.name]?.mode != .off }
+        }
+        for silo in silos where running.load(ordering: .relaxed) {
+            let started = monotonicSeconds()
+            let (request, times) = DirectorySweep(silo: silo).changed(since: nil, index: pool.index)
+            if states.withLock({ $0[silo.name]?.mode == .periodic }) { swept.withLock { $0[silo.name] = times } }
+            guard !request.isEmpty else { continue }
+            do {
+                let summary = try liveRescan(pool, namespace, [(silo, request)])
+                watchLogger.info("silo '\(silo.name)' caught up after the mount: \(request.count) directories changed since they were indexed; \(summary.added) added, \(summary.updated) updated, \(summary.removed) removed in \(String(format: "%.2f", monotonicSeconds() - started)) s")
+            } catch {
+                watchLogger.error("catching up with silo '\(silo.name)' failed: \(error); run `estuary scan`")
+            }
+        }
+    }
+
+    /// Silos fanotify cannot follow, swept once their interval has passed: directories whose
+    /// times changed since the last sweep are listed again.
+    private func rescanDue() {
+        let now = monotonicSeconds()
+        let names = due.withLock { d in d.filter { $0.value <= now }.map(\.key) }
+        for name in names {
+            guard let silo = pool.silos.named(name) else { continue }
+            due.withLock { $0[name] = now + pool.config.rescanInterval }
+            guard silo.isOnline else { continue }
+            let started = monotonicSeconds()
+            let (request, times) = DirectorySweep(silo: silo).changed(since: swept.withLock { $0[name] }, index: pool.index)
+            swept.withLock { $0[name] = times }
+            do {
+                let summary = request.isEmpty ? ScanSummary() : try liveRescan(pool, namespace, [(silo, request)])
+                states.withLock { $0[name]?.lastLag = monotonicSeconds() - started; $0[name]?.lastApplied = Int64(time(nil)); $0[name]?.batches += 1 }
+                if summary.added + summary.updated + summary.removed > 0 {
+                    watchLogger.info("periodic rescan of silo '\(name)': \(summary.added) added, \(summary.updated) updated, \(summary.removed) removed")
+                }
+            } catch {
+                watchLogger.error("periodic rescan of silo '\(name)' failed: \(error)")
+            }
+        }
     }
 
     func check() {
@@ -53,6 +221,7 @@ final class SiloWatch: Sendable {
             case .cameBack:
                 logger.notice("silo '\(silo.name)' (\(silo.path)) is back; rescanning it")
                 record(silo)
+                refollow(silo)
                 do {
                     let summary = try liveScan(pool, namespace, [silo])
                     logger.notice("silo '\(silo.name)' checked: \(summary.added) added, \(summary.updated) updated, \(summary.removed) removed")

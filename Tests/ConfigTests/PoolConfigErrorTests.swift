@@ -37,7 +37,7 @@ private struct BadPool: CustomTestStringConvertible, Sendable {
 
     private static let schemaCases: [BadPool] = [
         BadPool("[pool]\nnmae = \"x\"\n" + oneSilo(),
-                "\(mediaFile):2:1: unknown key 'nmae' in [pool] (expected one of: name, state_dir, extent_size, entry_timeout, attr_timeout, negative_timeout, move_bandwidth, move_concurrency, heat_half_life, hold_down, reconcile_interval, metrics)"),
+                "\(mediaFile):2:1: unknown key 'nmae' in [pool] (expected one of: name, state_dir, extent_size, entry_timeout, attr_timeout, negative_timeout, move_bandwidth, move_concurrency, heat_half_life, hold_down, reconcile_interval, metrics, rescan_interval)"),
         BadPool(oneSilo() + "[storage]\nx = 1\n",
                 "\(mediaFile):5:1: unknown table [storage] (expected [pool], [tiers], [[silo]] or [[objective]])"),
         BadPool(oneSilo() + "[[silos]]\n",
@@ -45,7 +45,7 @@ private struct BadPool: CustomTestStringConvertible, Sendable {
         BadPool("verbose = true\n" + oneSilo(),
                 "\(mediaFile):1:1: unknown key 'verbose' at the top level (expected [pool], [tiers], [[silo]] or [[objective]])"),
         BadPool(oneSilo("colour = \"red\"\n"),
-                "\(mediaFile):5:1: unknown key 'colour' in [[silo]] (expected one of: name, path, tier, min_free, read_only)"),
+                "\(mediaFile):5:1: unknown key 'colour' in [[silo]] (expected one of: name, path, tier, min_free, read_only, watch)"),
         BadPool("pool = 3\n" + oneSilo(), "\(mediaFile):1:8: 'pool' must be a table ([pool]), not an integer"),
         BadPool("[pool]\nname = 5\n" + oneSilo(), "\(mediaFile):2:8: 'name' must be a string, not an integer"),
         BadPool("[pool]\nname = \"my pool\"\n" + oneSilo(),
@@ -89,6 +89,9 @@ private struct BadPool: CustomTestStringConvertible, Sendable {
         BadPool(oneSilo().substituting("\"/a\"", with: "\"/a/b\"") + "[[silo]]\nname = \"b\"\npath = \"/a\"\ntier = \"t\"\n",
                 "\(mediaFile):7:8: silo path '/a' contains the path of silo 'a' on line 3"),
         BadPool(oneSilo("read_only = \"yes\"\n"), "\(mediaFile):5:13: 'read_only' must be a boolean, not a string"),
+        BadPool(oneSilo("watch = \"no\"\n"), "\(mediaFile):5:9: 'watch' must be a boolean, not a string"),
+        BadPool("[pool]\nrescan_interval = -1\n" + oneSilo(), "\(mediaFile):2:19: 'rescan_interval' must be between 0 and 86400 seconds"),
+        BadPool("[pool]\nrescan_interval = \"60s\"\n" + oneSilo(), "\(mediaFile):2:19: 'rescan_interval' must be a number of seconds, not a string"),
         BadPool("[tiers]\norder = [\"fast\", \"bulk\"]\n" + oneSilo(),
                 "\(mediaFile):6:8: tier 't' is not in [tiers] order [\"fast\", \"bulk\"]"),
         BadPool("[tiers]\norder = [\"t\", \"t\"]\n" + oneSilo(), "\(mediaFile):2:15: tier 't' is listed twice in 'order'"),

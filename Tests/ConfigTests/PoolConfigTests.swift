@@ -39,6 +39,17 @@ import Testing
         #expect(config?.source == "/etc/estuary/photos.toml")
     }
 
+    /// Live assimilation: on by default, `watch = false` per silo, and the interval of the
+    /// rescans for silos fanotify cannot follow.
+    @Test func watchingOptions() {
+        let defaults = loadPool(oneSilo())
+        #expect(defaults?.silos.first?.watch == true)
+        #expect(defaults?.rescanInterval == 60)
+        let set = loadPool("[pool]\nrescan_interval = 5\n" + oneSilo("watch = false\n"))
+        #expect(set?.silos.first?.watch == false)
+        #expect(set?.rescanInterval == 5)
+    }
+
     @Test func tierOrderFollowsFirstUseWithoutAnExplicitOrder() {
         let text = """
             [[silo]]

@@ -49,7 +49,7 @@ struct DeepTreeTests {
     }
 
     @Test func aDeepTreeMadeInASiloIsScannedWholeAndFsckSeesItFirst() throws {
-        let pool = try TestPool()
+        let pool = try TestPool(watch: false)
         try pool.mount()
         defer { _ = try? pool.unmount() }
         let made = try Self.descend(pool.siloPath("bulk0"), Self.levels, create: true).get()
@@ -175,7 +175,7 @@ struct DeepTreeTests {
     /// Deeper than the namespace serves: the scan says so (exit 3, the entry named) and adds
     /// what it can.
     @Test func aTreeDeeperThanTheNamespaceServesIsReported() throws {
-        let pool = try TestPool()
+        let pool = try TestPool(watch: false)
         try pool.mount()
         defer { _ = try? pool.unmount() }
         let names = [[UInt8]](repeating: [UInt8(ascii: "n")], count: 2049)

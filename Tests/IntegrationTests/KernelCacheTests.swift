@@ -17,8 +17,9 @@ struct KernelCacheTests {
     }
 
     /// A mounted pool whose silo bulk0 held `name` before the mount; the file's backing path.
+    /// Watching is off in these tests: they check what a scan and an open tell the kernel.
     private func mounted(withFile name: String, _ content: String) throws -> (TestPool, String) {
-        let pool = try TestPool()
+        let pool = try TestPool(watch: false)
         let backing = pool.siloPath("bulk0") + "/" + name
         try Fixtures.write(backing, content)
         try pool.mount()
@@ -31,7 +32,7 @@ struct KernelCacheTests {
     }
 
     @Test func aNameAddedBehindTheMountShowsAfterAScanDespiteACachedMiss() throws {
-        let pool = try TestPool()
+        let pool = try TestPool(watch: false)
         try Fixtures.write(pool.siloPath("bulk0") + "/dir/old.txt", "old")
         try pool.mount()
         defer { _ = try? pool.unmount() }
@@ -48,7 +49,7 @@ struct KernelCacheTests {
     }
 
     @Test func aNameRemovedBehindTheMountIsGoneAfterAScanDespiteACachedHit() throws {
-        let pool = try TestPool()
+        let pool = try TestPool(watch: false)
         try Fixtures.write(pool.siloPath("bulk0") + "/dir/gone.txt", "soon gone")
         try Fixtures.write(pool.siloPath("bulk0") + "/dir/tree/leaf.txt", "leaf")
         try pool.mount()
@@ -95,7 +96,7 @@ struct KernelCacheTests {
     }
 
     @Test func aFileReplacedByADirectoryBehindTheMountShowsAsTheDirectory() throws {
-        let pool = try TestPool()
+        let pool = try TestPool(watch: false)
         try Fixtures.write(pool.siloPath("bulk0") + "/thing", "a file")
         try pool.mount()
         defer { _ = try? pool.unmount() }

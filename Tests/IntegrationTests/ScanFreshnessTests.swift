@@ -18,7 +18,7 @@ struct ScanFreshnessTests {
     /// the kernel holds its pages.
     private func mountedAndCached() throws -> (TestPool, String) {
         #expect(Self.before.utf8.count == Self.after.utf8.count)
-        let pool = try TestPool()
+        let pool = try TestPool(watch: false)
         let backing = pool.siloPath("bulk0") + "/f.txt"
         try Fixtures.write(backing, Self.before)
         try pool.mount()

@@ -51,4 +51,33 @@ long estuary_copy_file_range(int fdIn, int64_t *offIn, int fdOut, int64_t *offOu
 int estuary_start_writeback(int fd, int64_t offset, int64_t length);
 /// Bytes of the range the page cache holds (cachestat, Linux 6.5+); -1 when that is unknown.
 int64_t estuary_cached_bytes(int fd, int64_t offset, int64_t length);
+// fanotify, for following silos live (Linux 5.17+ for FAN_RENAME; 5.9+ for names).
+/// A notification group reporting directory handles and names (FAN_REPORT_DFID_NAME), non-blocking.
+int estuary_fanotify_init(void);
+/// Marks the whole file system holding `path` for the events a silo needs; retries without
+/// FAN_RENAME on kernels that lack it. Returns 0 or -1 with errno.
+int estuary_fanotify_mark_filesystem(int fanfd, const char *path, int add);
+/// One name record of an event: the directory's handle (a struct file_handle) and the name.
+struct estuary_fan_record {
+    uint64_t fsid;
+    const void *handle;
+    uint32_t handle_size;   // bytes of the whole struct file_handle, header included
+    const char *name;       // NUL-terminated, inside the event buffer
+};
+struct estuary_fan_event {
+    uint64_t mask;
+    int32_t pid;
+    int32_t records;        // 0..2 (a FAN_RENAME event carries the old and the new name)
+    struct estuary_fan_record record[2];
+};
+/// Decodes the event at `*offset` of `buffer` (as read from the group) and advances `*offset`.
+/// Returns 1 for an event, 0 at the end, -1 for a malformed buffer.
+int estuary_fanotify_next(const void *buffer, size_t length, size_t *offset, struct estuary_fan_event *event);
+/// open_by_handle_at for a handle from a record.
+int estuary_open_by_handle(int mount_fd, const void *handle, int flags);
+/// The file system id fanotify reports (statfs f_fsid, packed as the event parser packs it).
+int estuary_fsid(int fd, uint64_t *fsid);
+extern const uint64_t ESTUARY_FAN_Q_OVERFLOW;
+extern const uint64_t ESTUARY_FAN_NAME_EVENTS;   // create, delete, moves and renames
+extern const uint64_t ESTUARY_FAN_ONDIR;
 #endif

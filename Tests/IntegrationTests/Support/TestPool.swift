@@ -15,8 +15,9 @@ final class TestPool {
     private var daemon: Process?
     private var logPipe: Pipe?
 
+    /// `watch: false` turns live assimilation off in every silo, for tests of what a scan finds.
     init(silos: [(name: String, tier: String)] = [("fast0", "fast"), ("bulk0", "bulk"), ("bulk1", "bulk")],
-         extraConfig: String = "") throws {
+         extraConfig: String = "", watch: Bool = true) throws {
         root = NSTemporaryDirectory() + "estuary-test-" + UUID().uuidString.prefix(8)
         self.silos = silos
         mountpoint = root + "/mnt"
@@ -32,7 +33,7 @@ final class TestPool {
         """
         for silo in silos {
             try fm.createDirectory(atPath: siloPath(silo.name), withIntermediateDirectories: true)
-            toml += "[[silo]]\nname = \"\(silo.name)\"\npath = \"\(siloPath(silo.name))\"\ntier = \"\(silo.tier)\"\n\n"
+            toml += "[[silo]]\nname = \"\(silo.name)\"\npath = \"\(siloPath(silo.name))\"\ntier = \"\(silo.tier)\"\n\(watch ? "" : "watch = false\n")\n"
         }
         try toml.write(toFile: configPath, atomically: true, encoding: .utf8)
     }

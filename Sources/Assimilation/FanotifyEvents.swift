@@ -1,0 +1,109 @@
+import CShims
+import Syscalls
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One change fanotify reported: the directories and names it touched (a rename has two).
+public struct FanotifyEvent: Sendable {
+    public struct Place: Sendable {
+        /// The file system, as `statfs` reports its id (see `FanotifyGroup.fsid`).
+        public var fsid: UInt64
+        /// A `struct file_handle` naming the directory, for `open_by_handle_at`.
+        public var handle: [UInt8]
+        public var name: [UInt8]
+    }
+    public var overflow: Bool
+    public var pid: Int32
+    /// Whether names were added, removed or moved (rather than data, attributes or xattrs changed).
+    public var namesChanged: Bool
+    public var places: [Place]
+}
+
+/// A fanotify notification group following whole file systems (`FAN_MARK_FILESYSTEM`) with
+/// directory handles and names, so that events say where a change happened without the
+/// group holding a watch per directory. Used from one thread.
+public final class FanotifyGroup {
+    public let fd: Int32
+    private var buffer = [UInt8](repeating: 0, count: 64 << 10)
+
+    public init() throws(Errno) {
+        let fd = estuary_fanotify_init()
+        if fd < 0 { throw Errno.current }
+        self.fd = fd
+    }
+
+    deinit { Sys.close(fd) }
+
+    /// Follows the file system holding `path`. ENODEV, EXDEV, EOPNOTSUPP and the like mean
+    /// fanotify cannot report names there (NFS, FUSE, btrfs subvolumes).
+    public func mark(_ path: String) throws(Errno) {
+        if estuary_fanotify_mark_filesystem(fd, path, 1) != 0 { throw Errno.current }
+    }
+
+    /// Waits up to `timeout` milliseconds for events and hands each one to `body`, reading at
+    /// most 1 MiB of them: under a flood the caller still gets to apply what it has. Returns
+    /// false when nothing came.
+    @discardableResult
+    public func read(timeout: Int32, _ body: (FanotifyEvent) -> Void) -> Bool {
+        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&poller, 1, timeout) > 0 else { return false }
+        var any = false
+        for _ in 0..<16 {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else { return any }
+            any = true
+            buffer.withUnsafeBytes { raw in
+                var offset = 0
+                var event = estuary_fan_event()
+                while estuary_fanotify_next(raw.baseAddress, n, &offset, &event) == 1 {
+                    body(Self.decode(event))
+                }
+            }
+        }
+        return any
+    }
+
+    private static func decode(_ e: estuary_fan_event) -> FanotifyEvent {
+        var places: [FanotifyEvent.Place] = []
+        withUnsafeBytes(of: e.record) { raw in
+            let records = raw.bindMemory(to: estuary_fan_record.self)
+            for i in 0..<Int(e.records) {
+                let r = records[i]
+                guard let handle = r.handle, let name = r.name else { continue }
+                places.append(.init(fsid: r.fsid,
+                                    handle: Array(UnsafeRawBufferPointer(start: handle, count: Int(r.handle_size))),
+                                    name: Array(UnsafeRawBufferPointer(start: name, count: strlen(name)))))
+            }
+        }
+        return FanotifyEvent(overflow: e.mask & ESTUARY_FAN_Q_OVERFLOW != 0, pid: e.pid,
+                             namesChanged: e.mask & ESTUARY_FAN_NAME_EVENTS != 0, places: places)
+    }
+
+    /// The id fanotify reports for the file system holding `fd` (statfs's f_fsid).
+    public static func fsid(of fd: Int32) -> UInt64? {
+        var fsid: UInt64 = 0
+        return estuary_fsid(fd, &fsid) == 0 ? fsid : nil
+    }
+
+    /// The directory a handle names, as an absolute path, opened through `mountFD` (any
+    /// descriptor on the same file system); nil when it is gone.
+    public static func directoryPath(_ handle: [UInt8], mountFD: Int32) -> [UInt8]? {
+        let fd = handle.withUnsafeBytes { estuary_open_by_handle(mountFD, $0.baseAddress, ESTUARY_O_PATH | O_CLOEXEC) }
+        guard fd >= 0 else { return nil }
+        defer { Sys.close(fd) }
+        // A removed directory still opens by handle; it has no path to report.
+        guard let stat = try? Sys.fstat(fd), stat.nlink > 0 else { return nil }
+        return descriptorPath(fd)
+    }
+
+    /// What /proc says `fd` names.
+    public static func descriptorPath(_ fd: Int32) -> [UInt8]? {
+        var target = [UInt8](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = withCPath(Array("/proc/self/fd/\(fd)".utf8)) { p in
+            target.withUnsafeMutableBytes { readlink(p, $0.baseAddress!.assumingMemoryBound(to: CChar.self), $0.count) }
+        }
+        guard n > 0, n < target.count else { return nil }
+        return Array(target[..<n])
+    }
+}
