@@ -26,7 +26,7 @@ DEB_ARCH    := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 DEB_STAGE   := $(DEB_BUILD)/stage
 DEB_FILE    := $(DEB_BUILD)/estuary_$(VERSION)_$(DEB_ARCH).deb
 
-.PHONY: deps bench-deps build debug test soak demo install install-files uninstall deb deb-check bench bench-quick bench-scan clean
+.PHONY: deps bench-deps build debug test soak demo install install-files uninstall deb deb-check bench bench-quick bench-scan bench-watch clean
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES) $(if $(filter test soak,$(MAKECMDGOALS)),$(TEST_PACKAGES)); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -55,13 +55,14 @@ test: deps
 # The long forms of the data-safety and fault tests, bounded (about 25 minutes): 50 kill -9
 # points during tier moves, 3 minutes of 16 clients with moves and scans, 20,000 fuzzed
 # control requests, 16 x 2,000 random operations per silo layout (with exec and tier moves),
-# 10 rounds of every real workload under moves, 2 minutes of MAP_SHARED writers during moves;
+# 10 rounds of every real workload under moves, 2 minutes of MAP_SHARED writers during moves,
+# 100,000 creates behind the mount while clients use it (live assimilation);
 # the parsers' property tests.
 soak: deps
 	$(SWIFT) build --build-tests
 	ESTUARY_CRASH_ITERATIONS=50 ESTUARY_LOAD_SECONDS=180 ESTUARY_FUZZ_ROUNDS=20000 ESTUARY_RANDOM_SEEDS=16 \
-	  ESTUARY_WORKLOAD_ROUNDS=10 ESTUARY_MMAP_MOVE_SECONDS=120 \
-	  $(SWIFT) test --skip-build --filter 'TieringTests|LoadTests|HostileInputTests|FaultTests|PosixRandomOps|Fuzz|RealProgramTests|MmapMove'
+	  ESTUARY_WORKLOAD_ROUNDS=10 ESTUARY_MMAP_MOVE_SECONDS=120 ESTUARY_WATCH_COUNT=100000 \
+	  $(SWIFT) test --skip-build --filter 'TieringTests|LoadTests|HostileInputTests|FaultTests|PosixRandomOps|Fuzz|RealProgramTests|MmapMove|LiveWatchTests'
 
 demo: build
 	./examples/demo.sh $(RELEASE_BIN)
@@ -122,6 +123,11 @@ bench-quick: build bench-deps
 
 bench-scan: build bench-deps
 	python3 bench/run.py --only scan --bin-dir $(RELEASE_BIN) $(BENCH_ARGS)
+
+# Live assimilation: lag from a change behind the mount to its view through it (p50, p99),
+# changes applied per second, and the mount's metadata rate with watching on and off.
+bench-watch: build bench-deps
+	python3 bench/live_watch.py --bin-dir $(RELEASE_BIN) $(BENCH_ARGS)
 
 clean:
 	rm -rf .build
