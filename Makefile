@@ -6,9 +6,9 @@ PREFIX      ?= /usr/local
 SBINDIR     ?= /sbin
 SWIFT       ?= swift
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-DEB_PACKAGES   := libfuse3-dev fuse3 libsqlite3-dev libxxhash-dev liburing-dev attr
+DEB_PACKAGES   := libfuse3-dev fuse3 libsqlite3-dev libxxhash-dev liburing-dev libpq-dev attr
 # The real-workload tests run these programs through the mount.
-TEST_PACKAGES  := gcc make git rsync sqlite3 tar python3
+TEST_PACKAGES  := gcc make git rsync sqlite3 tar python3 postgresql
 BENCH_PACKAGES := mergerfs fio
 RELEASE_BIN := .build/release
 
