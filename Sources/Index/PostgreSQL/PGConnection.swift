@@ -110,9 +110,11 @@ final class PGResult {
 
     var status: ExecStatusType { handle.map { PQresultStatus($0) } ?? PGRES_FATAL_ERROR }
     var sqlState: String? {
-        guard let handle, let field = PQresultErrorField(handle, Int32(UInt8(ascii: "C")))  // PG_DIAG_SQLSTATE else { return nil }
+        guard let handle, let field = PQresultErrorField(handle, PGResult.sqlStateField) else { return nil }
         return String(cString: field)
     }
+    /// PG_DIAG_SQLSTATE, a character-literal macro Swift does not import.
+    static let sqlStateField = Int32(UInt8(ascii: "C"))
     var rows: Int32 { handle.map { PQntuples($0) } ?? 0 }
     /// Rows a command changed (`PQcmdTuples`), 0 when it reports none.
     var changed: Int { handle.flatMap { Int(String(cString: PQcmdTuples($0))) } ?? 0 }

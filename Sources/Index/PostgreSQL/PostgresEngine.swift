@@ -68,7 +68,7 @@ public struct PostgresEngine: IndexEngine {
             try body()
             try c.execute("COMMIT")
         } catch {
-            try? c.execute("ROLLBACK")
+            _ = try? c.execute("ROLLBACK")
             throw error
         }
     }
@@ -90,10 +90,11 @@ public struct PostgresEngine: IndexEngine {
     /// `password=` parameter (URI query or keyword form) is dropped.
     static func withoutPassword(_ conninfo: String) -> String {
         var text = conninfo
-        if let scheme = text.range(of: "://") {
-            let authorityEnd = text[scheme.upperBound...].firstIndex(where: { $0 == "/" || $0 == "?" }) ?? text.endIndex
-            if let at = text[scheme.upperBound..<authorityEnd].lastIndex(of: "@"),
-               let colon = text[scheme.upperBound..<at].firstIndex(of: ":") {
+        if text.hasPrefix("postgresql://") || text.hasPrefix("postgres://") {
+            let start = text.index(text.firstIndex(of: ":")!, offsetBy: 3)
+            let authorityEnd = text[start...].firstIndex(where: { $0 == "/" || $0 == "?" }) ?? text.endIndex
+            if let at = text[start..<authorityEnd].lastIndex(of: "@"),
+               let colon = text[start..<at].firstIndex(of: ":") {
                 text.removeSubrange(colon..<at)
             }
             if let query = text.firstIndex(of: "?") {

@@ -13,7 +13,7 @@ final class PostgresSession: IndexSession, @unchecked Sendable {
 
     /// REPEATABLE READ: every statement of the read sees the snapshot its first one took.
     func beginRead() throws(IndexError) { try connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") }
-    func endRead() { try? connection.execute("COMMIT") }
+    func endRead() { _ = try? connection.execute("COMMIT") }
 
     /// READ COMMITTED, PostgreSQL's default: a row another writer changed is waited for and
     /// then written over, as SQLite's single writer would have. Rows lock, not the database:
@@ -30,7 +30,7 @@ final class PostgresSession: IndexSession, @unchecked Sendable {
         }
     }
 
-    func rollback() { try? connection.execute("ROLLBACK") }
+    func rollback() { _ = try? connection.execute("ROLLBACK") }
 
     var inTransaction: Bool {
         let status = connection.transactionStatus
@@ -40,7 +40,7 @@ final class PostgresSession: IndexSession, @unchecked Sendable {
     func beginChange() throws(IndexError) { try connection.execute("SAVEPOINT change") }
 
     func endChange(succeeded: Bool) throws(IndexError) {
-        if !succeeded { try? connection.execute("ROLLBACK TO SAVEPOINT change") }
+        if !succeeded { _ = try? connection.execute("ROLLBACK TO SAVEPOINT change") }
         try connection.execute("RELEASE SAVEPOINT change")
     }
 
