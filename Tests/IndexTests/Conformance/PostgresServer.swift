@@ -46,8 +46,7 @@ final class PostgresServer: Sendable {
     static let started = NSLockedValue<(String, String)?>(nil)
 
     /// The newest PostgreSQL under /usr/lib/postgresql/VERSION/bin with initdb and pg_ctl.
-    static func findBinaries() throws(PostgresServerError) -> String {
-        let root = "/usr/lib/postgresql"
+    static func findBinaries(under root: String = "/usr/lib/postgresql") throws(PostgresServerError) -> String {
         let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [])
             .filter { FileManager.default.isExecutableFile(atPath: "\(root)/\($0)/bin/initdb") && FileManager.default.isExecutableFile(atPath: "\(root)/\($0)/bin/pg_ctl") }
             .sorted { (Int($0) ?? 0) > (Int($1) ?? 0) }
