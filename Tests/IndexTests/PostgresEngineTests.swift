@@ -42,4 +42,35 @@ struct PostgresEngineTests {
         let error = #expect(throws: PostgresServerError.self) { _ = try PostgresServer.findBinaries(under: empty) }
         #expect(error?.description.contains("postgresql") == true)
     }
+
+    /// A server that dropped the connections (restarted, or an administrator terminated them):
+    /// the statement that meets the break fails as `unavailable`, and the sessions reconnect
+    /// by themselves, inside a transaction only after it ended.
+    @Test func sessionsReconnectAfterTheServerDroppedThem() throws {
+        let f = try ConformanceFixture(.postgresql)
+        let ino = try f.insert(f.file("a"))
+        let server = try PostgresServer.get()
+        let database = try #require((try f.engine.make(f.root) as? PostgresEngine)?.conninfo.split(separator: "=").last.map(String.init))
+        func dropConnections() throws {
+            let admin = try PGConnection(conninfo: server.conninfo("postgres"), location: "test server")
+            try admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)'")
+        }
+        try dropConnections()
+        let met = #expect(throws: IndexError.self) { _ = try f.entry(ino) }
+        #expect(met?.kind == .unavailable)
+        #expect(try f.entry(ino)?.name.text == "a", "the next call reconnected")
+        #expect(try f.insert(f.file("b")) > ino, "prepared statements are prepared again on the new connection")
+
+        // Inside a transaction the break ends it: nothing of it lands, and the store goes on.
+        let lost = #expect(throws: IndexError.self) {
+            try f.index.write { tx throws(IndexError) in
+                try tx.insert(f.file("half"))
+                try? dropConnections()
+                try tx.insert(f.file("other-half"))
+            }
+        }
+        #expect(lost?.kind == .unavailable)
+        #expect(try f.entry("half") == nil && f.entry("other-half") == nil)
+        #expect(try f.insert(f.file("after")) > ino)
+    }
 }

@@ -40,6 +40,7 @@ final class PGConnection: @unchecked Sendable {
     /// Runs SQL without parameters (one or more statements, simple query protocol).
     @discardableResult
     func execute(_ sql: String) throws(IndexError) -> PGResult {
+        try reconnectIfBroken()
         let result = PGResult(PQexec(conn, sql))
         try check(result)
         return result
@@ -48,6 +49,7 @@ final class PGConnection: @unchecked Sendable {
     /// Runs `sql` as a prepared statement with `params` and returns its result.
     @discardableResult
     func run(_ sql: String, _ params: PGParams = PGParams()) throws(IndexError) -> PGResult {
+        try reconnectIfBroken()
         let name: String
         if let known = prepared[sql] { name = known } else {
             name = "e\(prepared.count)"
@@ -60,6 +62,7 @@ final class PGConnection: @unchecked Sendable {
     /// `run` for a hot-path query, found by number (no hashing of the SQL text).
     @discardableResult
     func run(_ query: PGQuery, _ params: PGParams = PGParams()) throws(IndexError) -> PGResult {
+        try reconnectIfBroken()
         let name: String
         if let known = hot[query.id] { name = known } else {
             name = "h\(query.id)"
@@ -86,8 +89,31 @@ final class PGConnection: @unchecked Sendable {
         return result
     }
 
+    /// A transaction was open when the connection last answered: losing the connection lost it.
+    private var transactionOpen = false
+
+    /// A connection the server dropped (a restart, a terminated backend) is opened again before
+    /// the next statement, so a session recovers by itself once the server is back. Not inside
+    /// a transaction: its earlier statements are gone, and running the rest on a new connection
+    /// would commit half of it, so that statement fails and the caller's ROLLBACK ends it.
+    private func reconnectIfBroken() throws(IndexError) {
+        guard PQstatus(conn) == CONNECTION_BAD else { return }
+        if transactionOpen {
+            transactionOpen = false
+            throw IndexError(.unavailable, "\(location): the connection was lost inside a transaction, which the server rolled back")
+        }
+        PQreset(conn)
+        // Prepared statements belonged to the old server session.
+        prepared.removeAll()
+        hot = [String?](repeating: nil, count: PGQueries.count)
+        guard PQstatus(conn) == CONNECTION_OK else {
+            throw IndexError(.unavailable, "\(location): \(PGConnection.trimmed(PQerrorMessage(conn)))")
+        }
+    }
+
     /// Throws the `IndexError` a failed result means; a missing result is a lost connection.
     private func check(_ result: PGResult) throws(IndexError) {
+        if PQstatus(conn) == CONNECTION_OK { transactionOpen = PQtransactionStatus(conn) != PQTRANS_IDLE }
         switch result.status {
         case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY: return
         default:
