@@ -12,10 +12,10 @@ FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 DOCDIR      ?= $(PREFIX)/share/doc/estuary
 SWIFT       ?= swift
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-DEB_PACKAGES   := libfuse3-dev fuse3 libsqlite3-dev libxxhash-dev liburing-dev attr
+DEB_PACKAGES   := libfuse3-dev fuse3 libsqlite3-dev libxxhash-dev liburing-dev libpq-dev attr
 # The real-workload tests run these programs through the mount; the metrics, top and package
-# tests use prometheus, curl and tmux.
-TEST_PACKAGES  := gcc make git rsync sqlite3 tar python3 prometheus curl tmux
+# tests use prometheus, curl and tmux; the index conformance suite starts a PostgreSQL.
+TEST_PACKAGES  := gcc make git rsync sqlite3 tar python3 prometheus curl tmux postgresql
 BENCH_PACKAGES := mergerfs fio
 RELEASE_BIN := .build/release
 

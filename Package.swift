@@ -17,6 +17,7 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CFuse3", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
         .target(name: "CShims"),
         // Lock-free counters the serving threads bump; read by the Metrics exporter at scrape time.
@@ -24,7 +25,7 @@ let package = Package(
         .target(name: "CFuseRing", linkerSettings: [.linkedLibrary("uring"), .linkedLibrary("fuse3")]),
         .target(name: "Syscalls", dependencies: ["CShims", .product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "Config", dependencies: []),
-        .target(name: "Index", dependencies: ["CSQLite", "CShims", "Syscalls", "CCounters"]),
+        .target(name: "Index", dependencies: ["CSQLite", "CLibPQ", "CShims", "Syscalls", "CCounters"]),
         .target(name: "Silos", dependencies: ["Syscalls"]),
         .target(name: "Assimilation", dependencies: ["Index", "Silos", "Syscalls", "CShims"]),
         .target(name: "Namespace", dependencies: ["Index", "Silos", "Syscalls",

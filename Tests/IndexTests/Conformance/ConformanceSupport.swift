@@ -6,17 +6,35 @@ import Syscalls
 /// its argument, so adding an engine (PostgreSQL) is one more element of `all`.
 struct EngineUnderTest: Sendable, CustomStringConvertible {
     let description: String
-    /// The engine of a fresh, empty index kept under `directory`.
-    let make: @Sendable (_ directory: String) -> any IndexEngine
+    /// The engine of a fresh, empty index kept under `directory` (the same index each call).
+    let make: @Sendable (_ directory: String) throws -> any IndexEngine
     /// The same index as a newer build of Estuary sees it: one more migration than this build.
-    let makeNewer: @Sendable (_ directory: String) -> any IndexEngine
+    let makeNewer: @Sendable (_ directory: String) throws -> any IndexEngine
 
     static let sqlite = EngineUnderTest(
         description: "sqlite",
         make: { SQLiteEngine(path: $0 + "/index.db") },
         makeNewer: { SQLiteEngine(path: $0 + "/index.db", schema: SQLiteMigrations.all + [("9999-from-the-future", "CREATE TABLE future(x INTEGER)")]) })
 
-    static let all: [EngineUnderTest] = [sqlite]
+    /// A database of its own per index, on the test process's throwaway server. A missing
+    /// server fails the case with the reason (see `PostgresServer`).
+    static let postgresql = EngineUnderTest(
+        description: "postgresql",
+        make: { PostgresEngine(conninfo: try postgresDatabase(for: $0)) },
+        makeNewer: {
+            PostgresEngine(conninfo: try postgresDatabase(for: $0),
+                           schema: PGMigrations.all + [("9999-from-the-future", "CREATE TABLE future(x bigint)")])
+        })
+
+    /// The database holding the index of `directory`, created on first use.
+    private static func postgresDatabase(for directory: String) throws -> String {
+        let server = try PostgresServer.get()
+        let name = "idx_" + directory.split(separator: "/").last!.map { $0.isLetter || $0.isNumber ? String($0).lowercased() : "_" }.joined()
+        try server.ensureDatabase(name)
+        return server.conninfo(name)
+    }
+
+    static let all: [EngineUnderTest] = [sqlite, postgresql]
 }
 
 /// A fresh index of one engine in a temporary directory, removed afterwards.
@@ -28,11 +46,11 @@ final class ConformanceFixture: Sendable {
     init(_ engine: EngineUnderTest) throws {
         self.engine = engine
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        index = try IndexStore(engine: engine.make(root))
+        index = try IndexStore(engine: try engine.make(root))
     }
 
     /// Another store over the same index: another process (or host) using it.
-    func reopen() throws -> IndexStore { try IndexStore(engine: engine.make(root)) }
+    func reopen() throws -> IndexStore { try IndexStore(engine: try engine.make(root)) }
 
     deinit { try? FileManager.default.removeItem(atPath: root) }
 

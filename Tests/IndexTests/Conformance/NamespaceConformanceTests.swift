@@ -115,7 +115,7 @@ struct NamespaceConformanceTests {
             #expect(linked.count == 1 && linked[0].parent == dir && linked[0].name.text == "second" && linked[0].ino == ino)
         }
         var visited: [String] = []
-        try ReadTransaction.readOnly(engine: f.engine.make(f.root)) { tx throws in
+        try ReadTransaction.readOnly(engine: try f.engine.make(f.root)) { tx throws in
             try tx.walk(under: 1) { visited.append($0.path.text + ($0.isLinkName ? "@" : "")) }
         }
         #expect(visited == ["d", "d/second@", "first", "third@"])

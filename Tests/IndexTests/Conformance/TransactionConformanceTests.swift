@@ -102,7 +102,7 @@ struct TransactionConformanceTests {
         #expect(try f.reopen().appliedMigrations() == names, "reopening applies nothing twice")
         #expect(try f.index.quickCheck().isEmpty)
 
-        let newer = try IndexStore(engine: engine.makeNewer(f.root))
+        let newer = try IndexStore(engine: try engine.makeNewer(f.root))
         #expect(try newer.appliedMigrations().count == names.count + 1)
         let refused = #expect(throws: IndexError.self) { _ = try f.reopen() }
         #expect(refused?.kind == .versionMismatch)

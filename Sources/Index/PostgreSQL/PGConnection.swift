@@ -1,0 +1,175 @@
+import CLibPQ
+
+/// One libpq connection (blocking) with its prepared statements.
+///
+/// Every statement with parameters is prepared once per connection (`PQprepare`) under a
+/// generated name and run with binary parameters and binary results, so values cross the wire
+/// as they are (bytea names untouched, integers without text conversion).
+///
+/// Thread contract: a connection is used by one thread at a time. `IndexStore` hands each
+/// session out exclusively, which is why the `@unchecked Sendable` is sound.
+final class PGConnection: @unchecked Sendable {
+    let conn: OpaquePointer
+    /// Where the connection goes, without a password (for messages).
+    let location: String
+    private var prepared: [String: String] = [:]
+    private var hot = [String?](repeating: nil, count: PGQueries.count)
+
+    init(conninfo: String, location: String) throws(IndexError) {
+        self.location = location
+        guard let handle = PQconnectdb(conninfo) else { throw IndexError(.noMemory, "\(location): libpq could not allocate a connection") }
+        guard PQstatus(handle) == CONNECTION_OK else {
+            let message = PGConnection.trimmed(PQerrorMessage(handle))
+            PQfinish(handle)
+            throw IndexError(PGErrors.connectionKind(message), "\(location): \(message)")
+        }
+        conn = handle
+        // Notices (a NOTICE from CREATE TABLE IF NOT EXISTS) would go to stderr.
+        PQsetNoticeProcessor(conn, { _, _ in }, nil)
+    }
+
+    deinit { PQfinish(conn) }
+
+    static func trimmed(_ text: UnsafePointer<CChar>?) -> String {
+        guard let text else { return "unknown error" }
+        var s = String(cString: text)
+        while s.last == "\n" || s.last == " " { s.removeLast() }
+        return s
+    }
+
+    /// Runs SQL without parameters (one or more statements, simple query protocol).
+    @discardableResult
+    func execute(_ sql: String) throws(IndexError) -> PGResult {
+        try reconnectIfBroken()
+        let result = PGResult(PQexec(conn, sql))
+        try check(result)
+        return result
+    }
+
+    /// Runs `sql` as a prepared statement with `params` and returns its result.
+    @discardableResult
+    func run(_ sql: String, _ params: PGParams = PGParams()) throws(IndexError) -> PGResult {
+        try reconnectIfBroken()
+        let name: String
+        if let known = prepared[sql] { name = known } else {
+            name = "e\(prepared.count)"
+            try prepare(name: name, sql: sql, params: params)
+            prepared[sql] = name
+        }
+        return try execute(prepared: name, params)
+    }
+
+    /// `run` for a hot-path query, found by number (no hashing of the SQL text).
+    @discardableResult
+    func run(_ query: PGQuery, _ params: PGParams = PGParams()) throws(IndexError) -> PGResult {
+        try reconnectIfBroken()
+        let name: String
+        if let known = hot[query.id] { name = known } else {
+            name = "h\(query.id)"
+            try prepare(name: name, sql: query.sql, params: params)
+            hot[query.id] = name
+        }
+        return try execute(prepared: name, params)
+    }
+
+    /// Prepares with the parameter types of the first call: a statement always gets the same
+    /// types, and declaring them keeps the server from guessing a width the binary value lacks.
+    private func prepare(name: String, sql: String, params: PGParams) throws(IndexError) {
+        let result = params.types.withUnsafeBufferPointer { types in
+            PGResult(PQprepare(conn, name, sql, Int32(types.count), types.baseAddress))
+        }
+        try check(result)
+    }
+
+    private func execute(prepared name: String, _ params: PGParams) throws(IndexError) -> PGResult {
+        let result = params.withPointers { count, values, lengths, formats in
+            PGResult(PQexecPrepared(conn, name, count, values, lengths, formats, 1))
+        }
+        try check(result)
+        return result
+    }
+
+    /// A transaction was open when the connection last answered: losing the connection lost it.
+    private var transactionOpen = false
+
+    /// A connection the server dropped (a restart, a terminated backend) is opened again before
+    /// the next statement, so a session recovers by itself once the server is back. Not inside
+    /// a transaction: its earlier statements are gone, and running the rest on a new connection
+    /// would commit half of it, so that statement fails and the caller's ROLLBACK ends it.
+    private func reconnectIfBroken() throws(IndexError) {
+        guard PQstatus(conn) == CONNECTION_BAD else { return }
+        if transactionOpen {
+            transactionOpen = false
+            throw IndexError(.unavailable, "\(location): the connection was lost inside a transaction, which the server rolled back")
+        }
+        PQreset(conn)
+        // Prepared statements belonged to the old server session.
+        prepared.removeAll()
+        hot = [String?](repeating: nil, count: PGQueries.count)
+        guard PQstatus(conn) == CONNECTION_OK else {
+            throw IndexError(.unavailable, "\(location): \(PGConnection.trimmed(PQerrorMessage(conn)))")
+        }
+    }
+
+    /// Throws the `IndexError` a failed result means; a missing result is a lost connection.
+    private func check(_ result: PGResult) throws(IndexError) {
+        if PQstatus(conn) == CONNECTION_OK { transactionOpen = PQtransactionStatus(conn) != PQTRANS_IDLE }
+        switch result.status {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY: return
+        default:
+            let message = result.handle.map { PGConnection.trimmed(PQresultErrorMessage($0)) } ?? PGConnection.trimmed(PQerrorMessage(conn))
+            let state = result.sqlState
+            let kind = PQstatus(conn) == CONNECTION_BAD ? .unavailable : PGErrors.kind(forSQLState: state)
+            throw IndexError(kind, "\(location): \(message)\(state.map { " (SQLSTATE \($0))" } ?? "")")
+        }
+    }
+
+    var transactionStatus: PGTransactionStatusType { PQtransactionStatus(conn) }
+}
+
+/// One query result, cleared when dropped. Columns are read in binary format.
+final class PGResult {
+    let handle: OpaquePointer?
+
+    init(_ handle: OpaquePointer?) { self.handle = handle }
+    deinit { if let handle { PQclear(handle) } }
+
+    var status: ExecStatusType { handle.map { PQresultStatus($0) } ?? PGRES_FATAL_ERROR }
+    var sqlState: String? {
+        guard let handle, let field = PQresultErrorField(handle, PGResult.sqlStateField) else { return nil }
+        return String(cString: field)
+    }
+    /// PG_DIAG_SQLSTATE, a character-literal macro Swift does not import.
+    static let sqlStateField = Int32(UInt8(ascii: "C"))
+    var rows: Int32 { handle.map { PQntuples($0) } ?? 0 }
+    /// Rows a command changed (`PQcmdTuples`), 0 when it reports none.
+    var changed: Int { handle.flatMap { Int(String(cString: PQcmdTuples($0))) } ?? 0 }
+    /// The command tag (`COMMIT`, or `ROLLBACK` for a COMMIT of a failed transaction).
+    var command: String { handle.map { String(cString: PQcmdStatus($0)) } ?? "" }
+
+    func isNull(_ row: Int32, _ column: Int32) -> Bool { PQgetisnull(handle, row, column) != 0 }
+
+    /// An integer column of any width (int2, int4, int8, bool), big-endian on the wire.
+    func int64(_ row: Int32, _ column: Int32) -> Int64 {
+        guard let p = PQgetvalue(handle, row, column) else { return 0 }
+        let n = Int(PQgetlength(handle, row, column))
+        var value: Int64 = 0
+        for i in 0..<n { value = value << 8 | Int64(UInt8(bitPattern: p[i])) }
+        // Sign-extend the narrower widths.
+        if n > 0 && n < 8 && p[0] < 0 { value |= ~0 << Int64(8 * n) }
+        return value
+    }
+    func int(_ row: Int32, _ column: Int32) -> Int { Int(int64(row, column)) }
+    func ino(_ row: Int32, _ column: Int32) -> UInt64 { UInt64(bitPattern: int64(row, column)) }
+    func double(_ row: Int32, _ column: Int32) -> Double {
+        Double(bitPattern: UInt64(bitPattern: int64(row, column)))
+    }
+    func bytes(_ row: Int32, _ column: Int32) -> [UInt8] {
+        let n = Int(PQgetlength(handle, row, column))
+        guard n > 0, let p = PQgetvalue(handle, row, column) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: p, count: n))
+    }
+    func text(_ row: Int32, _ column: Int32) -> String? {
+        isNull(row, column) ? nil : String(decoding: bytes(row, column), as: UTF8.self)
+    }
+}

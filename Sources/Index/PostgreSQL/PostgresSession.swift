@@ -1,0 +1,62 @@
+import CLibPQ
+import Syscalls
+
+/// One PostgreSQL connection behind the engine seam. Transaction control is here; the typed
+/// queries and changes are in PostgresReads, PostgresWrites and PostgresJobs.
+///
+/// Thread contract: as its connection's, one thread at a time (`IndexStore` hands sessions out
+/// exclusively), which is why the `@unchecked Sendable` is sound.
+final class PostgresSession: IndexSession, @unchecked Sendable {
+    let connection: PGConnection
+
+    init(_ connection: PGConnection) { self.connection = connection }
+
+    /// REPEATABLE READ: every statement of the read sees the snapshot its first one took.
+    func beginRead() throws(IndexError) { try connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") }
+    func endRead() { _ = try? connection.execute("COMMIT") }
+
+    /// READ COMMITTED, PostgreSQL's default: a row another writer changed is waited for and
+    /// then written over, as SQLite's single writer would have. Rows lock, not the database:
+    /// exclusion between daemons is the pool's business, not the engine's.
+    func beginWrite() throws(IndexError) { try connection.execute("BEGIN") }
+
+    /// PostgreSQL answers COMMIT of a transaction that failed with ROLLBACK and no error: that
+    /// is a failed commit here.
+    func commit() throws(IndexError) {
+        let failed = connection.transactionStatus == PQTRANS_INERROR
+        let result = try connection.execute("COMMIT")
+        if failed || result.command == "ROLLBACK" {
+            throw IndexError(.failed, "\(connection.location): the transaction had failed and was rolled back")
+        }
+    }
+
+    func rollback() { _ = try? connection.execute("ROLLBACK") }
+
+    var inTransaction: Bool {
+        let status = connection.transactionStatus
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE
+    }
+
+    func beginChange() throws(IndexError) { try connection.execute("SAVEPOINT change") }
+
+    func endChange(succeeded: Bool) throws(IndexError) {
+        if !succeeded { _ = try? connection.execute("ROLLBACK TO SAVEPOINT change") }
+        try connection.execute("RELEASE SAVEPOINT change")
+    }
+
+    func appliedMigrations() throws(IndexError) -> [String] {
+        let r = try connection.run("SELECT name FROM migrations ORDER BY seq")
+        return (0..<r.rows).map { r.text($0, 0) ?? "" }
+    }
+
+    /// PostgreSQL checks its own pages (data checksums, amcheck); what the index itself can
+    /// check is that its root exists as a directory and that no name points at a missing inode.
+    func integrityProblems() throws(IndexError) -> [String] {
+        var problems: [String] = []
+        let root = try connection.run("SELECT kind FROM entries WHERE ino = 1")
+        if root.rows == 0 || root.int64(0, 0) != Int64(FileKind.directory.rawValue) { problems.append("the root directory (inode 1) is missing") }
+        let dangling = try connection.run("SELECT count(*) FROM links l WHERE NOT EXISTS (SELECT 1 FROM entries e WHERE e.ino = l.ino)")
+        if dangling.rows > 0 && dangling.int64(0, 0) > 0 { problems.append("\(dangling.int64(0, 0)) hard-link names refer to missing inodes") }
+        return problems
+    }
+}

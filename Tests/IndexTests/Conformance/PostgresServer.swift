@@ -1,0 +1,121 @@
+import Foundation
+@testable import Index
+
+/// A throwaway PostgreSQL server for this test process: `initdb` and `pg_ctl start` in a fresh
+/// temporary directory, reachable only by a unix socket in that directory, stopped when the
+/// process exits. Started once, on first use; each test gets its own database.
+///
+/// No test relies on a server the machine happened to run. When the server binaries are
+/// missing the PostgreSQL cases fail with that message (the Makefile installs the Debian
+/// `postgresql` package for `make test`): skipping would hide an engine that was never tested.
+final class PostgresServer: Sendable {
+    let directory: String
+    let binaries: String
+
+    /// The server, started on first use; the error says why it could not be.
+    static let shared: Result<PostgresServer, PostgresServerError> = Result { () throws(PostgresServerError) in try PostgresServer() }
+
+    static func get() throws -> PostgresServer { try shared.get() }
+
+    private init() throws(PostgresServerError) {
+        binaries = try PostgresServer.findBinaries()
+        var template = Array((NSTemporaryDirectory() + "estuary-pg-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else { throw PostgresServerError("cannot create a temporary directory: \(String(cString: strerror(errno)))") }
+        directory = String(cString: made)
+        // The server refuses to run as root: the directory belongs to the postgres user.
+        if getuid() == 0 {
+            guard let account = getpwnam("postgres") else {
+                throw PostgresServerError("running as root, and there is no 'postgres' user to run the test server as (install the Debian package postgresql)")
+            }
+            chown(directory, account.pointee.pw_uid, account.pointee.pw_gid)
+        }
+        try run("initdb", ["-D", directory + "/data", "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"])
+        // Socket only (no TCP port to collide with), no fsync: the data is thrown away.
+        let options = "-c listen_addresses='' -c unix_socket_directories='\(directory)' -c fsync=off -c synchronous_commit=off "
+            + "-c full_page_writes=off -c max_connections=300"
+        try run("pg_ctl", ["-D", directory + "/data", "-l", directory + "/server.log", "-w", "-t", "60", "-o", options, "start"])
+        PostgresServer.started.withLock { $0 = (binaries, directory) }
+        atexit {
+            guard let (binaries, directory) = PostgresServer.started.withLock({ $0 }) else { return }
+            _ = PostgresServer.spawn(binaries + "/pg_ctl", ["-D", directory + "/data", "-m", "immediate", "-w", "stop"])
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+    }
+
+    /// What `atexit` stops: the C callback cannot capture.
+    static let started = NSLockedValue<(String, String)?>(nil)
+
+    /// The newest PostgreSQL under /usr/lib/postgresql/VERSION/bin with initdb and pg_ctl.
+    static func findBinaries(under root: String = "/usr/lib/postgresql") throws(PostgresServerError) -> String {
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [])
+            .filter { FileManager.default.isExecutableFile(atPath: "\(root)/\($0)/bin/initdb") && FileManager.default.isExecutableFile(atPath: "\(root)/\($0)/bin/pg_ctl") }
+            .sorted { (Int($0) ?? 0) > (Int($1) ?? 0) }
+        guard let newest = versions.first else {
+            throw PostgresServerError("""
+                the PostgreSQL engine's conformance tests need a PostgreSQL server: no initdb and pg_ctl under \(root)/*/bin. \
+                Install the Debian package postgresql (`make test` does, through `make deps`)
+                """)
+        }
+        return "\(root)/\(newest)/bin"
+    }
+
+    /// Runs a server program as the postgres user when this process is root.
+    private func run(_ program: String, _ arguments: [String]) throws(PostgresServerError) {
+        let (status, output) = PostgresServer.spawn(binaries + "/" + program, arguments)
+        guard status == 0 else {
+            let log = (try? String(contentsOfFile: directory + "/server.log", encoding: .utf8)) ?? ""
+            throw PostgresServerError("\(program) failed (status \(status)): \(output)\(log.isEmpty ? "" : "\nserver log:\n" + log)")
+        }
+    }
+
+    /// posix_spawn and waitpid, not Foundation's Process: its waitUntilExit never returned
+    /// here once pg_ctl had started the server. Output goes to a file, not a pipe, which the
+    /// server would inherit and hold open.
+    static func spawn(_ path: String, _ arguments: [String]) -> (Int32, String) {
+        let argv = getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--", path] + arguments : [path] + arguments
+        let outputPath = NSTemporaryDirectory() + "estuary-pg-output-" + UUID().uuidString
+        defer { unlink(outputPath) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var cArgs = argv.map { strdup($0) } + [nil]
+        defer { for a in cArgs { free(a) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, argv[0], &actions, nil, &cArgs, environ)
+        guard rc == 0 else { return (-1, "cannot run \(argv[0]): \(String(cString: strerror(rc)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        let exit = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return (exit, text)
+    }
+
+    /// A libpq connection string for `database` over the server's socket.
+    func conninfo(_ database: String) -> String { "host=\(directory) user=postgres dbname=\(database)" }
+
+    /// Creates `database` unless this process already did.
+    func ensureDatabase(_ database: String) throws {
+        let created = PostgresServer.databases.withLock { $0.insert(database).inserted }
+        guard created else { return }
+        let admin = try PGConnection(conninfo: conninfo("postgres"), location: "test server")
+        try admin.execute("CREATE DATABASE \"\(database)\"")
+    }
+
+    private static let databases = NSLockedValue<Set<String>>([])
+}
+
+struct PostgresServerError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A value behind a lock, for the statics above.
+final class NSLockedValue<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func withLock<R>(_ body: (inout Value) -> R) -> R { lock.withLock { body(&value) } }
+}

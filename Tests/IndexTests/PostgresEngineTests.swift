@@ -1,0 +1,76 @@
+import Foundation
+@testable import Index
+import Testing
+
+/// What the conformance suite cannot see from above the seam: the PostgreSQL engine's
+/// messages, its error mapping and its test server's refusal to pass without a server.
+struct PostgresEngineTests {
+    @Test func bothEnginesShareTheMigrationNames() {
+        #expect(PGMigrations.all.map(\.name) == SQLiteMigrations.all.map(\.name),
+                "a schema version means the same on both engines")
+    }
+
+    @Test func theLocationNeverShowsThePassword() {
+        #expect(PostgresEngine(conninfo: "postgresql://estuary:s3cret@db.example:5432/pool?sslmode=require").location
+                == "postgresql://estuary@db.example:5432/pool?sslmode=require")
+        #expect(PostgresEngine(conninfo: "postgres://u@h/db?password=s3cret&sslmode=disable").location == "postgres://u@h/db?sslmode=disable")
+        let keywords = PostgresEngine(conninfo: "host=h user=u password='s3 cret' dbname=d").location
+        #expect(!keywords.contains("s3") && keywords.contains("host=h") && keywords.contains("dbname=d"))
+    }
+
+    @Test func sqlStatesMapToKinds() {
+        let cases: [(String, IndexError.Kind)] = [
+            ("23505", .conflict), ("40001", .busy), ("40P01", .busy), ("55P03", .busy), ("08006", .unavailable),
+            ("57P01", .unavailable), ("53100", .full), ("25006", .readOnly), ("28P01", .permissionDenied),
+            ("42501", .permissionDenied), ("XX001", .corrupt), ("XX002", .corrupt), ("54000", .tooBig), ("P0001", .failed),
+        ]
+        for (state, kind) in cases { #expect(PGErrors.kind(forSQLState: state) == kind, "\(state)") }
+    }
+
+    @Test func anUnreachableServerIsUnavailableAndNamesNoPassword() throws {
+        let directory = NSTemporaryDirectory() + "estuary-pg-none-" + UUID().uuidString.prefix(8)
+        let engine = PostgresEngine(conninfo: "postgresql://u:s3cret@/db?host=\(directory)&connect_timeout=2")
+        let error = #expect(throws: IndexError.self) { _ = try engine.openWriter() }
+        #expect(error?.kind == .unavailable)
+        #expect(error?.message.contains("s3cret") == false, "\(error?.message ?? "")")
+    }
+
+    @Test func missingServerBinariesFailWithTheReason() throws {
+        let empty = NSTemporaryDirectory() + "estuary-pg-bin-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: empty + "/15/bin", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: empty) }
+        let error = #expect(throws: PostgresServerError.self) { _ = try PostgresServer.findBinaries(under: empty) }
+        #expect(error?.description.contains("postgresql") == true)
+    }
+
+    /// A server that dropped the connections (restarted, or an administrator terminated them):
+    /// the statement that meets the break fails as `unavailable`, and the sessions reconnect
+    /// by themselves, inside a transaction only after it ended.
+    @Test func sessionsReconnectAfterTheServerDroppedThem() throws {
+        let f = try ConformanceFixture(.postgresql)
+        let ino = try f.insert(f.file("a"))
+        let server = try PostgresServer.get()
+        let database = try #require((try f.engine.make(f.root) as? PostgresEngine)?.conninfo.split(separator: "=").last.map(String.init))
+        func dropConnections() throws {
+            let admin = try PGConnection(conninfo: server.conninfo("postgres"), location: "test server")
+            try admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)'")
+        }
+        try dropConnections()
+        let met = #expect(throws: IndexError.self) { _ = try f.entry(ino) }
+        #expect(met?.kind == .unavailable)
+        #expect(try f.entry(ino)?.name.text == "a", "the next call reconnected")
+        #expect(try f.insert(f.file("b")) > ino, "prepared statements are prepared again on the new connection")
+
+        // Inside a transaction the break ends it: nothing of it lands, and the store goes on.
+        let lost = #expect(throws: IndexError.self) {
+            try f.index.write { tx throws(IndexError) in
+                try tx.insert(f.file("half"))
+                try? dropConnections()
+                try tx.insert(f.file("other-half"))
+            }
+        }
+        #expect(lost?.kind == .unavailable)
+        #expect(try f.entry("half") == nil && f.entry("other-half") == nil)
+        #expect(try f.insert(f.file("after")) > ino)
+    }
+}
