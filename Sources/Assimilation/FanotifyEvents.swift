@@ -22,18 +22,31 @@ public struct FanotifyEvent: Sendable {
 
 /// A fanotify notification group following whole file systems (`FAN_MARK_FILESYSTEM`) with
 /// directory handles and names, so that events say where a change happened without the
-/// group holding a watch per directory. Used from one thread.
+/// group holding a watch per directory. Read from one thread; `wake` may come from any.
 public final class FanotifyGroup {
     public let fd: Int32
     private var buffer = [UInt8](repeating: 0, count: 64 << 10)
+    /// A pipe whose read end is polled with the group: a byte written ends every wait from
+    /// then on, so a stopping daemon does not sleep out an idle poll before it lets go of the pool.
+    private let wakeRead: Int32, wakeWrite: Int32
 
     public init() throws(Errno) {
         let fd = estuary_fanotify_init()
         if fd < 0 { throw Errno.current }
+        var ends: [Int32] = [-1, -1]
+        if pipe(&ends) != 0 { let e = Errno.current; Sys.close(fd); throw e }
+        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC); _ = fcntl(end, F_SETFL, O_NONBLOCK) }
         self.fd = fd
+        wakeRead = ends[0]; wakeWrite = ends[1]
     }
 
-    deinit { Sys.close(fd) }
+    deinit { Sys.close(fd); Sys.close(wakeRead); Sys.close(wakeWrite) }
+
+    /// Ends the current wait in `read` and every later one at once.
+    public func wake() {
+        var byte: UInt8 = 1
+        _ = Glibc.write(wakeWrite, &byte, 1)
+    }
 
     /// Follows the file system holding `path`. ENODEV, EXDEV, EOPNOTSUPP and the like mean
     /// fanotify cannot report names there (NFS, FUSE, btrfs subvolumes).
@@ -46,8 +59,8 @@ public final class FanotifyGroup {
     /// false when nothing came.
     @discardableResult
     public func read(timeout: Int32, _ body: (FanotifyEvent) -> Void) -> Bool {
-        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        guard poll(&poller, 1, timeout) > 0 else { return false }
+        var pollers = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
+        guard poll(&pollers, 2, timeout) > 0, pollers[1].revents == 0, pollers[0].revents & Int16(POLLIN) != 0 else { return false }
         var any = false
         for _ in 0..<16 {
             let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }

@@ -97,6 +97,7 @@ public final class SiloWatcher: @unchecked Sendable {
 
     public func stop() {
         running.store(false, ordering: .relaxed)
+        group.wake()
         thread.withLock { $0 }?.join()
     }
 
