@@ -59,3 +59,19 @@ final class BlockingQueue<Element>: @unchecked Sendable {
         return .some(item)
     }
 }
+
+extension BlockingQueue where Element == DirectoryBatch {
+    /// Waits for the next listing, then takes whatever else is queued up to about `entries`
+    /// entries, so one index transaction carries many small directories. `last` is true once
+    /// every producer finished; an empty chunk means nothing is left.
+    func popChunk(entries limit: Int = 20_000) -> (chunk: [DirectoryBatch], last: Bool) {
+        guard case .some(let first) = pop(wait: true), let first else { return ([], true) }
+        var chunk = [first]
+        var entries = first.entries.count
+        while entries < limit, case .some(let next) = pop(wait: false) {
+            guard let next else { return (chunk, true) }
+            chunk.append(next); entries += next.entries.count
+        }
+        return (chunk, false)
+    }
+}

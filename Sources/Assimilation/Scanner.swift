@@ -45,14 +45,9 @@ public struct Scanner: Sendable {
         var lastReport = started
         var finished = false
         while !finished {
-            var chunk: [DirectoryBatch] = []
-            var entries = 0
-            guard case .some(let first) = queue.pop(wait: true), let first else { break }
-            chunk.append(first); entries += first.entries.count
-            while entries < 20_000, case .some(let next) = queue.pop(wait: false) {
-                guard let next else { finished = true; break }
-                chunk.append(next); entries += next.entries.count
-            }
+            let (chunk, last) = queue.popChunk()
+            if chunk.isEmpty { break }
+            finished = last
             let saved = (merger.summary, merger.directories, merger.pendingRemovals, merger.problems, merger.skipped)
             let apply = { (tx: WriteTransaction) throws(IndexError) in
                 // A busy retry replays the chunk.
