@@ -108,6 +108,20 @@ final class MoveGates: Sendable {
         return gate
     }
 
+    /// Starts a change of two files' names (a rename over a file, an exchange). Lower inode
+    /// first, so two renames crossing each other's files never wait on each other in a circle.
+    func enter(_ a: UInt64, _ b: UInt64?) -> GatePair {
+        guard let b, b != a else { return GatePair(first: (a, enter(a)), second: nil) }
+        let (low, high) = a < b ? (a, b) : (b, a)
+        let first = (low, enter(low))
+        return GatePair(first: first, second: (high, enter(high)))
+    }
+
+    func exit(_ pair: GatePair) {
+        if let (ino, gate) = pair.second { exit(ino, gate) }
+        exit(pair.first.ino, pair.first.gate)
+    }
+
     func exit(_ ino: UInt64, _ gate: MoveGate?, offset: Int64 = 0, length: Int64 = 0) {
         if let gate { gate.exitWrite(offset: offset, length: length); return }
         shard(ino).state.withLock { s in
@@ -139,4 +153,10 @@ final class MoveGates: Sendable {
             if s.gates.removeValue(forKey: ino) != nil { active.wrappingSubtract(1, ordering: .relaxed) }
         }
     }
+}
+
+/// The gates `MoveGates.enter(_:_:)` passed, to hand back to `exit`.
+struct GatePair {
+    let first: (ino: UInt64, gate: MoveGate?)
+    let second: (ino: UInt64, gate: MoveGate?)?
 }

@@ -73,9 +73,15 @@ extension Namespace {
     /// and fails the rename, so no copy is left to bring an old name back at the next scan.
     private func renameFile(_ source: EntryRow, _ oldDir: EntryRow, _ name: [UInt8], _ target: EntryRow?,
                             _ newDir: EntryRow, _ newName: [UInt8]) throws(Errno) {
-        // A file being moved keeps its name still while the mover switches it over.
-        let gate = moves.enter(source.ino)
-        defer { moves.exit(source.ino, gate) }
+        // A file being moved keeps its name still while the mover switches it over, and so
+        // does one this rename replaces: the mover must not put the replaced file back under
+        // the name on its destination after the rename took it (git renames index.lock over
+        // an index that objectives are moving).
+        let gates = moves.enter(source.ino, target?.ino)
+        defer { moves.exit(gates) }
+        // Read again behind the gates: a switch that ran meanwhile changed the silo holding
+        // either file.
+        let target = try target.map { row throws(Errno) in try entry(row.ino) }
         let silo = try silo(of: try entry(source.ino))
         let sourceShadows = try shadows(of: source.ino).map(\.silo).filter { $0 != silo.id }
         if let target, target.nlink <= 1 {
@@ -191,6 +197,9 @@ extension Namespace {
     /// RENAME_EXCHANGE: each side keeps its inode and takes the other's name, in every silo.
     private func exchange(_ a: EntryRow, _ aDir: EntryRow, _ aName: [UInt8], _ b: EntryRow, _ bDir: EntryRow, _ bName: [UInt8]) throws(Errno) {
         if a.ino == b.ino { return }
+        let gates = moves.enter(a.ino, b.ino)
+        defer { moves.exit(gates) }
+        let (a, b) = (try entry(a.ino), try entry(b.ino))   // a switch may have run meanwhile
         let aSilos = Set(holders(a).map(\.id)), bSilos = Set(holders(b).map(\.id))
         for id in aSilos.union(bSilos).sorted() {
             guard let silo = silos[id] else { continue }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Syscalls
 import Testing
 #if canImport(Glibc)
@@ -89,5 +90,47 @@ struct MoveSafetyTests {
         // made on a number that release had closed.
         for _ in 0..<50 where openDescriptors(daemon) > before { usleep(100_000) }
         #expect(openDescriptors(daemon) <= before, "the daemon had \(before) descriptors, now \(openDescriptors(daemon))")
+    }
+
+    /// git commits by writing `index.lock` and renaming it over `index`, while objectives move
+    /// `index` between tiers. A rename over the file being moved that lands between the
+    /// mover's last look at it and its switch must win: the mover may not put the replaced
+    /// copy back under the name on the other silo (git then read an index from an older
+    /// commit: "pathspec 'file2.txt' did not match any files").
+    @Test func aNameReplacedDuringAMoveStaysReplaced() throws {
+        let pool = try TestPool(silos: [("fast0", "fast"), ("bulk0", "bulk")])
+        try pool.mount()
+        defer { _ = try? pool.unmount() }
+        let path = pool.path("index")
+        let content: @Sendable (Int) -> Data = { generation in Data(String(repeating: "generation \(generation)\n", count: 4000).utf8) }
+        try content(0).write(to: URL(fileURLWithPath: path))
+        let stop = Atomic<Bool>(false), last = Atomic<Int>(0)
+        let done = DispatchSemaphore(value: 0)
+        let lock = pool.path("index.lock")
+        Thread.detachNewThread {
+            var generation = 0
+            while !stop.load(ordering: .relaxed) {
+                generation += 1
+                guard (try? content(generation).write(to: URL(fileURLWithPath: lock))) != nil, rename(lock, path) == 0 else { break }
+                last.store(generation, ordering: .relaxed)
+                usleep(useconds_t.random(in: 0...8_000))
+            }
+            done.signal()
+        }
+        let until = Date().addingTimeInterval(6)
+        var round = 0
+        while Date() < until {
+            _ = try pool.estuary(["move", path, "--to", round % 2 == 0 ? "bulk" : "fast", "--wait"])
+            round += 1
+        }
+        stop.store(true, ordering: .relaxed)
+        done.wait()
+        let expected = content(last.load(ordering: .relaxed))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == expected, "after \(round) moves")
+        // A stale copy left on the other silo would come back as the file at the next scan.
+        let copies = ["fast0", "bulk0"].map { pool.siloPath($0) + "/index" }.filter { FileManager.default.fileExists(atPath: $0) }
+        #expect(copies.count == 1, "copies of the name on the silos: \(copies.map { ($0, (try? String(contentsOfFile: $0, encoding: .utf8))?.prefix(16) ?? "") })")
+        #expect(try pool.estuary(["scan", pool.mountpoint]).status == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == expected, "after a scan")
     }
 }
