@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "Index", dependencies: ["CSQLite", "CLibPQ", "CShims", "Syscalls", "CCounters"]),
         .target(name: "Silos", dependencies: ["Syscalls"]),
         .target(name: "Assimilation", dependencies: ["Index", "Silos", "Syscalls", "CShims"]),
-        .target(name: "Namespace", dependencies: ["Index", "Silos", "Syscalls",
+        .target(name: "Namespace", dependencies: ["Index", "Silos", "Syscalls", "CCounters",
                                                   .product(name: "Logging", package: "swift-log")]),
         .target(name: "Tiering", dependencies: ["Index", "Silos", "Namespace", "Syscalls", "CShims", "CXXHash",
                                                 .product(name: "Logging", package: "swift-log")]),

@@ -1,3 +1,4 @@
+import CCounters
 import CShims
 import Index
 import Silos
@@ -46,6 +47,7 @@ extension Namespace {
                 failed += 1
             } else {
                 file.silo.store(row.silo, ordering: .releasing)
+                estuary_metrics_note_fd(file.fd, Int32(row.silo))   // bytes through it count for the new silo
             }
         }
         prepared.closeFresh()

@@ -13,6 +13,9 @@ public final class MetricsServer: Sendable {
     private let logger: Logger
     private let listener = Atomic<Int32>(-1)
     private let thread = Mutex<OSThread?>(nil)
+    private let clients = Atomic<Int>(0)
+    /// More scrapers than this at once are turned away rather than queued behind a slow one.
+    private static let maxClients = 8
 
     public struct StartFailure: Error, CustomStringConvertible { public var description: String }
 
@@ -61,8 +64,19 @@ public final class MetricsServer: Sendable {
                 if errno == EINTR || errno == ECONNABORTED { continue }
                 return
             }
-            answer(client)
-            close(client)
+            // Each client on its own thread: one that connects and sends nothing (or reads
+            // slowly) must not hold up Prometheus's scrape behind it.
+            if clients.add(1, ordering: .relaxed).newValue > MetricsServer.maxClients {
+                clients.subtract(1, ordering: .relaxed)
+                try? Sys.writeAll(client, Array("HTTP/1.0 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".utf8))
+                close(client)
+                continue
+            }
+            OSThread.start { [self] in
+                answer(client)
+                close(client)
+                clients.subtract(1, ordering: .relaxed)
+            }.detach()
         }
     }
 

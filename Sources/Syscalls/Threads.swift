@@ -24,6 +24,9 @@ public final class OSThread: @unchecked Sendable {
     }
 
     public func join() { pthread_join(thread, nil) }
+
+    /// For a thread nobody will join: its resources go when it ends.
+    public func detach() { pthread_detach(thread) }
 }
 
 /// Seconds on the monotonic clock.

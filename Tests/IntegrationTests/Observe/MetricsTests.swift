@@ -56,6 +56,54 @@ struct MetricsTests {
         #expect(check.status == 0, "promtool: \(check.output)")
     }
 
+    /// Bytes written through a handle count for the silo holding the file, also after a move
+    /// switched the handle to the copy on another silo.
+    @Test func bytesCountForTheSiloTheFileMovedTo() throws {
+        let port = try Observe.freePort()
+        let pool = try TestPool(silos: [("fast0", "fast"), ("bulk0", "bulk")], extraConfig: "metrics = \"127.0.0.1:\(port)\"")
+        try pool.mount()
+        defer { _ = try? pool.unmount() }
+        let fd = open(pool.path("kept-open.bin"), O_CREAT | O_RDWR, 0o644)
+        try #require(fd >= 0)
+        defer { close(fd) }
+        let block = [UInt8](repeating: 7, count: 100_000)
+        #expect(write(fd, block, block.count) == block.count)
+        #expect(fsync(fd) == 0)
+        #expect(try pool.estuary(["move", pool.path("kept-open.bin"), "--to", "bulk", "--wait"]).status == 0)
+        let written = { (silo: String) in
+            Observe.sample(Observe.get("http://127.0.0.1:\(port)/metrics") ?? "", "estuary_silo_written_bytes_total", ["silo=\"\(silo)\""]) ?? 0
+        }
+        let (fastBefore, bulkBefore) = (written("fast0"), written("bulk0"))
+        #expect(fastBefore >= 100_000)
+        #expect(pwrite(fd, block, block.count, 100_000) == block.count)
+        #expect(fsync(fd) == 0)   // with the kernel's write-back cache, the write reaches the daemon here
+        #expect(written("bulk0") - bulkBefore == 100_000, "the write after the move counts for bulk0")
+        #expect(written("fast0") == fastBefore, "and not for fast0, which no longer holds the file")
+    }
+
+    /// A client that connects and says nothing must not hold up the scrapes behind it.
+    @Test func aSilentClientDoesNotHoldUpScrapes() throws {
+        let port = try Observe.freePort()
+        let pool = try TestPool(extraConfig: "metrics = \"127.0.0.1:\(port)\"")
+        try pool.mount()
+        defer { _ = try? pool.unmount() }
+        let silent = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(silent) }
+        var sin = sockaddr_in()
+        sin.sin_family = sa_family_t(AF_INET)
+        sin.sin_port = port.bigEndian
+        sin.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &sin) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(silent, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        try #require(connected == 0)
+        usleep(100_000)   // accepted, now waiting for a request that never comes
+        // curl gives up after 3 s; the silent client is only dropped after 5 s.
+        let scrape = try Shell.run("/usr/bin/curl", ["-s", "-f", "-m", "3", "http://127.0.0.1:\(port)/metrics"])
+        #expect(scrape.status == 0, "a scrape while another client is silent: curl exit \(scrape.status)")
+        #expect(scrape.stdout.contains("estuary_build_info"))
+    }
+
     @Test func prometheusScrapesTheMountAndSeesCountersMove() throws {
         guard let prometheus = Observe.program("/usr/bin/prometheus", package: "prometheus") else { return }
         let port = try Observe.freePort()
