@@ -105,7 +105,7 @@ public final class Namespace: Sendable {
         while current.ino != 1 {
             components.append(current.name)
             length += current.name.count + 1
-            if components.count > 2048 || length > 65536 { throw Errno.fileNameTooLong }
+            if components.count > Silo.deepestLevel || length - 1 > Silo.longestPath { throw Errno.fileNameTooLong }
             if current.parent == 1 { break }
             current = try entry(current.parent)
         }
