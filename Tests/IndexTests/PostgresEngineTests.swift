@@ -1,5 +1,6 @@
 import Foundation
 @testable import Index
+import TestSupport
 import Testing
 
 /// What the conformance suite cannot see from above the seam: the PostgreSQL engine's
@@ -72,5 +73,49 @@ struct PostgresEngineTests {
         #expect(lost?.kind == .unavailable)
         #expect(try f.entry("half") == nil && f.entry("other-half") == nil)
         #expect(try f.insert(f.file("after")) > ino)
+    }
+
+    /// A fresh database of its own on the test server.
+    private func database(_ label: String) throws -> (PostgresServer, String) {
+        let server = try PostgresServer.get()
+        let name = "\(label)_" + UUID().uuidString.prefix(8).lowercased()
+        try server.ensureDatabase(name)
+        return (server, name)
+    }
+
+    @Test func aDatabaseThatDoesNotExistIsNamedInTheError() throws {
+        let server = try PostgresServer.get()
+        let error = #expect(throws: IndexError.self) {
+            _ = try PostgresEngine(conninfo: server.uri("no_such_db", password: "s3cret")).openWriter()
+        }
+        #expect(error?.kind == .unavailable)
+        #expect(error?.message.contains("\"no_such_db\" does not exist") == true, "\(error?.message ?? "")")
+        #expect(error?.message.contains("s3cret") == false)
+    }
+
+    /// A URI naming some other application's database: the daemon creates nothing in it.
+    @Test func aDatabaseHoldingOtherTablesIsRefused() throws {
+        let (server, name) = try database("foreign")
+        try server.sql("CREATE TABLE invoices(id int); CREATE TABLE customers(id int)", database: name)
+        let error = #expect(throws: IndexError.self) { _ = try PostgresEngine(conninfo: server.conninfo(name)).openWriter() }
+        #expect(error?.kind == .invalid)
+        #expect(error?.message.contains("not an Estuary index (customers, invoices)") == true, "\(error?.message ?? "")")
+        #expect(try server.sql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", database: name)
+                    .trimmingCharacters(in: .whitespacesAndNewlines) == "2", "nothing was created")
+    }
+
+    /// The admin tool reads an unmounted pool through a reader: an empty database is no index,
+    /// and an index a newer build wrote is refused as the writer refuses it.
+    @Test func aReaderChecksTheSchema() throws {
+        let (server, name) = try database("reader")
+        let empty = #expect(throws: IndexError.self) { _ = try PostgresEngine(conninfo: server.conninfo(name)).openReader() }
+        #expect(empty?.kind == .notFound)
+        #expect(empty?.message.contains("holds no Estuary index") == true)
+        _ = try PostgresEngine(conninfo: server.conninfo(name)).openWriter()
+        _ = try PostgresEngine(conninfo: server.conninfo(name)).openReader()
+        try server.sql("INSERT INTO migrations(name, applied_at) VALUES ('9999-from-the-future', 0)", database: name)
+        let newer = #expect(throws: IndexError.self) { _ = try PostgresEngine(conninfo: server.conninfo(name)).openReader() }
+        #expect(newer?.kind == .versionMismatch)
+        #expect(newer?.message.contains("9999-from-the-future") == true)
     }
 }
