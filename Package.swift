@@ -56,7 +56,7 @@ let package = Package(
         .testTarget(name: "ConfigTests", dependencies: ["Config", "TestSupport"]),
         .testTarget(name: "ObjectivesTests", dependencies: ["Objectives", "TestSupport"]),
         .testTarget(name: "IndexTests", dependencies: ["Index", "Silos", "Assimilation", "Syscalls", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Config", "Syscalls", "TestSupport", "estuaryfs", "estuary"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Config", "Index", "Pool", "Syscalls", "TestSupport", "estuaryfs", "estuary"]),
     ],
     swiftLanguageModes: [.v6]
 )
