@@ -118,4 +118,55 @@ struct PostgresEngineTests {
         #expect(newer?.kind == .versionMismatch)
         #expect(newer?.message.contains("9999-from-the-future") == true)
     }
+
+    /// A create inside a group-commit batch (the namespace's: the new entry and its parent's
+    /// times, as one change) costs at most two round trips: its savepoint and the release
+    /// travel with its statements instead of on their own.
+    @Test func aCreateInABatchCostsAtMostTwoRoundTrips() throws {
+        let f = try ConformanceFixture(.postgresql)
+        let root = try #require(try f.entry(1))
+        let count = 200
+        let (trips, seconds) = try f.index.writer.withLock { state throws -> (Int, Double) in
+            let connection = try #require((state.session as? PostgresSession)?.connection)
+            func create(_ name: String) throws(IndexError) {
+                _ = try state.asChange { tx throws(IndexError) in
+                    _ = try tx.insert(f.file(name))
+                    try tx.update(root)
+                }
+            }
+            try state.begin()
+            try create("warm-up")   // prepares the statements
+            let before = connection.roundTrips
+            let started = Date()
+            for i in 0..<count { try create("f\(i)") }
+            let elapsed = Date().timeIntervalSince(started)
+            let trips = connection.roundTrips - before
+            try state.commit()
+            return (trips, elapsed)
+        }
+        print("postgresql create in a batch: \(Double(trips) / Double(count)) round trips, \(Int(seconds / Double(count) * 1e6)) µs each")
+        #expect(trips <= 2 * count, "\(trips) round trips for \(count) creates")
+        #expect(try f.entry("f\(count - 1)") != nil)
+    }
+
+    /// A change that fails undoes only itself, with its savepoint sent ahead of its statements.
+    @Test func aFailedChangeInABatchUndoesOnlyItself() throws {
+        let f = try ConformanceFixture(.postgresql)
+        try f.index.writer.withLock { state throws in
+            try state.begin()
+            _ = try state.asChange { tx throws(IndexError) in try tx.insert(f.file("kept")) }
+            let clash = #expect(throws: IndexError.self) {
+                _ = try state.asChange { tx throws(IndexError) in
+                    _ = try tx.insert(f.file("undone"))
+                    _ = try tx.insert(f.file("kept"))
+                }
+            }
+            #expect(clash?.kind == .conflict)
+            _ = try state.asChange { tx throws(IndexError) in }
+            _ = try state.asChange { tx throws(IndexError) in try tx.insert(f.file("after")) }
+            try state.commit()
+        }
+        #expect(try f.entry("kept") != nil && f.entry("after") != nil)
+        #expect(try f.entry("undone") == nil)
+    }
 }
