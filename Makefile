@@ -16,7 +16,7 @@ DEB_PACKAGES   := libfuse3-dev fuse3 libsqlite3-dev libxxhash-dev liburing-dev l
 # The real-workload tests run these programs through the mount; the metrics, top and package
 # tests use prometheus, curl and tmux; the index conformance suite starts a PostgreSQL.
 TEST_PACKAGES  := gcc make git rsync sqlite3 tar python3 prometheus curl tmux postgresql
-BENCH_PACKAGES := mergerfs fio
+BENCH_PACKAGES := mergerfs fio postgresql
 RELEASE_BIN := .build/release
 
 VERSION     := $(shell sed -n 's/^public let estuaryReleaseVersion = "\(.*\)"/\1/p' Sources/ControlProtocol/Version.swift)
@@ -26,7 +26,7 @@ DEB_ARCH    := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 DEB_STAGE   := $(DEB_BUILD)/stage
 DEB_FILE    := $(DEB_BUILD)/estuary_$(VERSION)_$(DEB_ARCH).deb
 
-.PHONY: deps bench-deps build debug test soak demo install install-files uninstall deb deb-check bench bench-quick bench-scan bench-watch clean
+.PHONY: deps bench-deps build debug test soak demo install install-files uninstall deb deb-check bench bench-quick bench-scan bench-watch bench-pg clean
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES) $(if $(filter test soak,$(MAKECMDGOALS)),$(TEST_PACKAGES)); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -128,6 +128,12 @@ bench-scan: build bench-deps
 # changes applied per second, and the mount's metadata rate with watching on and off.
 bench-watch: build bench-deps
 	python3 bench/live_watch.py --bin-dir $(RELEASE_BIN) $(BENCH_ARGS)
+
+# The index engines on one node: create, stat, readdir, rename and unlink through the mount on
+# a PostgreSQL pool against a SQLite pool (medians of interleaved rounds, ratios); starts and
+# stops its own throwaway PostgreSQL.
+bench-pg: build bench-deps
+	python3 bench/pg_engine.py --bin-dir $(RELEASE_BIN) $(BENCH_ARGS)
 
 clean:
 	rm -rf .build

@@ -55,8 +55,8 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "TestSupport"]),
         .testTarget(name: "ObjectivesTests", dependencies: ["Objectives", "TestSupport"]),
-        .testTarget(name: "IndexTests", dependencies: ["Index", "Silos", "Assimilation", "Syscalls"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Config", "Syscalls", "TestSupport", "estuaryfs", "estuary"]),
+        .testTarget(name: "IndexTests", dependencies: ["Index", "Silos", "Assimilation", "Syscalls", "TestSupport"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Config", "Index", "Pool", "Syscalls", "TestSupport", "estuaryfs", "estuary"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -13,19 +13,21 @@ import Glibc
 enum OfflineStatus {
     static func report(_ config: PoolConfig) throws -> StatusReport {
         let paths = PoolPaths(config)
-        do { _ = try Sys.statPath(paths.index) } catch {
-            if error == .noSuchFileOrDirectory {
-                throw CommandFailure("""
-                    pool '\(config.name)' has no index at \(Format.name(paths.index)): it was never mounted or scanned \
-                    (mount it, or run `estuary scan` first)
-                    """)
+        if PoolIndex.isFile(config) {
+            do { _ = try Sys.statPath(paths.index) } catch {
+                if error == .noSuchFileOrDirectory {
+                    throw CommandFailure("""
+                        pool '\(config.name)' has no index at \(Format.name(paths.index)): it was never mounted or scanned \
+                        (mount it, or run `estuary scan` first)
+                        """)
+                }
+                if error == .permissionDenied { throw CommandFailure(DaemonAccess.needsOwner(config, socket: paths.index, what: "the index")) }
+                throw CommandFailure("cannot read the index \(Format.name(paths.index)): \(error)")
             }
-            if error == .permissionDenied { throw CommandFailure(DaemonAccess.needsOwner(config, socket: paths.index, what: "the index")) }
-            throw CommandFailure("cannot read the index \(Format.name(paths.index)): \(error)")
         }
         let read: ([SiloRow], [SiloID: Int64], Int64, [(path: [UInt8], shadow: ShadowRow)], [SiloID?], Int64, Set<SiloID>)
         do {
-            read = try ReadTransaction.readOnly(path: paths.index) { tx in
+            read = try ReadTransaction.readOnly(engine: PoolIndex.readOnlyEngine(config)) { tx in
                 let silos = try tx.silos()
                 var counts: [SiloID: Int64] = [:]
                 for silo in silos { counts[silo.id] = try tx.entryCount(silo: silo.id) }
@@ -35,10 +37,10 @@ enum OfflineStatus {
             }
         } catch let error as IndexError {
             // A user who may see the file but not open it (or create its -shm) gets CANTOPEN.
-            if error.kind == .unavailable || error.kind == .readOnly || error.kind == .permissionDenied {
+            if PoolIndex.isFile(config) && (error.kind == .unavailable || error.kind == .readOnly || error.kind == .permissionDenied) {
                 throw CommandFailure(DaemonAccess.needsOwner(config, socket: paths.index, what: "the index"))
             }
-            throw CommandFailure("cannot read the index \(Format.name(paths.index)): \(error.message)")
+            throw CommandFailure("cannot read the index \(Format.name(PoolIndex.location(config))): \(error.message)")
         }
         let (rows, counts, entries, shadows, visible, shadowCount, draining) = read
         let siloReports = config.silos.map { silo -> SiloStatusReport in

@@ -59,22 +59,24 @@ struct QueryScope {
 
     /// Runs `body` on a read-only snapshot of the index, with the start directory's entry.
     func read<R>(_ body: (ReadTransaction, EntryRow) throws -> R) throws -> R {
-        do { _ = try Sys.statPath(indexPath) } catch {
-            if error == .noSuchFileOrDirectory {
-                throw CommandFailure("pool '\(config.name)' has no index at \(indexPath) yet: mount it or run `estuary scan` first")
+        if PoolIndex.isFile(config) {
+            do { _ = try Sys.statPath(indexPath) } catch {
+                if error == .noSuchFileOrDirectory {
+                    throw CommandFailure("pool '\(config.name)' has no index at \(indexPath) yet: mount it or run `estuary scan` first")
+                }
+                if error == .permissionDenied { throw CommandFailure(DaemonAccess.needsOwner(config, socket: indexPath, what: "the index")) }
+                throw CommandFailure("cannot read the index \(indexPath): \(error)")
             }
-            if error == .permissionDenied { throw CommandFailure(DaemonAccess.needsOwner(config, socket: indexPath, what: "the index")) }
-            throw CommandFailure("cannot read the index \(indexPath): \(error)")
         }
         do {
-            return try ReadTransaction.readOnly(path: indexPath) { tx in
+            return try ReadTransaction.readOnly(engine: PoolIndex.readOnlyEngine(config)) { tx in
                 guard let start = try tx.resolve(path: relativeRoot) else {
                     throw CommandFailure("\(Format.name(absolute(relativeRoot))): not in the index of pool '\(config.name)'")
                 }
                 return try body(tx, start)
             }
         } catch let error as IndexError {
-            throw CommandFailure("cannot read the index \(indexPath): \(error.message)")
+            throw CommandFailure("cannot read the index \(PoolIndex.location(config)): \(error.message)")
         }
     }
 }

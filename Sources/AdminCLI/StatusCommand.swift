@@ -33,7 +33,7 @@ struct StatusCommand: ParsableCommand {
             guard let status = try? OfflineStatus.report(config) else { throw CommandFailure(why) }
             report = status
         case .absent:
-            if let directory = source.unmountedDirectory, (try? Sys.statPath(PoolPaths(config).index)) == nil {
+            if let directory = source.unmountedDirectory, PoolIndex.isFile(config), (try? Sys.statPath(PoolPaths(config).index)) == nil {
                 throw CommandFailure("no Estuary pool is mounted on \(Format.name(directory)) (and no pool has it as its only silo)")
             }
             report = try OfflineStatus.report(config)

@@ -46,6 +46,10 @@ public struct PoolConfig: Sendable, Equatable {
     /// Seconds between rescans of silos that cannot be watched (fanotify cannot follow their
     /// file system: NFS, FUSE, some btrfs subvolumes).
     public var rescanInterval: Double = 60
+    /// Where the index lives when it is not the SQLite file in the state directory: a
+    /// PostgreSQL connection URI (`[pool] index` or `-o index=`). May hold a password, so it
+    /// is never logged or shown: messages use `IndexLocation.redacted`.
+    public var index: String?
 
     public init(
         name: String,

@@ -4,7 +4,7 @@ enum PoolFileSchema {
     static let topLevelTables = ["pool", "tiers", "silo", "objective"]
     static let poolKeys = ["name", "state_dir", "extent_size", "entry_timeout", "attr_timeout", "negative_timeout",
                            "move_bandwidth", "move_concurrency", "heat_half_life", "hold_down", "reconcile_interval", "metrics",
-                           "rescan_interval"]
+                           "rescan_interval", "index"]
     static let extentSizeRange: ClosedRange<UInt64> = (64 << 10)...(1 << 30)
     static let maximumTimeout = 86_400.0
 
@@ -30,6 +30,7 @@ enum PoolFileSchema {
         let reconcileInterval = try poolReader.seconds("reconcile_interval", maximum: 86_400)?.value
         let metrics = try poolReader.string("metrics")?.value
         let rescanInterval = try poolReader.seconds("rescan_interval", maximum: 86_400)?.value
+        let index = try indexLocation(poolReader)
 
         let tiersTable = try table(top, "tiers")
         let tiersReader = tiersTable.map { ConfigTableReader(table: $0, name: "[tiers]", file: file) }
@@ -71,6 +72,7 @@ enum PoolFileSchema {
         if let reconcileInterval { config.reconcileInterval = max(1, reconcileInterval) }
         config.metrics = metrics
         if let rescanInterval { config.rescanInterval = max(1, rescanInterval) }
+        config.index = index
         return config
     }
 
@@ -121,6 +123,13 @@ enum PoolFileSchema {
         } catch {
             throw reader.error("'state_dir' \(ConfigPath.explain(error))", at: directory.position)
         }
+    }
+
+    /// `index`: a PostgreSQL URI. The value is not echoed in the error: it may hold a password.
+    private static func indexLocation(_ reader: ConfigTableReader) throws(ConfigError) -> String? {
+        guard let index = try reader.string("index") else { return nil }
+        if let problem = IndexLocation.problem(index.value) { throw reader.error("'index' \(problem)", at: index.position) }
+        return index.value
     }
 
     private static func extentSize(_ reader: ConfigTableReader) throws(ConfigError) -> Int? {

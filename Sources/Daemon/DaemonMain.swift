@@ -45,8 +45,9 @@ public enum DaemonMain {
     }
 
     private static func serve(_ options: DaemonOptions, logger: Logger) throws {
-        let config: PoolConfig
+        var config: PoolConfig
         do { config = try PoolConfigLoader.load(source: options.source) } catch { throw DaemonError("\(error)") }
+        if let index = options.index { config.index = index }
         let policy: ObjectivePolicy
         do { policy = try ObjectivePolicy(config: config) } catch { throw DaemonError("\(error)") }
         let metricsAddress = try DaemonMetrics.address(option: options.metrics, config: config)

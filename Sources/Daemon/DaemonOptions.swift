@@ -1,3 +1,5 @@
+import Config
+
 /// The command line of `estuaryfs`, in the calling convention of mount.fuse3:
 /// `estuaryfs SOURCE MOUNTPOINT [-o opt,opt...] [-f] [-d]`.
 struct DaemonOptions: Equatable {
@@ -20,6 +22,8 @@ struct DaemonOptions: Equatable {
     var showVersion = false
     /// `-o metrics=HOST:PORT`: serve Prometheus metrics there (overrides `[pool] metrics`).
     var metrics: String?
+    /// `-o index=URI`: the pool's index in that PostgreSQL database (overrides `[pool] index`).
+    var index: String?
 
     static let usage = """
     usage: estuaryfs SOURCE MOUNTPOINT [-o OPTIONS] [-f] [-d]
@@ -39,6 +43,8 @@ struct DaemonOptions: Equatable {
       -o log_level=LEVEL     trace, debug, info, notice, warning, error
       -o metrics=HOST:PORT   serve Prometheus metrics at http://HOST:PORT/metrics (PORT alone:
                              127.0.0.1; default from the pool config; off: not served)
+      -o index=URI           keep the index in PostgreSQL: postgresql://USER@HOST:PORT/DB?sslmode=...
+                             (default from the pool config; the password from ~/.pgpass)
       -o ro                  read-only: nothing is written to any silo (no moves, no markers)
       -o allow_other, ...    passed to the kernel as for any FUSE file system
     """
@@ -115,6 +121,11 @@ struct DaemonOptions: Equatable {
             case "metrics":
                 guard let value, !value.isEmpty else { throw UsageError(description: "option metrics needs HOST:PORT, like 127.0.0.1:9567") }
                 metrics = value
+            case "index":
+                // The value may carry a password: the error never quotes it.
+                guard let value else { throw UsageError(description: "option index needs a URI, like postgresql://estuary@db:5432/pool") }
+                if let problem = IndexLocation.problem(value) { throw UsageError(description: "option index \(problem)") }
+                index = value
             case "debug": debug = true; foreground = true
             case "ro": readOnly = true; fuseOptions.removeAll { $0 == "ro" }; fuseOptions.append("ro")
             case "rw": readOnly = false; fuseOptions.removeAll { $0 == "ro" }

@@ -33,7 +33,7 @@ public enum IndexHealth {
     }
 
     static func damaged(_ pool: PoolContext, _ problems: [String]) -> String {
-        "the index \(pool.paths.index) is damaged (\(problems.prefix(3).joined(separator: "; "))). " +
+        "the index \(pool.index.path) is damaged (\(problems.prefix(3).joined(separator: "; "))). " +
             "Move it aside and run `estuary scan \(pool.config.source)` to rebuild it from the silos: " +
             "tags come back from the files' xattrs, and files carrying an inode hint keep their inode numbers."
     }

@@ -26,10 +26,15 @@ public final class PoolContext: Sendable {
         paths = PoolPaths(config)
         try PoolContext.makeDirectory(config.stateDirectory)
         let index: IndexStore
-        do { index = try IndexStore(path: paths.index) } catch {
-            throw PoolError("cannot open the index \(paths.index): \(error.message)" +
+        let engine = PoolIndex.engine(config)
+        do { index = try IndexStore(engine: engine) } catch {
+            // PostgreSQL's messages start with the location (never with a password) already.
+            let prefix = engine.location + ": "
+            let message = error.message.hasPrefix(prefix) ? String(error.message.dropFirst(prefix.count)) : error.message
+            throw PoolError("cannot open the index \(engine.location): \(message)" +
                             (error.isCorrupt ? ". It is damaged; move it aside and run `estuary scan` to rebuild it." : ""))
         }
+        try PoolIndex.record(config)
         self.index = index
         let tierRank = Dictionary(uniqueKeysWithValues: config.tiers.enumerated().map { ($1, $0) })
         let ids = try index.write { tx throws(IndexError) in

@@ -1,5 +1,6 @@
 import Foundation
 @testable import Index
+import TestSupport
 import Testing
 
 /// What the conformance suite cannot see from above the seam: the PostgreSQL engine's
@@ -72,5 +73,100 @@ struct PostgresEngineTests {
         #expect(lost?.kind == .unavailable)
         #expect(try f.entry("half") == nil && f.entry("other-half") == nil)
         #expect(try f.insert(f.file("after")) > ino)
+    }
+
+    /// A fresh database of its own on the test server.
+    private func database(_ label: String) throws -> (PostgresServer, String) {
+        let server = try PostgresServer.get()
+        let name = "\(label)_" + UUID().uuidString.prefix(8).lowercased()
+        try server.ensureDatabase(name)
+        return (server, name)
+    }
+
+    @Test func aDatabaseThatDoesNotExistIsNamedInTheError() throws {
+        let server = try PostgresServer.get()
+        let error = #expect(throws: IndexError.self) {
+            _ = try PostgresEngine(conninfo: server.uri("no_such_db", password: "s3cret")).openWriter()
+        }
+        #expect(error?.kind == .unavailable)
+        #expect(error?.message.contains("\"no_such_db\" does not exist") == true, "\(error?.message ?? "")")
+        #expect(error?.message.contains("s3cret") == false)
+    }
+
+    /// A URI naming some other application's database: the daemon creates nothing in it.
+    @Test func aDatabaseHoldingOtherTablesIsRefused() throws {
+        let (server, name) = try database("foreign")
+        try server.sql("CREATE TABLE invoices(id int); CREATE TABLE customers(id int)", database: name)
+        let error = #expect(throws: IndexError.self) { _ = try PostgresEngine(conninfo: server.conninfo(name)).openWriter() }
+        #expect(error?.kind == .invalid)
+        #expect(error?.message.contains("not an Estuary index (customers, invoices)") == true, "\(error?.message ?? "")")
+        #expect(try server.sql("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'", database: name)
+                    .trimmingCharacters(in: .whitespacesAndNewlines) == "2", "nothing was created")
+    }
+
+    /// The admin tool reads an unmounted pool through a reader: an empty database is no index,
+    /// and an index a newer build wrote is refused as the writer refuses it.
+    @Test func aReaderChecksTheSchema() throws {
+        let (server, name) = try database("reader")
+        let empty = #expect(throws: IndexError.self) { _ = try PostgresEngine(conninfo: server.conninfo(name)).openReader() }
+        #expect(empty?.kind == .notFound)
+        #expect(empty?.message.contains("holds no Estuary index") == true)
+        _ = try PostgresEngine(conninfo: server.conninfo(name)).openWriter()
+        _ = try PostgresEngine(conninfo: server.conninfo(name)).openReader()
+        try server.sql("INSERT INTO migrations(name, applied_at) VALUES ('9999-from-the-future', 0)", database: name)
+        let newer = #expect(throws: IndexError.self) { _ = try PostgresEngine(conninfo: server.conninfo(name)).openReader() }
+        #expect(newer?.kind == .versionMismatch)
+        #expect(newer?.message.contains("9999-from-the-future") == true)
+    }
+
+    /// A create inside a group-commit batch (the namespace's: the new entry and its parent's
+    /// times, as one change) costs at most two round trips: its savepoint and the release
+    /// travel with its statements instead of on their own.
+    @Test func aCreateInABatchCostsAtMostTwoRoundTrips() throws {
+        let f = try ConformanceFixture(.postgresql)
+        let root = try #require(try f.entry(1))
+        let count = 200
+        let (trips, seconds) = try f.index.writer.withLock { state throws -> (Int, Double) in
+            let connection = try #require((state.session as? PostgresSession)?.connection)
+            func create(_ name: String) throws(IndexError) {
+                _ = try state.asChange { tx throws(IndexError) in
+                    _ = try tx.insert(f.file(name))
+                    try tx.update(root)
+                }
+            }
+            try state.begin()
+            try create("warm-up")   // prepares the statements
+            let before = connection.roundTrips
+            let started = Date()
+            for i in 0..<count { try create("f\(i)") }
+            let elapsed = Date().timeIntervalSince(started)
+            let trips = connection.roundTrips - before
+            try state.commit()
+            return (trips, elapsed)
+        }
+        print("postgresql create in a batch: \(Double(trips) / Double(count)) round trips, \(Int(seconds / Double(count) * 1e6)) µs each")
+        #expect(trips <= 2 * count, "\(trips) round trips for \(count) creates")
+        #expect(try f.entry("f\(count - 1)") != nil)
+    }
+
+    /// A change that fails undoes only itself, with its savepoint sent ahead of its statements.
+    @Test func aFailedChangeInABatchUndoesOnlyItself() throws {
+        let f = try ConformanceFixture(.postgresql)
+        try f.index.writer.withLock { state throws in
+            try state.begin()
+            _ = try state.asChange { tx throws(IndexError) in try tx.insert(f.file("kept")) }
+            let clash = #expect(throws: IndexError.self) {
+                _ = try state.asChange { tx throws(IndexError) in
+                    _ = try tx.insert(f.file("undone"))
+                    _ = try tx.insert(f.file("kept"))
+                }
+            }
+            #expect(clash?.kind == .conflict)
+            _ = try state.asChange { tx throws(IndexError) in }
+            _ = try state.asChange { tx throws(IndexError) in try tx.insert(f.file("after")) }
+            try state.commit()
+        }
+        #expect(try f.entry("kept") != nil && f.entry("after") != nil)
+        #expect(try f.entry("undone") == nil)
     }
 }

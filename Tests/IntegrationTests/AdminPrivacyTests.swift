@@ -85,11 +85,10 @@ struct AdminPrivacyTests {
         func asUser(_ program: String, _ arguments: [String]) throws -> Shell.Result {
             try Shell.run("/usr/bin/setpriv", ["--reuid=\(user.uid)", "--regid=\(user.gid)", "--clear-groups", program] + arguments)
         }
+        // The index file (SQLite's) cannot be opened at all, whatever would read it.
         let index = pool.root + "/state/index.db"
-        let sqlite = try asUser("/usr/bin/sqlite3", [index, "select value from xattrs"])
-        #expect(sqlite.status != 0 && !sqlite.output.contains("secret-tag"), "\(sqlite.output)")
         let cat = try asUser("/bin/cat", [index])
-        #expect(cat.status != 0 && !cat.stdout.contains("hidden-name"), "cat read the index")
+        #expect(cat.status != 0 && !cat.stdout.contains("hidden-name") && !cat.stdout.contains("secret-tag"), "cat read the index")
 
         let find = try asUser(Shell.estuary, ["find", pool.mountpoint])
         #expect(find.status == 1 && !find.stdout.contains("hidden-name"), "\(find.output)")

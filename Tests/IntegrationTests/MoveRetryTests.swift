@@ -1,4 +1,7 @@
+import Config
 import Foundation
+import Index
+import Pool
 import Syscalls
 import Testing
 #if canImport(Glibc)
@@ -104,7 +107,7 @@ struct MoveRetryTests {
     /// Five failures with nothing changed: the move is given up (no retry time) until the file
     /// changes. The failures are written into the jobs table before the mount, as five earlier
     /// passes would have left them.
-    @Test func aMoveThatKeepsFailingIsGivenUpUntilTheFileChanges() throws {
+    @Test(arguments: TestEngine.allCases) func aMoveThatKeepsFailingIsGivenUpUntilTheFileChanges(engine: TestEngine) throws {
         let pool = try TestPool(silos: [("fast0", "fast"), ("bulk0", "bulk")], extraConfig: """
             reconcile_interval = 3600
             [tiers]
@@ -113,19 +116,24 @@ struct MoveRetryTests {
             name = "data-to-bulk"
             where = 'name ~ "*.dat"'
             place = "bulk"
-            """)
+            """, engine: engine)
         try Fixtures.write(pool.siloPath("fast0") + "/g.dat", "data")
         let scan = try pool.estuary(["scan", pool.configPath])
         #expect(scan.status == 0, "\(scan.output)")
-        let insert = """
-            INSERT INTO jobs(ino, source, destination, state, extent_size, size, source_mtime, done, hashes, log, error, created, updated)
-            SELECT e.ino, e.silo, (SELECT id FROM silos WHERE name = 'bulk0'), 'failed', 4194304, e.size, e.mtime, x'', x'', x'',
-                   'synthetic failure', strftime('%s', 'now'), strftime('%s', 'now')
-            FROM entries e, (SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5)
-            WHERE e.name = CAST('g.dat' AS BLOB);
-            """
-        let sqlite = try Shell.run("/usr/bin/sqlite3", [pool.root + "/state/index.db", insert])
-        #expect(sqlite.status == 0, "\(sqlite.output)")
+        // Through the Index API, on whichever engine keeps the pool's index.
+        let index = try IndexStore(engine: PoolIndex.engine(try PoolConfigLoader.load(source: pool.configPath)))
+        let file = try #require(try index.query { tx throws(IndexError) in try tx.entry(parent: 1, name: Array("g.dat".utf8)) })
+        let bulk = try #require(try index.query { tx throws(IndexError) in try tx.silos() }.first { $0.name == "bulk0" }).id
+        try index.write { tx throws(IndexError) in
+            let now = Int64(Date().timeIntervalSince1970)
+            for _ in 0..<5 {
+                var job = JobRow(ino: file.ino, source: file.silo, destination: bulk, state: .failed, extentSize: 4 << 20,
+                                 size: file.size, sourceMtime: file.mtimeNs, created: now)
+                job.id = try tx.insertJob(job)
+                job.error = "synthetic failure"
+                try tx.updateJob(job)
+            }
+        }
         try pool.mount()
         defer { _ = try? pool.unmount() }
 

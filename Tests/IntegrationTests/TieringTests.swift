@@ -11,9 +11,11 @@ import Glibc
 struct TieringTests {
     static let extent = 64 << 10
 
-    private func makePool(bandwidth: String = "0") throws -> TestPool {
+    /// Every test here runs on both index engines: a move's job rows, its switch and its
+    /// recovery after a kill are index transactions.
+    private func makePool(bandwidth: String = "0", engine: TestEngine) throws -> TestPool {
         try TestPool(silos: [("fast0", "fast"), ("bulk0", "bulk")],
-                     extraConfig: "extent_size = \"64KiB\"\nmove_bandwidth = \"\(bandwidth)\"\nheat_half_life = 3600")
+                     extraConfig: "extent_size = \"64KiB\"\nmove_bandwidth = \"\(bandwidth)\"\nheat_half_life = 3600", engine: engine)
     }
 
     private func pattern(_ count: Int, seed: UInt8) -> [UInt8] {
@@ -41,8 +43,8 @@ struct TieringTests {
         pool.silos.flatMap { (try? FileManager.default.contentsOfDirectory(atPath: pool.siloPath($0.name) + "/.estuary/staging")) ?? [] }
     }
 
-    @Test func filesOfEverySizeMoveIntactWhileInUse() throws {
-        let pool = try makePool(bandwidth: "32MiB")
+    @Test(arguments: TestEngine.allCases) func filesOfEverySizeMoveIntactWhileInUse(engine: TestEngine) throws {
+        let pool = try makePool(bandwidth: "32MiB", engine: engine)
         try pool.mount()
         defer { _ = try? pool.unmount() }
         let sizes = [0, 1, Self.extent, 5 * Self.extent + 123, 3 << 20]
@@ -94,8 +96,8 @@ struct TieringTests {
         #expect(stagingLeftovers(pool).isEmpty)
     }
 
-    @Test func hotExtentsArriveFirst() throws {
-        let pool = try makePool(bandwidth: "24MiB")
+    @Test(arguments: TestEngine.allCases) func hotExtentsArriveFirst(engine: TestEngine) throws {
+        let pool = try makePool(bandwidth: "24MiB", engine: engine)
         try pool.mount()
         defer { _ = try? pool.unmount() }
         let extents = 400
@@ -135,8 +137,8 @@ struct TieringTests {
         #expect(sorted.last! < extents / 5, "\(message)")
     }
 
-    @Test func cancelledMoveLeavesTheFileWhereItWas() throws {
-        let pool = try makePool(bandwidth: "2MiB")
+    @Test(arguments: TestEngine.allCases) func cancelledMoveLeavesTheFileWhereItWas(engine: TestEngine) throws {
+        let pool = try makePool(bandwidth: "2MiB", engine: engine)
         try pool.mount()
         defer { _ = try? pool.unmount() }
         let bytes = pattern(8 << 20, seed: 3)
@@ -155,9 +157,9 @@ struct TieringTests {
 
     /// kill -9 at random points of moves, remount, let jobs resume: every byte is there and
     /// each file is whole on exactly one silo. ESTUARY_CRASH_ITERATIONS sets the count.
-    @Test func killDuringMovesLosesNothing() throws {
+    @Test(arguments: TestEngine.allCases) func killDuringMovesLosesNothing(engine: TestEngine) throws {
         let iterations = Int(ProcessInfo.processInfo.environment["ESTUARY_CRASH_ITERATIONS"] ?? "") ?? 4
-        let pool = try makePool(bandwidth: "16MiB")
+        let pool = try makePool(bandwidth: "16MiB", engine: engine)
         var rng = SystemRandomNumberGenerator()
         var model: [String: [UInt8]] = [:]
         try pool.mount()

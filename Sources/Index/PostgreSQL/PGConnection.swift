@@ -14,6 +14,9 @@ final class PGConnection: @unchecked Sendable {
     let location: String
     private var prepared: [String: String] = [:]
     private var hot = [String?](repeating: nil, count: PGQueries.count)
+    /// Exchanges with the server that waited for its answer (one network round trip each):
+    /// what a create costs, for tests and benchmarks.
+    private(set) var roundTrips = 0
 
     init(conninfo: String, location: String) throws(IndexError) {
         self.location = location
@@ -37,11 +40,33 @@ final class PGConnection: @unchecked Sendable {
         return s
     }
 
-    /// Runs SQL without parameters (one or more statements, simple query protocol).
+    /// Statements without parameters or results worth reading (SAVEPOINT, RELEASE) that go to
+    /// the server together with the next statement instead of in a round trip of their own.
+    private var prelude: [String] = []
+
+    /// Sends `sql` ahead of the next statement. Its failure is reported by that statement.
+    func sendWithNext(_ sql: String) { prelude.append(sql) }
+
+    /// Takes back the last statement queued by `sendWithNext` if it is `sql`: a savepoint
+    /// around a change that sent nothing is dropped instead of being opened and released.
+    func withdraw(_ sql: String) -> Bool {
+        guard prelude.last == sql else { return false }
+        prelude.removeLast()
+        return true
+    }
+
+    /// Forgets the queued statements: a ROLLBACK makes them meaningless.
+    func discardPrelude() { prelude.removeAll() }
+
+    /// Runs SQL without parameters (one or more statements, simple query protocol), after the
+    /// queued prelude in the same message.
     @discardableResult
     func execute(_ sql: String) throws(IndexError) -> PGResult {
         try reconnectIfBroken()
-        let result = PGResult(PQexec(conn, sql))
+        roundTrips += 1
+        let text = prelude.isEmpty ? sql : (prelude + [sql]).joined(separator: "; ")
+        prelude.removeAll()
+        let result = PGResult(PQexec(conn, text))
         try check(result)
         return result
     }
@@ -75,6 +100,7 @@ final class PGConnection: @unchecked Sendable {
     /// Prepares with the parameter types of the first call: a statement always gets the same
     /// types, and declaring them keeps the server from guessing a width the binary value lacks.
     private func prepare(name: String, sql: String, params: PGParams) throws(IndexError) {
+        roundTrips += 1
         let result = params.types.withUnsafeBufferPointer { types in
             PGResult(PQprepare(conn, name, sql, Int32(types.count), types.baseAddress))
         }
@@ -82,11 +108,51 @@ final class PGConnection: @unchecked Sendable {
     }
 
     private func execute(prepared name: String, _ params: PGParams) throws(IndexError) -> PGResult {
+        roundTrips += 1
+        if !prelude.isEmpty { return try pipelined(prepared: name, params) }
         let result = params.withPointers { count, values, lengths, formats in
             PGResult(PQexecPrepared(conn, name, count, values, lengths, formats, 1))
         }
         try check(result)
         return result
+    }
+
+    /// The prelude and the prepared statement in one pipeline (libpq's pipeline mode): one
+    /// round trip. The first failure is thrown; statements after it were skipped by the server.
+    private func pipelined(prepared name: String, _ params: PGParams) throws(IndexError) -> PGResult {
+        let statements = prelude
+        prelude.removeAll()
+        guard PQenterPipelineMode(conn) == 1 else {
+            throw IndexError(.failed, "\(location): cannot enter pipeline mode: \(PGConnection.trimmed(PQerrorMessage(conn)))")
+        }
+        var sent = true
+        for sql in statements where sent { sent = PQsendQueryParams(conn, sql, 0, nil, nil, nil, nil, 0) == 1 }
+        if sent {
+            sent = params.withPointers { count, values, lengths, formats in
+                PQsendQueryPrepared(conn, name, count, values, lengths, formats, 1) == 1
+            }
+        }
+        if sent { sent = PQpipelineSync(conn) == 1 }
+        // One result per statement (each followed by a NULL), then the sync point.
+        var results: [PGResult] = []
+        while sent {
+            guard let handle = PQgetResult(conn) else {
+                if PQstatus(conn) == CONNECTION_BAD { break }
+                continue
+            }
+            if PQresultStatus(handle) == PGRES_PIPELINE_SYNC { PQclear(handle); break }
+            results.append(PGResult(handle))
+        }
+        PQexitPipelineMode(conn)
+        guard sent, results.count == statements.count + 1 else {
+            try check(results.first { $0.status != PGRES_COMMAND_OK && $0.status != PGRES_TUPLES_OK } ?? PGResult(nil))
+            throw IndexError(.unavailable, "\(location): the pipeline ended early: \(PGConnection.trimmed(PQerrorMessage(conn)))")
+        }
+        for result in results where result.status != PGRES_COMMAND_OK && result.status != PGRES_TUPLES_OK {
+            try check(result)
+        }
+        try check(results[results.count - 1])
+        return results[results.count - 1]
     }
 
     /// A transaction was open when the connection last answered: losing the connection lost it.
@@ -100,11 +166,13 @@ final class PGConnection: @unchecked Sendable {
         guard PQstatus(conn) == CONNECTION_BAD else { return }
         if transactionOpen {
             transactionOpen = false
+            prelude.removeAll()
             throw IndexError(.unavailable, "\(location): the connection was lost inside a transaction, which the server rolled back")
         }
         PQreset(conn)
-        // Prepared statements belonged to the old server session.
+        // Prepared statements and the queued prelude belonged to the old server session.
         prepared.removeAll()
+        prelude.removeAll()
         hot = [String?](repeating: nil, count: PGQueries.count)
         guard PQstatus(conn) == CONNECTION_OK else {
             throw IndexError(.unavailable, "\(location): \(PGConnection.trimmed(PQerrorMessage(conn)))")

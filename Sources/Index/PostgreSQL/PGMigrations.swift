@@ -89,5 +89,11 @@ enum PGMigrations {
         -- The other names of an inode (unlink of a hard-linked file's first name, delete).
         CREATE INDEX links_by_ino ON links(ino);
         """),
+        ("0005-tag-value-hash", """
+        -- A btree row holds at most about 2.7 KB, so a longer tag value could not be set: the
+        -- tag index keeps the value's MD5 instead (queries compare it, then the value itself).
+        DROP INDEX xattrs_by_name;
+        CREATE INDEX xattrs_by_name ON xattrs(name, md5(value));
+        """),
     ]
 }

@@ -27,13 +27,39 @@ public struct PostgresEngine: IndexEngine {
 
     public func openWriter() throws(IndexError) -> any IndexSession {
         let connection = try connect()
+        try refuseForeignDatabase(connection)
         try migrate(connection)
         try checkVersion(connection)
         return PostgresSession(connection)
     }
 
+    /// Checks the schema version too: a reader (the admin tool on an unmounted pool) must not
+    /// read an index a newer build wrote, nor a database holding none.
     public func openReader() throws(IndexError) -> any IndexSession {
-        PostgresSession(try connect())
+        let connection = try connect()
+        guard try hasMigrationsTable(connection) else {
+            throw IndexError(.notFound, "\(location): the database holds no Estuary index yet (mount the pool to create it)")
+        }
+        try checkVersion(connection)
+        return PostgresSession(connection)
+    }
+
+    private func hasMigrationsTable(_ c: PGConnection) throws(IndexError) -> Bool {
+        try c.run("SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'migrations'").rows > 0
+    }
+
+    /// A database that already has tables but no `migrations` table belongs to something else
+    /// (a wrong database name in the URI): creating the index beside its tables could collide
+    /// with them or confuse its owner, so it is refused, naming the tables found.
+    private func refuseForeignDatabase(_ c: PGConnection) throws(IndexError) {
+        guard try !hasMigrationsTable(c) else { return }
+        let tables = try c.run("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename LIMIT 4")
+        guard tables.rows > 0 else { return }
+        let names = (0..<min(tables.rows, 3)).compactMap { tables.text($0, 0) }
+        throw IndexError(.invalid, """
+            \(location): the database holds tables that are not an Estuary index (\(names.joined(separator: ", "))\
+            \(tables.rows > 3 ? ", ..." : "")); name an empty database or one an Estuary pool created
+            """)
     }
 
     /// Any constant key shared by every Estuary build: migrations of one database serialise on it.

@@ -139,7 +139,8 @@ extension PostgresSession {
         var p = PGParams(); p.add(bytes: name)
         if let value { p.add(bytes: value) }
         return try connection.run(value == nil ? "SELECT ino FROM xattrs WHERE name = $1"
-                                               : "SELECT ino FROM xattrs WHERE name = $1 AND value = $2", p).inodeSet
+                                               // md5 first: that is what xattrs_by_name holds.
+                                               : "SELECT ino FROM xattrs WHERE name = $1 AND md5(value) = md5($2) AND value = $2", p).inodeSet
     }
 
     func xattrValues(named name: [UInt8]) throws(IndexError) -> [UInt64: [UInt8]] {

@@ -30,19 +30,31 @@ final class PostgresSession: IndexSession, @unchecked Sendable {
         }
     }
 
-    func rollback() { _ = try? connection.execute("ROLLBACK") }
+    func rollback() {
+        connection.discardPrelude()
+        _ = try? connection.execute("ROLLBACK")
+    }
 
     var inTransaction: Bool {
         let status = connection.transactionStatus
         return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE
     }
 
-    func beginChange() throws(IndexError) { try connection.execute("SAVEPOINT change") }
+    /// A change's savepoint and its release cost no round trip of their own: both travel with
+    /// the next statement (the change's first, and the next change's or the COMMIT), so a
+    /// create in a batch is its two statements. A change that sent nothing drops its savepoint.
+    func beginChange() throws(IndexError) { connection.sendWithNext(PostgresSession.savepoint) }
 
     func endChange(succeeded: Bool) throws(IndexError) {
-        if !succeeded { _ = try? connection.execute("ROLLBACK TO SAVEPOINT change") }
-        try connection.execute("RELEASE SAVEPOINT change")
+        if connection.withdraw(PostgresSession.savepoint) { return }
+        if succeeded {
+            connection.sendWithNext("RELEASE SAVEPOINT change")
+        } else {
+            try connection.execute("ROLLBACK TO SAVEPOINT change; RELEASE SAVEPOINT change")
+        }
     }
+
+    static let savepoint = "SAVEPOINT change"
 
     func appliedMigrations() throws(IndexError) -> [String] {
         let r = try connection.run("SELECT name FROM migrations ORDER BY seq")

@@ -90,5 +90,10 @@ enum SQLiteMigrations {
         -- search instead of a scan of every link in the pool.
         CREATE INDEX links_by_ino ON links(ino);
         """),
+        ("0005-tag-value-hash", """
+        -- PostgreSQL's tag index moved to a hash of the value (its btree rows are limited to
+        -- about 2.7 KB); SQLite's index takes values of any length and stays as it is. The
+        -- name is here so a schema version means the same on both engines.
+        """),
     ]
 }

@@ -1,5 +1,6 @@
 import Foundation
 @testable import Index
+import TestSupport
 import Syscalls
 
 /// An engine the Index conformance suite runs against. Every conformance test takes one as

@@ -163,6 +163,37 @@ struct NamespaceConformanceTests {
         #expect(try f.index.query { tx throws(IndexError) in try tx.xattrs(of: b).map(\.name.text) } == ["user.n"])
     }
 
+    /// Tag values of any length (PostgreSQL's btree refuses index rows over about 2.7 KB, so
+    /// its tag index holds a hash of the value): set, read, queried by value and replaced.
+    @Test(arguments: EngineUnderTest.all)
+    func largeTagValuesAreStoredAndQueried(_ engine: EngineUnderTest) throws {
+        let f = try ConformanceFixture(engine)
+        let a = try f.insert(f.file("a")), b = try f.insert(f.file("b"))
+        let name = Array("user.notes".utf8)
+        // Incompressible (PostgreSQL would compress a pattern below the limit): xorshift bytes.
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        let big = (0..<(64 << 10)).map { _ -> UInt8 in
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            return UInt8(truncatingIfNeeded: state >> 24)
+        }
+        var other = big
+        other[other.count - 1] ^= 0xff
+        try f.index.write { tx throws(IndexError) in
+            try tx.setXattr(of: a, name: name, value: big)
+            try tx.setXattr(of: b, name: name, value: other)
+        }
+        try f.reading { tx throws in
+            #expect(try name.withUnsafeBufferPointer { n throws(IndexError) in try tx.xattr(of: a, name: n) } == big)
+            #expect(try tx.inodes(withXattr: name, value: big) == [a])
+            #expect(try tx.inodes(withXattr: name, value: other) == [b])
+            #expect(try tx.inodes(withXattr: name) == [a, b])
+            #expect(try tx.hasTagIndex())
+        }
+        try f.index.write { tx throws(IndexError) in try tx.setXattr(of: a, name: name, value: other) }
+        #expect(try f.index.query { tx throws(IndexError) in try tx.inodes(withXattr: name, value: other) } == [a, b])
+        #expect(try f.index.query { tx throws(IndexError) in try tx.inodes(withXattr: name, value: big) } == [])
+    }
+
     @Test(arguments: EngineUnderTest.all)
     func shadowsAreKeptPerSiloAndCounted(_ engine: EngineUnderTest) throws {
         let f = try ConformanceFixture(engine)

@@ -23,9 +23,10 @@ enum Parity {
     /// (names, types, modes, owners, sizes, link counts, contents, symlink targets, user xattrs)
     /// and, after unmounting, the union of the silos against the native tree (xattrs aside: they
     /// live in the index).
-    static func run(_ ops: [Op], silos: [(name: String, tier: String)] = defaultSilos, mountOptions: [String] = [],
-                    checkSilos: Bool = true) throws -> [Mismatch] {
-        let pool = try TestPool(silos: silos)
+    /// `engine` keeps the pool's index (the parity suites run on both).
+    static func run(_ ops: [Op], engine: TestEngine = .sqlite, silos: [(name: String, tier: String)] = defaultSilos,
+                    mountOptions: [String] = [], checkSilos: Bool = true) throws -> [Mismatch] {
+        let pool = try TestPool(silos: silos, engine: engine)
         let nativeRoot = pool.root + "/native"
         try FileManager.default.createDirectory(atPath: nativeRoot, withIntermediateDirectories: true)
         try pool.mount(options: mountOptions)

@@ -11,7 +11,7 @@ struct PosixParityAttributeTests {
     let punch = LibcExtras.FALLOC_FL_PUNCH_HOLE | LibcExtras.FALLOC_FL_KEEP_SIZE
     let seekData = LibcExtras.SEEK_DATA, seekHole = LibcExtras.SEEK_HOLE
 
-    @Test func chmodChownUtimens() throws {
+    @Test(arguments: TestEngine.allCases) func chmodChownUtimens(engine: TestEngine) throws {
         expectParity(try Parity.run([
             .writeFile("f", "x"),
             .chmod("f", 0o640).must("ok"), .stat("f").must("ok reg 0640"),
@@ -64,10 +64,10 @@ struct PosixParityAttributeTests {
             .utimens("d", atime: .at(5000, 0), mtime: .at(6000, 0)),
             .unlink("d/new"),
             .stat("d", [.recentMtime]).must("ok dir 02755 nlink=3 uid=10 gid=20 mtime-recent=true"),
-        ]))
+        ], engine: engine))
     }
 
-    @Test func userXattrs() throws {
+    @Test(arguments: TestEngine.allCases) func userXattrs(engine: TestEngine) throws {
         let name255 = "user." + String(repeating: "n", count: 250), name256 = name255 + "n"
         expectParity(try Parity.run([
             .writeFile("f", "x"), .mkdir("d"),
@@ -116,10 +116,10 @@ struct PosixParityAttributeTests {
             .open("f2", O_RDONLY, slot: 1),
             .unlink("f2"), .unlink("h"),
             .close(1),
-        ]))
+        ], engine: engine))
     }
 
-    @Test func fallocatePunchHoleAndSeekDataHole() throws {
+    @Test(arguments: TestEngine.allCases) func fallocatePunchHoleAndSeekDataHole(engine: TestEngine) throws {
         expectParity(try Parity.run([
             .open("s", O_RDWR | O_CREAT, slot: 1),
             .pwrite(1, .pattern(196_608), at: 0).must("ok 196608"),
@@ -158,10 +158,10 @@ struct PosixParityAttributeTests {
             .stat("h").must("ok reg 0644 size=1000000"),
             .close(3), .close(1),
             .readFile("s").must("ok 262144B"),
-        ]))
+        ], engine: engine))
     }
 
-    @Test func copyFileRange() throws {
+    @Test(arguments: TestEngine.allCases) func copyFileRange(engine: TestEngine) throws {
         expectParity(try Parity.run([
             .writeFile("src", .pattern(200_000)),
             .open("src", O_RDONLY, slot: 1), .open("dst", O_RDWR | O_CREAT, slot: 2),
@@ -185,10 +185,10 @@ struct PosixParityAttributeTests {
             .close(1), .close(2), .close(3), .close(4),
             .readFile("src").must("ok 200000B"),
             .readFile("dst").must("ok 401000B"),
-        ]))
+        ], engine: engine))
     }
 
-    @Test func sizeAndMtimeVisibleThroughEveryHandleAtOnce() throws {
+    @Test(arguments: TestEngine.allCases) func sizeAndMtimeVisibleThroughEveryHandleAtOnce(engine: TestEngine) throws {
         expectParity(try Parity.run([
             .writeFile("f", "0123456789"),
             .utimens("f", atime: .at(1000, 0), mtime: .at(1000, 0)),
@@ -225,10 +225,10 @@ struct PosixParityAttributeTests {
             .pread(8, count: 10, at: 0).must("ok 7B \"ZZ234++\""),
             .close(8),
             .readFile("g").must("ok 7B \"ZZ234++\""),
-        ]))
+        ], engine: engine))
     }
 
-    @Test func mmapSharedReadsAndWrites() throws {
+    @Test(arguments: TestEngine.allCases) func mmapSharedReadsAndWrites(engine: TestEngine) throws {
         expectParity(try Parity.run([
             .writeFile("m", .pattern(20_000)),
             .open("m", O_RDWR, slot: 1),
@@ -247,10 +247,10 @@ struct PosixParityAttributeTests {
             .mmapWrite(2, at: 0, "no").must("EACCES"),                      // PROT_WRITE, MAP_SHARED on a read-only descriptor
             .close(2), .close(1),
             .readFile("m").must("ok 40000B"),
-        ]))
+        ], engine: engine))
     }
 
-    @Test func fsyncFdatasyncFsyncdir() throws {
+    @Test(arguments: TestEngine.allCases) func fsyncFdatasyncFsyncdir(engine: TestEngine) throws {
         expectParity(try Parity.run([
             .writeFile("f", "x"),
             .open("f", O_RDWR, slot: 1),
@@ -265,10 +265,10 @@ struct PosixParityAttributeTests {
             .fsyncDir("f").must("ENOTDIR"),
             .close(1), .close(2), .close(3),
             .readFile("f").must("ok 6B \"synced\""),
-        ]))
+        ], engine: engine))
     }
 
-    @Test func flockAndRecordLocksConflict() throws {
+    @Test(arguments: TestEngine.allCases) func flockAndRecordLocksConflict(engine: TestEngine) throws {
         let (read, write, unlock) = (Int32(F_RDLCK), Int32(F_WRLCK), Int32(F_UNLCK))
         expectParity(try Parity.run([
             .writeFile("l", .pattern(1000)),
@@ -296,10 +296,10 @@ struct PosixParityAttributeTests {
             .posixLock(1, type: unlock, start: 100, length: 50).must("ok"),
             .probePosixLock("l", start: 120, length: 10).must("ok free"),
             .close(1), .close(2),
-        ]))
+        ], engine: engine))
     }
 
-    @Test func mknodFifoAndSocket() throws {
+    @Test(arguments: TestEngine.allCases) func mknodFifoAndSocket(engine: TestEngine) throws {
         expectParity(try Parity.run([
             .mknod("p", mode: S_IFIFO | 0o644).must("ok"),
             .stat("p").must("ok fifo 0644 size=0 nlink=1"),
@@ -326,6 +326,6 @@ struct PosixParityAttributeTests {
             .unlink("p2").must("ok"),
             .mkdir("d"), .mknod("d/inner", mode: S_IFIFO | 0o600).must("ok"),
             .rmdir("d").must("ENOTEMPTY"),
-        ]))
+        ], engine: engine))
     }
 }

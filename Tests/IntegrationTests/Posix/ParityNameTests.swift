@@ -10,7 +10,7 @@ import Glibc
 struct PosixParityNameTests {
     private func name(_ c: Character, _ n: Int) -> FSPath { FSPath(String(repeating: c, count: n)) }
 
-    @Test func nameMaxComponents() throws {
+    @Test(arguments: TestEngine.allCases) func nameMaxComponents(engine: TestEngine) throws {
         let a255 = name("a", 255), a256 = name("a", 256), b255 = name("b", 255), c255 = name("c", 255)
         let accents255 = FSPath(String(repeating: "\u{e9}", count: 127) + "a")     // 254 + 1 bytes
         let accents256 = FSPath(String(repeating: "\u{e9}", count: 128))
@@ -37,10 +37,10 @@ struct PosixParityNameTests {
             .mknod(name("p", 255), mode: S_IFIFO | 0o644).must("ok"),
             .readdir(".").must("ok"),
             .readdir(b255).must("ok"),
-        ]))
+        ], engine: engine))
     }
 
-    @Test func pathsNearPathMax() throws {
+    @Test(arguments: TestEngine.allCases) func pathsNearPathMax(engine: TestEngine) throws {
         // 19 levels of 200-byte names: 3,818 bytes; a 250-byte leaf brings the path to 4,069.
         var ops: [Op] = []
         var dir = name("p", 200)
@@ -77,10 +77,10 @@ struct PosixParityNameTests {
             .rename(name("p", 200), "top").must("ok"),
             .readFile(FSPath.raw(Array("top".utf8) + dir.bytes.dropFirst(200)) / name("f", 250)).must("ok 5000B"),
         ]
-        expectParity(try Parity.run(ops))
+        expectParity(try Parity.run(ops, engine: engine))
     }
 
-    @Test func nonUTF8NamesRoundTrip() throws {
+    @Test(arguments: TestEngine.allCases) func nonUTF8NamesRoundTrip(engine: TestEngine) throws {
         let bad1: [UInt8] = [0x66, 0xff, 0xfe, 0x2e, 0x74], bad2: [UInt8] = [0xc3, 0x28]
         let surrogate: [UInt8] = [0xed, 0xa0, 0x80], latin1: [UInt8] = [0x63, 0x61, 0x66, 0xe9]
         expectParity(try Parity.run([
@@ -104,6 +104,6 @@ struct PosixParityNameTests {
             .readFile("e\u{301}").must("ok 10B \"decomposed\""),
             .mkdir(.raw([0x80, 0x81])), .rename(.raw([0x80, 0x81]), .raw([0x82])).must("ok"),
             .readdir(".").must("ok"),
-        ]))
+        ], engine: engine))
     }
 }

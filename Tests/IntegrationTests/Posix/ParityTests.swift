@@ -11,7 +11,7 @@ import Glibc
 struct PosixParityTests {
     let noreplace = LibcExtras.RENAME_NOREPLACE, exchange = LibcExtras.RENAME_EXCHANGE
 
-    @Test func createWriteReadTruncate() throws {
+    @Test(arguments: TestEngine.allCases) func createWriteReadTruncate(engine: TestEngine) throws {
         expectParity(try Parity.run([
             .open("f", O_WRONLY | O_CREAT | O_EXCL, mode: 0o644, slot: 1).must("ok"),
             .write(1, "hello").must("ok 5"),
@@ -63,10 +63,10 @@ struct PosixParityTests {
             .close(6),
             .stat("g").must("ENOENT"),
             .readdir(".").must("ok d:4 f:8"),
-        ]))
+        ], engine: engine))
     }
 
-    @Test func appendTruncateAndExclusiveOpens() throws {
+    @Test(arguments: TestEngine.allCases) func appendTruncateAndExclusiveOpens(engine: TestEngine) throws {
         expectParity(try Parity.run([
             .writeFile("a", "0123456789"),
             .open("a", O_WRONLY | O_APPEND, slot: 1),
@@ -119,10 +119,10 @@ struct PosixParityTests {
             .write(9, "n"),
             .fstat(9).must("ok reg 0640 size=1"),
             .close(9),
-        ]))
+        ], engine: engine))
     }
 
-    @Test func mkdirRmdirAndNotEmpty() throws {
+    @Test(arguments: TestEngine.allCases) func mkdirRmdirAndNotEmpty(engine: TestEngine) throws {
         expectParity(try Parity.run([
             .mkdir("d").must("ok"),
             .mkdir("d").must("EEXIST"),
@@ -158,10 +158,10 @@ struct PosixParityTests {
             .rename("P1/c", "P2/c").must("ok"),
             .stat("P1").must("ok dir 0755 nlink=2"),
             .stat("P2").must("ok dir 0755 nlink=3"),
-        ]))
+        ], engine: engine))
     }
 
-    @Test func renameFiles() throws {
+    @Test(arguments: TestEngine.allCases) func renameFiles(engine: TestEngine) throws {
         expectParity(try Parity.run([
             .writeFile("a", "A"), .writeFile("b", "BB"),
             .noteInode("a", "a"),
@@ -206,10 +206,10 @@ struct PosixParityTests {
             .rename("sub/n3", "sub/n4", flags: exchange).must("ok"),
             .readFile("sub/n3").must("ok 1B \"4\""),
             .readdir(".").must("ok b:8 d:8 h1:8 h2:8 sub:4 x1:4 x3:8"),
-        ]))
+        ], engine: engine))
     }
 
-    @Test func renameDirectories() throws {
+    @Test(arguments: TestEngine.allCases) func renameDirectories(engine: TestEngine) throws {
         expectParity(try Parity.run([
             .mkdir("p"), .mkdir("p/q"), .writeFile("p/q/f", "deep"),
             .noteInode("p/q", "q"),
@@ -247,10 +247,10 @@ struct PosixParityTests {
             .open("q2", O_RDONLY | O_DIRECTORY, slot: 1),
             .rename("q2", "q3").must("ok"),
             .close(1),
-        ]))
+        ], engine: engine))
     }
 
-    @Test func hardLinksShareOneInode() throws {
+    @Test(arguments: TestEngine.allCases) func hardLinksShareOneInode(engine: TestEngine) throws {
         expectParity(try Parity.run([
             .writeFile("a", "data"),
             .link("a", "b").must("ok"),
@@ -298,10 +298,10 @@ struct PosixParityTests {
             .stat("x").must("ok reg 0644 size=1 nlink=3"),
             .unlink("z"), .unlink("x"),
             .stat("y").must("ok reg 0644 size=1 nlink=1"),
-        ]))
+        ], engine: engine))
     }
 
-    @Test func symlinks() throws {
+    @Test(arguments: TestEngine.allCases) func symlinks(engine: TestEngine) throws {
         let longTarget = Blob(Array(String(repeating: "long/", count: 200).utf8))
         expectParity(try Parity.run([
             .writeFile("t", "target data"),
@@ -346,6 +346,6 @@ struct PosixParityTests {
             .rmdir("ld").must("ENOTDIR"),
             .unlink("ld").must("ok"),
             .stat("d").must("ok dir"),
-        ]))
+        ], engine: engine))
     }
 }

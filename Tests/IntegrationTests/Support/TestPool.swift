@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,14 +13,29 @@ final class TestPool {
     let silos: [(name: String, tier: String)]
     let mountpoint: String
     let configPath: String
+    /// The PostgreSQL database keeping the index (`engine: .postgresql`), nil for SQLite.
+    let database: String?
     private var daemon: Process?
     private var logPipe: Pipe?
 
     /// `watch: false` turns live assimilation off in every silo, for tests of what a scan finds.
+    /// `engine: .postgresql` keeps the index in a fresh database on the test process's
+    /// throwaway PostgreSQL server (`[pool] index`).
     init(silos: [(name: String, tier: String)] = [("fast0", "fast"), ("bulk0", "bulk"), ("bulk1", "bulk")],
-         extraConfig: String = "", watch: Bool = true) throws {
-        root = NSTemporaryDirectory() + "estuary-test-" + UUID().uuidString.prefix(8)
+         extraConfig: String = "", watch: Bool = true, engine: TestEngine = .sqlite) throws {
+        let id = UUID().uuidString.prefix(8)
+        root = NSTemporaryDirectory() + "estuary-test-" + id
         self.silos = silos
+        var indexLine = ""
+        if engine == .postgresql {
+            let server = try PostgresServer.get()
+            let name = "pool_" + id.lowercased()
+            try server.ensureDatabase(name)
+            database = name
+            indexLine = "index = \"\(server.uri(name))\"\n"
+        } else {
+            database = nil
+        }
         mountpoint = root + "/mnt"
         configPath = root + "/pool.toml"
         let fm = FileManager.default
@@ -28,7 +44,7 @@ final class TestPool {
         [pool]
         name = "test"
         state_dir = "\(root)/state"
-        \(extraConfig)
+        \(indexLine)\(extraConfig)
 
         """
         for silo in silos {
@@ -108,4 +124,10 @@ final class TestPool {
         if let daemon, daemon.isRunning { daemon.terminate() }
         _ = try? Shell.run("/bin/rm", ["-rf", root])
     }
+}
+
+/// Which engine keeps a test pool's index; suites parameterised over both take `allCases`.
+enum TestEngine: String, CaseIterable, CustomStringConvertible, Sendable {
+    case sqlite, postgresql
+    var description: String { rawValue }
 }

@@ -1,5 +1,7 @@
 import Foundation
-@testable import Index
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A throwaway PostgreSQL server for this test process: `initdb` and `pg_ctl start` in a fresh
 /// temporary directory, reachable only by a unix socket in that directory, stopped when the
@@ -8,14 +10,17 @@ import Foundation
 /// No test relies on a server the machine happened to run. When the server binaries are
 /// missing the PostgreSQL cases fail with that message (the Makefile installs the Debian
 /// `postgresql` package for `make test`): skipping would hide an engine that was never tested.
-final class PostgresServer: Sendable {
-    let directory: String
-    let binaries: String
+///
+/// Shared by the index conformance suite and the integration tests (pools on PostgreSQL):
+/// each test process starts its own server once.
+public final class PostgresServer: Sendable {
+    public let directory: String
+    public let binaries: String
 
     /// The server, started on first use; the error says why it could not be.
-    static let shared: Result<PostgresServer, PostgresServerError> = Result { () throws(PostgresServerError) in try PostgresServer() }
+    public static let shared: Result<PostgresServer, PostgresServerError> = Result { () throws(PostgresServerError) in try PostgresServer() }
 
-    static func get() throws -> PostgresServer { try shared.get() }
+    public static func get() throws -> PostgresServer { try shared.get() }
 
     private init() throws(PostgresServerError) {
         binaries = try PostgresServer.findBinaries()
@@ -46,7 +51,7 @@ final class PostgresServer: Sendable {
     static let started = NSLockedValue<(String, String)?>(nil)
 
     /// The newest PostgreSQL under /usr/lib/postgresql/VERSION/bin with initdb and pg_ctl.
-    static func findBinaries(under root: String = "/usr/lib/postgresql") throws(PostgresServerError) -> String {
+    public static func findBinaries(under root: String = "/usr/lib/postgresql") throws(PostgresServerError) -> String {
         let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [])
             .filter { FileManager.default.isExecutableFile(atPath: "\(root)/\($0)/bin/initdb") && FileManager.default.isExecutableFile(atPath: "\(root)/\($0)/bin/pg_ctl") }
             .sorted { (Int($0) ?? 0) > (Int($1) ?? 0) }
@@ -71,7 +76,7 @@ final class PostgresServer: Sendable {
     /// posix_spawn and waitpid, not Foundation's Process: its waitUntilExit never returned
     /// here once pg_ctl had started the server. Output goes to a file, not a pipe, which the
     /// server would inherit and hold open.
-    static func spawn(_ path: String, _ arguments: [String]) -> (Int32, String) {
+    public static func spawn(_ path: String, _ arguments: [String]) -> (Int32, String) {
         let argv = getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--", path] + arguments : [path] + arguments
         let outputPath = NSTemporaryDirectory() + "estuary-pg-output-" + UUID().uuidString
         defer { unlink(outputPath) }
@@ -94,22 +99,36 @@ final class PostgresServer: Sendable {
     }
 
     /// A libpq connection string for `database` over the server's socket.
-    func conninfo(_ database: String) -> String { "host=\(directory) user=postgres dbname=\(database)" }
+    public func conninfo(_ database: String) -> String { "host=\(directory) user=postgres dbname=\(database)" }
+
+    /// The same as a URI, as a pool config names it; `password` goes into it when given (the
+    /// server trusts the socket and ignores it: tests check that it is never shown).
+    public func uri(_ database: String, password: String? = nil) -> String {
+        "postgresql://postgres\(password.map { ":" + $0 } ?? "")@/\(database)?host=\(directory)"
+    }
 
     /// Creates `database` unless this process already did.
-    func ensureDatabase(_ database: String) throws {
+    public func ensureDatabase(_ database: String) throws {
         let created = PostgresServer.databases.withLock { $0.insert(database).inserted }
         guard created else { return }
-        let admin = try PGConnection(conninfo: conninfo("postgres"), location: "test server")
-        try admin.execute("CREATE DATABASE \"\(database)\"")
+        try sql("CREATE DATABASE \"\(database)\"")
+    }
+
+    /// Runs `statement` with psql in `database` and returns its unaligned output.
+    @discardableResult
+    public func sql(_ statement: String, database: String = "postgres") throws -> String {
+        let (status, output) = PostgresServer.spawn(binaries + "/psql", ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                                                                         "-h", directory, "-U", "postgres", "-d", database, "-c", statement])
+        guard status == 0 else { throw PostgresServerError("psql failed (status \(status)) on \(statement): \(output)") }
+        return output
     }
 
     private static let databases = NSLockedValue<Set<String>>([])
 }
 
-struct PostgresServerError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+public struct PostgresServerError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// A value behind a lock, for the statics above.
