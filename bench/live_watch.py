@@ -3,7 +3,7 @@
 shows through the mount, and what watching costs the mount's own metadata rates.
 
     python3 bench/live_watch.py [--bin-dir .build/release] [--samples 200] [--burst 20000]
-                                [--burst-dirs 1] [--meta-files 5000] [--rounds 3] [--work /var/tmp/estuary-watch-bench]
+                                [--burst-dirs 1] [--meta-files 5000] [--log FILE] [--rounds 3] [--work /var/tmp/estuary-watch-bench]
 
 lag: one file created in a silo, then lstat through the mount until it answers (p50, p99 of
 --samples). applied/s: --burst files created in a silo at once (spread over --burst-dirs new
@@ -26,7 +26,7 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 class Pool:
-    def __init__(self, work: str, name: str, watch: bool, bin_dir: str):
+    def __init__(self, work: str, name: str, watch: bool, bin_dir: str, log: str | None = None):
         self.root = os.path.join(work, name)
         shutil.rmtree(self.root, ignore_errors=True)
         self.mnt = os.path.join(self.root, "mnt")
@@ -41,10 +41,13 @@ class Pool:
             f.write("\n".join(lines))
         self.binary = os.path.join(bin_dir, "estuaryfs")
         self.process: subprocess.Popen | None = None
+        self.log = log
 
     def mount(self) -> None:
-        self.process = subprocess.Popen([self.binary, self.config, self.mnt, "-f"],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        options = ["-o", "log_level=debug"] if self.log else []
+        log = open(self.log, "w") if self.log else subprocess.DEVNULL
+        self.process = subprocess.Popen([self.binary, self.config, self.mnt, "-f"] + options,
+                                        stdout=subprocess.DEVNULL, stderr=log)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if os.path.ismount(self.mnt) and os.stat(self.mnt).st_ino == 1:
@@ -131,9 +134,10 @@ def main() -> int:
     p.add_argument("--meta-files", type=int, default=5_000)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--work", default="/var/tmp/estuary-watch-bench")
+    p.add_argument("--log", help="the watching daemon's log, at debug level (each batch applied), to this file")
     args = p.parse_args()
     bin_dir = args.bin_dir if os.path.isabs(args.bin_dir) else os.path.join(REPO_ROOT, args.bin_dir)
-    on = Pool(args.work, "watch-on", True, bin_dir)
+    on = Pool(args.work, "watch-on", True, bin_dir, args.log)
     off = Pool(args.work, "watch-off", False, bin_dir)
     try:
         on.mount()

@@ -127,6 +127,7 @@ final class SiloWatch: Sendable {
 
     private func applyBatch(_ requests: [(silo: Silo, request: RescanRequest)], since: Double) {
         let count = requests.reduce(0) { $0 + $1.request.count }
+        let started = monotonicSeconds()
         do {
             let summary = try liveRescan(pool, namespace, requests)
             // The first problem, and how many: a tree the namespace cannot serve is reported by
@@ -147,7 +148,7 @@ final class SiloWatch: Sendable {
                 $0[name, default: SiloWatchState(mode: .fanotify)].batches += 1
             }
         }
-        watchLogger.debug("\(count) changes applied, \(lag) s after the first was read")
+        watchLogger.debug("\(count) changes applied in \(String(format: "%.3f", monotonicSeconds() - started)) s, \(String(format: "%.3f", lag)) s after the first was read")
     }
 
     /// Events for `silos` may have been lost: each is rescanned whole, as `estuary scan` would.
