@@ -18,6 +18,8 @@ public struct SiloWatchState: Sendable, Equatable {
     public var lastApplied: Int64?
     public var batches = 0
     public var overflows = 0
+    /// When the last periodic sweep began (monotonic seconds): changes made since may be unseen.
+    public var lastSweepStarted: Double?
 
     public init(mode: Mode, reason: String? = nil, interval: Int = 0) { self.mode = mode; self.reason = reason; self.interval = interval }
 
@@ -79,6 +81,8 @@ public final class SiloWatcher: @unchecked Sendable {
     private let lost: @Sendable ([Silo], String) -> Void
     private let followed = Mutex<[Followed]>([])
     private let pending = Mutex(Pending())
+    /// The batch being applied: how many names, and when its oldest event was read.
+    private let inFlight = Mutex<(count: Int, since: Double)?>(nil)
     /// Rung by the reader when events arrive while none were pending, and by `stop`.
     private let arrived = Doorbell()
     /// Directory handles found outside every silo, kept across batches so that a busy file
@@ -119,6 +123,15 @@ public final class SiloWatcher: @unchecked Sendable {
     }
 
     public var followedSilos: [Silo] { followed.withLock { $0.map(\.silo) } }
+
+    /// Changes seen and not in the index yet, for `estuary status`: how many names (events
+    /// are not placed in a silo before their batch is applied, so this is for all watched
+    /// silos) and when the oldest was read (monotonic seconds); nil when nothing waits.
+    public var backlog: (count: Int, since: Double)? {
+        let waiting = pending.withLock { p in p.since.map { (count: p.count, since: $0) } }
+        guard let applying = inFlight.withLock({ $0 }) else { return waiting }
+        return (applying.count + (waiting?.count ?? 0), applying.since)
+    }
 
     public func start() {
         running.store(true, ordering: .relaxed)
@@ -173,8 +186,15 @@ public final class SiloWatcher: @unchecked Sendable {
             guard let since = pending.withLock({ $0.since }) else { arrived.wait(seconds: 2); continue }
             let due = since + batchDelay - monotonicSeconds()
             if due > 0 { usleep(UInt32(due * 1_000_000)); continue }
-            let batch = pending.withLock { p in let taken = p; p = Pending(); return taken }
+            // Handed over under the lock, so that `backlog` never sees the batch in neither place.
+            let batch = pending.withLock { p in
+                let taken = p
+                p = Pending()
+                inFlight.withLock { $0 = (taken.count, since) }
+                return taken
+            }
             flush(batch)
+            inFlight.withLock { $0 = nil }
         }
     }
 

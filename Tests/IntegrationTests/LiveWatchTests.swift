@@ -323,6 +323,43 @@ struct LiveWatchTests {
         #expect(namespaceMatches(pool), "\(differences(pool))")
     }
 
+    /// A directory in several silos takes its attributes from the first in the configuration
+    /// holding it; the catch-up sweep after a mount relists the copies in the other silos (the
+    /// index row is not theirs), and must leave the attributes to the first.
+    @Test func theCatchUpSweepKeepsMergedDirectoriesAttributes() throws {
+        let pool = try TestPool()
+        let layout: [(silo: String, dir: String, mode: Int)] = [
+            ("fast0", "a", 0o750), ("bulk0", "a", 0o705), ("bulk1", "a", 0o700),
+            ("fast0", "a/b", 0o751), ("bulk1", "a/b", 0o701),
+            ("bulk0", "c", 0o752), ("bulk1", "c", 0o702),
+            ("bulk0", "c/d", 0o753), ("bulk1", "c/d", 0o703),
+            ("fast0", "", 0o754), ("bulk0", "", 0o704), ("bulk1", "", 0o774),
+        ]
+        for (n, entry) in layout.enumerated() {
+            let dir = entry.dir.isEmpty ? pool.siloPath(entry.silo) : pool.siloPath(entry.silo) + "/" + entry.dir
+            if !entry.dir.isEmpty { #expect(mkdir(dir, 0o755) == 0) }
+            try Fixtures.write(dir + "/in-" + entry.silo, entry.silo)
+            #expect(chmod(dir, mode_t(entry.mode)) == 0)
+            var times = [timespec(tv_sec: 1_000_000 + n, tv_nsec: 0), timespec(tv_sec: 1_000_000 + n, tv_nsec: 0)]
+            #expect(utimensat(AT_FDCWD, dir, &times, 0) == 0)
+        }
+        try pool.mount()
+        #expect(namespaceMatches(pool), "\(differences(pool))")
+        try pool.unmount()
+        // Changes in the later silos' copies while unmounted: the sweep relists them.
+        for (silo, dir) in [("bulk0", "a"), ("bulk1", "a"), ("bulk1", "a/b"), ("bulk1", "c"), ("bulk1", "c/d"), ("bulk1", "")] {
+            try Fixtures.write(pool.siloPath(silo) + "/" + dir + "/late-" + silo, "late")
+        }
+        try pool.mount()
+        defer { _ = try? pool.unmount() }
+        waitFor("files added while unmounted") { read(pool, "c/d/late-bulk1") == "late" && read(pool, "a/late-bulk0") == "late" }
+        #expect(namespaceMatches(pool), "\(differences(pool))")
+        // The root's times change when the pool makes its `.estuary` folders: its mode is checked.
+        var root = stat()
+        #expect(stat(pool.mountpoint, &root) == 0)
+        #expect(root.st_mode & 0o7777 == 0o754, "the root's mode \(String(root.st_mode & 0o7777, radix: 8))")
+    }
+
     /// A silo on a file system fanotify cannot follow (here FUSE: another Estuary pool's
     /// mount) falls back to periodic sweeps at `[pool] rescan_interval`.
     @Test func aSiloFanotifyCannotFollowIsRescannedPeriodically() throws {
