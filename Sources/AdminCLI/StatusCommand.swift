@@ -71,7 +71,15 @@ enum StatusText {
             out.append("changes behind the mount:")
             for s in watched {
                 var line = "  \(s.name): \(s.watch ?? "")"
-                if let lag = s.watchLag, let applied = s.watchApplied {
+                // Watched silos say what waits; swept ones since when changes are unseen.
+                let swept = s.watchWaiting == nil && s.watchBehind != nil
+                if let waiting = s.watchWaiting, let behind = s.watchBehind {
+                    line += waiting == 0 ? "; up to date" : "; \(waiting) changes waiting, the oldest seen \(String(format: "%.2f", behind)) s ago"
+                }
+                if swept, let behind = s.watchBehind {
+                    line += "; behind by up to \(String(format: "%.1f", behind)) s"
+                    if let took = s.watchLag { line += " (last sweep took \(String(format: "%.2f", took)) s)" }
+                } else if let lag = s.watchLag, let applied = s.watchApplied {
                     line += "; last applied \(Format.age(since: applied)), \(String(format: "%.2f", lag)) s after it was seen"
                 }
                 if let losses = s.watchLosses, losses > 0 { line += "; \(losses) full rescans after lost events" }

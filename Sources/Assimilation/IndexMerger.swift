@@ -36,7 +36,21 @@ final class IndexMerger {
     /// them in a live scan, or already reported. Their listings are skipped quietly.
     var skipped: Set<SkippedPath> = []
 
+    /// Inodes whose rows this merge wrote (added, changed, removed, relinked): what the
+    /// namespace must reload of the nodes the kernel holds, instead of every one of them.
+    /// Nil when not kept: a full scan reloads every node anyway, and a merge that wrote more
+    /// than `touchedLimit` rows gives up on the list (the caller then reloads all).
+    var touched: Set<UInt64>?
+    static let touchedLimit = 1_000_000
+    /// False when the index cannot hold a hard-link name (`IndexStore.mayHoldLinks`), which
+    /// spares a second query per name in a partial listing.
+    var linksPossible = true
+
     struct SkippedPath: Hashable { var silo: SiloID; var path: [UInt8] }
+
+    /// A partial listing naming at most this many entries looks each name up in the index;
+    /// a longer one reads the directory whole, one query instead of thousands.
+    static let namesLookedUpOneByOne = 4096
 
     /// `liveSince` in the whole seconds jobs record, a second early to be safe.
     private var jobsSince: Int64? { liveSince.map { $0 / 1_000_000_000 - 1 } }
@@ -61,9 +75,7 @@ final class IndexMerger {
             return
         }
         if batch.path.isEmpty, let stat = batch.rootStat { try mergeRoot(stat, silo: s, tx) }
-        let existing = try tx.reader.firstNames(in: directory)
-        let links = try tx.reader.linkNames(in: directory)
-        let shadowsHere = shadowsExist ? try tx.reader.shadows(in: directory, silo: s) : [:]
+        let (existing, links, shadowsHere, whole) = try indexed(batch, in: directory, tx)
         var seen = Set<[UInt8]>(minimumCapacity: batch.entries.count)
         var renamedHere = Set<UInt64>()   // rows moved to a name seen here: not gone
         summary.entries += batch.entries.count
@@ -106,6 +118,7 @@ final class IndexMerger {
                     var row = EntryRow(ino: 0, parent: directory, name: scanned.name, stat: scanned.stat, silo: s, target: scanned.target)
                     row.nlink = scanned.stat.isDirectory ? 2 : scanned.stat.nlink
                     ino = try tx.insert(row, hint: scanned.inodeHint)
+                    touch(ino)
                     if !scanned.tags.isEmpty { try tx.replaceXattrs(of: ino, with: scanned.tags) }
                     summary.added += 1
                 }
@@ -124,10 +137,45 @@ final class IndexMerger {
                 if let ino = links[name] { try goneLink(name, ino, in: directory, silo: s, tx) }
             }
         }
-        // 2 + subdirectories, as local file systems count a directory's links.
-        var subdirectories = Set(existing.lazy.filter { $0.value.kind == .directory }.map(\.key))
-        for scanned in batch.entries where scanned.stat.isDirectory { subdirectories.insert(scanned.name) }
-        try tx.setLinkCount(directory, 2 + UInt64(subdirectories.count))
+        // 2 + subdirectories, as local file systems count a directory's links. Names looked up
+        // one by one do not say how many subdirectories there are: the index counts them, when
+        // one may have been added.
+        if whole {
+            var subdirectories = Set(existing.lazy.filter { $0.value.kind == .directory }.map(\.key))
+            for scanned in batch.entries where scanned.stat.isDirectory { subdirectories.insert(scanned.name) }
+            try tx.setLinkCount(directory, 2 + UInt64(subdirectories.count))
+            touch(directory)
+        } else if batch.entries.contains(where: { $0.stat.isDirectory && existing[$0.name]?.kind != .directory }) {
+            try tx.recountLinks(ofDirectory: directory)
+            touch(directory)
+        }
+    }
+
+    /// What the index holds under the names of `batch` in `directory`: first names, hard-link
+    /// names and this silo's shadows. A complete listing (or a long partial one) reads the
+    /// directory whole; a short partial one, as a live batch brings, looks up only its names,
+    /// so that it costs what it names rather than what the directory holds. `whole` says
+    /// which was done.
+    private func indexed(_ batch: DirectoryBatch, in directory: UInt64, _ tx: WriteTransaction) throws(IndexError)
+        -> (rows: [[UInt8]: EntryRow], links: [[UInt8]: UInt64], shadows: [UInt64: ShadowRow], whole: Bool) {
+        let s = batch.silo
+        guard !batch.complete, batch.entries.count + batch.gone.count <= Self.namesLookedUpOneByOne else {
+            return (try tx.reader.firstNames(in: directory), try tx.reader.linkNames(in: directory),
+                    shadowsExist ? try tx.reader.shadows(in: directory, silo: s) : [:], true)
+        }
+        var rows: [[UInt8]: EntryRow] = [:], links: [[UInt8]: UInt64] = [:], shadows: [UInt64: ShadowRow] = [:]
+        func lookUp(_ name: [UInt8]) throws(IndexError) {
+            let first = try name.withUnsafeBufferPointer { n throws(IndexError) in try tx.reader.entry(parent: directory, name: n, links: false) }
+            if let row = first {
+                rows[name] = row
+                if shadowsExist, let shadow = try tx.reader.shadows(of: row.ino).first(where: { $0.silo == s }) { shadows[row.ino] = shadow }
+            } else if linksPossible, let row = try tx.reader.entry(parent: directory, name: name) {
+                links[name] = row.ino   // found only through the links table: a hard link's second name
+            }
+        }
+        for scanned in batch.entries { try lookUp(scanned.name) }
+        for name in batch.gone { try lookUp(name) }
+        return (rows, links, shadows, false)
     }
 
     /// Silo `s` no longer has `row`'s name: its copy goes once every listing is merged.
@@ -144,6 +192,7 @@ final class IndexMerger {
         try tx.deleteLink(parent: directory, name: name)
         row.nlink = max(1, row.nlink) - 1
         try tx.updateData(row)
+        touch(row.ino)
         summary.removed += 1
         nameChanged?(directory, name)
     }
@@ -157,7 +206,10 @@ final class IndexMerger {
             // Another silo's copy may have taken the visible place meanwhile, leaving this one a shadow.
             guard row.holds(silo: silo) else { try tx.deleteShadow(ino: ino, silo: silo); continue }
             try removePresence(row, silo: silo, tx)
-            if let parent = try tx.reader.entry(row.parent), parent.kind == .directory { try tx.recountLinks(ofDirectory: parent.ino) }
+            if let parent = try tx.reader.entry(row.parent), parent.kind == .directory {
+                try tx.recountLinks(ofDirectory: parent.ino)
+                touch(parent.ino)
+            }
         }
         pendingRemovals.removeAll()
     }
@@ -206,7 +258,7 @@ final class IndexMerger {
             root.apply(stat.withNlink(root.nlink)); root.silo = s
         }
         root.dirSilos |= bit(s)
-        if root != before { try tx.update(root) }
+        if root != before { try update(root, tx) }
     }
 
     private func merge(_ row: inout EntryRow, _ scanned: ScannedEntry, silo s: SiloID, shadow: ShadowRow?, _ tx: WriteTransaction) throws(IndexError) {
@@ -221,7 +273,7 @@ final class IndexMerger {
                 if row.ctimeNs != stat.ctimeNs { try tx.replaceXattrs(of: row.ino, with: scanned.tags) }
                 row.apply(stat.withNlink(row.nlink)); changed = true
             }
-            if changed { try tx.update(row); summary.updated += 1 } else { summary.unchanged += 1 }
+            if changed { try update(row, tx); summary.updated += 1 } else { summary.unchanged += 1 }
         case (false, false):
             // A live scan can meet a file twice while a tier move switches it: the new copy
             // already renamed into place and the old one not yet deleted. Equal times would
@@ -236,7 +288,7 @@ final class IndexMerger {
                 try tx.upsertShadow(ShadowRow(ino: row.ino, silo: row.silo, kind: row.kind, size: row.size, mtimeNs: row.mtimeNs))
                 if shadow != nil { try tx.deleteShadow(ino: row.ino, silo: s) }
                 row.apply(stat); row.silo = s; row.target = scanned.target
-                try tx.update(row)
+                try update(row, tx)
                 try tx.replaceXattrs(of: row.ino, with: scanned.tags)
                 summary.updated += 1
             } else {
@@ -247,7 +299,7 @@ final class IndexMerger {
             shadowsExist = true
             try tx.upsertShadow(ShadowRow(ino: row.ino, silo: row.silo, kind: row.kind, size: row.size, mtimeNs: row.mtimeNs))
             row.apply(stat); row.silo = s; row.dirSilos = bit(s); row.nlink = 2; row.target = nil
-            try tx.update(row)
+            try update(row, tx)
             try tx.replaceXattrs(of: row.ino, with: scanned.tags)
             summary.updated += 1
         case (true, false):
@@ -260,7 +312,7 @@ final class IndexMerger {
         if row.ctimeNs != scanned.stat.ctimeNs { try tx.replaceXattrs(of: row.ino, with: scanned.tags) }
         row.apply(scanned.stat)
         row.target = scanned.target
-        try tx.update(row)
+        try update(row, tx)
     }
 
     private func recordShadow(_ ino: UInt64, _ stat: FileStat, silo s: SiloID, existing: ShadowRow?, _ tx: WriteTransaction) throws(IndexError) {
@@ -300,7 +352,7 @@ final class IndexMerger {
                 row.silo = (0..<64).filter { row.dirSilos & bit($0) != 0 }.min { order($0) < order($1) } ?? s
                 if let stat = try statInSilo(row, row.silo, tx) { row.apply(stat.withNlink(row.nlink)) }
             }
-            try tx.update(row)
+            try update(row, tx)
             summary.updated += 1
             return
         }
@@ -308,20 +360,35 @@ final class IndexMerger {
             try tx.deleteShadow(ino: row.ino, silo: best.silo)
             row.silo = best.silo; row.size = best.size; row.mtimeNs = best.mtimeNs
             if let stat = try statInSilo(row, best.silo, tx) { row.apply(stat) }
-            try tx.update(row)
+            try update(row, tx)
             summary.updated += 1
         } else {
-            try tx.delete(row.ino)
+            try delete(row.ino, tx)
             summary.removed += 1
             nameChanged?(row.parent, row.name)
         }
     }
 
+    private func touch(_ ino: UInt64) {
+        guard touched != nil else { return }
+        if touched!.count >= Self.touchedLimit { touched = nil } else { touched!.insert(ino) }
+    }
+
+    private func update(_ row: EntryRow, _ tx: WriteTransaction) throws(IndexError) {
+        try tx.update(row)
+        touch(row.ino)
+    }
+
+    private func delete(_ ino: UInt64, _ tx: WriteTransaction) throws(IndexError) {
+        try tx.delete(ino)
+        touch(ino)
+    }
+
     private func deleteSubtree(_ ino: UInt64, _ tx: WriteTransaction) throws(IndexError) {
         for child in try tx.reader.firstNames(in: ino).values {
-            if child.kind == .directory { try deleteSubtree(child.ino, tx) } else { try tx.delete(child.ino) }
+            if child.kind == .directory { try deleteSubtree(child.ino, tx) } else { try delete(child.ino, tx) }
         }
-        try tx.delete(ino)
+        try delete(ino, tx)
     }
 
     /// Current attributes of the copy in silo `id`, so a promoted copy shows its real metadata.

@@ -54,6 +54,9 @@ public struct ScanSummary: Sendable {
     public var seconds = 0.0
     public var silos: [String] = []
     public var problems: [ScanProblem] = []
+    /// Inodes whose index rows a targeted rescan wrote, so that only those are reloaded; nil
+    /// when not known (a full scan, or too many to list): then every cached node is.
+    public var touched: Set<UInt64>?
     public var rate: Double { seconds > 0 ? Double(entries) / seconds : 0 }
 
     public init() {}

@@ -18,6 +18,8 @@ public struct SiloWatchState: Sendable, Equatable {
     public var lastApplied: Int64?
     public var batches = 0
     public var overflows = 0
+    /// When the last periodic sweep began (monotonic seconds): changes made since may be unseen.
+    public var lastSweepStarted: Double?
 
     public init(mode: Mode, reason: String? = nil, interval: Int = 0) { self.mode = mode; self.reason = reason; self.interval = interval }
 
@@ -32,9 +34,15 @@ public struct SiloWatchState: Sendable, Equatable {
 
 /// Follows local silos with one fanotify group: every file system holding a watched silo is
 /// marked once, and each event's directory is resolved by handle to a path, kept only when it
-/// lies under a silo's root (outside its `.estuary` folder). Events are gathered for
-/// `batchDelay` seconds, then handed to `apply` per silo as one `RescanRequest`; the daemon's
-/// own changes (pid `ownPid`) are already in the index and are dropped on arrival.
+/// lies under a silo's root (outside its `.estuary` folder). The daemon's own changes (pid
+/// `ownPid`) are already in the index and are dropped on arrival.
+///
+/// Two threads: one reads events as they come and gathers them by directory and name, the
+/// other applies what was gathered, `batchDelay` seconds after the first of it arrived, as one
+/// `RescanRequest` per silo. While a batch is applied the reader keeps draining the kernel's
+/// queue, so under a flood batches grow with the load instead of the kernel's queue
+/// overflowing, and each batch pays its fixed costs (a transaction, the kernel's caches) once
+/// for many changes.
 public final class SiloWatcher: @unchecked Sendable {
     /// A silo followed by fanotify: where its root is, as resolved paths show it.
     private struct Followed {
@@ -44,19 +52,46 @@ public final class SiloWatcher: @unchecked Sendable {
         var device: UInt64
     }
 
+    /// A directory as events name it: its file system and handle.
+    private struct Directory: Hashable {
+        var fsid: UInt64
+        var handle: [UInt8]
+    }
+
+    /// Events read and not applied yet: per directory, each name with whether names changed
+    /// there (a create, delete or rename rather than data, attributes or xattrs). The empty
+    /// name stands for the directory itself.
+    private struct Pending {
+        var names: [Directory: [[UInt8]: Bool]] = [:]
+        var count = 0
+        /// When the oldest event still pending was read (monotonic seconds).
+        var since: Double?
+        /// Why events were lost (the kernel's queue or this one overflowed): the batch is
+        /// then a full rescan of every watched silo.
+        var lost: String?
+    }
+
     private let group: FanotifyGroup
     private let ownPid = getpid()
     private let batchDelay = 0.1
+    /// Names gathered beyond this are dropped for a full rescan, as a kernel queue overflow
+    /// would be: the reader's memory stays bounded however long a batch takes.
+    static let pendingLimit = 2_000_000
     private let apply: @Sendable ([(silo: Silo, request: RescanRequest)], Double) -> Void
     private let lost: @Sendable ([Silo], String) -> Void
     private let followed = Mutex<[Followed]>([])
+    private let pending = Mutex(Pending())
+    /// The batch being applied: how many names, and when its oldest event was read.
+    private let inFlight = Mutex<(count: Int, since: Double)?>(nil)
+    /// Rung by the reader when events arrive while none were pending, and by `stop`.
+    private let arrived = Doorbell()
     /// Directory handles found outside every silo, kept across batches so that a busy file
     /// system around quiet silos costs one lookup per directory rather than one per event.
     /// Forgotten whenever names change in a silo: a directory moved in from outside is then
-    /// looked up again.
-    private var outside = Set<[UInt8]>()
+    /// looked up again. Used by the applying thread only.
+    private var outside = Set<Directory>()
     private let running = Atomic<Bool>(false)
-    private let thread = Mutex<OSThread?>(nil)
+    private let threads = Mutex<[OSThread]>([])
 
     /// `apply` takes each batch of changes, per silo, with the monotonic time its oldest event
     /// was read; `lost` rescans silos whose events may have been lost (queue overflow, a
@@ -89,43 +124,77 @@ public final class SiloWatcher: @unchecked Sendable {
 
     public var followedSilos: [Silo] { followed.withLock { $0.map(\.silo) } }
 
+    /// Changes seen and not in the index yet, for `estuary status`: how many names (events
+    /// are not placed in a silo before their batch is applied, so this is for all watched
+    /// silos) and when the oldest was read (monotonic seconds); nil when nothing waits.
+    public var backlog: (count: Int, since: Double)? {
+        let waiting = pending.withLock { p in p.since.map { (count: p.count, since: $0) } }
+        guard let applying = inFlight.withLock({ $0 }) else { return waiting }
+        return (applying.count + (waiting?.count ?? 0), applying.since)
+    }
+
     public func start() {
         running.store(true, ordering: .relaxed)
-        let t = OSThread.start { [self] in run() }
-        thread.withLock { $0 = t }
+        let reader = OSThread.start { [self] in read() }
+        let applier = OSThread.start { [self] in applyPending() }
+        threads.withLock { $0 = [reader, applier] }
     }
 
     public func stop() {
         running.store(false, ordering: .relaxed)
         group.wake()
-        thread.withLock { $0 }?.join()
+        arrived.ring()
+        for thread in threads.withLock({ $0 }) { thread.join() }
     }
 
-    private struct Pending {
-        var places: [FanotifyEvent.Place] = []
-        var names: [Bool] = []
-        var since: Double?
-        var overflow = false
+    /// The reading thread: gathers events into `pending` as fast as they come.
+    private func read() {
+        while running.load(ordering: .relaxed) {
+            var first = false
+            group.read(timeout: 500) { event in
+                pending.withLock { p in
+                    if event.overflow {
+                        p.lost = p.lost ?? "the fanotify event queue overflowed"
+                    } else if event.pid != ownPid, p.lost == nil {
+                        for place in event.places {
+                            let directory = Directory(fsid: place.fsid, handle: place.handle)
+                            let was = p.names[directory]?[place.name]
+                            if was == nil { p.count += 1 }
+                            if was != true { p.names[directory, default: [:]][place.name] = event.namesChanged }
+                        }
+                        if p.count > Self.pendingLimit {
+                            p.lost = "more than \(Self.pendingLimit) changes waited to be applied"
+                        }
+                    } else {
+                        return
+                    }
+                    if p.lost != nil { p.names = [:]; p.count = 0 }
+                    if p.since == nil { p.since = monotonicSeconds(); first = true }
+                }
+            }
+            if first { arrived.ring() }
+        }
     }
 
-    private func run() {
-        var pending = Pending()
+    /// The applying thread: waits for events, lets them gather for `batchDelay`, then applies
+    /// everything pending at once. A batch that took longer than that finds the next one due
+    /// already, grown with whatever arrived meanwhile.
+    private func applyPending() {
         var lastCheck = monotonicSeconds()
         while running.load(ordering: .relaxed) {
-            let now = monotonicSeconds()
-            let wait = pending.since.map { max(0, $0 + batchDelay - now) } ?? 0.2
-            group.read(timeout: Int32(wait * 1000)) { event in
-                if event.overflow { pending.overflow = true; if pending.since == nil { pending.since = monotonicSeconds() }; return }
-                guard event.pid != ownPid else { return }
-                if pending.since == nil { pending.since = monotonicSeconds() }
-                for place in event.places { pending.places.append(place); pending.names.append(event.namesChanged) }
-            }
-            if let since = pending.since, monotonicSeconds() >= since + batchDelay || pending.places.count > 50_000 {
-                let batch = pending
-                pending = Pending()
-                flush(batch)
-            }
             if monotonicSeconds() - lastCheck >= 2 { lastCheck = monotonicSeconds(); remarkRemounted() }
+            guard let since = pending.withLock({ $0.since }) else { arrived.wait(seconds: 2); continue }
+            let due = since + batchDelay - monotonicSeconds()
+            if due > 0 { usleep(UInt32(due * 1_000_000)); continue }
+            // Handed over under the lock, so that `backlog` never sees the batch in neither place.
+            let batch = pending.withLock { p in
+                let taken = p
+                p = Pending()
+                inFlight.withLock { $0 = (taken.count, since) }
+                return taken
+            }
+            flush(batch)
+            inFlight.withLock { $0 = nil }
         }
     }
 
@@ -141,35 +210,29 @@ public final class SiloWatcher: @unchecked Sendable {
 
     private func flush(_ batch: Pending) {
         let followed = followed.withLock { $0 }
-        if batch.overflow {
-            lost(followed.map(\.silo), "the fanotify event queue overflowed")
+        if let reason = batch.lost {
+            lost(followed.map(\.silo), reason)
             return
         }
         var requests: [ObjectIdentifier: (Silo, RescanRequest)] = [:]
-        var resolved: [[UInt8]: Location] = [:]
         var namesChangedInSilos = false
         if outside.count > 100_000 { outside.removeAll() }
-        for (i, place) in batch.places.enumerated() {
-            if outside.contains(place.handle) { continue }
-            let location: Location
-            if let cached = resolved[place.handle] { location = cached } else {
-                location = locate(place, followed)
-                resolved[place.handle] = location
-            }
-            guard case .inside(let index, let directory) = location else {
-                if case .outside = location { outside.insert(place.handle) }
+        for (directory, names) in batch.names where !outside.contains(directory) {
+            let location = locate(directory, followed)
+            guard case .inside(let index, let path) = location else {
+                if case .outside = location { outside.insert(directory) }
                 continue
             }
-            if batch.names[i] { namesChangedInSilos = true }
             let silo = followed[index].silo
             var request = requests[ObjectIdentifier(silo)]?.1 ?? RescanRequest()
-            if place.name.isEmpty || place.name == [UInt8(ascii: ".")] {
-                request.add(entry: directory)
-            } else {
-                request.add(name: place.name, in: directory)
-                // The directory's own times changed with its names.
-                if batch.names[i] { request.add(entry: directory) }
+            var namesChangedHere = false
+            for (name, namesChanged) in names {
+                if name.isEmpty || name == [UInt8(ascii: ".")] { request.add(entry: path); continue }
+                request.add(name: name, in: path)
+                namesChangedHere = namesChangedHere || namesChanged
             }
+            // The directory's own times changed with its names.
+            if namesChangedHere { request.add(entry: path); namesChangedInSilos = true }
             requests[ObjectIdentifier(silo)] = (silo, request)
         }
         if namesChangedInSilos { outside.removeAll() }
@@ -181,17 +244,17 @@ public final class SiloWatcher: @unchecked Sendable {
     /// or unknown (gone, or no silo root on its file system is open now).
     private enum Location { case inside(Int, [UInt8]), outside, unknown }
 
-    private func locate(_ place: FanotifyEvent.Place, _ followed: [Followed]) -> Location {
+    private func locate(_ directory: Directory, _ followed: [Followed]) -> Location {
         var path: [UInt8]?
         var opened = false
-        for f in followed where f.fsid == place.fsid && !opened {
-            guard let found = try? f.silo.withRoot({ fd throws(Errno) in FanotifyGroup.directoryPath(place.handle, mountFD: fd) }) else { continue }
+        for f in followed where f.fsid == directory.fsid && !opened {
+            guard let found = try? f.silo.withRoot({ fd throws(Errno) in FanotifyGroup.directoryPath(directory.handle, mountFD: fd) }) else { continue }
             opened = true
             path = found
         }
-        guard opened else { return followed.contains { $0.fsid == place.fsid } ? .unknown : .outside }
+        guard opened else { return followed.contains { $0.fsid == directory.fsid } ? .unknown : .outside }
         guard let path else { return .unknown }
-        for (i, f) in followed.enumerated() where f.fsid == place.fsid {
+        for (i, f) in followed.enumerated() where f.fsid == directory.fsid {
             if path == f.root { return .inside(i, []) }
             let slash = f.root == [UInt8(ascii: "/")] ? f.root.count : f.root.count + 1
             guard path.count > slash, path.starts(with: f.root), path[slash - 1] == UInt8(ascii: "/") else { continue }

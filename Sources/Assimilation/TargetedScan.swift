@@ -75,6 +75,8 @@ public struct TargetedScanner: Sendable {
         }
         let merger = IndexMerger(silos: silos)
         if live { merger.liveSince = wallStart }
+        merger.touched = []
+        merger.linksPossible = index.mayHoldLinks
         for (_, targets) in placed { for target in targets { merger.directories[target.path] = target.ino } }
         var uncommitted: [(UInt64, [UInt8])] = []
         if nameChanged != nil { merger.nameChanged = { uncommitted.append(($0, $1)) } }
@@ -107,6 +109,7 @@ public struct TargetedScanner: Sendable {
         deliver()
         var summary = merger.summary
         summary.problems = problems.withLock { $0 } + merger.problems
+        summary.touched = merger.touched
         summary.silos = requests.map(\.silo.name)
         summary.seconds = monotonicSeconds() - started
         return summary

@@ -101,6 +101,11 @@ public struct SiloStatusReport: Codable, Sendable {
     public var watchLag: Double?
     public var watchApplied: Int64?
     public var watchLosses: Int?
+    /// Seconds the index may lag the silo now: for a watched silo, since the oldest change
+    /// seen and not yet applied (0 when none waits); for a swept one, since its last sweep
+    /// began. `watchWaiting`: changes seen and not yet applied (for all watched silos together).
+    public var watchBehind: Double?
+    public var watchWaiting: Int?
     public init(name: String, tier: String, path: String, entries: Int64, totalBytes: UInt64, usedBytes: UInt64, freeBytes: UInt64,
                 health: String, reason: String?, scanGeneration: Int64, lastScan: Int64?) {
         self.name = name; self.tier = tier; self.path = path; self.entries = entries; self.totalBytes = totalBytes

@@ -37,7 +37,7 @@ func liveRescan(_ pool: PoolContext, _ namespace: Namespace, _ requests: [(silo:
         if namespace.kernelKnows(parent) { changedNames.append((parent, name)) }
     })
     if summary.added + summary.updated + summary.removed > 0 || !changedNames.isEmpty {
-        namespace.reloadFromIndex(changedNames: changedNames)
+        namespace.reloadFromIndex(changedNames: changedNames, touched: summary.touched)
     }
     return summary
 }

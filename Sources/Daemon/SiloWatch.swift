@@ -11,9 +11,12 @@ import Syscalls
 import Glibc
 #endif
 
-/// Watches silo health every two seconds. A silo that goes away is marked offline at once (its
-/// files still list and stat from the index; opening them gives EIO), and one that comes back
-/// is rescanned for what changed meanwhile, then serves again.
+/// Watches silo health every two seconds, and at once whenever the mount table changes. A silo
+/// that goes away is marked offline at once (its files still list and stat from the index;
+/// opening them gives EIO), and one that comes back is rescanned for what changed meanwhile,
+/// then serves again. For 30 s after a silo went offline or the mount table changed, offline
+/// silos are looked for every quarter second, so one remounted (whose marker may appear only
+/// after the mount) returns without waiting out a whole period.
 ///
 /// It also follows what changes in the silos behind the mount (live assimilation): silos on
 /// file systems fanotify can follow are watched (see `SiloWatcher`), the others rescanned
@@ -24,8 +27,16 @@ final class SiloWatch: Sendable {
     private let logger = Logger(label: "estuary.health")
     private let watchLogger = Logger(label: "estuary.watch")
     private let running = Atomic<Bool>(false)
-    /// Rung by `stop`, so an unmount does not wait out the two seconds between checks.
-    private let stopping = Doorbell()
+    /// Rung by `stop`, so an unmount does not wait out the two seconds between checks, and
+    /// when the mount table changed (`mountsChanged`), so that a remount is seen at once.
+    private let wake = Doorbell()
+    private let mountsChanged = Atomic<Bool>(false)
+    private let mountTable = Mutex<MountTableWatch?>(nil)
+    private static let checkInterval = 2.0
+    private static let offlineInterval = 0.25
+    private static let offlineWatchSeconds = 30.0
+    /// Until when (monotonic seconds) offline silos are looked for every `offlineInterval`.
+    private let lookForReturnsUntil = Mutex<Double>(0)
     private let thread = Mutex<OSThread?>(nil)
     private let watcher = Mutex<SiloWatcher?>(nil)
     private let catchUpThread = Mutex<OSThread?>(nil)
@@ -39,6 +50,10 @@ final class SiloWatch: Sendable {
     /// The running daemon's, for the status report.
     static let current = Mutex<SiloWatch?>(nil)
 
+    /// When following began (monotonic seconds): a swept silo is behind by at least that long
+    /// until its first sweep.
+    private let started = monotonicSeconds()
+
     init(pool: PoolContext, namespace: Namespace) { self.pool = pool; self.namespace = namespace }
 
     func start() {
@@ -49,11 +64,36 @@ final class SiloWatch: Sendable {
         // periodic rescans must not wait for it.
         let sweep = OSThread.start { [self] in catchUp() }
         catchUpThread.withLock { $0 = sweep }
+        let table = MountTableWatch { [self] in
+            mountsChanged.store(true, ordering: .relaxed)
+            wake.ring()
+        }
+        table?.start()
+        mountTable.withLock { $0 = table }
         let t = OSThread.start { [self] in
+            var lastCheck = monotonicSeconds(), lastLook = lastCheck
             while running.load(ordering: .relaxed) {
-                stopping.wait(seconds: 2)
+                // The next health check, or sooner a look for returning silos or the next
+                // periodic rescan due: a silo's `rescan_interval` is kept to, not rounded up
+                // to the health check's period.
+                let nextCheck = lastCheck + SiloWatch.checkInterval
+                let looking = lookForReturnsUntil.withLock { $0 } > monotonicSeconds() && pool.silos.all.contains { !$0.isOnline }
+                let nextLook = looking ? lastLook + SiloWatch.offlineInterval : .infinity
+                let nextRescan = due.withLock { $0.values.min() } ?? .infinity
+                wake.wait(seconds: max(0.001, min(nextCheck, nextLook, nextRescan) - monotonicSeconds()))
                 guard running.load(ordering: .relaxed) else { break }
-                check()
+                let now = monotonicSeconds()
+                if mountsChanged.exchange(false, ordering: .relaxed) {
+                    lookForReturnsUntil.withLock { $0 = now + SiloWatch.offlineWatchSeconds }
+                    lastCheck = now; lastLook = now
+                    check()
+                } else if now >= nextCheck {
+                    lastCheck = now; lastLook = now
+                    check()
+                } else if now >= nextLook {
+                    lastLook = now
+                    check(offlineOnly: true)
+                }
                 rescanDue()
             }
         }
@@ -62,7 +102,8 @@ final class SiloWatch: Sendable {
 
     func stop() {
         running.store(false, ordering: .relaxed)
-        stopping.ring()
+        wake.ring()
+        mountTable.withLock { $0 }?.stop()
         thread.withLock { $0 }?.join()
         catchUpThread.withLock { $0 }?.join()
         watcher.withLock { $0 }?.stop()
@@ -72,12 +113,25 @@ final class SiloWatch: Sendable {
     /// Fills in how each silo is followed, for `estuary status`.
     func describe(_ reports: inout [SiloStatusReport]) {
         let states = states.withLock { $0 }
+        let now = monotonicSeconds()
+        let backlog = watcher.withLock { $0 }?.backlog
         for (i, report) in reports.enumerated() {
             guard let state = states[report.name] else { continue }
             reports[i].watch = state.summary
             reports[i].watchLag = state.lastLag
             reports[i].watchApplied = state.lastApplied
             reports[i].watchLosses = state.overflows
+            // How far behind the silo the index may be now: the oldest change seen and not yet
+            // applied, or for a swept silo everything since its last sweep began.
+            switch state.mode {
+            case .fanotify:
+                reports[i].watchBehind = backlog.map { now - $0.since } ?? 0
+                reports[i].watchWaiting = backlog?.count ?? 0
+            case .periodic:
+                reports[i].watchBehind = now - (state.lastSweepStarted ?? started)
+            case .off:
+                break
+            }
         }
     }
 
@@ -127,6 +181,7 @@ final class SiloWatch: Sendable {
 
     private func applyBatch(_ requests: [(silo: Silo, request: RescanRequest)], since: Double) {
         let count = requests.reduce(0) { $0 + $1.request.count }
+        let started = monotonicSeconds()
         do {
             let summary = try liveRescan(pool, namespace, requests)
             // The first problem, and how many: a tree the namespace cannot serve is reported by
@@ -147,7 +202,7 @@ final class SiloWatch: Sendable {
                 $0[name, default: SiloWatchState(mode: .fanotify)].batches += 1
             }
         }
-        watchLogger.debug("\(count) changes applied, \(lag) s after the first was read")
+        watchLogger.debug("\(count) changes applied in \(String(format: "%.3f", monotonicSeconds() - started)) s, \(String(format: "%.3f", lag)) s after the first was read")
     }
 
     /// Events for `silos` may have been lost: each is rescanned whole, as `estuary scan` would.
@@ -174,6 +229,7 @@ final class SiloWatch: Sendable {
         }
         for silo in silos where running.load(ordering: .relaxed) {
             let started = monotonicSeconds()
+            states.withLock { if $0[silo.name]?.mode == .periodic { $0[silo.name]?.lastSweepStarted = started } }
             let (request, times) = DirectorySweep(silo: silo).changed(since: nil, index: pool.index)
             if states.withLock({ $0[silo.name]?.mode == .periodic }) { swept.withLock { $0[silo.name] = times } }
             guard !request.isEmpty else { continue }
@@ -196,6 +252,7 @@ final class SiloWatch: Sendable {
             due.withLock { $0[name] = now + pool.config.rescanInterval }
             guard silo.isOnline else { continue }
             let started = monotonicSeconds()
+            states.withLock { $0[name]?.lastSweepStarted = started }
             let (request, times) = DirectorySweep(silo: silo).changed(since: swept.withLock { $0[name] }, index: pool.index)
             swept.withLock { $0[name] = times }
             do {
@@ -210,13 +267,15 @@ final class SiloWatch: Sendable {
         }
     }
 
-    func check() {
-        for silo in pool.silos.all {
+    /// Probes every silo, or only the offline ones (looking for one that returns).
+    func check(offlineOnly: Bool = false) {
+        for silo in pool.silos.all where !offlineOnly || !silo.isOnline {
             switch silo.probe() {
             case .healthy, .stillOffline:
                 continue
             case .wentOffline(let reason):
                 logger.error("silo '\(silo.name)' (\(silo.path)) is offline: \(reason); its files give EIO until it returns")
+                lookForReturnsUntil.withLock { $0 = monotonicSeconds() + SiloWatch.offlineWatchSeconds }
                 record(silo)
             case .cameBack:
                 logger.notice("silo '\(silo.name)' (\(silo.path)) is back; rescanning it")

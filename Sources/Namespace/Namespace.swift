@@ -165,11 +165,13 @@ public final class Namespace: Sendable {
         return Capacity(blocks: t.blocks, free: t.free, available: t.available, files: t.files, freeFiles: t.freeFiles, blockSize: t.blockSize)
     }
 
-    /// Re-reads every node the kernel holds from the index, after a scan changed it underneath,
+    /// Re-reads nodes the kernel holds from the index, after a scan changed them underneath,
     /// and tells the kernel what changed: the attributes of those nodes and `changedNames`.
-    public func reloadFromIndex(changedNames: [(parent: UInt64, name: [UInt8])] = []) {
+    /// `touched` limits the reload to the inodes a scan wrote (a live batch names them), so a
+    /// batch costs what it changed rather than every node the kernel holds; nil reloads all.
+    public func reloadFromIndex(changedNames: [(parent: UInt64, name: [UInt8])] = [], touched: Set<UInt64>? = nil) {
         flushMetadata()
-        let inodes = nodes.knownInodes
+        let inodes: [UInt64] = touched.map { $0.filter { nodes.holds($0) } } ?? nodes.knownInodes
         // A rename or move that lands while the index is read must not be undone by it.
         var versions: [UInt64: UInt64] = [:]
         for ino in inodes { if let v = nodes.version(ino) { versions[ino] = v } }
