@@ -121,4 +121,21 @@ extension PostgresSession {
         var p = PGParams(); p.add(key); p.add(value)
         try connection.run(PGQueries.setMeta, p)
     }
+
+    /// One statement: the counter row is locked until the batch commits, so two writers
+    /// never take the same block.
+    func reserveInodes(from minimum: UInt64, count: UInt64) throws(IndexError) -> UInt64 {
+        var p = PGParams(); p.add(minimum); p.add(count)
+        let r = try connection.run("""
+            UPDATE meta SET value = (GREATEST(value::bigint, $1) + $2)::text WHERE key = 'next_ino' RETURNING value::bigint - $2
+            """, p)
+        guard r.rows == 1 else { throw IndexError(.corrupt, "\(connection.location): the index has no inode counter (meta next_ino)") }
+        return r.ino(0, 0)
+    }
+
+    /// Travels with the COMMIT (delivered to listeners only if it commits). The payload is
+    /// hex digits and punctuation (RemoteChange.encode), so it needs no quoting.
+    func publish(_ payload: String) throws(IndexError) {
+        connection.sendWithNext("NOTIFY \(PGListener.channel), '\(payload)'")
+    }
 }
