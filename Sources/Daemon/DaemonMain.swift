@@ -96,6 +96,12 @@ public enum DaemonMain {
         try session.mount(at: mountpoint)
         RingSetup.start(session, threads: options.threads, ring: useRing, logger: logger)
         kernelCache.start(session)
+        // A shared index: what other nodes commit is dropped from this node's caches and the kernel's.
+        let otherNodes: (any IndexListener)?
+        do { otherNodes = try pool.index.followOtherWriters { namespace.changedElsewhere($0) } } catch {
+            logger.warning("cannot follow other nodes' changes (\(error)); they show here only as the kernel's caches expire")
+            otherNodes = nil
+        }
         session.installSignalHandlers()
         let control = ControlServer(path: paths.controlSocket, logger: Logger(label: "estuary.control")) { request, send in
             if let refusal = ReadOnlyMount.refusal(request, pool: pool) { return send(refusal) }
@@ -135,6 +141,7 @@ public enum DaemonMain {
         control.stop()
         metrics.stop()
         session.stopRing()
+        otherNodes?.stop()
         kernelCache.stop()
         session.unmount()
         watch.stop()
