@@ -102,6 +102,11 @@ public enum DaemonMain {
             logger.warning("cannot follow other nodes' changes (\(error)); they show here only as the kernel's caches expire")
             otherNodes = nil
         }
+        let membership: NodeMembership?
+        do { membership = try pool.index.joinAsNode(host: hostName(), pid: getpid(), mountpoint: mountpoint) } catch {
+            logger.warning("cannot register in the pool's node registry (\(error)); serving without a heartbeat")
+            membership = nil
+        }
         session.installSignalHandlers()
         let control = ControlServer(path: paths.controlSocket, logger: Logger(label: "estuary.control")) { request, send in
             if let refusal = ReadOnlyMount.refusal(request, pool: pool) { return send(refusal) }
@@ -142,6 +147,7 @@ public enum DaemonMain {
         metrics.stop()
         session.stopRing()
         otherNodes?.stop()
+        membership?.leave()
         kernelCache.stop()
         session.unmount()
         watch.stop()
@@ -164,6 +170,11 @@ public enum DaemonMain {
     }
 
     /// What /proc/mounts shows as the source: the config path, or the spec, made safe for mount tables.
+    private static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        return gethostname(&buffer, buffer.count - 1) == 0 ? String(cString: buffer) : "unknown"
+    }
+
     private static func fsname(_ config: PoolConfig) -> String {
         let cleaned = config.source.map { ($0 == "," || $0 == " " || $0 == "\t" || $0 == "\n") ? "_" : $0 }
         return String(String(cleaned).prefix(200))

@@ -53,6 +53,12 @@ public protocol IndexSession: AnyObject, Sendable, IndexRowReads, IndexRowWrites
     func reserveInodes(from minimum: UInt64, count: UInt64) throws(IndexError) -> UInt64
     /// Publishes `payload` to the other writers' listeners when the transaction commits.
     func publish(_ payload: String) throws(IndexError)
+    /// The node registry of a shared index (NodeRegistry.swift); autocommit.
+    func registerNode(_ node: NodeRow) throws(IndexError)
+    /// Renews `id`'s heartbeat; false when its row is gone (declared dead and removed).
+    func renewNode(_ id: String, at time: Int64) throws(IndexError) -> Bool
+    func removeNode(_ id: String) throws(IndexError)
+    func nodes() throws(IndexError) -> [NodeRow]
 
     /// Names of the migrations applied to this index, oldest first.
     func appliedMigrations() throws(IndexError) -> [String]

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -50,6 +51,13 @@ struct TwoNodeTests {
             }
         }
         #expect(names(b.mountpoint) == ["seed.txt"])
+        // Both nodes are registered, with their mount points, and beat.
+        let server = try PostgresServer.get(), database = try #require(a.database)
+        func registered() throws -> [String] {
+            try server.sql("SELECT mountpoint FROM nodes ORDER BY mountpoint", database: database).split(separator: "\n").map(String.init)
+        }
+        #expect(try registered() == [a.mountpoint, b.mountpoint].sorted())
+        let firstBeat = try server.sql("SELECT max(heartbeat) FROM nodes", database: database)
         // B has looked the new name up (a negative entry in its kernel) and holds the listing.
         #expect(!exists(b.mountpoint + "/new.txt"))
 
@@ -80,6 +88,14 @@ struct TwoNodeTests {
         lags["unlink"] = waitFor { !exists(b.mountpoint + "/renamed.txt") && !names(b.mountpoint).contains("renamed.txt") }
         #expect(lags["unlink"] != nil, "B: \(names(b.mountpoint))")
         #expect(names(a.mountpoint) == names(b.mountpoint))
+        #expect(waitFor { (try? server.sql("SELECT max(heartbeat) FROM nodes", database: database)) != firstBeat } != nil,
+                "no heartbeat renewed")
+        // A node that stops leaves the registry.
+        let record = try String(contentsOfFile: b.state + "/mount", encoding: .utf8)
+        let pid = try #require(record.split(separator: "\n").dropFirst().first.flatMap { Int32($0) })
+        try Shell.run("/bin/fusermount3", ["-u", b.mountpoint])
+        for _ in 0..<400 where kill(pid, 0) == 0 { usleep(25_000) }
+        #expect(try registered() == [a.mountpoint])
         print("two nodes, visibility lag (s): " + lags.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.3f", $0.value))" }.joined(separator: ", "))
     }
 }

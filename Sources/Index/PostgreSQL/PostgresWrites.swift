@@ -139,3 +139,31 @@ extension PostgresSession {
         connection.sendWithNext("NOTIFY \(PGListener.channel), '\(payload)'")
     }
 }
+
+extension PostgresSession {
+    func registerNode(_ node: NodeRow) throws(IndexError) {
+        var p = PGParams(); p.add(node.id); p.add(node.host); p.add(node.pid); p.add(node.mountpoint); p.add(node.started); p.add(node.heartbeat)
+        try connection.run("""
+            INSERT INTO nodes(id, host, pid, mountpoint, started, heartbeat) VALUES ($1, $2, $3, $4, $5, $6)
+            ON CONFLICT (id) DO UPDATE SET heartbeat = excluded.heartbeat
+            """, p)
+    }
+
+    func renewNode(_ id: String, at time: Int64) throws(IndexError) -> Bool {
+        var p = PGParams(); p.add(time); p.add(id)
+        return try connection.run("UPDATE nodes SET heartbeat = $1 WHERE id = $2", p).changed > 0
+    }
+
+    func removeNode(_ id: String) throws(IndexError) {
+        var p = PGParams(); p.add(id)
+        try connection.run("DELETE FROM nodes WHERE id = $1", p)
+    }
+
+    func nodes() throws(IndexError) -> [NodeRow] {
+        let r = try connection.run("SELECT id, host, pid, mountpoint, started, heartbeat FROM nodes ORDER BY started, id")
+        return (0..<r.rows).map { i in
+            NodeRow(id: r.text(i, 0) ?? "", host: r.text(i, 1) ?? "", pid: r.int64(i, 2), mountpoint: r.text(i, 3) ?? "",
+                    started: r.int64(i, 4), heartbeat: r.int64(i, 5))
+        }
+    }
+}
