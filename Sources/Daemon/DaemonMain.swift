@@ -96,6 +96,17 @@ public enum DaemonMain {
         try session.mount(at: mountpoint)
         RingSetup.start(session, threads: options.threads, ring: useRing, logger: logger)
         kernelCache.start(session)
+        // A shared index: what other nodes commit is dropped from this node's caches and the kernel's.
+        let otherNodes: (any IndexListener)?
+        do { otherNodes = try pool.index.followOtherWriters { namespace.changedElsewhere($0) } } catch {
+            logger.warning("cannot follow other nodes' changes (\(error)); they show here only as the kernel's caches expire")
+            otherNodes = nil
+        }
+        let membership: NodeMembership?
+        do { membership = try pool.index.joinAsNode(host: hostName(), pid: getpid(), mountpoint: mountpoint) } catch {
+            logger.warning("cannot register in the pool's node registry (\(error)); serving without a heartbeat")
+            membership = nil
+        }
         session.installSignalHandlers()
         let control = ControlServer(path: paths.controlSocket, logger: Logger(label: "estuary.control")) { request, send in
             if let refusal = ReadOnlyMount.refusal(request, pool: pool) { return send(refusal) }
@@ -135,6 +146,8 @@ public enum DaemonMain {
         control.stop()
         metrics.stop()
         session.stopRing()
+        otherNodes?.stop()
+        membership?.leave()
         kernelCache.stop()
         session.unmount()
         watch.stop()
@@ -157,6 +170,11 @@ public enum DaemonMain {
     }
 
     /// What /proc/mounts shows as the source: the config path, or the spec, made safe for mount tables.
+    private static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        return gethostname(&buffer, buffer.count - 1) == 0 ? String(cString: buffer) : "unknown"
+    }
+
     private static func fsname(_ config: PoolConfig) -> String {
         let cleaned = config.source.map { ($0 == "," || $0 == " " || $0 == "\t" || $0 == "\n") ? "_" : $0 }
         return String(String(cleaned).prefix(200))

@@ -68,7 +68,7 @@ extension IndexStore {
             state.batchChanges += 1
             // A number handed out must be reserved durably before the caller writes it into
             // a silo as an inode hint.
-            if state.nextInode >= state.reservedInode || state.batchChanges >= GroupCommit.maxChanges {
+            if state.mustCommitReservation || state.batchChanges >= GroupCommit.maxChanges {
                 try commitBatch(state)
             }
             return result

@@ -23,6 +23,10 @@ public protocol IndexEngine: Sendable {
     /// Opens another session for reading (a snapshot per read transaction). Creates nothing;
     /// an engine opened read-only checks the schema version here (`.versionMismatch`).
     func openReader() throws(IndexError) -> any IndexSession
+    /// Several daemons may write this index at once (see SharedWriters.swift).
+    var isShared: Bool { get }
+    /// A listener for the changes other writers publish; nil for an engine that has none.
+    func openListener() throws(IndexError) -> (any IndexListener)?
 }
 
 /// One session with the engine (a connection): transaction control plus every typed query and
@@ -44,6 +48,17 @@ public protocol IndexSession: AnyObject, Sendable, IndexRowReads, IndexRowWrites
     /// A nested savepoint inside the write transaction, so one change can be undone alone.
     func beginChange() throws(IndexError)
     func endChange(succeeded: Bool) throws(IndexError)
+
+    /// Takes `count` inode numbers at or above `minimum` from the shared counter (SharedWriters.swift).
+    func reserveInodes(from minimum: UInt64, count: UInt64) throws(IndexError) -> UInt64
+    /// Publishes `payload` to the other writers' listeners when the transaction commits.
+    func publish(_ payload: String) throws(IndexError)
+    /// The node registry of a shared index (NodeRegistry.swift); autocommit.
+    func registerNode(_ node: NodeRow) throws(IndexError)
+    /// Renews `id`'s heartbeat; false when its row is gone (declared dead and removed).
+    func renewNode(_ id: String, at time: Int64) throws(IndexError) -> Bool
+    func removeNode(_ id: String) throws(IndexError)
+    func nodes() throws(IndexError) -> [NodeRow]
 
     /// Names of the migrations applied to this index, oldest first.
     func appliedMigrations() throws(IndexError) -> [String]

@@ -24,8 +24,10 @@ public final class IndexStore: Sendable {
         self.engine = engine
         let session = try engine.openWriter()
         let next = try session.meta("next_ino").flatMap { UInt64($0) } ?? 2
-        presence = RowPresence(shadows: try session.hasAnyShadows(), links: try session.hasAnyLinks())
-        writer = Mutex(WriterState(session: session, nextInode: next, presence: presence))
+        // Another daemon may add links or shadows unseen: the shortcuts stay off.
+        presence = engine.isShared ? RowPresence(shadows: true, links: true)
+            : RowPresence(shadows: try session.hasAnyShadows(), links: try session.hasAnyLinks())
+        writer = Mutex(WriterState(session: session, nextInode: next, presence: presence, shared: engine.isShared))
         readers = Mutex([])
         batch = GroupCommit()
     }
@@ -140,10 +142,42 @@ final class WriterState: @unchecked Sendable {
     var batchOpen = false
     var batchChanges = 0
     let presence: RowPresence
+    /// Other daemons write the same index: inode numbers come in blocks from the shared
+    /// counter, and each batch publishes what it changed (SharedWriters.swift).
+    let shared: Bool
+    /// A block was reserved in the open transaction: it must commit before a number from it
+    /// is written anywhere else (an inode hint in a silo).
+    var reservationUncommitted = false
+    /// What the open batch changed, for the other writers (shared only).
+    var changedInodes: [UInt64] = []
+    var changedNames: [(UInt64, [UInt8])] = []
+    /// This writer's id in published changes, so its listener skips its own.
+    let writerID = UInt64.random(in: 1...UInt64.max)
 
-    init(session: any IndexSession, nextInode: UInt64, presence: RowPresence) {
+    init(session: any IndexSession, nextInode: UInt64, presence: RowPresence, shared: Bool = false) {
         self.session = session; self.nextInode = nextInode; reservedInode = nextInode; self.presence = presence
+        self.shared = shared
     }
+
+    /// The next inode number; with a shared index a new block is taken when this one is used up.
+    func allocateInode() throws(IndexError) -> UInt64 {
+        if shared && nextInode >= reservedInode {
+            let start = try session.reserveInodes(from: nextInode, count: WriterState.inodeReserve)
+            nextInode = start
+            reservedInode = start + WriterState.inodeReserve
+            reservationUncommitted = true
+        }
+        let ino = nextInode
+        nextInode += 1
+        return ino
+    }
+
+    /// Whether the open batch must commit now: a reserved block must be durable before its
+    /// numbers leave the daemon.
+    var mustCommitReservation: Bool { shared ? reservationUncommitted : nextInode >= reservedInode }
+
+    func noteChanged(_ ino: UInt64) { if shared { changedInodes.append(ino) } }
+    func noteChanged(parent: UInt64, name: [UInt8]) { if shared { changedNames.append((parent, name)) } }
 
     /// Begins a write transaction, retried while another process holds the write lock.
     func begin() throws(IndexError) {
@@ -159,19 +193,31 @@ final class WriterState: @unchecked Sendable {
     /// `inodeReserve` creates rather than in every transaction.
     func commit() throws(IndexError) {
         var reserved = reservedInode
-        if nextInode >= reservedInode {
+        if shared {
+            if !changedInodes.isEmpty || !changedNames.isEmpty {
+                try session.publish(RemoteChange.encode(writer: writerID, inodes: changedInodes, names: changedNames))
+            }
+        } else if nextInode >= reservedInode {
             reserved = nextInode + WriterState.inodeReserve
             try session.setMeta("next_ino", String(reserved))
         }
         try session.commit()
         reservedInode = reserved
+        reservationUncommitted = false
+        changedInodes.removeAll(keepingCapacity: true)
+        changedNames.removeAll(keepingCapacity: true)
         batchOpen = false
         batchChanges = 0
     }
 
-    /// Numbers handed out in a rolled-back transaction are skipped, never handed out again.
+    /// Numbers handed out in a rolled-back transaction are skipped, never handed out again
+    /// (with a shared index, the block's reservation went with it: the next number comes from
+    /// a new block above it).
     func rollback() {
         session.rollback()
+        if reservationUncommitted { reservedInode = nextInode; reservationUncommitted = false }
+        changedInodes.removeAll(keepingCapacity: true)
+        changedNames.removeAll(keepingCapacity: true)
         batchOpen = false
         batchChanges = 0
     }

@@ -10,11 +10,7 @@ public struct WriteTransaction {
     public var reader: ReadTransaction { ReadTransaction(session: state.session) }
 
     /// A fresh inode number, never handed out before in this pool.
-    public func allocateInode() -> UInt64 {
-        let ino = state.nextInode
-        state.nextInode += 1
-        return ino
-    }
+    public func allocateInode() throws(IndexError) -> UInt64 { try state.allocateInode() }
 
     /// Inserts `row` under a fresh inode number (row.ino is ignored) and returns that number.
     /// `hint`, an inode number the file carried from an earlier index, is taken when it is free,
@@ -26,46 +22,68 @@ public struct WriteTransaction {
             ino = hint
             if state.nextInode <= hint { state.nextInode = hint + 1 }
         } else {
-            ino = allocateInode()
+            ino = try allocateInode()
         }
         var copy = row
         copy.ino = ino
         try session.insertEntry(copy)
+        state.noteChanged(ino)
+        state.noteChanged(parent: row.parent, name: row.name)
         return ino
     }
 
     /// Rewrites every column of the entry `row.ino`.
-    public func update(_ row: EntryRow) throws(IndexError) { try session.updateEntry(row) }
+    public func update(_ row: EntryRow) throws(IndexError) {
+        try session.updateEntry(row)
+        state.noteChanged(row.ino)
+    }
 
     /// Records size, blocks, times and mode of a row, leaving its name and placement alone
     /// (a rename or move may have changed those meanwhile).
-    public func updateData(_ row: EntryRow) throws(IndexError) { try session.updateData(row) }
+    public func updateData(_ row: EntryRow) throws(IndexError) {
+        try session.updateData(row)
+        state.noteChanged(row.ino)
+    }
 
     /// Removes the inode `ino` with its names, shadows and tags (not its children).
     public func delete(_ ino: UInt64) throws(IndexError) {
         // Tables that have held no row since the index was opened have none for `ino` either.
         try session.deleteInode(ino, links: state.presence.links.load(ordering: .acquiring),
                                 shadows: state.presence.shadows.load(ordering: .acquiring))
+        state.noteChanged(ino)
     }
 
     /// Gives `ino` a new first name, leaving every other column as it is.
     public func setName(_ ino: UInt64, parent: UInt64, name: [UInt8], ctime: Int64) throws(IndexError) {
         try session.setName(ino, parent: parent, name: name, ctime: ctime)
+        state.noteChanged(ino)
+        state.noteChanged(parent: parent, name: name)
     }
 
     /// Sets a directory's link count to 2 + its subdirectories, as local file systems report
     /// it (find and other tree walkers rely on it).
-    public func recountLinks(ofDirectory ino: UInt64) throws(IndexError) { try session.recountLinks(ofDirectory: ino) }
+    public func recountLinks(ofDirectory ino: UInt64) throws(IndexError) {
+        try session.recountLinks(ofDirectory: ino)
+        state.noteChanged(ino)
+    }
 
     /// Sets a directory's link count to a value computed by the caller; no write if unchanged.
-    public func setLinkCount(_ ino: UInt64, _ nlink: UInt64) throws(IndexError) { try session.setLinkCount(ino, nlink) }
+    public func setLinkCount(_ ino: UInt64, _ nlink: UInt64) throws(IndexError) {
+        try session.setLinkCount(ino, nlink)
+        state.noteChanged(ino)
+    }
 
     public func insertLink(parent: UInt64, name: [UInt8], ino: UInt64) throws(IndexError) {
         state.presence.links.store(true, ordering: .releasing)
         try session.insertLink(parent: parent, name: name, ino: ino)
+        state.noteChanged(ino)
+        state.noteChanged(parent: parent, name: name)
     }
 
-    public func deleteLink(parent: UInt64, name: [UInt8]) throws(IndexError) { try session.deleteLink(parent: parent, name: name) }
+    public func deleteLink(parent: UInt64, name: [UInt8]) throws(IndexError) {
+        try session.deleteLink(parent: parent, name: name)
+        state.noteChanged(parent: parent, name: name)
+    }
 
     /// One hard-link name of `ino`, if it has any besides its first name.
     public func anyLink(of ino: UInt64) throws(IndexError) -> (parent: UInt64, name: [UInt8])? { try session.anyLink(of: ino) }

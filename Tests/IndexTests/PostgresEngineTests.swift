@@ -169,4 +169,49 @@ struct PostgresEngineTests {
         #expect(try f.entry("kept") != nil && f.entry("after") != nil)
         #expect(try f.entry("undone") == nil)
     }
+
+    /// Two daemons on one index take inode numbers from its one counter, in blocks: however
+    /// their batches interleave, and across the end of a block, no number is taken twice.
+    @Test func twoWritersNeverTakeTheSameInodeNumber() throws {
+        let f = try ConformanceFixture(.postgresql)
+        let other = try f.reopen()
+        var seen = Set<UInt64>()
+        for round in 0..<3 {
+            for (label, store) in [("a", f.index), ("b", other)] {
+                let numbers = try store.write { tx throws(IndexError) -> [UInt64] in
+                    try (0..<2500).map { i throws(IndexError) in try tx.insert(f.file("\(label)\(round)-\(i)")) }
+                }
+                for n in numbers { #expect(seen.insert(n).inserted, "inode \(n) taken twice") }
+            }
+        }
+        #expect(seen.count == 15_000)
+    }
+
+    /// What one writer commits reaches the other's listener (its inode and its name), and a
+    /// writer's own batches do not come back to it.
+    @Test func committedChangesReachTheOtherWritersListener() throws {
+        let f = try ConformanceFixture(.postgresql)
+        let other = try f.reopen()
+        let received = NSLockedValue<[RemoteChange]>([])
+        let listener = try #require(try f.index.followOtherWriters { change in received.withLock { $0.append(change) } })
+        defer { listener.stop() }
+        _ = try f.insert(f.file("mine"))
+        let theirs = try other.write { tx throws(IndexError) in try tx.insert(f.file("theirs")) }
+        let deadline = Date().addingTimeInterval(10)
+        while received.withLock({ $0.isEmpty }) && Date() < deadline { usleep(10_000) }
+        let changes = received.withLock { $0 }
+        #expect(changes.count == 1, "\(changes.count) notifications")
+        #expect(changes.first?.inodes == [theirs])
+        #expect(changes.first.map { $0.names.map { "\($0.parent)/\(String(decoding: $0.name, as: UTF8.self))" } } == ["1/theirs"])
+    }
+
+    @Test func aPayloadRoundTripsAndAnOversizedBatchAsksForEverything() {
+        let names: [(UInt64, [UInt8])] = [(1, Array("a b".utf8)), (0x1234, [0, 0xff, 0x2f])]
+        let text = RemoteChange.encode(writer: 77, inodes: [5, 1 << 63], names: names)
+        let decoded = RemoteChange.decode(text)
+        #expect(decoded?.writer == 77 && decoded?.change.inodes == [5, 1 << 63] && decoded?.change.everything == false)
+        #expect(decoded?.change.names.map(\.name) == names.map(\.1) && decoded?.change.names.map(\.parent) == [1, 0x1234])
+        let big = RemoteChange.encode(writer: 77, inodes: Array(0..<10_000), names: [])
+        #expect(RemoteChange.decode(big)?.change.everything == true)
+    }
 }

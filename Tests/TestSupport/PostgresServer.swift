@@ -132,9 +132,9 @@ public struct PostgresServerError: Error, CustomStringConvertible {
 }
 
 /// A value behind a lock, for the statics above.
-final class NSLockedValue<Value>: @unchecked Sendable {
+public final class NSLockedValue<Value>: @unchecked Sendable {
     private let lock = NSLock()
     private var value: Value
-    init(_ value: Value) { self.value = value }
-    func withLock<R>(_ body: (inout Value) -> R) -> R { lock.withLock { body(&value) } }
+    public init(_ value: Value) { self.value = value }
+    public func withLock<R>(_ body: (inout Value) -> R) -> R { lock.withLock { body(&value) } }
 }

@@ -95,5 +95,12 @@ enum PGMigrations {
         DROP INDEX xattrs_by_name;
         CREATE INDEX xattrs_by_name ON xattrs(name, md5(value));
         """),
+        ("0006-nodes", """
+        -- The daemons mounting the pool (nodes): each registers when it mounts, renews its
+        -- heartbeat every few seconds and leaves when it stops. A heartbeat older than a few
+        -- intervals marks a node that died.
+        CREATE TABLE nodes(id text PRIMARY KEY, host text NOT NULL, pid bigint NOT NULL, mountpoint text NOT NULL,
+                           started bigint NOT NULL, heartbeat bigint NOT NULL);
+        """),
     ]
 }

@@ -62,6 +62,11 @@ public struct PostgresEngine: IndexEngine {
             """)
     }
 
+    /// Several daemons (nodes) may mount one pool on one PostgreSQL index.
+    public var isShared: Bool { true }
+
+    public func openListener() throws(IndexError) -> (any IndexListener)? { try PGListener(try connect()) }
+
     /// Any constant key shared by every Estuary build: migrations of one database serialise on it.
     static let migrationLock: Int64 = 0x4573_7475_6172_7931   // "Estuary1"
 

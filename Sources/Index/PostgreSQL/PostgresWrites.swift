@@ -121,4 +121,49 @@ extension PostgresSession {
         var p = PGParams(); p.add(key); p.add(value)
         try connection.run(PGQueries.setMeta, p)
     }
+
+    /// One statement: the counter row is locked until the batch commits, so two writers
+    /// never take the same block.
+    func reserveInodes(from minimum: UInt64, count: UInt64) throws(IndexError) -> UInt64 {
+        var p = PGParams(); p.add(minimum); p.add(count)
+        let r = try connection.run("""
+            UPDATE meta SET value = (GREATEST(value::bigint, $1) + $2)::text WHERE key = 'next_ino' RETURNING value::bigint - $2
+            """, p)
+        guard r.rows == 1 else { throw IndexError(.corrupt, "\(connection.location): the index has no inode counter (meta next_ino)") }
+        return r.ino(0, 0)
+    }
+
+    /// Travels with the COMMIT (delivered to listeners only if it commits). The payload is
+    /// hex digits and punctuation (RemoteChange.encode), so it needs no quoting.
+    func publish(_ payload: String) throws(IndexError) {
+        connection.sendWithNext("NOTIFY \(PGListener.channel), '\(payload)'")
+    }
+}
+
+extension PostgresSession {
+    func registerNode(_ node: NodeRow) throws(IndexError) {
+        var p = PGParams(); p.add(node.id); p.add(node.host); p.add(node.pid); p.add(node.mountpoint); p.add(node.started); p.add(node.heartbeat)
+        try connection.run("""
+            INSERT INTO nodes(id, host, pid, mountpoint, started, heartbeat) VALUES ($1, $2, $3, $4, $5, $6)
+            ON CONFLICT (id) DO UPDATE SET heartbeat = excluded.heartbeat
+            """, p)
+    }
+
+    func renewNode(_ id: String, at time: Int64) throws(IndexError) -> Bool {
+        var p = PGParams(); p.add(time); p.add(id)
+        return try connection.run("UPDATE nodes SET heartbeat = $1 WHERE id = $2", p).changed > 0
+    }
+
+    func removeNode(_ id: String) throws(IndexError) {
+        var p = PGParams(); p.add(id)
+        try connection.run("DELETE FROM nodes WHERE id = $1", p)
+    }
+
+    func nodes() throws(IndexError) -> [NodeRow] {
+        let r = try connection.run("SELECT id, host, pid, mountpoint, started, heartbeat FROM nodes ORDER BY started, id")
+        return (0..<r.rows).map { i in
+            NodeRow(id: r.text(i, 0) ?? "", host: r.text(i, 1) ?? "", pid: r.int64(i, 2), mountpoint: r.text(i, 3) ?? "",
+                    started: r.int64(i, 4), heartbeat: r.int64(i, 5))
+        }
+    }
 }

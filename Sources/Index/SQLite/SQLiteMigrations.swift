@@ -95,5 +95,9 @@ enum SQLiteMigrations {
         -- about 2.7 KB); SQLite's index takes values of any length and stays as it is. The
         -- name is here so a schema version means the same on both engines.
         """),
+        ("0006-nodes", """
+        -- Only a shared index (PostgreSQL) has several nodes to register; the name is here so
+        -- a schema version means the same on both engines.
+        """),
     ]
 }

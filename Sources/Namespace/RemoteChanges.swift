@@ -1,0 +1,62 @@
+import Index
+
+extension Namespace {
+    /// Another daemon mounting the same pool (a shared index) committed `change`: what this one
+    /// holds of it, in its node and listing caches and in the kernel's, is dropped or read
+    /// again, so the change shows through this mount as soon as the notification arrives,
+    /// while names and attributes nobody changed stay cached as long as ever.
+    ///
+    /// Runs on the index listener's thread.
+    public func changedElsewhere(_ change: RemoteChange) {
+        if change.everything {
+            // Notifications were missed: every listing may be stale, every held node too.
+            for ino in nodes.knownInodes { listings.drop(ino) }
+            reloadFromIndex()
+            return
+        }
+        var changes: [CachedChange] = []
+        var gone: [UInt64] = []
+        for (parent, name) in change.names {
+            listings.drop(parent)
+            changes.append(.name(parent: parent, name: name))
+        }
+        let held = change.inodes.filter { nodes.holds($0) }
+        if !held.isEmpty {
+            let rows: [UInt64: EntryRow]
+            do {
+                rows = try index.query { tx throws(IndexError) -> [UInt64: EntryRow] in
+                    var rows: [UInt64: EntryRow] = [:]
+                    for ino in held { if let row = try tx.entry(ino) { rows[ino] = row } }
+                    return rows
+                }
+            } catch {
+                logger.error("could not read the rows another node changed: \(error)")
+                return
+            }
+            for ino in held {
+                let old = nodes.row(ino)
+                guard let row = rows[ino] else {
+                    // Gone: its name goes from the kernel, and the node's next use reads the index.
+                    if let old {
+                        listings.drop(old.parent)
+                        changes.append(.name(parent: old.parent, name: old.name))
+                    }
+                    gone.append(ino)
+                    changes.append(.attributes(ino))
+                    continue
+                }
+                nodes.refresh(row)
+                guard let old else { continue }
+                if old.parent != row.parent || old.name != row.name {
+                    listings.drop(old.parent)
+                    listings.drop(row.parent)
+                    changes.append(.name(parent: old.parent, name: old.name))
+                }
+                changes.append(Namespace.scannedChange(from: old, to: row) ?? .attributes(ino))
+            }
+        }
+        report(changes)
+        // After the report, which passes on only what the kernel holds (a known node).
+        for ino in gone { nodes.drop(ino) }
+    }
+}

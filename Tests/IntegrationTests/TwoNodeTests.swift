@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Two daemons mount one pool (issue 16 part 3), here on one machine: the same silos, the same
+/// PostgreSQL index, a state directory and a mount point each. What one mount changes shows
+/// through the other as soon as the other node hears of the commit, with the kernel's caches
+/// (60 s by default) on both sides.
+@Suite(.serialized)
+struct TwoNodeTests {
+    /// The second node of `pool`: a config naming the same silos and index, its own state.
+    private func secondNode(of pool: TestPool) throws -> (config: String, mountpoint: String, state: String) {
+        let root = pool.root + "/node-b"
+        try FileManager.default.createDirectory(atPath: root + "/mnt", withIntermediateDirectories: true)
+        let text = try String(contentsOfFile: pool.configPath, encoding: .utf8)
+            .replacingOccurrences(of: "state_dir = \"\(pool.root)/state\"", with: "state_dir = \"\(root)/state\"")
+        try text.write(toFile: root + "/pool.toml", atomically: true, encoding: .utf8)
+        return (root + "/pool.toml", root + "/mnt", root + "/state")
+    }
+
+    /// Polls `condition` until it holds; returns the seconds it took, nil if it never did.
+    private func waitFor(_ condition: () -> Bool) -> Double? {
+        let start = Date()
+        while Date().timeIntervalSince(start) < 15 {
+            if condition() { return Date().timeIntervalSince(start) }
+            usleep(5_000)
+        }
+        return nil
+    }
+
+    private func exists(_ path: String) -> Bool { var s = stat(); return lstat(path, &s) == 0 }
+    private func size(_ path: String) -> Int64? { var s = stat(); return lstat(path, &s) == 0 ? Int64(s.st_size) : nil }
+    private func names(_ dir: String) -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted() }
+
+    @Test func changesThroughOneMountShowThroughTheOther() throws {
+        let a = try TestPool(silos: [("fast0", "fast"), ("bulk0", "bulk")], watch: false, engine: .postgresql)
+        try Fixtures.write(a.siloPath("bulk0") + "/seed.txt", "seed")
+        try a.mount()
+        defer { _ = try? a.unmount() }
+        let b = try secondNode(of: a)
+        let started = try Shell.run(Shell.estuaryfs, [b.config, b.mountpoint])
+        #expect(started.status == 0, "\(started.output)")
+        defer {
+            if let record = try? String(contentsOfFile: b.state + "/mount", encoding: .utf8),
+               let pid = record.split(separator: "\n").dropFirst().first.flatMap({ Int32($0) }) {
+                _ = try? Shell.run("/bin/fusermount3", ["-u", b.mountpoint])
+                for _ in 0..<400 where kill(pid, 0) == 0 { usleep(25_000) }
+            }
+        }
+        #expect(names(b.mountpoint) == ["seed.txt"])
+        // Both nodes are registered, with their mount points, and beat.
+        let server = try PostgresServer.get(), database = try #require(a.database)
+        func registered() throws -> [String] {
+            try server.sql("SELECT mountpoint FROM nodes ORDER BY mountpoint", database: database).split(separator: "\n").map(String.init)
+        }
+        #expect(try registered() == [a.mountpoint, b.mountpoint].sorted())
+        let firstBeat = try server.sql("SELECT max(heartbeat) FROM nodes", database: database)
+        // B has looked the new name up (a negative entry in its kernel) and holds the listing.
+        #expect(!exists(b.mountpoint + "/new.txt"))
+
+        var lags: [String: Double] = [:]
+        try "hello".write(toFile: a.path("new.txt"), atomically: false, encoding: .utf8)
+        lags["create"] = waitFor { exists(b.mountpoint + "/new.txt") && names(b.mountpoint).contains("new.txt") }
+        #expect(lags["create"] != nil, "a create through A never showed through B")
+        #expect(try String(contentsOfFile: b.mountpoint + "/new.txt", encoding: .utf8) == "hello")
+
+        let handle = try #require(FileHandle(forWritingAtPath: a.path("new.txt")))
+        handle.seekToEndOfFile()
+        handle.write(Data(" world".utf8))
+        try handle.close()
+        lags["write"] = waitFor { size(b.mountpoint + "/new.txt") == 11 }
+        #expect(lags["write"] != nil, "B kept the old size: \(size(b.mountpoint + "/new.txt") ?? -1)")
+        #expect(try String(contentsOfFile: b.mountpoint + "/new.txt", encoding: .utf8) == "hello world")
+
+        #expect(rename(a.path("new.txt"), a.path("renamed.txt")) == 0)
+        lags["rename"] = waitFor { !exists(b.mountpoint + "/new.txt") && exists(b.mountpoint + "/renamed.txt") }
+        #expect(lags["rename"] != nil, "B: \(names(b.mountpoint))")
+
+        #expect(mkdir(b.mountpoint + "/from-b", 0o755) == 0)
+        try "b".write(toFile: b.mountpoint + "/from-b/file", atomically: false, encoding: .utf8)
+        lags["create on B"] = waitFor { exists(a.path("from-b/file")) }
+        #expect(lags["create on B"] != nil, "a create through B never showed through A")
+
+        #expect(unlink(a.path("renamed.txt")) == 0)
+        lags["unlink"] = waitFor { !exists(b.mountpoint + "/renamed.txt") && !names(b.mountpoint).contains("renamed.txt") }
+        #expect(lags["unlink"] != nil, "B: \(names(b.mountpoint))")
+        #expect(names(a.mountpoint) == names(b.mountpoint))
+        #expect(waitFor { (try? server.sql("SELECT max(heartbeat) FROM nodes", database: database)) != firstBeat } != nil,
+                "no heartbeat renewed")
+        // A node that stops leaves the registry.
+        let record = try String(contentsOfFile: b.state + "/mount", encoding: .utf8)
+        let pid = try #require(record.split(separator: "\n").dropFirst().first.flatMap { Int32($0) })
+        try Shell.run("/bin/fusermount3", ["-u", b.mountpoint])
+        for _ in 0..<400 where kill(pid, 0) == 0 { usleep(25_000) }
+        #expect(try registered() == [a.mountpoint])
+        print("two nodes, visibility lag (s): " + lags.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.3f", $0.value))" }.joined(separator: ", "))
+    }
+}
