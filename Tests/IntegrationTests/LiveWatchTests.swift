@@ -86,6 +86,26 @@ struct Changes: LiveWatchChecks {
         #expect(bulk0["watchLag"] is NSNumber && bulk0["watchApplied"] is NSNumber, "\(bulk0)")
     }
 
+    /// A directory outside every silo but on the same file system is busy first (its events
+    /// are dropped once it is known to be outside), then moved into a silo: it shows with its
+    /// files, and what is written in it afterwards shows too.
+    @Test func aDirectoryMovedInFromOutsideIsFollowed() throws {
+        let pool = try TestPool()
+        try pool.mount()
+        defer { _ = try? pool.unmount() }
+        let outside = pool.root + "/outside"
+        #expect(mkdir(outside, 0o755) == 0)
+        try Fixtures.write(pool.siloPath("bulk0") + "/marker", "m")
+        for i in 0..<20 { try Fixtures.write(outside + "/o\(i)", "\(i)") }
+        waitFor("a create in the silo beside them") { statMount(pool, "marker") != nil }
+        for i in 20..<40 { try Fixtures.write(outside + "/o\(i)", "\(i)") }
+        #expect(rename(outside, pool.siloPath("bulk0") + "/came-in") == 0)
+        waitFor("a directory moved in") { read(pool, "came-in/o39") == "39" }
+        try Fixtures.write(pool.siloPath("bulk0") + "/came-in/after", "after")
+        waitFor("a create in the moved directory") { read(pool, "came-in/after") == "after" }
+        #expect(namespaceMatches(pool), "\(differences(pool))")
+    }
+
     /// A file another silo also holds: the newer copy shows, whichever silo it is in.
     @Test func aNewerCopyInAnotherSiloTakesTheVisiblePlace() throws {
         let pool = try TestPool()
