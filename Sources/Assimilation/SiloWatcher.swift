@@ -86,10 +86,19 @@ public final class SiloWatcher: @unchecked Sendable {
     /// Rung by the reader when events arrive while none were pending, and by `stop`.
     private let arrived = Doorbell()
     /// Directory handles found outside every silo, kept across batches so that a busy file
-    /// system around quiet silos costs one lookup per directory rather than one per event.
-    /// Forgotten whenever names change in a silo: a directory moved in from outside is then
-    /// looked up again. Used by the applying thread only.
-    private var outside = Set<Directory>()
+    /// system around quiet silos costs one lookup per directory rather than one per event:
+    /// the reader drops their events on arrival, so they neither wait in `pending` nor count
+    /// as changes behind. Forgotten whenever names may have changed in a silo (the reader
+    /// sees a create, delete or rename in a directory not known to be outside): a directory
+    /// moved in from outside is then looked up again, and no event of its after the move is
+    /// dropped. `generation` counts those forgettings, so that a lookup made before one
+    /// does not put back a directory that may have moved in meanwhile. Taken inside
+    /// `pending`'s lock when both are.
+    private struct Outside {
+        var handles = Set<Directory>()
+        var generation = 0
+    }
+    private let outside = Mutex(Outside())
     private let running = Atomic<Bool>(false)
     private let threads = Mutex<[OSThread]>([])
 
@@ -156,12 +165,19 @@ public final class SiloWatcher: @unchecked Sendable {
                     if event.overflow {
                         p.lost = p.lost ?? "the fanotify event queue overflowed"
                     } else if event.pid != ownPid, p.lost == nil {
-                        for place in event.places {
-                            let directory = Directory(fsid: place.fsid, handle: place.handle)
-                            let was = p.names[directory]?[place.name]
-                            if was == nil { p.count += 1 }
-                            if was != true { p.names[directory, default: [:]][place.name] = event.namesChanged }
+                        var kept = false
+                        outside.withLock { outside in
+                            for place in event.places {
+                                let directory = Directory(fsid: place.fsid, handle: place.handle)
+                                if outside.handles.contains(directory) { continue }
+                                kept = true
+                                let was = p.names[directory]?[place.name]
+                                if was == nil { p.count += 1 }
+                                if was != true { p.names[directory, default: [:]][place.name] = event.namesChanged }
+                            }
+                            if kept && event.namesChanged { outside.handles.removeAll(); outside.generation += 1 }
                         }
+                        guard kept else { return }
                         if p.count > Self.pendingLimit {
                             p.lost = "more than \(Self.pendingLimit) changes waited to be applied"
                         }
@@ -216,11 +232,14 @@ public final class SiloWatcher: @unchecked Sendable {
         }
         var requests: [ObjectIdentifier: (Silo, RescanRequest)] = [:]
         var namesChangedInSilos = false
-        if outside.count > 100_000 { outside.removeAll() }
-        for (directory, names) in batch.names where !outside.contains(directory) {
+        outside.withLock { if $0.handles.count > 100_000 { $0.handles.removeAll() } }
+        for (directory, names) in batch.names {
+            let generation = outside.withLock { $0.generation }
             let location = locate(directory, followed)
             guard case .inside(let index, let path) = location else {
-                if case .outside = location { outside.insert(directory) }
+                if case .outside = location {
+                    outside.withLock { if $0.generation == generation { $0.handles.insert(directory) } }
+                }
                 continue
             }
             let silo = followed[index].silo
@@ -235,7 +254,7 @@ public final class SiloWatcher: @unchecked Sendable {
             if namesChangedHere { request.add(entry: path); namesChangedInSilos = true }
             requests[ObjectIdentifier(silo)] = (silo, request)
         }
-        if namesChangedInSilos { outside.removeAll() }
+        if namesChangedInSilos { outside.withLock { $0.handles.removeAll(); $0.generation += 1 } }
         if !requests.isEmpty { apply(requests.values.map { (silo: $0.0, request: $0.1) }, batch.since ?? monotonicSeconds()) }
     }
 
