@@ -224,7 +224,27 @@ final class WriterState: @unchecked Sendable {
 
     /// `body` as one change inside the open transaction (a savepoint, so that a failure undoes
     /// only that change, not the batch around it).
+    ///
+    /// With a shared index another node's batch may hold a row this change needs; a deadlock
+    /// or serialisation failure (`busy`) undid only this change, so it is run again, a few
+    /// times, after the other batch had time to commit.
     func asChange<R>(_ body: (WriteTransaction) throws(IndexError) -> R) throws(IndexError) -> sending R {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do throws(IndexError) { return try asChangeOnce(body) }
+            catch where shared && error.isBusy && attempt < 5 {
+                // The batch so far commits first: the other node may be waiting for a row one
+                // of its changes locked, and would wait again, whatever this one retried.
+                try commit()
+                try begin()
+                batchOpen = true
+                usleep(UInt32(1000 * attempt))
+            }
+        }
+    }
+
+    private func asChangeOnce<R>(_ body: (WriteTransaction) throws(IndexError) -> R) throws(IndexError) -> sending R {
         try session.beginChange()
         let result: R
         do throws(IndexError) { result = try body(WriteTransaction(state: self)) } catch {

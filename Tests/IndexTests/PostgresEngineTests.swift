@@ -214,4 +214,44 @@ struct PostgresEngineTests {
         let big = RemoteChange.encode(writer: 77, inodes: Array(0..<10_000), names: [])
         #expect(RemoteChange.decode(big)?.change.everything == true)
     }
+
+    /// Two writers whose open batches each hold a row the other's next change needs: the
+    /// server breaks the deadlock by failing one change (`busy`); that writer commits what its
+    /// batch holds, so the other can go on, and runs the change again. Both changes land.
+    @Test func crossingChangesOfTwoWritersBothLand() throws {
+        let f = try ConformanceFixture(.postgresql)
+        let other = try f.reopen()
+        let p1 = try f.insert(f.directory("p1")), p2 = try f.insert(f.directory("p2"))
+        @Sendable func touch(_ state: WriterState, _ ino: UInt64, _ mtime: Int64) throws(IndexError) {
+            _ = try state.asChange { tx throws(IndexError) in
+                guard var row = try tx.reader.entry(ino) else { return }
+                row.mtimeNs = mtime
+                try tx.update(row)
+            }
+        }
+        let first = NSLockedValue<String?>(nil), second = NSLockedValue<String?>(nil)
+        try f.index.writer.withLock { a throws in
+            try other.writer.withLock { b throws in
+                try a.begin(); a.batchOpen = true
+                try b.begin(); b.batchOpen = true
+                try touch(a, p1, 1)
+                try touch(b, p2, 2)
+                // A's next change waits for B's row, on a thread of its own; then B's waits for A's.
+                let writerA: WriterState = a
+                let thread = Thread {
+                    do { try touch(writerA, p2, 3); try writerA.commit(); first.withLock { $0 = "ok" } }
+                    catch { writerA.rollback(); first.withLock { $0 = "\(error)" } }
+                }
+                thread.start()
+                usleep(300_000)
+                // A failure here must still end B's transaction, or A waits on it for ever.
+                do { try touch(b, p1, 4); try b.commit(); second.withLock { $0 = "ok" } }
+                catch { b.rollback(); second.withLock { $0 = "\(error)" } }
+                while first.withLock({ $0 }) == nil { usleep(10_000) }
+            }
+        }
+        #expect(first.withLock { $0 } == "ok" && second.withLock { $0 } == "ok",
+                "A: \(first.withLock { $0 } ?? ""), B: \(second.withLock { $0 } ?? "")")
+        #expect(try f.entry(p1)?.mtimeNs == 4 && f.entry(p2)?.mtimeNs == 3)
+    }
 }

@@ -51,6 +51,8 @@ struct TwoNodeTests {
             }
         }
         #expect(names(b.mountpoint) == ["seed.txt"])
+        let bLog = (try? String(contentsOfFile: b.state + "/estuaryfs.log", encoding: .utf8)) ?? ""
+        #expect(!bLog.contains("did not stop cleanly"), "one node's start is not another's unclean stop: \(bLog)")
         // Both nodes are registered, with their mount points, and beat.
         let server = try PostgresServer.get(), database = try #require(a.database)
         func registered() throws -> [String] {
@@ -97,5 +99,56 @@ struct TwoNodeTests {
         for _ in 0..<400 where kill(pid, 0) == 0 { usleep(25_000) }
         #expect(try registered() == [a.mountpoint])
         print("two nodes, visibility lag (s): " + lags.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.3f", $0.value))" }.joined(separator: ", "))
+    }
+
+    /// Both nodes create in the same two directories at once, in opposite orders, so each
+    /// node's batch waits for rows the other's holds (and PostgreSQL breaks the deadlocks):
+    /// every create succeeds, every name shows through both mounts, and the same name made on
+    /// both at once is one file and one EEXIST.
+    @Test func concurrentCreatesOnTwoNodesAllLand() throws {
+        let a = try TestPool(silos: [("fast0", "fast"), ("bulk0", "bulk")], watch: false, engine: .postgresql)
+        try a.mount()
+        defer { _ = try? a.unmount() }
+        let b = try secondNode(of: a)
+        let started = try Shell.run(Shell.estuaryfs, [b.config, b.mountpoint])
+        #expect(started.status == 0, "\(started.output)")
+        defer {
+            if let record = try? String(contentsOfFile: b.state + "/mount", encoding: .utf8),
+               let pid = record.split(separator: "\n").dropFirst().first.flatMap({ Int32($0) }) {
+                _ = try? Shell.run("/bin/fusermount3", ["-u", b.mountpoint])
+                for _ in 0..<400 where kill(pid, 0) == 0 { usleep(25_000) }
+            }
+        }
+        for d in ["d1", "d2"] { #expect(mkdir(a.path(d), 0o755) == 0) }
+        #expect(waitFor { exists(b.mountpoint + "/d1") && exists(b.mountpoint + "/d2") } != nil)
+        let perWorker = 150
+        let failures = NSLockedValue<[String]>([])
+        let exclusive = NSLockedValue<[Int32]>([])
+        let roots = [a.mountpoint, b.mountpoint]
+        DispatchQueue.concurrentPerform(iterations: 4) { worker in
+            let root = roots[worker / 2]
+            let order = worker % 2 == 0 ? ["d1", "d2"] : ["d2", "d1"]
+            for i in 0..<perWorker {
+                for d in order {
+                    let path = "\(root)/\(d)/w\(worker)-\(i)"
+                    let fd = open(path, O_CREAT | O_EXCL | O_WRONLY, 0o644)
+                    if fd < 0 { failures.withLock { $0.append("\(path): \(String(cString: strerror(errno)))") } } else { close(fd) }
+                }
+                if i % 30 == 0 {
+                    // The same new name from both nodes at once: one wins.
+                    let fd = open("\(root)/d1/race-\(worker / 2 == 0 ? worker : worker - 2)-\(i)", O_CREAT | O_EXCL | O_WRONLY, 0o644)
+                    exclusive.withLock { $0.append(fd >= 0 ? 0 : errno) }
+                    if fd >= 0 { close(fd) }
+                }
+            }
+        }
+        #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 }.prefix(5))")
+        let raced = exclusive.withLock { $0 }
+        #expect(raced.filter { $0 == 0 }.count == raced.count / 2 && raced.allSatisfy { $0 == 0 || $0 == EEXIST }, "\(raced)")
+        let want = 4 * perWorker + raced.count / 2
+        #expect(waitFor { names(b.mountpoint + "/d1").count == want && names(a.path("d1")).count == want } != nil,
+                "d1: A \(names(a.path("d1")).count), B \(names(b.mountpoint + "/d1").count), want \(want)")
+        #expect(names(a.path("d2")) == names(b.mountpoint + "/d2") && names(a.path("d2")).count == 4 * perWorker)
+        #expect(names(a.path("d1")) == names(b.mountpoint + "/d1"))
     }
 }
