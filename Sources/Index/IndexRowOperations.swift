@@ -25,6 +25,14 @@ public protocol IndexRowReads: AnyObject {
     /// One hard-link name of `ino`, if it has any.
     func anyLink(of ino: UInt64) throws(IndexError) -> (parent: UInt64, name: [UInt8])?
     func isLink(parent: UInt64, name: [UInt8]) throws(IndexError) -> Bool
+    /// Entries whose first name passes `match`, in no particular order, through the name
+    /// index (migration 0005-name-search) where the engine has it.
+    func entries(named match: NameMatch) throws(IndexError) -> [EntryRow]
+    /// Entries with a hard-link name passing `match`; each row carries the link's parent and name.
+    func linkRows(named match: NameMatch) throws(IndexError) -> [EntryRow]
+    /// Calls `body` with every entry, the root included, in inode order: one pass over the
+    /// table for queries that must look at every row.
+    func forEachEntry(_ body: (EntryRow) -> Void) throws(IndexError)
     func hasAnyLinks() throws(IndexError) -> Bool
     func hasAnyShadows() throws(IndexError) -> Bool
     /// The largest inode number in use (1 for an empty pool).

@@ -89,5 +89,11 @@ enum PGMigrations {
         -- The other names of an inode (unlink of a hard-linked file's first name, delete).
         CREATE INDEX links_by_ino ON links(ino);
         """),
+        ("0005-name-search", """
+        -- estuary find by name: exact names and literal prefixes seek these; suffixes and
+        -- substrings scan their keys instead of the rows.
+        CREATE INDEX entries_by_leaf ON entries(name);
+        CREATE INDEX links_by_leaf ON links(name);
+        """),
     ]
 }

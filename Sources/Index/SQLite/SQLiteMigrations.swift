@@ -90,5 +90,11 @@ enum SQLiteMigrations {
         -- search instead of a scan of every link in the pool.
         CREATE INDEX links_by_ino ON links(ino);
         """),
+        ("0005-name-search", """
+        -- estuary find by name: exact names and literal prefixes seek these; suffixes and
+        -- substrings scan their keys instead of the rows.
+        CREATE INDEX entries_by_leaf ON entries(name);
+        CREATE INDEX links_by_leaf ON links(name);
+        """),
     ]
 }

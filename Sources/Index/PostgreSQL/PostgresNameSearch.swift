@@ -1,0 +1,45 @@
+/// Name searches for `estuary find` (see SQLiteNameSearch): bytea comparisons are byte order,
+/// so exact names and prefixes seek `entries_by_leaf` / `links_by_leaf`.
+extension PostgresSession {
+    private static func condition(_ match: NameMatch, column: String) -> String {
+        switch match {
+        case .exact: "\(column) = $1"
+        case .prefix(let bytes): NameMatch.upperBound(ofPrefix: bytes) == nil ? "\(column) >= $1" : "\(column) >= $1 AND \(column) < $2"
+        case .suffix:
+            "octet_length(\(column)) >= octet_length($1) AND substring(\(column) from (octet_length(\(column)) - octet_length($1) + 1)::int) = $1"
+        case .contains: "position($1 in \(column)) > 0"
+        }
+    }
+
+    private static func params(_ match: NameMatch) -> PGParams {
+        var p = PGParams()
+        switch match {
+        case .exact(let bytes), .suffix(let bytes), .contains(let bytes): p.add(bytes: bytes)
+        case .prefix(let bytes):
+            p.add(bytes: bytes)
+            if let upper = NameMatch.upperBound(ofPrefix: bytes) { p.add(bytes: upper) }
+        }
+        return p
+    }
+
+    func entries(named match: NameMatch) throws(IndexError) -> [EntryRow] {
+        try connection.run("SELECT \(pgEntryColumns) FROM entries WHERE \(Self.condition(match, column: "name"))", Self.params(match)).entryRows
+    }
+
+    func linkRows(named match: NameMatch) throws(IndexError) -> [EntryRow] {
+        let r = try connection.run("""
+            SELECT l.parent, l.name, \(pgJoinedEntryColumns) FROM links l JOIN entries e ON e.ino = l.ino
+            WHERE \(Self.condition(match, column: "l.name"))
+            """, Self.params(match))
+        return (0..<r.rows).map { i in
+            var row = r.entryRow(i, base: 2)
+            row.parent = r.ino(i, 0); row.name = r.bytes(i, 1)
+            return row
+        }
+    }
+
+    func forEachEntry(_ body: (EntryRow) -> Void) throws(IndexError) {
+        let r = try connection.run("SELECT \(pgEntryColumns) FROM entries ORDER BY ino")
+        for i in 0..<r.rows { body(r.entryRow(i)) }
+    }
+}
