@@ -23,12 +23,22 @@ enum FindPlanner {
             }
         }
         let includeRoot = root.ino == start.ino
-        let rowTest = { (row: EntryRow) in filter.matches(row) }
         if let candidates = filter.candidates, candidates.count <= fewTagged || plan.names == nil {
-            return try tx.walk(under: root.ino, includeRoot: includeRoot, only: candidates, matching: rowTest, body)
+            return try tx.walk(under: root.ino, includeRoot: includeRoot, only: candidates, matching: filter.matches, body)
         }
-        if let names = plan.names {
-            return try tx.search(under: root.ino, includeRoot: includeRoot, names: names, matching: rowTest, body)
+        // A name search reads every entry with the name wherever it is: below a known
+        // directory, only an exact name is surely fewer than the entries there.
+        if let names = plan.names, plan.below == nil || { if case .exact = names { true } else { false } }() {
+            return try tx.search(under: root.ino, includeRoot: includeRoot, names: names, matching: filter.matches, body)
+        }
+        let rowTest = { (row: EntryRow) in filter.matches(row) && (plan.names?.holds(row.name) ?? true) }
+        if root.ino == 1 {
+            // The whole pool: one pass over the table, the engine skipping what the bounds exclude.
+            var rows = plan.rows
+            if let kind = filter.kind { rows.kind = kind }
+            rows.narrow(sizeAbove: filter.largerThan, sizeBelow: filter.smallerThan,
+                        mtimeBeforeNs: filter.mtimeBeforeNs, mtimeAfterNs: filter.mtimeAfterNs)
+            return try tx.scan(under: 1, includeRoot: includeRoot, filter: rows, matching: rowTest, body)
         }
         try tx.walk(under: root.ino, includeRoot: includeRoot, matching: rowTest, body)
     }

@@ -12,6 +12,9 @@ struct NamePlan: Equatable {
     var names: NameMatch?
     /// A pool-relative directory ("" for the root, no leading slash).
     var below: [UInt8]?
+    /// Bounds on kind, size and mtime the expression requires, for a scan of every entry to
+    /// leave to the engine.
+    var rows = RowFilter()
 
     /// How much a name test narrows, to pick one when several are required.
     static func rank(_ match: NameMatch) -> Int {
@@ -62,8 +65,9 @@ struct NamePlan: Equatable {
 
 #if ADMINCLI_OBJECTIVES
 extension NamePlan {
-    init(_ expression: ObjectiveExpression) {
+    init(_ expression: ObjectiveExpression, now: Int64) {
         for test in Self.conjuncts(expression) {
+            requireRow(test, now: now)
             guard case .text(let field, let textTest) = test else { continue }
             switch (field, textTest) {
             case (.name, .equal(let text)):
@@ -86,6 +90,46 @@ extension NamePlan {
                 }
             default: continue
             }
+        }
+    }
+
+    /// `size`, `mtime` and `type ==` tests as row bounds. `mtime > D` is an age: now minus the
+    /// mtime in whole seconds (rounded down) compared with D, i.e. a bound on the nanoseconds.
+    private mutating func requireRow(_ test: ObjectiveExpression, now: Int64) {
+        switch test {
+        case .size(let comparison, let bytes):
+            switch comparison {
+            case .greater: rows.narrow(sizeAbove: bytes)
+            case .greaterOrEqual: if bytes > .min { rows.narrow(sizeAbove: bytes - 1) }
+            case .less: rows.narrow(sizeBelow: bytes)
+            case .lessOrEqual: if bytes < .max { rows.narrow(sizeBelow: bytes + 1) }
+            case .equal: if bytes > .min && bytes < .max { rows.narrow(sizeAbove: bytes - 1, sizeBelow: bytes + 1) }
+            case .notEqual: break
+            }
+        case .age(.mtime, let comparison, let seconds):
+            // age > s  <=>  floor(mtime / 1e9) < now - s  <=>  mtime < (now - s) * 1e9
+            func ns(_ s: Int64) -> Int64? {
+                let (t, o1) = now.subtractingReportingOverflow(s)
+                let (n, o2) = t.multipliedReportingOverflow(by: 1_000_000_000)
+                return o1 || o2 ? nil : n
+            }
+            switch comparison {
+            case .greater: rows.narrow(mtimeBeforeNs: ns(seconds))
+            case .greaterOrEqual: if seconds > .min { rows.narrow(mtimeBeforeNs: ns(seconds - 1)) }
+            case .less: if seconds > .min { rows.narrow(mtimeAfterNs: ns(seconds - 1).flatMap { $0 > .min ? $0 - 1 : nil }) }
+            case .lessOrEqual: rows.narrow(mtimeAfterNs: ns(seconds).flatMap { $0 > .min ? $0 - 1 : nil })
+            case .equal, .notEqual: break
+            }
+        case .kind(.equal, let kind):
+            switch kind {
+            case .file: rows.kind = .regular
+            case .directory: rows.kind = .directory
+            case .symlink: rows.kind = .symlink
+            case .fifo: rows.kind = .fifo
+            case .socket: rows.kind = .socket
+            case .other: break
+            }
+        default: break
         }
     }
 

@@ -30,9 +30,10 @@ public protocol IndexRowReads: AnyObject {
     func entries(named match: NameMatch) throws(IndexError) -> [EntryRow]
     /// Entries with a hard-link name passing `match`; each row carries the link's parent and name.
     func linkRows(named match: NameMatch) throws(IndexError) -> [EntryRow]
-    /// Calls `body` with every entry, the root included, in inode order: one pass over the
-    /// table for queries that must look at every row.
-    func forEachEntry(_ body: (EntryRow) -> Void) throws(IndexError)
+    /// Calls `body` with every directory (the root included) and every other entry passing
+    /// `filter`, in inode order: one pass over the table, for queries that must look at every
+    /// row, in which rows the filter rejects are never decoded.
+    func forEachEntry(directoriesAnd filter: RowFilter, _ body: (EntryRow) -> Void) throws(IndexError)
     func hasAnyLinks() throws(IndexError) -> Bool
     func hasAnyShadows() throws(IndexError) -> Bool
     /// The largest inode number in use (1 for an empty pool).

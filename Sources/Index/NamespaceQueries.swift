@@ -124,27 +124,35 @@ extension ReadTransaction {
     /// Visits `rows` (names found some other way than walking: by inode, by name) that lie
     /// below `root`, in walk order. Each one's path is built from its parents, directory paths
     /// cached, so the cost is a read per distinct directory, not per row.
+    /// With `known` (every directory's parent and name, read beforehand), no directory is read.
     func visitRows(_ rows: [(row: EntryRow, isLink: Bool)], root: EntryRow, rootPath: [UInt8], includeRoot: Bool,
+                   known: [UInt64: (parent: UInt64, name: [UInt8])]? = nil,
                    matching: (EntryRow) -> Bool, _ visit: (NamespaceEntry) throws -> Void) throws {
         // Directory inode -> its path when it is `root` or below it, nil when outside.
         var directories: [UInt64: [UInt8]?] = [root.ino: rootPath]
 
+        func directory(_ ino: UInt64) throws(IndexError) -> (parent: UInt64, name: [UInt8])? {
+            if let known { return known[ino] }
+            guard let row = try entry(ino), row.kind == .directory else { return nil }
+            return (row.parent, row.name)
+        }
+
         func directoryPath(_ ino: UInt64) throws(IndexError) -> [UInt8]? {
-            var chain: [EntryRow] = []
+            var chain: [(ino: UInt64, name: [UInt8])] = []
             var current = ino
-            var known: [UInt8]??
+            var found: [UInt8]??
             while true {
-                if let cached = directories[current] { known = cached; break }
-                guard current != 1, chain.count < 4096, let row = try entry(current), row.kind == .directory else {
-                    known = .some(nil); break
+                if let cached = directories[current] { found = cached; break }
+                guard current != 1, chain.count < 4096, let link = try directory(current) else {
+                    found = .some(nil); break
                 }
-                chain.append(row)
-                current = row.parent
+                chain.append((current, link.name))
+                current = link.parent
             }
-            var path = known!
-            for row in chain.reversed() {
-                path = path.map { $0.isEmpty ? row.name : $0 + [UInt8(ascii: "/")] + row.name }
-                directories[row.ino] = .some(path)
+            var path = found!
+            for link in chain.reversed() {
+                path = path.map { $0.isEmpty ? link.name : $0 + [UInt8(ascii: "/")] + link.name }
+                directories[link.ino] = .some(path)
             }
             return path
         }

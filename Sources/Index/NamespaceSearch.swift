@@ -21,4 +21,26 @@ extension ReadTransaction {
         }
         try visitRows(rows, root: rootRow, rootPath: rootPath, includeRoot: includeRoot, matching: { _ in true }, visit)
     }
+
+    /// `walk` as one pass over the table instead of a query per directory: every directory is
+    /// read (for the paths), other entries only when they pass `filter`, which the engine
+    /// applies; `matching` then tests the row. Paths are built from the directories in memory
+    /// and the matches sorted into walk order, so memory grows with the directories and the
+    /// matches (not with the entries). For queries over the whole pool, or most of it.
+    public func scan(under root: UInt64, includeRoot: Bool = false, filter: RowFilter = RowFilter(), links: Bool = true,
+                     matching: (EntryRow) -> Bool = { _ in true },
+                     _ visit: (NamespaceEntry) throws -> Void) throws {
+        guard let rootRow = try entry(root), let rootPath = try path(of: root) else { return }
+        var directories: [UInt64: (parent: UInt64, name: [UInt8])] = [:]
+        var rows: [(row: EntryRow, isLink: Bool)] = []
+        try session.forEachEntry(directoriesAnd: filter) { row in
+            if row.kind == .directory { directories[row.ino] = (row.parent, row.name) }
+            if filter.holds(row) && matching(row) { rows.append((row, false)) }
+        }
+        if links, try session.hasAnyLinks() {
+            for row in try session.linkRows(named: .prefix([])) where filter.holds(row) && matching(row) { rows.append((row, true)) }
+        }
+        try visitRows(rows, root: rootRow, rootPath: rootPath, includeRoot: includeRoot, known: directories,
+                      matching: { _ in true }, visit)
+    }
 }

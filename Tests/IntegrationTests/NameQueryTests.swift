@@ -15,6 +15,7 @@ struct NameQueryTests {
         var path: [UInt8]   // pool-relative
         var size: Int64
         var isDirectory: Bool
+        var mtime = 0
         var name: [UInt8] { Array(path.split(separator: UInt8(ascii: "/")).last ?? []) }
         var text: String { "/" + String(decoding: path, as: UTF8.self) }
     }
@@ -34,10 +35,13 @@ struct NameQueryTests {
         defer { _ = try? pool.unmount() }
         // A second name for a file, made through the mount: kept in the index's links.
         #expect(link(pool.path("proj/a.bin"), pool.path("many/d1/alias.bin")) == 0)
-        var items = model.map { Item(path: $0.path, size: $0.size, isDirectory: false) }
+        var items = model.map { Item(path: $0.path, size: $0.size, isDirectory: false, mtime: $0.mtime) }
         items += QueryTests.directories(model).filter { !$0.isEmpty }.map { Item(path: $0, size: 0, isDirectory: true) }
         items.append(Item(path: Array("proj/link".utf8), size: 0, isDirectory: false))
-        items.append(Item(path: Array("many/d1/alias.bin".utf8), size: 10_000, isDirectory: false))
+        items.append(Item(path: Array("many/d1/alias.bin".utf8), size: 10_000, isDirectory: false,
+                          mtime: model.first { $0.path == Array("proj/a.bin".utf8) }!.mtime))
+        let now = Int(Date().timeIntervalSince1970)
+        let day = 86_400
         items.append(Item(path: [], size: 0, isDirectory: true))   // the start directory itself
         let absolute = { (item: Item) in item.path.isEmpty ? Array(pool.mountpoint.utf8) : Array((pool.mountpoint + "/").utf8) + item.path }
         let name = { (item: Item) in String(decoding: item.name, as: UTF8.self) }
@@ -63,6 +67,14 @@ struct NameQueryTests {
             ("path ~ \"/nothere/**\"", { _ in false }),
             ("path ~ \"/proj/a.bin/*\"", { _ in false }),
             ("path ~ \"/proj\" and type == dir", { $0.text == "/proj" }),
+            // Bounds the engine applies while it reads every entry (the symlink is "proj/link").
+            ("size > 100000", { $0.size > 100_000 }),
+            ("size >= 777 and size <= 777", { $0.size == 777 }),
+            ("size == 0 and type == file", { $0.size == 0 && !$0.isDirectory && $0.text != "/proj/link" }),
+            ("type == file and mtime > 30d", { !$0.isDirectory && $0.text != "/proj/link" && $0.mtime < now - 30 * day }),
+            ("type == file and mtime < 2w and size < 5000", { !$0.isDirectory && $0.text != "/proj/link" && $0.mtime > now - 14 * day && $0.size < 5000 }),
+            ("type == file and mtime >= 100d and mtime <= 200d", { !$0.isDirectory && $0.text != "/proj/link" && $0.mtime <= now - 100 * day && $0.mtime >= now - 200 * day }),
+            ("type == dir and name ~ \"d*\"", { $0.isDirectory && name($0).hasPrefix("d") }),
         ]
         for (expression, keep) in cases {
             let want = Set(items.filter(keep).map(absolute))
@@ -73,6 +85,9 @@ struct NameQueryTests {
             let walked = try find(pool, ["--where", "(\(expression)) or size < 0"])
             #expect(walked == got, "\(expression) planned and walked: \(walked.symmetricDifference(got).map(displayName).sorted().prefix(5))")
         }
+        // The same bounds with --larger/--older beside them.
+        let mixed = try find(pool, ["--type", "f", "--larger", "1000", "--older", "30d", "--where", "size < 200000"])
+        #expect(mixed == Set(items.filter { !$0.isDirectory && $0.text != "/proj/link" && $0.size > 1000 && $0.size < 200_000 && $0.mtime < now - 30 * day }.map(absolute)))
         // Below a start directory, and with a path outside it.
         let below = try pool.estuary(["find", pool.path("many/d3"), "--print0", "--where", "name ~ \"f*1\""])
         let wantBelow = Set(items.filter { $0.text.hasPrefix("/many/d3/") && name($0).hasPrefix("f") && name($0).hasSuffix("1") }.map(absolute))

@@ -1,3 +1,5 @@
+import Syscalls
+
 /// Name searches for `estuary find` (see SQLiteNameSearch): bytea comparisons are byte order,
 /// so exact names and prefixes seek `entries_by_leaf` / `links_by_leaf`.
 extension PostgresSession {
@@ -38,8 +40,11 @@ extension PostgresSession {
         }
     }
 
-    func forEachEntry(_ body: (EntryRow) -> Void) throws(IndexError) {
-        let r = try connection.run("SELECT \(pgEntryColumns) FROM entries ORDER BY ino")
+    func forEachEntry(directoriesAnd filter: RowFilter, _ body: (EntryRow) -> Void) throws(IndexError) {
+        let (condition, values) = filter.sql(first: 1, placeholder: "$")
+        var p = PGParams()
+        for value in values { p.add(value) }
+        let r = try connection.run("SELECT \(pgEntryColumns) FROM entries WHERE kind = \(FileKind.directory.rawValue) OR (\(condition)) ORDER BY ino", p)
         for i in 0..<r.rows { body(r.entryRow(i)) }
     }
 }

@@ -1,3 +1,5 @@
+import Syscalls
+
 /// Name searches for `estuary find`. Exact names and prefixes seek `entries_by_leaf` /
 /// `links_by_leaf`; a suffix or a substring is tested on the keys of a covering name index
 /// (a scan of short keys, not of whole rows) and only the inodes that pass are fetched.
@@ -55,9 +57,11 @@ extension SQLiteSession {
         return rows
     }
 
-    func forEachEntry(_ body: (EntryRow) -> Void) throws(IndexError) {
-        let s = try connection.prepare("SELECT \(entryColumns) FROM entries")
+    func forEachEntry(directoriesAnd filter: RowFilter, _ body: (EntryRow) -> Void) throws(IndexError) {
+        let (condition, values) = filter.sql(first: 1, placeholder: "?")
+        let s = try connection.prepare("SELECT \(entryColumns) FROM entries WHERE kind = \(FileKind.directory.rawValue) OR (\(condition))")
         defer { s.reset() }
+        for (i, value) in values.enumerated() { s.bind(Int32(i + 1), value) }
         while try s.step() { body(s.entryRow()) }
     }
 }

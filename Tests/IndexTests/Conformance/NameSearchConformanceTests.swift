@@ -66,6 +66,34 @@ struct NameSearchConformanceTests {
         }
     }
 
+    @Test(arguments: EngineUnderTest.all)
+    func aScanOfTheTableFindsWhatAWalkFinds(_ engine: EngineUnderTest) throws {
+        let f = try ConformanceFixture(engine)
+        let a = try f.insert(f.directory("a"))
+        let b = try f.insert(f.directory("b", in: a))
+        var inodes: [UInt64] = []
+        for i in 0..<40 {
+            inodes.append(try f.insert(f.file("f\(i)", in: [1, a, b][i % 3], size: Int64(i * 100), mtime: Int64(i) * 1_000_000_000)))
+        }
+        try f.index.write { tx throws(IndexError) in try tx.insertLink(parent: b, name: Array("again".utf8), ino: inodes[5]) }
+        var filters: [RowFilter] = [RowFilter()]
+        var big = RowFilter(); big.sizeAbove = 1_500; filters.append(big)
+        var band = RowFilter(); band.narrow(sizeAbove: 700, sizeBelow: 3_000, mtimeBeforeNs: 25_000_000_000, mtimeAfterNs: 9_000_000_000); filters.append(band)
+        var dirs = RowFilter(); dirs.kind = .directory; filters.append(dirs)
+        var none = RowFilter(); none.sizeAbove = 1 << 40; filters.append(none)
+        try f.reading { tx throws in
+            for root in [1, a, b] {
+                for filter in filters {
+                    var walked: [String] = []
+                    try tx.walk(under: root, includeRoot: true, matching: filter.holds) { walked.append(displayName($0.path) + ($0.isLinkName ? "@" : "")) }
+                    var scanned: [String] = []
+                    try tx.scan(under: root, includeRoot: true, filter: filter) { scanned.append(displayName($0.path) + ($0.isLinkName ? "@" : "")) }
+                    #expect(scanned == walked, "\(engine) under \(root), \(filter)")
+                }
+            }
+        }
+    }
+
     @Test func prefixBoundsStepPastTrailingFF() {
         #expect(NameMatch.upperBound(ofPrefix: [0x61, 0x62]) == [0x61, 0x63])
         #expect(NameMatch.upperBound(ofPrefix: [0x61, 0xff, 0xff]) == [0x62])
