@@ -1,11 +1,16 @@
 /// A test on a name's bytes that the index can answer without looking at every entry: the
 /// `entries_by_leaf` and `links_by_leaf` indexes (migration 0005-name-search) seek exact names
-/// and prefixes; suffixes and substrings scan those indexes' keys, not the rows.
+/// and prefixes, `entries_by_tail` suffixes of 4 bytes or more; other suffixes and substrings
+/// scan the name index's keys, not the rows.
 public enum NameMatch: Sendable, Equatable {
     case exact([UInt8])
     case prefix([UInt8])
     case suffix([UInt8])
     case contains([UInt8])
+
+    /// The bytes at the end of a name that `entries_by_tail` keys: a suffix at least this long
+    /// seeks that index.
+    static let tailLength = 4
 
     /// Whether `name` passes: what every engine's query must agree with.
     public func holds(_ name: [UInt8]) -> Bool {

@@ -90,10 +90,11 @@ enum PGMigrations {
         CREATE INDEX links_by_ino ON links(ino);
         """),
         ("0005-name-search", """
-        -- estuary find by name: exact names and literal prefixes seek these; suffixes and
-        -- substrings scan their keys instead of the rows.
+        -- estuary find by name: exact names and literal prefixes seek these. Suffixes of 4
+        -- bytes or more seek the names' last 4 bytes (for a shorter name: all of it).
         CREATE INDEX entries_by_leaf ON entries(name);
         CREATE INDEX links_by_leaf ON links(name);
+        CREATE INDEX entries_by_tail ON entries((substring(name from greatest(octet_length(name) - 3, 1))));
         """),
     ]
 }

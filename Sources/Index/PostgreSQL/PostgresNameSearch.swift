@@ -25,7 +25,14 @@ extension PostgresSession {
     }
 
     func entries(named match: NameMatch) throws(IndexError) -> [EntryRow] {
-        try connection.run("SELECT \(pgEntryColumns) FROM entries WHERE \(Self.condition(match, column: "name"))", Self.params(match)).entryRows
+        var condition = Self.condition(match, column: "name")
+        var params = Self.params(match)
+        if case .suffix(let bytes) = match, bytes.count >= NameMatch.tailLength {
+            // Written as in entries_by_tail, so the planner can seek it.
+            condition = "substring(name from greatest(octet_length(name) - \(NameMatch.tailLength - 1), 1)) = $2 AND " + condition
+            params.add(bytes: bytes.suffix(NameMatch.tailLength))
+        }
+        return try connection.run("SELECT \(pgEntryColumns) FROM entries WHERE \(condition)", params).entryRows
     }
 
     func linkRows(named match: NameMatch) throws(IndexError) -> [EntryRow] {

@@ -30,12 +30,16 @@ extension SQLiteSession {
         let sql: String
         switch match {
         case .exact, .prefix: sql = "SELECT \(entryColumns) FROM entries WHERE \(Self.condition(match, column: "name"))"
+        case .suffix(let bytes) where bytes.count >= NameMatch.tailLength:
+            // The expression must be written as in the index (entries_by_tail) for SQLite to seek it.
+            sql = "SELECT \(entryColumns) FROM entries WHERE substr(name, -\(NameMatch.tailLength)) = ?3 AND \(Self.condition(match, column: "name"))"
         case .suffix, .contains:
             sql = "SELECT \(entryColumns) FROM entries WHERE ino IN (SELECT ino FROM entries WHERE \(Self.condition(match, column: "name")))"
         }
         let s = try connection.prepare(sql)
         defer { s.reset() }
         Self.bind(s, match)
+        if case .suffix(let bytes) = match, bytes.count >= NameMatch.tailLength { s.bind(3, blob: bytes.suffix(NameMatch.tailLength)) }
         var rows: [EntryRow] = []
         while try s.step() { rows.append(s.entryRow()) }
         return rows

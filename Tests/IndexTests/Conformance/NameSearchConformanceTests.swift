@@ -16,7 +16,7 @@ struct NameSearchConformanceTests {
     static let matches: [NameMatch] = [
         .exact(Array("f249".utf8)), .exact([0x66, 0xff]), .exact(Array("nothing".utf8)), .exact(Array("g%_*?[x]".utf8)),
         .prefix(Array("f2".utf8)), .prefix([0x66, 0xff]), .prefix([0x66]), .prefix(Array("g%".utf8)),
-        .suffix(Array(".mkv".utf8)), .suffix(Array("249".utf8)), .suffix([0xff, 0x76, 0x65]), .suffix(Array("mkv".utf8)),
+        .suffix(Array(".mkv".utf8)), .suffix(Array("a.mkv".utf8)), .suffix(Array("f249".utf8)), .suffix(Array("249".utf8)), .suffix([0xff, 0x76, 0x65]), .suffix(Array("mkv".utf8)),
         .contains(Array("249".utf8)), .contains(Array("mkv".utf8)), .contains([0xef, 0xff]), .contains(Array("_*?".utf8)),
     ]
 
