@@ -53,6 +53,9 @@ public protocol IndexRowReads: AnyObject {
     func forEachXattr(_ body: (UInt64, [UInt8], [UInt8]) -> Void) throws(IndexError)
     /// Whether tag lookups by name and value are indexed (rather than answered by a scan).
     func hasTagIndex() throws(IndexError) -> Bool
+    /// Whether the name-search indexes (0005-name-search) are in place; a first scan drops
+    /// them while it loads.
+    func hasSearchIndexes() throws(IndexError) -> Bool
 
     // Shadows
     func shadows(of ino: UInt64) throws(IndexError) -> [ShadowRow]
@@ -84,6 +87,8 @@ public protocol IndexRowReads: AnyObject {
 
 /// The typed changes an engine applies, inside the transaction `IndexStore` opened.
 public protocol IndexRowWrites: AnyObject {
+    /// Drops (false) or builds where missing (true) the name-search indexes of 0005-name-search.
+    func setSearchIndexes(_ present: Bool) throws(IndexError)
     /// Inserts `row` under `row.ino`; `.conflict` when the inode or the name is taken.
     func insertEntry(_ row: EntryRow) throws(IndexError)
     /// Rewrites every column of the entry `row.ino`.

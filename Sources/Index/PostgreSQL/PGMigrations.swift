@@ -5,6 +5,14 @@
 /// and `ORDER BY` on bytea is byte order, as SQLite's memcmp. A name is never reused or edited
 /// after it ships: add a new migration instead (to both engines).
 enum PGMigrations {
+    /// The name-search indexes on entries (0005-name-search), one statement each, which a
+    /// first scan drops and builds again once at its end.
+    static let searchIndexes = [
+        "CREATE INDEX IF NOT EXISTS entries_by_leaf ON entries(name);",
+        "CREATE INDEX IF NOT EXISTS entries_by_tail ON entries((substring(name from greatest(octet_length(name) - 3, 1))));",
+    ]
+    static let searchIndexNames = ["entries_by_leaf", "entries_by_tail"]
+
     static let all: [(name: String, sql: String)] = [
         ("0001-initial", """
         CREATE TABLE meta(key text PRIMARY KEY, value text NOT NULL);
@@ -92,9 +100,8 @@ enum PGMigrations {
         ("0005-name-search", """
         -- estuary find by name: exact names and literal prefixes seek these. Suffixes of 4
         -- bytes or more seek the names' last 4 bytes (for a shorter name: all of it).
-        CREATE INDEX entries_by_leaf ON entries(name);
         CREATE INDEX links_by_leaf ON links(name);
-        CREATE INDEX entries_by_tail ON entries((substring(name from greatest(octet_length(name) - 3, 1))));
+        \(searchIndexes.joined(separator: "\n"))
         """),
     ]
 }

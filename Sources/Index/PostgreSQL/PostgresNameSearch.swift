@@ -55,3 +55,19 @@ extension PostgresSession {
         for i in 0..<r.rows { body(r.entryRow(i)) }
     }
 }
+
+extension PostgresSession {
+    func hasSearchIndexes() throws(IndexError) -> Bool {
+        let names = PGMigrations.searchIndexNames.map { "'\($0)'" }.joined(separator: ", ")
+        let r = try connection.run("SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname IN (\(names))")
+        return r.rows > 0 && r.int64(0, 0) == Int64(PGMigrations.searchIndexNames.count)
+    }
+
+    func setSearchIndexes(_ present: Bool) throws(IndexError) {
+        if present {
+            for sql in PGMigrations.searchIndexes { _ = try connection.run(sql) }
+            return
+        }
+        for name in PGMigrations.searchIndexNames { _ = try connection.run("DROP INDEX IF EXISTS \(name)") }
+    }
+}

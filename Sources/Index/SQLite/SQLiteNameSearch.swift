@@ -69,3 +69,15 @@ extension SQLiteSession {
         while try s.step() { body(s.entryRow()) }
     }
 }
+
+extension SQLiteSession {
+    func hasSearchIndexes() throws(IndexError) -> Bool {
+        let names = SQLiteMigrations.searchIndexNames.map { "'\($0)'" }.joined(separator: ", ")
+        return try connection.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN (\(names))") == Int64(SQLiteMigrations.searchIndexNames.count)
+    }
+
+    func setSearchIndexes(_ present: Bool) throws(IndexError) {
+        if present { try connection.execute(SQLiteMigrations.searchIndexes); return }
+        for name in SQLiteMigrations.searchIndexNames { try connection.execute("DROP INDEX IF EXISTS \(name)") }
+    }
+}
