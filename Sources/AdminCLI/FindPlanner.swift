@@ -23,15 +23,25 @@ enum FindPlanner {
             }
         }
         let includeRoot = root.ino == start.ino
+        // An expression that never reads the path is tried on the row, before a path is built
+        // or the row is kept for sorting; what passes is evaluated again, with its path, later
+        // (where a tag read failing here is reported).
+        let objective = filter.objective.flatMap { $0.needsPath ? nil : $0 }
+        let rowFilter = filter
+        let matches = { (row: EntryRow) -> Bool in
+            guard rowFilter.matches(row) else { return false }
+            guard let objective else { return true }
+            return (try? objective.matches(NamespaceEntry(path: [], row: row), tx)) ?? true
+        }
         if let candidates = filter.candidates, candidates.count <= fewTagged || plan.names == nil {
-            return try tx.walk(under: root.ino, includeRoot: includeRoot, only: candidates, matching: filter.matches, body)
+            return try tx.walk(under: root.ino, includeRoot: includeRoot, only: candidates, matching: matches, body)
         }
         // A name search reads every entry with the name wherever it is: below a known
         // directory, only an exact name is surely fewer than the entries there.
         if let names = plan.names, plan.below == nil || { if case .exact = names { true } else { false } }() {
-            return try tx.search(under: root.ino, includeRoot: includeRoot, names: names, matching: filter.matches, body)
+            return try tx.search(under: root.ino, includeRoot: includeRoot, names: names, matching: matches, body)
         }
-        let rowTest = { (row: EntryRow) in filter.matches(row) && (plan.names?.holds(row.name) ?? true) }
+        let rowTest = { (row: EntryRow) in (plan.names?.holds(row.name) ?? true) && matches(row) }
         if root.ino == 1 {
             // The whole pool: one pass over the table, the engine skipping what the bounds exclude.
             var rows = plan.rows

@@ -127,5 +127,6 @@ struct ObjectiveFilter {
     func matches(_ entry: NamespaceEntry, _ tx: ReadTransaction) throws -> Bool { true }
 
     var namePlan: NamePlan { NamePlan() }
+    var needsPath: Bool { false }
 }
 #endif
