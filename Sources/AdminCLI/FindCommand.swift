@@ -38,7 +38,7 @@ struct FindCommand: ParsableCommand {
         try scope.read { tx, start in
             let filter = try filters.compile(tx, config: scope.config)
             let silos = Dictionary(uniqueKeysWithValues: try tx.silos().map { ($0.id, $0) })
-            try tx.walk(under: start.ino, includeRoot: true, only: filter.candidates, matching: filter.matches) { entry in
+            try FindPlanner.visit(tx, scope: scope, start: start, filter: filter) { entry in
                 if let objective = filter.objective, !(try objective.matches(entry, tx)) { return }
                 let absolute = scope.absolute(entry.path)
                 if json {

@@ -18,6 +18,8 @@ struct ObjectiveFilter {
     let needsTags: Bool
     let needsPin: Bool
     let needsHeat: Bool
+    let needsPath: Bool
+    let needsName: Bool
 
     /// Parses `text`, or explains where it is wrong with a caret under the column.
     static func parse(_ text: String) throws -> ObjectiveExpression {
@@ -40,7 +42,11 @@ struct ObjectiveFilter {
         var uses = Uses()
         uses.scan(expression)
         needsTags = uses.tags; needsPin = uses.pin; needsHeat = uses.heat
+        needsPath = uses.path; needsName = uses.name
     }
+
+    /// The name test and the directory the expression requires, for the index to search.
+    var namePlan: NamePlan { NamePlan(expression, now: now) }
 
     func matches(_ entry: NamespaceEntry, _ tx: ReadTransaction) throws -> Bool {
         expression.evaluate(try facts(entry, tx), now: now)
@@ -61,7 +67,9 @@ struct ObjectiveFilter {
         }
         let heat = needsHeat ? try tx.heat(of: row.ino, now: Double(now), halfLife: halfLife) : 0
         let silo = silos[row.silo]
-        return FileFacts(path: "/" + String(decoding: entry.path, as: UTF8.self), name: String(decoding: row.name, as: UTF8.self),
+        // Text the expression never reads is not decoded: that is most of the cost per row.
+        return FileFacts(path: needsPath ? "/" + String(decoding: entry.path, as: UTF8.self) : "",
+                         name: needsName ? String(decoding: row.name, as: UTF8.self) : "",
                          kind: Self.kind(row.kind), size: row.size, uid: row.uid, gid: row.gid,
                          atime: Self.seconds(row.atimeNs), mtime: Self.seconds(row.mtimeNs), ctime: Self.seconds(row.ctimeNs),
                          heat: heat, tags: tags, pinned: pinned, tier: silo?.tier ?? "", silo: silo?.name ?? "")
@@ -83,7 +91,7 @@ struct ObjectiveFilter {
 
     /// Which costly facts an expression reads.
     private struct Uses {
-        var tags = false, pin = false, heat = false
+        var tags = false, pin = false, heat = false, path = false, name = false
 
         mutating func scan(_ e: ObjectiveExpression) {
             switch e {
@@ -91,7 +99,13 @@ struct ObjectiveFilter {
             case .and(let operands), .or(let operands): operands.forEach { scan($0) }
             case .pinned: pin = true
             case .hasTag: tags = true
-            case .text(let field, _): if case .tag = field { tags = true }
+            case .text(let field, _):
+                switch field {
+                case .tag: tags = true
+                case .path: path = true
+                case .name: name = true
+                case .tier, .silo: break
+                }
             case .heat: heat = true
             case .constant, .kind, .size, .age, .owner: break
             }
@@ -111,5 +125,8 @@ struct ObjectiveFilter {
     }
 
     func matches(_ entry: NamespaceEntry, _ tx: ReadTransaction) throws -> Bool { true }
+
+    var namePlan: NamePlan { NamePlan() }
+    var needsPath: Bool { false }
 }
 #endif

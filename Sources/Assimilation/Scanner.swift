@@ -42,6 +42,11 @@ public struct Scanner: Sendable {
             uncommitted.removeAll()
         }
         merger.shadowsExist = try index.query { tx throws(IndexError) in try tx.shadowCount() } > 0
+        // A first scan is a bulk load: the name-search indexes are built once at the end
+        // instead of row by row (`finish` builds them whenever they are missing).
+        if !dryRun, try index.query({ tx throws(IndexError) in try tx.entryCount() }) == 0 {
+            try index.write { tx throws(IndexError) in try tx.setSearchIndexes(false) }
+        }
         var lastReport = started
         var finished = false
         while !finished {
@@ -71,6 +76,7 @@ public struct Scanner: Sendable {
             uncommitted.removeAll()
             try merger.finish(tx)
             guard !dryRun else { return }
+            try tx.setSearchIndexes(true)
             let rows = try tx.reader.silos()
             for silo in targets where !failedSilos.contains(silo.name) {
                 let generation = (rows.first { $0.id == silo.id }?.scanGeneration ?? 0) + 1

@@ -58,7 +58,7 @@ struct SiloWalker {
                 complete = false
                 continue
             }
-            switch examine(fd, entry.name, path) {
+            switch examine(fd, terminated: entry.name, path) {
             case .found(let scanned): entries.append(scanned)
             case .vanished: break
             case .failed: complete = false
@@ -91,26 +91,33 @@ struct SiloWalker {
     /// Stats one entry and reads its target and tags. An entry deleted since the listing is
     /// simply gone; any other failure is reported and leaves the directory's listing incomplete.
     func examine(_ dirFD: Int32, _ name: UnsafeBufferPointer<UInt8>, _ path: [UInt8]) -> Examined {
-        let nameBytes = Array(name)
-        return withCPath(nameBytes) { cName -> Examined in
-            do throws(Errno) {
-                let stat = try Sys.lstatat(dirFD, cName)
-                var entry = ScannedEntry(name: nameBytes, stat: stat, target: nil, tags: [])
-                switch stat.fileType {
-                case .symlink: entry.target = try Sys.readlinkat(dirFD, cName)
-                case .regular, .directory:
-                    for tag in try Sys.userXattrs(dirFD, cName) {
-                        if tag.name == inodeHintName { entry.inodeHint = UInt64(String(decoding: tag.value, as: UTF8.self)) }
-                        else if !tag.name.starts(with: reservedTagPrefix) { entry.tags.append(tag) }
-                    }
-                default: break
+        withCPath(Array(name)) { examine(dirFD, name, cName: $0, path) }
+    }
+
+    /// `examine` of a name that a NUL follows in memory (a getdents64 record's): the syscalls
+    /// take it from there, with no C string made per entry.
+    func examine(_ dirFD: Int32, terminated name: UnsafeBufferPointer<UInt8>, _ path: [UInt8]) -> Examined {
+        examine(dirFD, name, cName: UnsafeRawPointer(name.baseAddress!).assumingMemoryBound(to: CChar.self), path)
+    }
+
+    private func examine(_ dirFD: Int32, _ name: UnsafeBufferPointer<UInt8>, cName: UnsafePointer<CChar>, _ path: [UInt8]) -> Examined {
+        do throws(Errno) {
+            let stat = try Sys.lstatat(dirFD, cName)
+            var entry = ScannedEntry(name: Array(name), stat: stat, target: nil, tags: [])
+            switch stat.fileType {
+            case .symlink: entry.target = try Sys.readlinkat(dirFD, cName)
+            case .regular, .directory:
+                for tag in try Sys.userXattrs(dirFD, cName) {
+                    if tag.name == inodeHintName { entry.inodeHint = UInt64(String(decoding: tag.value, as: UTF8.self)) }
+                    else if !tag.name.starts(with: reservedTagPrefix) { entry.tags.append(tag) }
                 }
-                return .found(entry)
-            } catch {
-                if error == .noSuchFileOrDirectory { return .vanished }
-                report(problem(path.isEmpty ? nameBytes : path + [UInt8(ascii: "/")] + nameBytes, "\(error)"))
-                return .failed
+            default: break
             }
+            return .found(entry)
+        } catch {
+            if error == .noSuchFileOrDirectory { return .vanished }
+            report(problem(path.isEmpty ? Array(name) : path + [UInt8(ascii: "/")] + Array(name), "\(error)"))
+            return .failed
         }
     }
 

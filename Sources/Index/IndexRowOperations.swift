@@ -25,6 +25,15 @@ public protocol IndexRowReads: AnyObject {
     /// One hard-link name of `ino`, if it has any.
     func anyLink(of ino: UInt64) throws(IndexError) -> (parent: UInt64, name: [UInt8])?
     func isLink(parent: UInt64, name: [UInt8]) throws(IndexError) -> Bool
+    /// Entries whose first name passes `match`, in no particular order, through the name
+    /// index (migration 0007-name-search) where the engine has it.
+    func entries(named match: NameMatch) throws(IndexError) -> [EntryRow]
+    /// Entries with a hard-link name passing `match`; each row carries the link's parent and name.
+    func linkRows(named match: NameMatch) throws(IndexError) -> [EntryRow]
+    /// Calls `body` with every directory (the root included) and every other entry passing
+    /// `filter`, in inode order: one pass over the table, for queries that must look at every
+    /// row, in which rows the filter rejects are never decoded.
+    func forEachEntry(directoriesAnd filter: RowFilter, _ body: (EntryRow) -> Void) throws(IndexError)
     func hasAnyLinks() throws(IndexError) -> Bool
     func hasAnyShadows() throws(IndexError) -> Bool
     /// The largest inode number in use (1 for an empty pool).
@@ -44,6 +53,9 @@ public protocol IndexRowReads: AnyObject {
     func forEachXattr(_ body: (UInt64, [UInt8], [UInt8]) -> Void) throws(IndexError)
     /// Whether tag lookups by name and value are indexed (rather than answered by a scan).
     func hasTagIndex() throws(IndexError) -> Bool
+    /// Whether the name-search indexes (0007-name-search) are in place; a first scan drops
+    /// them while it loads.
+    func hasSearchIndexes() throws(IndexError) -> Bool
 
     // Shadows
     func shadows(of ino: UInt64) throws(IndexError) -> [ShadowRow]
@@ -75,6 +87,8 @@ public protocol IndexRowReads: AnyObject {
 
 /// The typed changes an engine applies, inside the transaction `IndexStore` opened.
 public protocol IndexRowWrites: AnyObject {
+    /// Drops (false) or builds where missing (true) the name-search indexes of 0007-name-search.
+    func setSearchIndexes(_ present: Bool) throws(IndexError)
     /// Inserts `row` under `row.ino`; `.conflict` when the inode or the name is taken.
     func insertEntry(_ row: EntryRow) throws(IndexError)
     /// Rewrites every column of the entry `row.ino`.

@@ -103,56 +103,70 @@ extension ReadTransaction {
         }
     }
 
-    /// `walk(only:)` for a few inodes: each one's path is built from its parents (directory
-    /// paths cached), those outside `root` are dropped, and the rest sorted into walk order.
+    /// `walk(only:)` for a few inodes: each one's row is read by inode, then placed as `visitRows` does.
     private func visitResolved(_ inodes: Set<UInt64>, root: EntryRow, rootPath: [UInt8], includeRoot: Bool, links: Bool,
                                matching: (EntryRow) -> Bool, _ visit: (NamespaceEntry) throws -> Void) throws {
+        var rows: [(row: EntryRow, isLink: Bool)] = []
+        // In inode order: neighbours in the table, and their parents, share pages.
+        for ino in inodes.sorted() {
+            if let row = try entry(ino) { rows.append((row, false)) }
+        }
+        if links {
+            for link in try session.allLinks() where inodes.contains(link.ino) {
+                guard var row = try entry(link.ino) else { continue }
+                row.parent = link.parent; row.name = link.name
+                rows.append((row, true))
+            }
+        }
+        try visitRows(rows, root: root, rootPath: rootPath, includeRoot: includeRoot, matching: matching, visit)
+    }
+
+    /// Visits `rows` (names found some other way than walking: by inode, by name) that lie
+    /// below `root`, in walk order. Each one's path is built from its parents, directory paths
+    /// cached, so the cost is a read per distinct directory, not per row.
+    /// With `known` (every directory's parent and name, read beforehand), no directory is read.
+    func visitRows(_ rows: [(row: EntryRow, isLink: Bool)], root: EntryRow, rootPath: [UInt8], includeRoot: Bool,
+                   known: [UInt64: (parent: UInt64, name: [UInt8])]? = nil,
+                   matching: (EntryRow) -> Bool, _ visit: (NamespaceEntry) throws -> Void) throws {
         // Directory inode -> its path when it is `root` or below it, nil when outside.
         var directories: [UInt64: [UInt8]?] = [root.ino: rootPath]
 
+        func directory(_ ino: UInt64) throws(IndexError) -> (parent: UInt64, name: [UInt8])? {
+            if let known { return known[ino] }
+            guard let row = try entry(ino), row.kind == .directory else { return nil }
+            return (row.parent, row.name)
+        }
+
         func directoryPath(_ ino: UInt64) throws(IndexError) -> [UInt8]? {
-            var chain: [EntryRow] = []
+            var chain: [(ino: UInt64, name: [UInt8])] = []
             var current = ino
-            var known: [UInt8]??
+            var found: [UInt8]??
             while true {
-                if let cached = directories[current] { known = cached; break }
-                guard current != 1, chain.count < 4096, let row = try entry(current), row.kind == .directory else {
-                    known = .some(nil); break
+                if let cached = directories[current] { found = cached; break }
+                guard current != 1, chain.count < 4096, let link = try directory(current) else {
+                    found = .some(nil); break
                 }
-                chain.append(row)
-                current = row.parent
+                chain.append((current, link.name))
+                current = link.parent
             }
-            var path = known!
-            for row in chain.reversed() {
-                path = path.map { $0.isEmpty ? row.name : $0 + [UInt8(ascii: "/")] + row.name }
-                directories[row.ino] = .some(path)
+            var path = found!
+            for link in chain.reversed() {
+                path = path.map { $0.isEmpty ? link.name : $0 + [UInt8(ascii: "/")] + link.name }
+                directories[link.ino] = .some(path)
             }
             return path
         }
 
         var found: [NamespaceEntry] = []
-        func consider(_ row: EntryRow, isLink: Bool) throws(IndexError) {
-            guard matching(row) else { return }
+        for (row, isLink) in rows {
+            guard matching(row) else { continue }
             if row.ino == root.ino && !isLink {
                 if includeRoot { found.append(NamespaceEntry(path: rootPath, row: row)) }
-                return
+                continue
             }
-            guard row.ino != 1, let parentPath = try directoryPath(row.parent) else { return }
+            guard row.ino != 1, let parentPath = try directoryPath(row.parent) else { continue }
             let path = parentPath.isEmpty ? row.name : parentPath + [UInt8(ascii: "/")] + row.name
             found.append(NamespaceEntry(path: path, row: row, isLinkName: isLink))
-        }
-
-        // In inode order: neighbours in the table, and their parents, share pages.
-        for ino in inodes.sorted() {
-            if let row = try entry(ino) { try consider(row, isLink: false) }
-        }
-        if links {
-            let extra = try session.allLinks().filter { inodes.contains($0.ino) }
-            for link in extra {
-                guard var row = try entry(link.ino) else { continue }
-                row.parent = link.parent; row.name = link.name
-                try consider(row, isLink: true)
-            }
         }
         // Walk order: byte order with "/" below every other byte (names hold neither "/" nor NUL).
         let keys = found.map { entry in entry.path.map { $0 == UInt8(ascii: "/") ? 0 : $0 } }
@@ -166,4 +180,3 @@ extension ReadTransaction {
         for i in order { try visit(found[i]) }
     }
 }
-

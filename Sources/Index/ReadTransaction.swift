@@ -75,6 +75,10 @@ public struct ReadTransaction {
     /// answer, by scanning every tag.
     public func hasTagIndex() throws(IndexError) -> Bool { try session.hasTagIndex() }
 
+    /// Whether name searches are indexed (migration 0007-name-search): without it (during a
+    /// first scan) they still answer, by scanning every name.
+    public func hasSearchIndexes() throws(IndexError) -> Bool { try session.hasSearchIndexes() }
+
     public func shadows(of ino: UInt64) throws(IndexError) -> [ShadowRow] { try session.shadows(of: ino) }
 
     /// Shadows held by `silo` for entries directly in `parent`, keyed by inode.

@@ -137,6 +137,12 @@ public struct WriteTransaction {
 
     public func setDraining(silo: SiloID, _ draining: Bool) throws(IndexError) { try session.setDraining(silo: silo, draining) }
 
+    /// Drops (false) or builds where missing (true) the indexes `estuary find` searches names
+    /// with. A bulk load drops them first and builds them once at its end: kept up row by row,
+    /// they made a first scan's inserts three times dearer (names arrive in directory order,
+    /// not name order, so each insert lands on another page of each index).
+    public func setSearchIndexes(_ present: Bool) throws(IndexError) { try session.setSearchIndexes(present) }
+
     public func setMeta(_ key: String, _ value: String) throws(IndexError) { try session.setMeta(key, value) }
 
     /// Inserts a job and returns its id.

@@ -3,6 +3,7 @@ import Index
 import Logging
 import Namespace
 import Silos
+import Synchronization
 import Syscalls
 #if canImport(Glibc)
 import Glibc
@@ -49,8 +50,10 @@ struct MoveExecution {
         let workers = ExtentWorkers(extentSize: job.extentSize, source: sourceFile, staging: staging.fd)
         defer { workers.stop() }   // before the descriptors close: declared after them
 
+        let started = monotonicSeconds()
         try prepare(sourceFile.fd, staging.fd, workers)
         try copyAll(sourceFile.fd, staging.fd, workers, gate)
+        let copied = monotonicSeconds()
         gate.beginSwitch()
         defer { gate.endSwitch() }
         // link() passes the gate like a write: a name added during the copy points at the
@@ -60,7 +63,9 @@ struct MoveExecution {
         }
         // Writers are held back: catch up the last changes, then verify and switch.
         try catchUp(sourceFile.fd, staging.fd, workers, gate)
+        let caughtUp = monotonicSeconds()
         try verify(staging.fd, workers)
+        let verified = monotonicSeconds()
         try copyAttributes(from: sourceFile.fd, to: staging.fd)
         // Every open handle gets its descriptor on the copy now, while the source is still the
         // file: one that cannot be reopened stops the move here, with nothing to undo.
@@ -77,6 +82,9 @@ struct MoveExecution {
         try renameIntoPlace(staging, destination)
         try switchIndex(destination, stagingFD: staging.fd, handles: prepared)
         try finishSwitched(source)
+        let now = monotonicSeconds()
+        // Where a move's time goes, beside the "moved" line: what tuning starts from.
+        mover.logger.info("job \(job.id): copy \(Self.ms(copied - started)) ms, catch-up \(Self.ms(caughtUp - copied)) ms, fsync and verify \(Self.ms(verified - caughtUp)) ms, switch \(Self.ms(now - verified)) ms")
         // Recorded before the descriptors close: the source's last close frees its blocks,
         // which takes a while for a large file, and the move is complete without it.
         try? persist()
@@ -121,16 +129,14 @@ struct MoveExecution {
         }
     }
 
-    /// The source through the page cache, and around it where its file system allows.
+    /// The source, read through the page cache: sequential readahead keeps the disk streaming
+    /// (the copy drops the pages it brought in; see `ExtentCopier.copy`).
     private func openSource(_ source: Silo, _ row: EntryRow) throws(MoveStop) -> SourceFile {
-        let path: [UInt8]
         let fd: Int32
-        do {
-            path = try namespace.relativePath(of: row)
-            fd = try source.open(path, flags: O_RDONLY | O_NOFOLLOW)
-        } catch { throw .failed("cannot open the source: \(error)") }
-        let direct = (try? source.open(path, flags: O_RDONLY | O_NOFOLLOW | ESTUARY_O_DIRECT)) ?? -1
-        return SourceFile(fd: fd, directFD: direct)
+        do { fd = try source.open(try namespace.relativePath(of: row), flags: O_RDONLY | O_NOFOLLOW) }
+        catch { throw .failed("cannot open the source: \(error)") }
+        _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
+        return SourceFile(fd: fd)
     }
 
     /// Starts or resumes: a source changed while no daemon watched it invalidates the progress;
@@ -271,10 +277,19 @@ struct MoveExecution {
         if let stat = try? Sys.fstat(sourceFD) { job.sourceMtime = stat.mtimeNs }
     }
 
-    /// fsync, then every extent re-read from the staging file must match the hash of what was
-    /// read from the source.
+    /// fsync, and every extent re-read from the staging file must match the hash of what was
+    /// read from the source; the switch waits for both. They run side by side: the re-reads
+    /// come from the page cache, whose pages the fsync is writing out, so neither waits for
+    /// the other (the check took 0.2-0.4 s of a 1 GiB move after the fsync's 1.4 s).
     private mutating func verify(_ stagingFD: Int32, _ workers: ExtentWorkers) throws(MoveStop) {
-        if Glibc.fsync(stagingFD) != 0 { throw .failed("fsync of the staging file: \(Errno.current)") }
+        let synced = Mutex<Errno?>(nil)
+        let flusher = OSThread.start {
+            let rc = Glibc.fsync(stagingFD)
+            let failure = rc == 0 ? nil : Errno.current
+            synced.withLock { $0 = failure }
+        }
+        var joined = false
+        defer { if !joined { flusher.join() } }
         let all = (0..<job.extentCount).map { ExtentTask(kind: .hash, extent: $0, size: job.size) }
         try workers.run(all) { outcome throws(MoveStop) in
             if outcome.error != nil { throw .failed("cannot re-read extent \(outcome.extent)") }
@@ -283,6 +298,9 @@ struct MoveExecution {
                 throw .failed("verification failed at extent \(outcome.extent)")
             }
         }
+        flusher.join()
+        joined = true
+        if let failure = synced.withLock({ $0 }) { throw .failed("fsync of the staging file: \(failure)") }
         mover.noteProgress(job)
     }
 
@@ -350,6 +368,8 @@ struct MoveExecution {
         }
         job.state = .done
     }
+
+    private static func ms(_ seconds: Double) -> Int { Int(seconds * 1000) }
 
     func persist() throws(MoveStop) {
         // A finished job leaves the live table before the index says so: whoever sees the job

@@ -5,6 +5,14 @@
 /// and `ORDER BY` on bytea is byte order, as SQLite's memcmp. A name is never reused or edited
 /// after it ships: add a new migration instead (to both engines).
 enum PGMigrations {
+    /// The name-search indexes on entries (0007-name-search), one statement each, which a
+    /// first scan drops and builds again once at its end.
+    static let searchIndexes = [
+        "CREATE INDEX IF NOT EXISTS entries_by_leaf ON entries(name);",
+        "CREATE INDEX IF NOT EXISTS entries_by_tail ON entries((substring(name from greatest(octet_length(name) - 3, 1))));",
+    ]
+    static let searchIndexNames = ["entries_by_leaf", "entries_by_tail"]
+
     static let all: [(name: String, sql: String)] = [
         ("0001-initial", """
         CREATE TABLE meta(key text PRIMARY KEY, value text NOT NULL);
@@ -101,6 +109,12 @@ enum PGMigrations {
         -- intervals marks a node that died.
         CREATE TABLE nodes(id text PRIMARY KEY, host text NOT NULL, pid bigint NOT NULL, mountpoint text NOT NULL,
                            started bigint NOT NULL, heartbeat bigint NOT NULL);
+        """),
+        ("0007-name-search", """
+        -- estuary find by name: exact names and literal prefixes seek these. Suffixes of 4
+        -- bytes or more seek the names' last 4 bytes (for a shorter name: all of it).
+        CREATE INDEX links_by_leaf ON links(name);
+        \(searchIndexes.joined(separator: "\n"))
         """),
     ]
 }

@@ -2,6 +2,14 @@
 /// after it ships: add a new migration instead. Columns use portable SQL types so a server
 /// engine can take the same schema.
 enum SQLiteMigrations {
+    /// The name-search indexes on entries (0007-name-search), which a first scan drops and
+    /// builds again once at its end (see `WriteTransaction.setSearchIndexes`).
+    static let searchIndexes = """
+        CREATE INDEX IF NOT EXISTS entries_by_leaf ON entries(name);
+        CREATE INDEX IF NOT EXISTS entries_by_tail ON entries(substr(name, -4));
+        """
+    static let searchIndexNames = ["entries_by_leaf", "entries_by_tail"]
+
     static let all: [(name: String, sql: String)] = [
         ("0001-initial", """
         CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
@@ -98,6 +106,13 @@ enum SQLiteMigrations {
         ("0006-nodes", """
         -- Only a shared index (PostgreSQL) has several nodes to register; the name is here so
         -- a schema version means the same on both engines.
+        """),
+        ("0007-name-search", """
+        -- estuary find by name: exact names and literal prefixes seek these; substrings scan
+        -- their keys instead of the rows. Suffixes of 4 bytes or more (".mkv", ".jpeg") seek
+        -- the names' last 4 bytes (for a shorter name: all of it), then test the rest.
+        CREATE INDEX links_by_leaf ON links(name);
+        \(searchIndexes)
         """),
     ]
 }
