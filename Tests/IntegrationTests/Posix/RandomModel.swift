@@ -382,7 +382,16 @@ struct RandomDriver {
         let text = String(decoding: content, as: UTF8.self)
         guard let start = text.firstIndex(of: "'"), let end = text.lastIndex(of: "'"), start < end else { return nil }
         let want = String(text[text.index(after: start)..<end]) + "\n"
-        guard let result = try? Shell.run(absolute(p), []) else { return "exec \(p): could not start" }
+        // ETXTBSY can come from the test process itself: a child another test's thread forked
+        // holds a copy of our (close-on-exec) write descriptor until it execs (Go issue 22315).
+        var attempt = 0
+        var started: Shell.Result?
+        var failure: Error?
+        repeat {
+            do { started = try Shell.run(absolute(p), []) } catch { failure = error; usleep(20_000) }
+            attempt += 1
+        } while started == nil && attempt < 10
+        guard let result = started else { return "exec \(p): could not start: \(failure.map { "\($0)" } ?? "?")" }
         return result.status == 0 && result.stdout == want ? nil : "exec \(p): status \(result.status), printed \(String(result.output.prefix(200)).debugDescription), want \(want.debugDescription)"
     }
 
