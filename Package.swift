@@ -19,6 +19,8 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CXXHash", pkgConfig: "libxxhash", providers: [.apt(["libxxhash-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .target(name: "CShims"),
         // Lock-free counters the serving threads bump; read by the Metrics exporter at scrape time.
         .target(name: "CCounters"),
@@ -26,7 +28,9 @@ let package = Package(
         .target(name: "Syscalls", dependencies: ["CShims", .product(name: "SystemPackage", package: "swift-system")]),
         .target(name: "Config", dependencies: []),
         .target(name: "Index", dependencies: ["CSQLite", "CLibPQ", "CShims", "Syscalls", "CCounters"]),
-        .target(name: "Silos", dependencies: ["Syscalls"]),
+        // S3-compatible object stores: libcurl with SigV4, for object-storage silos.
+        .target(name: "ObjectStore", dependencies: ["CCurl", "CCrypto", "Syscalls"]),
+        .target(name: "Silos", dependencies: ["Syscalls", "ObjectStore"]),
         .target(name: "Assimilation", dependencies: ["Index", "Silos", "Syscalls", "CShims"]),
         .target(name: "Namespace", dependencies: ["Index", "Silos", "Syscalls",
                                                   .product(name: "Logging", package: "swift-log")]),
@@ -55,6 +59,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "TestSupport"]),
         .testTarget(name: "ObjectivesTests", dependencies: ["Objectives", "TestSupport"]),
+        .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "Syscalls", "TestSupport"]),
         .testTarget(name: "IndexTests", dependencies: ["Index", "Silos", "Assimilation", "Syscalls"]),
         .testTarget(name: "IntegrationTests", dependencies: ["Config", "Syscalls", "TestSupport", "estuaryfs", "estuary"]),
     ],
