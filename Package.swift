@@ -31,8 +31,8 @@ let package = Package(
         // S3-compatible object stores: libcurl with SigV4, for object-storage silos.
         .target(name: "ObjectStore", dependencies: ["CCurl", "CCrypto", "Syscalls"]),
         .target(name: "Silos", dependencies: ["Syscalls", "ObjectStore"]),
-        .target(name: "Assimilation", dependencies: ["Index", "Silos", "Syscalls", "CShims"]),
-        .target(name: "Namespace", dependencies: ["Index", "Silos", "Syscalls",
+        .target(name: "Assimilation", dependencies: ["Index", "Silos", "Syscalls", "CShims", "ObjectStore"]),
+        .target(name: "Namespace", dependencies: ["Index", "Silos", "Syscalls", "ObjectStore",
                                                   .product(name: "Logging", package: "swift-log")]),
         .target(name: "Tiering", dependencies: ["Index", "Silos", "Namespace", "Syscalls", "CShims", "CXXHash",
                                                 .product(name: "Logging", package: "swift-log")]),

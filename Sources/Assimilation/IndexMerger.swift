@@ -182,6 +182,8 @@ final class IndexMerger {
     /// quietly; a failure to look is the caller's to report.
     private func stillExists(_ batch: DirectoryBatch, _ scanned: ScannedEntry) -> Presence {
         guard let silo = silos[batch.silo] else { return .unknown(.ioError) }
+        // A listing is one consistent answer of the bucket; there is no cheaper check.
+        if silo.isObjectStore { return .exists }
         let path = childPath(batch.path, scanned.name)
         let fd: Int32
         do { fd = try silo.open(path, flags: ESTUARY_O_PATH | O_NOFOLLOW) } catch {
@@ -228,6 +230,12 @@ final class IndexMerger {
             // let the faster silo's copy win and point the index back at the copy about to go.
             if row.silo != s, try movedDuringScan(row.ino, tx) { summary.unchanged += 1; return }
             if row.silo == s {
+                // An object is unchanged while its ETag and size are: the attributes the
+                // index holds (a moved file's mode, owner and times) are not the listing's
+                // defaults to overwrite.
+                if silos[s]?.isObjectStore == true && row.backingInode == stat.inode && row.size == stat.size {
+                    summary.unchanged += 1; return
+                }
                 guard row.differs(from: stat) || row.target != scanned.target else { summary.unchanged += 1; return }
                 try takeScanned(&row, scanned, tx)
                 summary.updated += 1

@@ -39,7 +39,7 @@ public struct S3Error: Error, CustomStringConvertible, Sendable, Equatable {
     }
 
     /// Worth trying again after a pause: throttling, server errors, network trouble.
-    var retryable: Bool {
+    public var retryable: Bool {
         switch kind {
         case .unreachable: true
         case .server: status >= 500 || code == "SlowDown" || code == "RequestTimeout"
