@@ -34,7 +34,7 @@ let package = Package(
         .target(name: "Assimilation", dependencies: ["Index", "Silos", "Syscalls", "CShims", "ObjectStore"]),
         .target(name: "Namespace", dependencies: ["Index", "Silos", "Syscalls", "ObjectStore",
                                                   .product(name: "Logging", package: "swift-log")]),
-        .target(name: "Tiering", dependencies: ["Index", "Silos", "Namespace", "Syscalls", "CShims", "CXXHash",
+        .target(name: "Tiering", dependencies: ["Index", "Silos", "Namespace", "Syscalls", "CShims", "CXXHash", "ObjectStore",
                                                 .product(name: "Logging", package: "swift-log")]),
         .target(name: "Objectives"),
         .target(name: "Reconcile", dependencies: ["Objectives", "Config", "Index", "Namespace", "Silos", "Tiering", "Syscalls",

@@ -74,3 +74,10 @@ extension Namespace {
         return buffer
     }
 }
+
+extension Namespace {
+    /// Takes `row` as current after a move that switched no handle (one into a bucket).
+    public func refreshAfterMove(_ row: EntryRow) {
+        if let old = nodes.refresh(row), let change = Namespace.cachedChange(from: old, to: row) { report([change]) }
+    }
+}
