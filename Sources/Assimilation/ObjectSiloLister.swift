@@ -31,6 +31,7 @@ struct ObjectSiloLister {
             report(ScanProblem(silo: silo.name, path: "", message: "the bucket has no client"))
             return
         }
+        var listed: [DirectoryBatch] = []
         var level: [[UInt8]] = [[]]
         var first = true
         while !level.isEmpty {
@@ -47,11 +48,31 @@ struct ObjectSiloLister {
             let done = batches.withLock { $0 }
             for i in paths.indices {
                 guard let batch = done[i] else { continue }
-                queue.push(batch)
+                listed.append(batch)
                 for entry in batch.entries where entry.stat.isDirectory { next.append(childPath(batch.path, entry.name)) }
             }
             level = next
             first = false
+        }
+        for batch in Self.withoutEmptyPrefixes(listed) { queue.push(batch) }
+    }
+
+    /// A prefix with no object anywhere below it is no directory: S3 has none, and servers
+    /// that keep folders (SeaweedFS) drop empty ones only a while after their last object
+    /// went. `batches` are in breadth-first order; a listing that failed counts as holding
+    /// something, so nothing under it is taken as gone.
+    static func withoutEmptyPrefixes(_ batches: [DirectoryBatch]) -> [DirectoryBatch] {
+        func child(_ parent: [UInt8], _ name: [UInt8]) -> [UInt8] { parent.isEmpty ? name : parent + [UInt8(ascii: "/")] + name }
+        var full = Set<[UInt8]>()
+        for batch in batches.reversed() {
+            let holds = !batch.complete || batch.entries.contains { !$0.stat.isDirectory || full.contains(child(batch.path, $0.name)) }
+            if holds { full.insert(batch.path) }
+        }
+        return batches.compactMap { batch in
+            guard batch.path.isEmpty || full.contains(batch.path) else { return nil }
+            var kept = batch
+            kept.entries.removeAll { $0.stat.isDirectory && !full.contains(child(batch.path, $0.name)) }
+            return kept
         }
     }
 

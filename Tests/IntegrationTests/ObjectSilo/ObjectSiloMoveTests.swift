@@ -109,3 +109,35 @@ struct ObjectSiloMoveTests {
         #expect(try s3.keys().isEmpty)
     }
 }
+
+/// Renames and unlinks of files whose data is in the bucket.
+@Suite(.serialized)
+struct ObjectSiloNameTests {
+    private func readAll(_ path: String) throws -> [UInt8] {
+        let fd = try Sys.open(path, flags: O_RDONLY)
+        defer { close(fd) }
+        return try Sys.readAll(fd, limit: 1 << 30)
+    }
+
+    @Test func renameCopiesOnTheServerAndUnlinkDeletesTheKey() throws {
+        let s3 = try ObjectSiloPool()
+        try s3.put(["dir/a.txt": Array("aaa".utf8), "dir/sub/b.txt": Array("bbb".utf8), "gone.txt": Array("x".utf8)])
+        try s3.pool.mount()
+        defer { _ = try? s3.pool.unmount() }
+        var before = stat()
+        _ = stat(s3.pool.path("dir/a.txt"), &before)
+        #expect(rename(s3.pool.path("dir/a.txt"), s3.pool.path("dir/renamed.txt")) == 0)
+        var after = stat()
+        #expect(stat(s3.pool.path("dir/renamed.txt"), &after) == 0 && after.st_ino == before.st_ino)
+        #expect(try readAll(s3.pool.path("dir/renamed.txt")) == Array("aaa".utf8))
+        #expect(rename(s3.pool.path("dir"), s3.pool.path("moved")) == 0)
+        #expect(try readAll(s3.pool.path("moved/sub/b.txt")) == Array("bbb".utf8))
+        #expect(unlink(s3.pool.path("gone.txt")) == 0)
+        #expect(!FileManager.default.fileExists(atPath: s3.pool.path("gone.txt")))
+        #expect(try s3.keys() == ["moved/renamed.txt", "moved/sub/b.txt"])
+        // A rescan agrees with what the mount did.
+        #expect(try s3.pool.estuary(["scan", s3.pool.mountpoint]).status == 0)
+        #expect(try readAll(s3.pool.path("moved/renamed.txt")) == Array("aaa".utf8))
+        #expect(!FileManager.default.fileExists(atPath: s3.pool.path("dir")))
+    }
+}
