@@ -63,8 +63,13 @@ extension Namespace {
     public func readObject(_ ino: UInt64, fd: Int32, offset: Int64, size: Int) throws(Errno) -> [UInt8] {
         if let reader = objectReads.reader(fd), let silo = handles.silo(ino, fd: fd).flatMap({ silos[$0] }), silo.isObjectStore {
             do { return try reader.read(offset: offset, count: size) } catch {
-                logger.error("reading inode \(ino) from silo '\(silo.name)': \(error)")
-                throw error.kind == .changed ? Errno.staleNFSFileHandle : Errno.ioError
+                // A recall that switched this handle and deleted the object while the GET was
+                // on its way: the descriptor is the local copy now.
+                let moved = handles.silo(ino, fd: fd).flatMap { silos[$0] }.map { !$0.isObjectStore } ?? false
+                if !moved {
+                    logger.error("reading inode \(ino) from silo '\(silo.name)': \(error)")
+                    throw error.kind == .changed ? Errno.staleNFSFileHandle : Errno.ioError
+                }
             }
         }
         var buffer = [UInt8](repeating: 0, count: max(size, 1))
