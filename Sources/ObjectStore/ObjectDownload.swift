@@ -1,3 +1,4 @@
+import CCrypto
 import Synchronization
 import Syscalls
 #if canImport(Glibc)
@@ -37,27 +38,43 @@ public struct ObjectDownload: Sendable {
     }
 
     /// The ETag an object of these bytes gets from a single PUT (MD5) or from a multipart
-    /// upload of `partSize` parts, read back from `fd`: to check a recalled copy.
+    /// upload of `parts` parts, read back from `fd` in 8 MiB pieces: to check a copy.
     public static func expectedETag(fd: Int32, size: Int64, parts: Int) throws(S3Error) -> String? {
-        if parts <= 1 {
-            guard size <= 1 << 30 else { return nil }
-            let buffer = try ObjectUpload.readPart(fd, offset: 0, count: Int(size))
-            defer { buffer.deallocate() }
-            return Digests.hex(Digests.md5(UnsafeRawBufferPointer(start: buffer, count: Int(size))))
-        }
+        if parts <= 1 { return Digests.hex(try streamedMD5(fd, from: 0, count: size)) }
         // The part size of a multipart upload is not in its ETag: the usual sizes are tried.
         for partSize in [16 << 20, 8 << 20, 5 << 20, 64 << 20] where Int((size + Int64(partSize) - 1) / Int64(partSize)) == parts {
             var md5s: [[UInt8]] = []
             var offset: Int64 = 0
             while offset < size {
-                let count = Int(min(Int64(partSize), size - offset))
-                let buffer = try ObjectUpload.readPart(fd, offset: offset, count: count)
-                md5s.append(Digests.md5(UnsafeRawBufferPointer(start: buffer, count: count)))
-                buffer.deallocate()
-                offset += Int64(count)
+                let count = min(Int64(partSize), size - offset)
+                md5s.append(try streamedMD5(fd, from: offset, count: count))
+                offset += count
             }
             return Digests.multipartETag(partMD5s: md5s)
         }
         return nil
+    }
+
+    static func streamedMD5(_ fd: Int32, from start: Int64, count: Int64) throws(S3Error) -> [UInt8] {
+        guard let ctx = estuary_md5_begin() else { throw S3Error(.invalid, message: "OpenSSL has no MD5") }
+        let chunk = 8 << 20
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 4096)
+        defer { buffer.deallocate() }
+        var done: Int64 = 0
+        while done < count {
+            let want = Int(min(Int64(chunk), count - done))
+            let n = pread(fd, buffer, want, off_t(start + done))
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else {
+                var sink = [UInt8](repeating: 0, count: 16)
+                _ = estuary_md5_end(ctx, &sink)
+                throw S3Error(.invalid, message: "the copy is shorter than \(start + count) bytes")
+            }
+            _ = estuary_md5_update(ctx, buffer, n)
+            done += Int64(n)
+        }
+        var out = [UInt8](repeating: 0, count: 16)
+        _ = estuary_md5_end(ctx, &out)
+        return out
     }
 }

@@ -27,7 +27,9 @@ public final class SeaweedServer: @unchecked Sendable {
         if let server = sharedServer { return server }
         let server = try SeaweedServer()
         sharedServer = server
-        atexit { SeaweedServer.sharedServer?.stop() }
+        // At exit Foundation's Process cannot be waited for (waitUntilExit spins a run loop
+        // that never ends there, and the test run hung): plain signals and waitpid instead.
+        atexit { SeaweedServer.sharedServer?.stopAtExit() }
         return server
     }
 
@@ -55,15 +57,18 @@ public final class SeaweedServer: @unchecked Sendable {
         // A shell minds the server: it stops it when told to (halt()) and also when the test
         // process is gone (killed, crashed), so no server outlives the tests. (A parent-death
         // signal would fire when the *thread* that started it ends, mid-test.)
-        let watchdog = "\"$@\" & w=$!; trap 'kill $w; wait $w; exit 0' TERM INT; " +
-            "while kill -0 \(getpid()) 2>/dev/null && kill -0 $w 2>/dev/null; do sleep 1; done; kill $w 2>/dev/null; wait $w"
+        // weed does not always end on SIGTERM (it was seen running on, its parent gone): a
+        // SIGKILL follows after three seconds.
+        let end = "kill $w 2>/dev/null; for i in 1 2 3; do kill -0 $w 2>/dev/null && sleep 1; done; kill -9 $w 2>/dev/null; wait $w"
+        let watchdog = "\"$@\" & w=$!; trap '\(end); exit 0' TERM INT; " +
+            "while kill -0 \(getpid()) 2>/dev/null && kill -0 $w 2>/dev/null; do sleep 1; done; \(end)"
         launchArguments = ["-c", watchdog, "sh", weed,
             "server", "-dir=\(directory)/data", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             "-master.port=\(base)", "-master.port.grpc=\(base + 1)", "-volume.port=\(base + 2)", "-volume.port.grpc=\(base + 3)",
             "-filer", "-filer.port=\(base + 4)", "-filer.port.grpc=\(base + 5)",
             "-s3", "-s3.port=\(base + 6)", "-s3.port.grpc=\(base + 7)", "-s3.config=\(directory)/s3.json",
             "-s3.port.iceberg=\(base + 8)", "-s3.port.lance=\(base + 9)",
-            "-master.volumeSizeLimitMB=64", "-volume.max=50", "-metricsPort=0",
+            "-master.volumeSizeLimitMB=32", "-volume.max=2000", "-metricsPort=0",
         ]
         do { try launch() } catch {
             stop()
@@ -111,6 +116,17 @@ public final class SeaweedServer: @unchecked Sendable {
         guard process != nil else { return }
         halt()
         try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Stops the server from an exit handler: SIGTERM to the minding shell (which stops the
+    /// server and waits for it), a bounded wait, the data removed.
+    func stopAtExit() {
+        guard let process, process.isRunning else { return }
+        let pid = process.processIdentifier
+        kill(pid, SIGTERM)
+        var status: Int32 = 0
+        for _ in 0..<100 where waitpid(pid, &status, WNOHANG) == 0 { usleep(50_000) }
+        if !directory.isEmpty { _ = system("rm -rf '\(directory)'") }
     }
 
     /// A bucket name no other test uses (names must be 3-63 lower-case characters).
