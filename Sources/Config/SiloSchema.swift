@@ -2,7 +2,9 @@
 /// unique names, unique paths, and no silo inside another.
 enum SiloSchema {
     typealias Located = ConfigTableReader.Located
-    static let keys = ["name", "path", "tier", "min_free", "read_only", "watch"]
+    static let keys = ["name", "path", "tier", "min_free", "read_only", "watch", "kind",
+                       "endpoint", "bucket", "prefix", "region", "credentials_file", "addressing"]
+    static let bucketKeys = ["endpoint", "bucket", "prefix", "region", "credentials_file", "addressing"]
 
     /// What the cross-silo checks need to point back at the file.
     private struct Seen {
@@ -27,8 +29,19 @@ enum SiloSchema {
                 throw reader.error("silo name '\(name.value)' is already used on line \(first.name.position.line)",
                                    at: name.position)
             }
-            let path = try normalisedPath(reader)
-            try checkOverlap(path, name: name.value, with: seen, reader: reader)
+            let bucket = try BucketSchema.read(reader)
+            let path: Located<String>
+            if let bucket {
+                let spelled = "s3://\(bucket.value.bucket)/\(bucket.value.prefix)"
+                path = Located(value: spelled, position: bucket.position)
+                if let other = seen.first(where: { $0.path.value == spelled }) {
+                    throw reader.error("bucket '\(spelled)' is already used by silo '\(other.name.value)' on line \(other.path.position.line)",
+                                       at: bucket.position)
+                }
+            } else {
+                path = try normalisedPath(reader)
+                try checkOverlap(path, name: name.value, with: seen, reader: reader)
+            }
             let tier = try reader.required("tier", reader.string)
             try checkTier(tier, order: order, reader: reader)
             let minFree = try reader.size("min_free")?.value ?? 0
@@ -37,7 +50,8 @@ enum SiloSchema {
             seen.append(Seen(name: name, path: path))
             var silo = SiloConfig(name: name.value, path: path.value, tier: tier.value,
                                   minFree: minFree, readOnly: readOnly, line: table.line)
-            silo.watch = watch
+            silo.watch = watch && bucket == nil
+            silo.bucket = bucket?.value
             silos.append(silo)
         }
         return silos
@@ -56,7 +70,7 @@ enum SiloSchema {
     private static func checkOverlap(
         _ path: Located<String>, name: String, with seen: [Seen], reader: ConfigTableReader
     ) throws(ConfigError) {
-        for other in seen {
+        for other in seen where !other.path.value.hasPrefix("s3://") {
             let line = other.path.position.line
             let otherName = other.name.value
             if other.path.value == path.value {

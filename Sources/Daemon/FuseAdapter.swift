@@ -108,7 +108,7 @@ final class FuseAdapter: FuseOperations {
 
     func open(_ request: consuming Request, ino: UInt64, flags: Int32) {
         do throws(Errno) {
-            let (fd, changed, empty) = try namespace.open(ino, flags: flags)
+            let (fd, changed, empty, object) = try namespace.open(ino, flags: flags)
             // O_TRUNC truncates in the open (atomic_o_trunc); the kernel's flag asking for
             // setuid/setgid to go with it does not reach past libfuse 3.14, so the caller's uid
             // stands in for its lack of CAP_FSETID.
@@ -118,14 +118,24 @@ final class FuseAdapter: FuseOperations {
             }
             noteBacking(fd: fd, ino: ino)
             // Cached pages stay valid across opens unless the backing file changed behind us.
-            if !request.reply(open: UInt64(fd), keepCache: !changed, directIO: directIO(flags, empty: empty)) { namespace.release(ino, fd: fd) }
+            // A handle on a file in a bucket carries a flag above the descriptor's bits, so a
+            // read tells it from a local one without a lookup.
+            let handle = UInt64(fd) | (object ? Self.objectHandle : 0)
+            if !request.reply(open: handle, keepCache: !changed, directIO: directIO(flags, empty: empty)) { namespace.release(ino, fd: fd) }
         } catch {
             request.reply(error: error)
         }
     }
 
+    static let objectHandle: UInt64 = 1 << 40
+
     func read(_ request: consuming Request, ino: UInt64, size: Int, offset: Int64, handle: UInt64) {
         noteAccess(ino, offset: offset, length: size)
+        if handle & Self.objectHandle != 0 {
+            do { request.reply(bytes: try namespace.readObject(ino, fd: Int32(truncatingIfNeeded: handle), offset: offset, size: size)) }
+            catch { request.reply(error: error) }
+            return
+        }
         estuary_metrics_fd_bytes(Int32(truncatingIfNeeded: handle), UInt64(size), 0)
         request.reply(fd: Int32(truncatingIfNeeded: handle), offset: offset, size: size)
     }

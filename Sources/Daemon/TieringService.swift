@@ -51,6 +51,13 @@ final class TieringService: Sendable {
             guard row.nlink <= 1, pool.silos[row.silo]?.tier != tier, let destination = destination(tier) else { return }
             _ = try? mover.enqueue(row.ino, to: destination)
         }
+        // A file in a bucket opened for writing comes back first to the fastest tier with room.
+        namespace.setObjectBlockSize(pool.config.extentSize)
+        namespace.onObjectWrite { [self] ino in
+            guard let row = try? namespace.currentRow(ino), let current = pool.silos[row.silo],
+                  let target = siloWithRoom(for: row.size, besides: current) else { return false }
+            return mover.moveAndWait(ino, to: target.id)
+        }
         namespace.onSiloFull { [self] ino, bytes in
             guard let row = try? namespace.currentRow(ino), let current = pool.silos[row.silo],
                   let target = siloWithRoom(for: bytes, besides: current) else {
@@ -66,10 +73,12 @@ final class TieringService: Sendable {
     /// Another writable silo with room for `bytes` (plus its floor): the same tier first, then
     /// the others in tier order.
     func siloWithRoom(for bytes: Int64, besides current: Silo) -> Silo? {
-        let candidates = pool.silos.all.filter { $0.id != current.id && $0.isOnline && !$0.readOnly && !$0.draining }
+        let candidates = pool.silos.all.filter { $0.id != current.id && $0.isOnline && !$0.readOnly && !$0.draining && !$0.isObjectStore }
             .filter { $0.availableBytes > UInt64(max(0, bytes)) + $0.minFree }
+        // Out of a bucket, the fastest tier; otherwise the same tier first.
+        let near = current.isObjectStore ? "" : current.tier
         return candidates.min { a, b in
-            let ka = (a.tier == current.tier ? 0 : 1, a.tierRank), kb = (b.tier == current.tier ? 0 : 1, b.tierRank)
+            let ka = (a.tier == near ? 0 : 1, a.tierRank), kb = (b.tier == near ? 0 : 1, b.tierRank)
             return ka < kb || (ka == kb && a.availableBytes > b.availableBytes)
         }
     }

@@ -11,7 +11,16 @@ extension Namespace {
     /// is the FUSE file handle. Attributes are refreshed from the opened file, so a file changed
     /// behind the daemon's back shows its true size at once; `changed` tells the caller to drop
     /// the kernel's cached pages of it; `empty` that the file holds no data (O_TRUNC applied).
-    public func open(_ ino: UInt64, flags: Int32) throws(Errno) -> (fd: Int32, changed: Bool, empty: Bool) {
+    public func open(_ ino: UInt64, flags: Int32) throws(Errno) -> (fd: Int32, changed: Bool, empty: Bool, object: Bool) {
+        let writing = flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0
+        // Objects are immutable: a file in a bucket comes back to a writable tier before it is
+        // opened for writing (outside the gate, which the recall's switch waits for).
+        if writing, let peek = try? entry(ino), let silo = silos[peek.silo], silo.isObjectStore {
+            guard let recall = objectRecall.withLock({ $0.function }), recall(ino) else {
+                logger.error("inode \(ino) is in bucket silo '\(silo.name)' and could not be recalled for writing")
+                throw Errno.ioError
+            }
+        }
         // Reading the row, opening its copy and registering the handle happen inside the move
         // gate: a tier move's switch waits for this open, and then finds the handle and points
         // it at the new copy. Outside the gate an open could read the old silo from the row,
@@ -22,7 +31,6 @@ extension Namespace {
         defer { moves.exit(ino, gate, offset: 0, length: truncatedFrom) }
         var row = try entry(ino)
         guard row.kind == .regular else { throw row.kind == .directory ? Errno.isDirectory : Errno.noSuchAddressOrDevice }
-        let writing = flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0
         guard let silo = silos[row.silo] else {
             logger.error("entry \(ino) names silo \(row.silo), which is not configured")
             throw Errno.ioError
@@ -31,6 +39,11 @@ extension Namespace {
         // O_TRUNC changes every extent a move may have copied already.
         if flags & O_TRUNC != 0 { truncatedFrom = max(row.size, 1) }
         let path = try relativePath(of: row)
+        if silo.isObjectStore {
+            if writing { throw Errno.ioError }   // moved back to the bucket meanwhile: rare, and retried by the caller
+            let (fd, changed) = try openObject(&row, silo: silo, path: path, flags: flags)
+            return (fd, changed, row.size == 0, true)
+        }
         let fd: Int32
         // O_DIRECT would need aligned buffers from the kernel's requests; the mount serves it
         // uncached instead (direct_io), which is what the caller asked for.
@@ -56,11 +69,12 @@ extension Namespace {
             reportNow(attributesOf: ino)
         }
         handles.add(ino, fd: fd, flags: flags, silo: silo.id)
-        return (fd, changed, (stat?.size ?? 1) == 0)
+        return (fd, changed, (stat?.size ?? 1) == 0, false)
     }
 
     /// Ends a handle: its descriptor closes once no move holds it (see BackingFile).
     public func release(_ ino: UInt64, fd: Int32) {
+        objectReads.remove(fd)
         handles.remove(ino, fd: fd)
     }
 }

@@ -21,6 +21,12 @@ public final class Namespace: Sendable {
     let dirty = DirtyInodes()
     let moves = MoveGates()
     let handles = OpenHandles()
+    /// Readers of handles on files in a bucket (see ObjectFiles).
+    let objectReads = ObjectReads()
+    let objectBlockSize = Atomic<Int>(4 << 20)
+    /// Recalls a file from a bucket to a writable tier before it is opened for writing;
+    /// installed by the tiering layer.
+    let objectRecall = Mutex(HookSlot<@Sendable (UInt64) -> Bool>())
     /// Computed `user.estuary.*` attributes added by layers above (heat, move state).
     let attributeProviders = Mutex<[@Sendable (EntryRow, String) -> [UInt8]?]>([])
     /// Moves a file off a full silo; installed by the tiering layer.

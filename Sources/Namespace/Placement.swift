@@ -52,7 +52,8 @@ final class SiloSpace: Sendable {
     func candidates(_ silos: SiloSet) -> [SiloCandidate] {
         let now = monotonicSeconds()
         return silos.all.compactMap { silo -> SiloCandidate? in
-            guard silo.isOnline, !silo.readOnly, !silo.draining else { return nil }
+            // A bucket takes data only through tier moves: nothing is created there.
+            guard silo.isOnline, !silo.readOnly, !silo.draining, !silo.isObjectStore else { return nil }
             let cached = cache.withLock { $0[silo.id] }
             var available = cached?.available ?? 0
             if cached == nil || now - cached!.time > 1.0 {

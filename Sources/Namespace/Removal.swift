@@ -20,6 +20,7 @@ extension Namespace {
         row = try entry(row.ino)
         let parentRow = try entry(parent)
         let silo = try silo(of: row)
+        if silo.isObjectStore { return try unlinkObject(row, parentRow, name, silo) }
         let dirFD = try openDirectory(parentRow, in: silo, create: false)
         defer { Sys.close(dirFD) }
         if row.nlink <= 1 {

@@ -52,6 +52,7 @@ extension Namespace {
     }
 
     private func renameIn(_ silo: Silo, _ oldDir: EntryRow, _ name: [UInt8], _ newDir: EntryRow, _ newName: [UInt8], flags: UInt32 = 0) throws(Errno) {
+        if silo.isObjectStore { return try renameInBucket(silo, oldDir, name, newDir, newName, flags: flags) }
         guard silo.isOnline else { throw Errno.ioError }
         let from = try openDirectory(oldDir, in: silo, create: false)
         defer { Sys.close(from) }

@@ -47,7 +47,9 @@ public final class PoolContext: Sendable {
             let s = Silo(id: id, name: silo.name, path: silo.path, tier: silo.tier, tierRank: tierRank[silo.tier] ?? order,
                          order: order, minFree: silo.minFree, readOnly: silo.readOnly || readOnly, pool: config.name,
                          // From the config, not the mount: a silo that has its marker still must.
-                         markerExpected: scanned.contains(id) && !silo.readOnly)
+                         markerExpected: scanned.contains(id) && !silo.readOnly,
+                         bucket: silo.bucket.map { ObjectSiloSpec(endpoint: $0.endpoint, bucket: $0.bucket, prefix: $0.prefix, region: $0.region,
+                                                                  credentialsFile: $0.credentialsFile, addressing: $0.addressing) })
             do { try s.attach() } catch { offline.append(error) }
             silos.append(s)
         }

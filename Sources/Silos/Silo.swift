@@ -1,3 +1,4 @@
+import ObjectStore
 import Synchronization
 import Syscalls
 import CShims
@@ -36,6 +37,10 @@ public final class Silo: Sendable {
     /// Set once the silo has been scanned: from then on a missing marker means the wrong directory.
     private let markerExpected: Mutex<Bool>
     private let drainingFlag = Atomic<Bool>(false)
+    /// Set when the silo is a bucket (`kind = "s3"`): it has no root directory, its files are
+    /// objects read with ranged GETs, and data reaches it only by tier moves.
+    public let bucket: ObjectBucket?
+    public var isObjectStore: Bool { bucket != nil }
 
     /// A draining silo takes no new files; its files are being moved off.
     public var draining: Bool {
@@ -44,7 +49,8 @@ public final class Silo: Sendable {
     public func setDraining(_ on: Bool) { drainingFlag.store(on, ordering: .relaxed) }
 
     public init(id: Int, name: String, path: String, tier: String, tierRank: Int, order: Int, minFree: UInt64, readOnly: Bool,
-                pool: String = "", markerExpected: Bool = false) {
+                pool: String = "", markerExpected: Bool = false, bucket: ObjectSiloSpec? = nil) {
+        self.bucket = bucket.map(ObjectBucket.init)
         self.id = id; self.name = name; self.path = path; self.tier = tier; self.tierRank = tierRank
         self.order = order; self.minFree = minFree; self.readOnly = readOnly; self.pool = pool
         state = Mutex((nil, .offline(reason: "not opened yet")))
@@ -54,6 +60,11 @@ public final class Silo: Sendable {
     /// Opens the root directory and checks its marker; on failure the silo is offline with the
     /// reason, which is also thrown. A silo seen for the first time gets its marker written.
     public func attach() throws(SiloError) {
+        if let bucket {
+            do { try bucket.connect() } catch { throw goOffline(SiloError(silo: name, path: path, problem: error.description)) }
+            state.withLock { $0 = (nil, .online) }
+            return
+        }
         let fd: Int32
         do {
             fd = try Sys.open(path, flags: O_RDONLY | O_DIRECTORY)
@@ -110,6 +121,7 @@ public final class Silo: Sendable {
     /// replaced) or whose marker cannot be read (a failing disk) goes offline; an offline one
     /// whose directory is back, with its marker, comes online.
     public func probe() -> Probe {
+        if let bucket { return probeBucket(bucket) }
         if isOnline {
             if !pathStillMatches() {
                 let problem = SiloError(silo: name, path: path, problem: "its directory went away (unmounted or replaced)")
@@ -130,7 +142,21 @@ public final class Silo: Sendable {
 
     /// Drops the silo's reference to its root: a walk or open running on another thread keeps
     /// the descriptor it holds until it finishes, and new ones get EIO.
-    private func goOffline(_ problem: SiloError) -> SiloError {
+    /// A bucket is healthy while it answers a one-key listing; throttling is not an outage.
+    private func probeBucket(_ bucket: ObjectBucket) -> Probe {
+        guard isOnline else {
+            do { try attach(); return .cameBack } catch { return .stillOffline }
+        }
+        do { try bucket.client?.checkBucket() } catch {
+            if error.kind == .server && error.retryable && error.status != 500 { return .healthy }
+            let problem = SiloError(silo: name, path: path, problem: error.description)
+            _ = goOffline(problem)
+            return .wentOffline(problem.problem)
+        }
+        return .healthy
+    }
+
+    func goOffline(_ problem: SiloError) -> SiloError {
         state.withLock { $0 = (nil, .offline(reason: problem.problem)) }
         return problem
     }
@@ -138,12 +164,13 @@ public final class Silo: Sendable {
     /// Whether the path still names the directory the silo holds open: false when it was
     /// unmounted, moved or replaced since `attach`.
     public func pathStillMatches() -> Bool {
+        if bucket != nil { return isOnline }
         guard let root = state.withLock({ $0.root }), let now = try? Sys.statPath(path) else { return false }
         return now.device == root.device && now.inode == root.inode
     }
 
     public var health: SiloHealth { state.withLock { $0.health } }
-    public var isOnline: Bool { state.withLock { $0.root != nil } }
+    public var isOnline: Bool { state.withLock { if case .online = $0.health { true } else { false } } }
     /// The file system device of the root, to count each underlying file system once.
     public var device: UInt64 { state.withLock { $0.root?.device ?? 0 } }
 

@@ -31,6 +31,11 @@ struct MoveExecution {
         guard let source = mover.silos[job.source], let destination = mover.silos[job.destination] else {
             throw .failed("a silo of this job is no longer configured")
         }
+        if source.isObjectStore || destination.isObjectStore {
+            if job.state == .switched { return try finishSwitched(source) }
+            guard source.isOnline, destination.isOnline else { throw .failed("silo offline; will retry when it returns") }
+            return destination.isObjectStore ? try runUpload(source, destination) : try runRecall(source, destination)
+        }
         if job.state == .switched { return try finishSwitched(source) }
         guard source.isOnline, destination.isOnline else { throw .failed("silo offline; will retry when it returns") }
         if job.state == .renaming, try resumeRename(source, destination) { return }
@@ -94,7 +99,7 @@ struct MoveExecution {
 
     /// A crash during the rename: if the staging file is gone and the destination holds the
     /// whole, verified copy, the rename happened and only the switch is left to do.
-    private mutating func resumeRename(_ source: Silo, _ destination: Silo) throws(MoveStop) -> Bool {
+    mutating func resumeRename(_ source: Silo, _ destination: Silo) throws(MoveStop) -> Bool {
         if let dir = try? destination.open(Array(".estuary/staging".utf8), flags: ESTUARY_O_PATH | O_DIRECTORY) {
             defer { Sys.close(dir) }
             var st = stat()
@@ -113,7 +118,7 @@ struct MoveExecution {
         return true
     }
 
-    private func openStaging(_ destination: Silo) throws(MoveStop) -> (fd: Int32, dir: Int32, name: [UInt8]) {
+    func openStaging(_ destination: Silo) throws(MoveStop) -> (fd: Int32, dir: Int32, name: [UInt8]) {
         do {
             let root = try destination.open([], flags: ESTUARY_O_PATH | O_DIRECTORY)
             defer { Sys.close(root) }
@@ -304,7 +309,7 @@ struct MoveExecution {
         mover.noteProgress(job)
     }
 
-    private func renameIntoPlace(_ staging: (fd: Int32, dir: Int32, name: [UInt8]), _ destination: Silo) throws(MoveStop) {
+    func renameIntoPlace(_ staging: (fd: Int32, dir: Int32, name: [UInt8]), _ destination: Silo) throws(MoveStop) {
         defer { Sys.close(staging.dir) }
         let row: EntryRow
         do { row = try namespace.currentRow(job.ino) } catch { throw .failed("the file was deleted during the move") }
@@ -323,7 +328,7 @@ struct MoveExecution {
     /// then the open handles follow. `copyFD` is the new copy, for its backing inode and blocks:
     /// taken into the row now, a fresh open does not mistake the move for a change behind the
     /// mount and drop the kernel's cached pages of the file.
-    private mutating func switchIndex(_ destination: Silo, stagingFD copyFD: Int32, handles: consuming HandleSwitch?) throws(MoveStop) {
+    mutating func switchIndex(_ destination: Silo, stagingFD copyFD: Int32, handles: consuming HandleSwitch?) throws(MoveStop) {
         var row: EntryRow
         do { row = try namespace.currentRow(job.ino) } catch { throw .failed("the file vanished at the switch") }
         row.silo = destination.id
@@ -351,7 +356,7 @@ struct MoveExecution {
 
     /// The destination is the file now; the source copy goes, unless an open handle still
     /// reads or writes it (its switch failed): then deleting it would lose those writes.
-    private mutating func finishSwitched(_ source: Silo) throws(MoveStop) {
+    mutating func finishSwitched(_ source: Silo) throws(MoveStop) {
         guard let row = try? namespace.currentRow(job.ino) else { job.state = .done; return }
         if row.silo == job.source { throw .failed("index does not point at the destination") }
         let stillOpen = namespace.handles(of: job.ino, on: source.id)
@@ -360,6 +365,11 @@ struct MoveExecution {
             throw .failed("\(stillOpen) open handle(s) still use the old copy on '\(source.name)'; it is kept")
         }
         guard source.isOnline else { throw .failed("source silo offline; the old copy will be removed when it returns") }
+        if source.isObjectStore {
+            try deleteObject(of: row, in: source)
+            job.state = .done
+            return
+        }
         if let parent = try? namespace.parentDirectory(of: row, in: source, create: false) {
             defer { Sys.close(parent) }
             if withCPath(row.name, { unlinkat(parent, $0, 0) }) != 0 && Errno.current != .noSuchFileOrDirectory {

@@ -45,7 +45,7 @@ private struct BadPool: CustomTestStringConvertible, Sendable {
         BadPool("verbose = true\n" + oneSilo(),
                 "\(mediaFile):1:1: unknown key 'verbose' at the top level (expected [pool], [tiers], [[silo]] or [[objective]])"),
         BadPool(oneSilo("colour = \"red\"\n"),
-                "\(mediaFile):5:1: unknown key 'colour' in [[silo]] (expected one of: name, path, tier, min_free, read_only, watch)"),
+                "\(mediaFile):5:1: unknown key 'colour' in [[silo]] (expected one of: name, path, tier, min_free, read_only, watch, kind, endpoint, bucket, prefix, region, credentials_file, addressing)"),
         BadPool("pool = 3\n" + oneSilo(), "\(mediaFile):1:8: 'pool' must be a table ([pool]), not an integer"),
         BadPool("[pool]\nname = 5\n" + oneSilo(), "\(mediaFile):2:8: 'name' must be a string, not an integer"),
         BadPool("[pool]\nname = \"my pool\"\n" + oneSilo(),

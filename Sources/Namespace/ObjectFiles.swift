@@ -1,0 +1,88 @@
+import Index
+import ObjectStore
+import Silos
+import Synchronization
+import Syscalls
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The readers behind open handles of files whose data is in a bucket, by handle number.
+/// Such a handle's descriptor is a placeholder (/dev/null) that owns the number; a recall
+/// that switches the handle puts the local copy on that number (dup3), and reads then go to
+/// the descriptor like any other.
+final class ObjectReads: Sendable {
+    private let readers = Mutex<[Int32: ObjectReader]>([:])
+    func add(_ fd: Int32, _ reader: ObjectReader) { readers.withLock { $0[fd] = reader } }
+    func remove(_ fd: Int32) { _ = readers.withLock { $0.removeValue(forKey: fd) } }
+    func reader(_ fd: Int32) -> ObjectReader? { readers.withLock { $0[fd] } }
+}
+
+extension Namespace {
+    /// Installs the recall run before a file in a bucket is opened for writing: it moves the
+    /// file (synchronously) to a writable tier and returns whether it did.
+    public func onObjectWrite(_ handler: @escaping @Sendable (UInt64) -> Bool) { objectRecall.withLock { $0.function = handler } }
+
+    /// Bytes per ranged GET: the extent size the tiering layer sets, 4 MiB until then.
+    public func setObjectBlockSize(_ bytes: Int) { objectBlockSize.store(bytes, ordering: .relaxed) }
+
+    /// Opens a file whose data is the object at its path: one HEAD takes the object's ETag
+    /// (pinned for the handle's reads) and refreshes the attributes when the object changed
+    /// behind the mount, as an open of a local file does from fstat.
+    func openObject(_ row: inout EntryRow, silo: Silo, path: [UInt8], flags: Int32) throws(Errno) -> (fd: Int32, changed: Bool) {
+        guard let bucket = silo.bucket, let client = bucket.client else { throw Errno.ioError }
+        guard let key = bucket.key(path) else { throw Errno.ioError }
+        let info: ObjectInfo
+        do { info = try client.head(key) } catch {
+            if error.kind == .noSuchKey { throw Errno.noSuchFileOrDirectory }
+            logger.error("silo '\(silo.name)' cannot serve \(displayName(path)): \(error)")
+            throw Errno.ioError
+        }
+        var changed = false
+        let version = ObjectBucket.versionHash(info.etag)
+        if row.backingInode != version || row.size != info.size {
+            changed = true
+            row.size = info.size; row.blocks = (info.size + 511) / 512; row.backingInode = version
+            row.mtimeNs = info.lastModified; row.ctimeNs = info.lastModified
+            nodes.refresh(row)
+            let updated = row
+            do { try index.change { tx throws(IndexError) in try tx.update(updated) } }
+            catch { logger.warning("could not record new attributes of \(displayName(path)): \(error)") }
+            reportNow(attributesOf: row.ino)
+        }
+        let fd: Int32
+        do { fd = try Sys.open("/dev/null", flags: O_RDONLY) } catch { throw error }
+        objectReads.add(fd, ObjectReader(client: client, key: key, etag: info.etag, size: info.size,
+                                         blockSize: objectBlockSize.load(ordering: .relaxed)))
+        handles.add(row.ino, fd: fd, flags: flags & ~(O_CREAT | O_EXCL | O_TRUNC), silo: silo.id)
+        return (fd, changed)
+    }
+
+    /// A read on a handle opened by `openObject`. Once a recall has switched the handle to a
+    /// local copy, the descriptor is that copy and is read directly.
+    public func readObject(_ ino: UInt64, fd: Int32, offset: Int64, size: Int) throws(Errno) -> [UInt8] {
+        if let reader = objectReads.reader(fd), let silo = handles.silo(ino, fd: fd).flatMap({ silos[$0] }), silo.isObjectStore {
+            do { return try reader.read(offset: offset, count: size) } catch {
+                // A recall that switched this handle and deleted the object while the GET was
+                // on its way: the descriptor is the local copy now.
+                let moved = handles.silo(ino, fd: fd).flatMap { silos[$0] }.map { !$0.isObjectStore } ?? false
+                if !moved {
+                    logger.error("reading inode \(ino) from silo '\(silo.name)': \(error)")
+                    throw error.kind == .changed ? Errno.staleNFSFileHandle : Errno.ioError
+                }
+            }
+        }
+        var buffer = [UInt8](repeating: 0, count: max(size, 1))
+        let n = buffer.withUnsafeMutableBytes { b in Glibc.pread(fd, b.baseAddress!, size, off_t(offset)) }
+        if n < 0 { throw Errno.current }
+        buffer.removeLast(buffer.count - n)
+        return buffer
+    }
+}
+
+extension Namespace {
+    /// Takes `row` as current after a move that switched no handle (one into a bucket).
+    public func refreshAfterMove(_ row: EntryRow) {
+        if let old = nodes.refresh(row), let change = Namespace.cachedChange(from: old, to: row) { report([change]) }
+    }
+}

@@ -1,0 +1,60 @@
+import ObjectStore
+import Synchronization
+
+/// Where an object-storage silo is, as the pool config says.
+public struct ObjectSiloSpec: Sendable, Equatable {
+    public var endpoint: String
+    public var bucket: String
+    /// Empty or ending in "/".
+    public var prefix: String
+    public var region: String
+    public var credentialsFile: String?
+    public var addressing: String?
+
+    public init(endpoint: String, bucket: String, prefix: String, region: String, credentialsFile: String?, addressing: String?) {
+        self.endpoint = endpoint; self.bucket = bucket; self.prefix = prefix; self.region = region
+        self.credentialsFile = credentialsFile; self.addressing = addressing
+    }
+}
+
+/// The bucket behind an object-storage silo: its client, made when the silo attaches
+/// (credentials are looked up then, so a fixed credentials file brings the silo back), and
+/// the mapping from a path in the silo to a key: the prefix, then the path, so the bucket
+/// stays a plain copy of the tree.
+public final class ObjectBucket: Sendable {
+    public let spec: ObjectSiloSpec
+    private let current = Mutex<S3Client?>(nil)
+
+    public init(_ spec: ObjectSiloSpec) { self.spec = spec }
+
+    /// The client; EIO-worthy nil until the silo attached once.
+    public var client: S3Client? { current.withLock { $0 } }
+
+    /// Makes the client and checks that the bucket answers to it: a wrong key, a missing bucket
+    /// or an unreachable endpoint is the error, in words.
+    func connect(limits: TransferLimits = TransferLimits()) throws(S3Error) {
+        let credentials = try S3Credentials.resolve(file: spec.credentialsFile)
+        let endpoint = try S3Endpoint(endpoint: spec.endpoint, bucket: spec.bucket, region: spec.region,
+                                      addressing: spec.addressing.flatMap(S3Endpoint.Addressing.init(rawValue:)))
+        let client = S3Client(endpoint: endpoint, credentials: credentials, limits: limits)
+        try client.checkBucket()
+        current.withLock { $0 = client }
+    }
+
+    /// The key of `relativePath`; nil when the path is not UTF-8, which S3 keys must be.
+    public func key(_ relativePath: [UInt8]) -> String? {
+        guard let text = String(validating: relativePath, as: UTF8.self) else { return nil }
+        return spec.prefix + text
+    }
+
+    /// The path in the silo of `key`, which lies under the prefix.
+    public func relativePath(_ key: String) -> [UInt8] { Array(key.utf8.dropFirst(spec.prefix.utf8.count)) }
+
+    /// The 64-bit stand-in for an object version the index keeps as the row's backing inode:
+    /// an FNV-1a hash of the ETag, never 0.
+    public static func versionHash(_ etag: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in etag.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return hash == 0 ? 1 : hash
+    }
+}

@@ -1,0 +1,136 @@
+import Index
+import Namespace
+import ObjectStore
+import Silos
+import Syscalls
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A move into a bucket: the file is uploaded whole to its key (multipart, parts in
+/// parallel, each checked by the server), the object's size and ETag are checked against
+/// what was read, and only then, with writers held back and nothing changed meanwhile, does
+/// the index point at the object and the local copy go.
+///
+/// Crash safety, by the job's state: before `.renaming` the index points at the local file
+/// and a restart uploads again (a half-done multipart upload makes no object); at `.renaming`
+/// the object may be complete: a restart checks it against the local file and switches, or
+/// deletes it and starts over; at `.switched` only the local copy's removal is left.
+extension MoveExecution {
+    mutating func runUpload(_ source: Silo, _ destination: Silo) throws(MoveStop) {
+        guard let bucket = destination.bucket, let client = bucket.client else { throw .failed("silo offline; will retry when it returns") }
+        let row: EntryRow
+        do { row = try namespace.currentRow(job.ino) } catch { throw .failed("the file is gone") }
+        if row.silo == destination.id { job.state = .done; return }
+        guard row.kind == .regular else { throw .failed("only regular files are moved") }
+        guard row.nlink <= 1 else { throw .failed("hard-linked files are not moved to a bucket (an object has one name)") }
+        guard row.silo == source.id else { throw .failed("the file is no longer on silo '\(source.name)'") }
+        let path: [UInt8]
+        do { path = try namespace.relativePath(of: row) } catch { throw .failed("cannot name the file: \(error)") }
+        guard let key = bucket.key(path) else { throw .failed("the path is not UTF-8, which object keys must be") }
+
+        let gate = namespace.beginMove(job.ino, extentSize: job.extentSize)
+        defer { namespace.endMove(job.ino) }
+        let fd: Int32
+        do { fd = try source.open(path, flags: O_RDONLY | O_NOFOLLOW) } catch { throw .failed("cannot open the source: \(error)") }
+        defer { Sys.close(fd) }
+        if job.state == .renaming, try resumeUpload(client, key, fd, source, destination) { return }
+
+        var etag = ""
+        var attempts = 0
+        while true {
+            attempts += 1
+            guard attempts <= 3 else { throw .failed("the file kept changing during the upload; it stays on '\(source.name)'") }
+            if mover.isCancelled(job.id) { throw .cancelled }
+            _ = gate.takeDirty()
+            guard let stat = try? Sys.fstat(fd) else { throw .failed("cannot stat the source") }
+            job.size = stat.size; job.sourceMtime = stat.mtimeNs
+            job.done = []; job.hashes = []; job.log = []; job.bytesCopied = 0
+            job.state = .copying
+            try persist()
+            etag = try upload(client, key: key, fd: fd, stat: stat)
+            // Writers are held back from here: a write during the upload means another round.
+            gate.beginSwitch()
+            let after = try? Sys.fstat(fd)
+            if gate.takeDirty().isEmpty, let after, after.size == stat.size, after.mtimeNs == stat.mtimeNs { break }
+            gate.endSwitch()
+            mover.logger.info("job \(job.id): the file changed during its upload; uploading again")
+        }
+        defer { gate.endSwitch() }
+        // An open local handle would go on writing to the copy about to be deleted.
+        let open = namespace.handles(of: job.ino, on: source.id)
+        if open > 0 {
+            try? client.delete(key)
+            throw .failed("the file is open (\(open) handle(s)); it stays on '\(source.name)' until closed")
+        }
+        job.state = .renaming
+        try persist()
+        try switchToObject(destination, etag: etag)
+        try finishSwitched(source)
+        try? persist()
+    }
+
+    /// Uploads the file, its attributes and tags riding along as object metadata.
+    private mutating func upload(_ client: S3Client, key: String, fd: Int32, stat: FileStat) throws(MoveStop) -> String {
+        var metadata = ["mode": String(stat.mode & 0o7777, radix: 8), "uid": String(stat.uid), "gid": String(stat.gid),
+                        "mtime": String(stat.mtimeNs), "atime": String(stat.atimeNs)]
+        if let tags = try? Sys.userXattrs(fd: fd), !tags.isEmpty {
+            metadata["tags"] = S3Endpoint.query(tags.map { (String(decoding: $0.name, as: UTF8.self), String(decoding: $0.value, as: UTF8.self)) })
+        }
+        let progress = Atomic<Int64>(0)
+        let (mover, base) = (self.mover, self.job)
+        let uploader = ObjectUpload(client: client, partSize: max(16 << 20, job.extentSize), parallel: 4)
+        do {
+            return try uploader.upload(fd: fd, size: stat.size, key: key, metadata: metadata) { bytes in
+                var snapshot = base
+                snapshot.bytesCopied = progress.add(Int64(bytes), ordering: .relaxed).newValue
+                mover.throttle.consume(bytes)
+                mover.noteProgress(snapshot)
+            }
+        } catch {
+            throw .failed("uploading to \(key): \(error)")
+        }
+    }
+
+    /// After a crash at `.renaming`: the object, if there, is the file when its ETag is that of
+    /// the unchanged local copy; otherwise it goes and the upload starts over.
+    private mutating func resumeUpload(_ client: S3Client, _ key: String, _ fd: Int32, _ source: Silo, _ destination: Silo) throws(MoveStop) -> Bool {
+        guard let stat = try? Sys.fstat(fd), stat.size == job.size, stat.mtimeNs == job.sourceMtime,
+              let info = try? client.head(key), info.size == job.size else { return false }
+        let parts = info.etag.split(separator: "-").dropFirst().first.flatMap { Int($0) } ?? 1
+        guard let expected = try? ObjectDownload.expectedETag(fd: fd, size: stat.size, parts: parts), expected == info.etag else {
+            try? client.delete(key)
+            return false
+        }
+        try switchToObject(destination, etag: info.etag)
+        try finishSwitched(source)
+        return true
+    }
+
+    /// One transaction: the row names the bucket and the object's version, the job is switched.
+    private mutating func switchToObject(_ destination: Silo, etag: String) throws(MoveStop) {
+        var row: EntryRow
+        do { row = try namespace.currentRow(job.ino) } catch { throw .failed("the file vanished at the switch") }
+        row.silo = destination.id
+        row.backingInode = ObjectBucket.versionHash(etag)
+        row.blocks = (row.size + 511) / 512
+        job.state = .switched
+        job.updated = Int64(time(nil))
+        let (finalRow, finalJob) = (row, job)
+        do {
+            try index.write { tx throws(IndexError) in
+                try tx.update(finalRow)
+                try tx.updateJob(finalJob)
+            }
+        } catch { throw .failed("index switch failed: \(error)") }
+        namespace.refreshAfterMove(finalRow)
+    }
+
+    /// Removes the object of `row` from a bucket: the recalled copy is the file now.
+    func deleteObject(of row: EntryRow, in source: Silo) throws(MoveStop) {
+        guard let bucket = source.bucket, let client = bucket.client else { throw .failed("source silo offline; the object will be removed when it returns") }
+        guard let path = try? namespace.relativePath(of: row), let key = bucket.key(path) else { return }
+        do { try client.delete(key) } catch { throw .failed("cannot remove the object \(key): \(error)") }
+    }
+}
