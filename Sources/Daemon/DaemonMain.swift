@@ -31,6 +31,7 @@ public enum DaemonMain {
         umask(0)
         LogSetup.bootstrap(level: options.debug ? "debug" : options.logLevel)
         let logger = Logger(label: "estuaryfs")
+        DescriptorLimit.raise(logger: logger)
         do {
             try serve(options, logger: logger)
             return 0

@@ -13,8 +13,15 @@ final class HandleChurn: Sendable {
     private let threads: Mutex<[OSThread]> = Mutex([])
 
     init(_ path: String, depth: Int = 1500) {
-        var limit = rlimit(rlim_cur: rlim_t(depth * 4 + 1024), rlim_max: rlim_t(depth * 4 + 1024))
-        _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        // The test process needs room for its own side; the daemon raises its own limit.
+        var limit = rlimit()
+        _ = getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        let wanted = rlim_t(depth * 4 + 1024)
+        if limit.rlim_cur < wanted {
+            limit.rlim_cur = wanted
+            limit.rlim_max = max(limit.rlim_max, wanted)
+            _ = setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit)
+        }
         let opener = OSThread.start { [self] in
             while !stopping.load(ordering: .relaxed) {
                 if queue.withLock({ $0.count }) >= depth { usleep(200); continue }
