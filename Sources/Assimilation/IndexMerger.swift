@@ -78,6 +78,7 @@ final class IndexMerger {
         let (existing, links, shadowsHere, whole) = try indexed(batch, in: directory, tx)
         var seen = Set<[UInt8]>(minimumCapacity: batch.entries.count)
         var renamedHere = Set<UInt64>()   // rows moved to a name seen here: not gone
+        var keptDirectories = Set<[UInt8]>()   // subdirectories of the listing the index now holds
         summary.entries += batch.entries.count
         for scanned in batch.entries {
             seen.insert(scanned.name)
@@ -124,7 +125,10 @@ final class IndexMerger {
                 }
                 nameChanged?(directory, scanned.name)
             }
-            if scanned.stat.isDirectory { directories[childPath(batch.path, scanned.name)] = ino }
+            if scanned.stat.isDirectory {
+                directories[childPath(batch.path, scanned.name)] = ino
+                keptDirectories.insert(scanned.name)
+            }
         }
         if batch.complete {
             for (name, row) in existing where !seen.contains(name) && !renamedHere.contains(row.ino) {
@@ -142,7 +146,9 @@ final class IndexMerger {
         // one may have been added.
         if whole {
             var subdirectories = Set(existing.lazy.filter { $0.value.kind == .directory }.map(\.key))
-            for scanned in batch.entries where scanned.stat.isDirectory { subdirectories.insert(scanned.name) }
+            // Not every listed subdirectory: one the mount removed after the walk listed it is
+            // skipped above, and counting it left the parent a link too many.
+            subdirectories.formUnion(keptDirectories)
             try tx.setLinkCount(directory, 2 + UInt64(subdirectories.count))
             touch(directory)
         } else if batch.entries.contains(where: { $0.stat.isDirectory && existing[$0.name]?.kind != .directory }) {

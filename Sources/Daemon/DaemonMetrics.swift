@@ -65,13 +65,19 @@ final class DaemonMetrics: Sendable {
 
     private static func snapshot(_ pool: PoolContext, _ tiering: TieringService) -> PoolSnapshot? {
         var snapshot = PoolSnapshot(pool: pool.config.name)
-        guard let status = try? PoolReports.status(pool, mountpoint: nil, daemonPid: nil, shadowLimit: 0) else { return nil }
+        guard var status = try? PoolReports.status(pool, mountpoint: nil, daemonPid: nil, shadowLimit: 0) else { return nil }
+        SiloWatch.current.withLock { $0 }?.describe(&status.silos)
         let now = Double(time(nil))
         snapshot.entries = status.entries
         snapshot.silos = zip(pool.silos.all, status.silos).map { silo, report in
-            PoolSnapshot.Silo(id: silo.id, name: silo.name, tier: silo.tier, totalBytes: report.totalBytes, usedBytes: report.usedBytes,
-                              entries: report.entries, health: silo.draining ? "draining" : report.health, readOnly: silo.readOnly,
-                              scanAgeSeconds: report.lastScan.map { max(0, now - Double($0)) })
+            var entry = PoolSnapshot.Silo(id: silo.id, name: silo.name, tier: silo.tier, totalBytes: report.totalBytes, usedBytes: report.usedBytes,
+                                          entries: report.entries, health: silo.draining ? "draining" : report.health, readOnly: silo.readOnly,
+                                          scanAgeSeconds: report.lastScan.map { max(0, now - Double($0)) })
+            entry.watchBehindSeconds = report.watchBehind
+            entry.watchWaiting = report.watchWaiting
+            entry.watchLastLagSeconds = report.watchLag
+            entry.watchLosses = report.watchLosses
+            return entry
         }
         snapshot.tiers = pool.config.tiers.map { name in
             let watermark = pool.config.watermarks[name]

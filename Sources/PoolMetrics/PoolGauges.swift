@@ -51,6 +51,21 @@ struct PoolGauges {
             if let age = silo.scanAgeSeconds {
                 gauge("estuary_silo_scan_age_seconds", labels, "Seconds since the silo was last scanned (scan lag).", age)
             }
+            if let behind = silo.watchBehindSeconds {
+                gauge("estuary_silo_watch_behind_seconds", labels,
+                      "How far behind the silo the index may be: age of the oldest change seen and not applied (watched) or since the last sweep began (swept).", behind)
+            }
+            if let waiting = silo.watchWaiting {
+                gauge("estuary_silo_watch_waiting_changes", labels, "Changes seen in watched silos and not applied yet.", Double(waiting))
+            }
+            if silo.watchBehindSeconds != nil {
+                // 0 until a first batch: nothing followed live has waited yet.
+                gauge("estuary_silo_watch_lag_seconds", labels, "Seconds from the first change of the last applied batch to its application.",
+                      silo.watchLastLagSeconds ?? 0)
+            }
+            if let losses = silo.watchLosses {
+                gauge("estuary_silo_watch_lost_event_rescans", labels, "Full rescans since the mount because events were lost (queue overflow, a refused batch).", Double(losses))
+            }
         }
     }
 

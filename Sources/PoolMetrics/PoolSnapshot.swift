@@ -13,6 +13,13 @@ public struct PoolSnapshot: Sendable {
         public var readOnly: Bool
         /// Seconds since the silo was last scanned (nil: never).
         public var scanAgeSeconds: Double?
+        /// Live following (nil when the silo is not followed): how far behind the silo the
+        /// index may be now, the changes seen and not applied yet, the lag of the last applied
+        /// batch, and the full rescans lost events caused.
+        public var watchBehindSeconds: Double?
+        public var watchWaiting: Int?
+        public var watchLastLagSeconds: Double?
+        public var watchLosses: Int?
 
         public init(id: Int, name: String, tier: String, totalBytes: UInt64, usedBytes: UInt64, entries: Int64,
                     health: String, readOnly: Bool, scanAgeSeconds: Double?) {

@@ -27,7 +27,14 @@ struct RemountTests {
             try #require(start.status == 0, "mount \(cycle) after an unmount failed: \(start.output)")
             try Fixtures.write(pool.path("cycle\(cycle).txt"), "\(cycle)")
             #expect(try String(contentsOfFile: pool.path("kept.txt"), encoding: .utf8) == "kept")
-            let stop = try Shell.run("/bin/fusermount3", ["-u", pool.mountpoint])
+            // EBUSY here means a process holds a file of the mount: another test's child between
+            // fork and exec keeps copies of this process's descriptors (seen once in CI under
+            // load). It passes; what is tested is the mount that follows.
+            var stop = try Shell.run("/bin/fusermount3", ["-u", pool.mountpoint])
+            for _ in 0..<50 where stop.status != 0 && stop.output.contains("busy") {
+                usleep(100_000)
+                stop = try Shell.run("/bin/fusermount3", ["-u", pool.mountpoint])
+            }
             try #require(stop.status == 0, "unmount \(cycle): \(stop.output)")
         }
         // What each short-lived mount wrote reached its silo and the next mount's index.

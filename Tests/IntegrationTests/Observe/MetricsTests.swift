@@ -43,6 +43,9 @@ struct MetricsTests {
         #expect(Observe.sample(text, "estuary_silo_up", ["silo=\"bulk1\""]) == 1)
         #expect(Observe.sample(text, "estuary_move_jobs", ["state=\"queued\""]) == 0)
         #expect((Observe.sample(text, "process_resident_memory_bytes") ?? 0) > 0)
+        // Both silos are followed live: how far behind each is, and what waits.
+        #expect(Observe.sample(text, "estuary_silo_watch_behind_seconds", ["silo=\"bulk1\""]) != nil, "\(text)")
+        #expect(Observe.sample(text, "estuary_silo_watch_waiting_changes", ["silo=\"fast0\""]) != nil, "\(text)")
         #expect(Observe.get("http://127.0.0.1:\(port)/nothing-here") == nil)   // 404 (curl -f fails)
         // Junk and other methods get an error reply, and the endpoint keeps serving.
         let junk = try Shell.sh("printf 'BREW /coffee\\r\\n\\r\\n' | timeout 10 bash -c 'cat > /dev/tcp/127.0.0.1/\(port)'; "
