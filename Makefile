@@ -29,7 +29,7 @@ DEB_ARCH    := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 DEB_STAGE   := $(DEB_BUILD)/stage
 DEB_FILE    := $(DEB_BUILD)/estuary_$(VERSION)_$(DEB_ARCH).deb
 
-.PHONY: deps bench-deps build debug test soak demo install install-files uninstall deb deb-check bench bench-quick bench-scan bench-find bench-move bench-watch bench-pg clean
+.PHONY: deps bench-deps build debug test soak demo install install-files uninstall deb deb-check bench bench-quick bench-scan bench-find bench-move bench-watch bench-metrics bench-pg clean
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES) $(if $(filter test soak,$(MAKECMDGOALS)),$(TEST_PACKAGES)); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -146,6 +146,11 @@ bench-move: build bench-deps
 # changes applied per second, and the mount's metadata rate with watching on and off.
 bench-watch: build bench-deps
 	python3 bench/live_watch.py --bin-dir $(RELEASE_BIN) $(BENCH_ARGS)
+
+# What serving /metrics costs the mount's requests: a pool scraped every second against one
+# without metrics, rounds interleaved.
+bench-metrics: build bench-deps
+	python3 bench/metrics_overhead.py --bin-dir $(RELEASE_BIN) $(BENCH_ARGS)
 
 # The index engines on one node: create, stat, readdir, rename and unlink through the mount on
 # a PostgreSQL pool against a SQLite pool (medians of interleaved rounds, ratios); starts and
