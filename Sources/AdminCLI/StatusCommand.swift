@@ -93,7 +93,7 @@ enum StatusText {
         if r.shadowCount == 0 {
             out.append("no shadowed duplicates")
         } else {
-            say("shadowed duplicates: \(r.shadowCount) (same path in two silos; the newer is visible, the other is kept untouched)")
+            say("shadowed duplicates: \(r.shadowCount) (same path in two silos; the newer is visible, the others follow its name: rm and mv take them too)")
             for s in r.shadows.prefix(100) {
                 out += TerminalLayout.wrap("  \(Format.name(s.path)): visible in \(s.visibleSilo), hidden copy in \(s.shadowSilo) (\(Format.bytes(UInt64(max(0, s.size)))), \(Format.date(s.mtime)))",
                                            width: width, indent: "      ")
