@@ -42,9 +42,10 @@ class Pool:
         self.binary = os.path.join(bin_dir, "estuaryfs")
         self.process: subprocess.Popen | None = None
         self.log = log
+        self.options: list[str] = []   # more -o options for the daemon
 
     def mount(self) -> None:
-        options = ["-o", "log_level=debug"] if self.log else []
+        options = (["-o", "log_level=debug"] if self.log else []) + self.options
         log = open(self.log, "w") if self.log else subprocess.DEVNULL
         self.process = subprocess.Popen([self.binary, self.config, self.mnt, "-f"] + options,
                                         stdout=subprocess.DEVNULL, stderr=log)

@@ -16,7 +16,6 @@ import argparse
 import os
 import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -29,18 +28,8 @@ import live_watch  # noqa: E402  (the pool harness and the metadata loop)
 class Pool(live_watch.Pool):
     def __init__(self, work: str, name: str, bin_dir: str, metrics_port: int | None):
         super().__init__(work, name, True, bin_dir)
-        self.metrics_port = metrics_port
-
-    def mount(self) -> None:
-        options = ["-o", f"metrics=127.0.0.1:{self.metrics_port}"] if self.metrics_port else []
-        self.process = subprocess.Popen([self.binary, self.config, self.mnt, "-f"] + options,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if os.path.ismount(self.mnt) and os.stat(self.mnt).st_ino == 1:
-                return
-            time.sleep(0.02)
-        raise RuntimeError(f"{self.mnt} did not mount")
+        if metrics_port:
+            self.options = ["-o", f"metrics=127.0.0.1:{metrics_port}"]
 
 
 def free_port() -> int:
