@@ -53,7 +53,9 @@ struct DatabaseOutageTests {
         let failed = failures.withLock { $0 }
         print("database restart under load: \(acked.count) creates acknowledged (\(before) before the restart), \(failed.count) failed: \(Set(failed).sorted())")
         #expect(acked.count > before, "no create was acknowledged after the restart")
-        #expect(failed.allSatisfy { $0 == EIO }, "failures other than EIO: \(Set(failed))")
+        // The server is away about 2 s, far inside the 30 s wait: every call waits it out
+        // (with index_timeout = 0 thousands fail with EIO here).
+        #expect(failed.isEmpty, "creates failed during the restart: \(failed.count), errnos \(Set(failed))")
         // The daemon still runs and serves; a new create works.
         #expect(pool.daemonPid.map { kill($0, 0) == 0 } == true, "the daemon died")
         let fd = open(pool.path("load/after"), O_CREAT | O_EXCL | O_WRONLY, 0o644)
