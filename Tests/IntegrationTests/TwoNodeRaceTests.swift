@@ -6,7 +6,9 @@ import Glibc
 #endif
 
 /// Conflicting changes made through two nodes at the same instant end in a state one POSIX
-/// file system could reach by running them in some order (issue 16 part 3).
+/// file system could reach by running them in some order (issue 16 part 3). The shared silo
+/// decides: its rename and rmdir are atomic, and a node never makes again a directory the
+/// index places on the silo (another node removed or moved it).
 @Suite(.serialized)
 struct TwoNodeRaceTests {
     private func names(_ dir: String) -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted() }
@@ -61,10 +63,6 @@ struct TwoNodeRaceTests {
                                     { let fd = open(pb(base + "/same"), O_CREAT | O_EXCL | O_WRONLY, 0o644); let e = errno; if fd >= 0 { close(fd); return 0 }; return e })
             #expect([ca, cb].sorted() == [0, EEXIST], "round \(round): same-name creates gave \(ca), \(cb)")
 
-            // Known wrong (see docs/decisions.md, "Several nodes: leases, failover, outages"):
-            // each node checks the rename's loop and rmdir's emptiness against its own view, and
-            // a parent directory missing on the silo is created again, so both sides succeed.
-            withKnownIssue("crossing directory renames and rmdir against a create inside both succeed across nodes", isIntermittent: true) {
             // Crossing directory renames: d1 into d2 on A, d2 into d1 on B. One succeeds, the
             // other fails (EINVAL: into its own subtree; ENOENT: its source moved away); never
             // a loop cut off from the root.
@@ -90,7 +88,6 @@ struct TwoNodeRaceTests {
             let (ga, gb) = settled(a, b, base)
             #expect(ga == gb)
             #expect(ga.contains("gone") == (db == 0), "round \(round): \(ga) after rmdir \(da), create \(db)")
-            }
         }
         // Nothing cut off: every row of the index reaches the root.
         let server = try PostgresServer.get(), database = try #require(pool.database)
@@ -98,9 +95,7 @@ struct TwoNodeRaceTests {
             WITH RECURSIVE reach(ino) AS (SELECT 1::bigint UNION SELECT e.ino FROM entries e JOIN reach r ON e.parent = r.ino AND e.ino <> 1)
             SELECT count(*) FROM entries WHERE ino NOT IN (SELECT ino FROM reach)
             """, database: database).trimmingCharacters(in: .whitespacesAndNewlines)
-        withKnownIssue("a rename loop across nodes cuts rows off from the root", isIntermittent: true) {
-            #expect(orphans == "0", "index rows cut off from the root: \(orphans)")
-        }
+        #expect(orphans == "0", "index rows cut off from the root: \(orphans)")
         a.stop(); b.stop()
     }
 }
