@@ -64,6 +64,10 @@ public protocol IndexSession: AnyObject, Sendable, IndexRowReads, IndexRowWrites
     func serverClock() throws(IndexError) -> Int64
     /// Removes the rows (and leases) of nodes silent for `seconds`: long dead, not just late.
     func forgetNodes(silentFor seconds: Int64) throws(IndexError)
+    /// Removes the rows (and leases) of earlier daemons on `node`'s host and mount point: a
+    /// restarted node's predecessor is dead for sure (one daemon per mount point), so its
+    /// leases pass at once rather than after the dead time.
+    func forgetPredecessors(of node: NodeRow) throws(IndexError)
     /// Leases (Leases.swift): takes `name` for `node` when it is free, already `node`'s, or
     /// held by a node whose heartbeat is older than `deadAfter` seconds; true when `node` holds it.
     func takeLease(_ name: String, node: String, deadAfter: Int64) throws(IndexError) -> Bool

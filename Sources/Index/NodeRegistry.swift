@@ -26,6 +26,7 @@ extension IndexSession {
     func nodes() throws(IndexError) -> [NodeRow] { [] }
     func serverClock() throws(IndexError) -> Int64 { Int64(time(nil)) }
     func forgetNodes(silentFor seconds: Int64) throws(IndexError) {}
+    func forgetPredecessors(of node: NodeRow) throws(IndexError) {}
     func takeLease(_ name: String, node: String, deadAfter: Int64) throws(IndexError) -> Bool { true }
     func holdsLease(_ name: String, node: String) throws(IndexError) -> Bool { true }
     func releaseLease(_ name: String, node: String) throws(IndexError) {}
@@ -60,6 +61,7 @@ public final class NodeMembership: Sendable {
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else { throw IndexError(.failed, "cannot make the heartbeat's wake pipe") }
         wake = (fds[0], fds[1])
+        try session.forgetPredecessors(of: node)
         try session.registerNode(node)
         lastBeat.store(Self.nowMilliseconds(), ordering: .relaxed)
         let t = OSThread.start { [self] in

@@ -82,12 +82,15 @@ public final class Mover: Sendable {
                          sourceMtime: row.mtimeNs, batch: batch, created: Int64(time(nil)))
         let copy = job
         let running = claimed.withLock { $0 }
-        let elsewhere = node?.heldElsewhere() ?? []
+        let node = node
         job.id = try index.write { tx throws(IndexError) -> Int64 in
             // A queued job a worker has taken is running: it is not replaced under the worker
-            // (this node's, or another node's holding the job's lease).
-            for other in try tx.reader.jobs() where other.ino == ino && other.state == .queued && !running.keys.contains(other.id)
-                && !elsewhere.contains(LeaseRow.job(other.id)) {
+            // (this node's, or another node's holding the job's lease; asked only when there
+            // is such a job, so a tree of moves costs no extra round trips).
+            var elsewhere: Set<String>?
+            for other in try tx.reader.jobs() where other.ino == ino && other.state == .queued && !running.keys.contains(other.id) {
+                if elsewhere == nil { elsewhere = node?.heldElsewhere() ?? [] }
+                if elsewhere?.contains(LeaseRow.job(other.id)) == true { continue }
                 var replaced = other
                 replaced.state = .cancelled
                 replaced.error = "replaced by a newer move"
@@ -248,24 +251,23 @@ public final class Mover: Sendable {
         _ = withCPath(Mover.stagingName(job.id)) { unlinkat(dir, $0, 0) }
     }
 
-    /// Staging files of jobs that are finished or unknown are leftovers of a crash. With other
-    /// nodes a file changed in the last minute is left alone: another node may have queued its
-    /// job after the list of jobs was read.
+    /// Staging files of jobs that are finished or unknown are leftovers of a crash. The names
+    /// are listed before the jobs are read: a job is recorded before its staging file is
+    /// made, so a file another node has just started for a new job has its job in the list.
     private func cleanStaging() {
-        let open = Set(((try? index.query { tx throws(IndexError) in try tx.jobs() }) ?? []).map { Mover.stagingName($0.id) })
-        let youngSince = node == nil ? Int64.max : (Int64(time(nil)) - 60) * 1_000_000_000
+        var found: [(silo: Silo, names: [[UInt8]])] = []
         for silo in silos.all where silo.isOnline {
             guard let fd = try? silo.open(Array(".estuary/staging".utf8), flags: O_RDONLY | O_DIRECTORY) else { continue }
             var names: [[UInt8]] = []
             var stream = DirectoryStream(fd: fd)
             while let entry = try? stream.next() { names.append(Array(entry.name)) }
+            found.append((silo, names))
+        }
+        guard let jobs = try? index.query({ tx throws(IndexError) in try tx.jobs() }) else { return }
+        let open = Set(jobs.map { Mover.stagingName($0.id) })
+        for (silo, names) in found {
             guard let dir = try? silo.open(Array(".estuary/staging".utf8), flags: ESTUARY_O_PATH | O_DIRECTORY) else { continue }
-            for name in names where !open.contains(name) {
-                var st = stat()
-                if youngSince != Int64.max, withCPath(name, { fstatat(dir, $0, &st, AT_SYMLINK_NOFOLLOW) }) == 0,
-                   Int64(st.st_mtim.tv_sec) * 1_000_000_000 >= youngSince { continue }
-                _ = withCPath(name) { unlinkat(dir, $0, 0) }
-            }
+            for name in names where !open.contains(name) { _ = withCPath(name) { unlinkat(dir, $0, 0) } }
             Sys.close(dir)
         }
     }

@@ -74,11 +74,14 @@ struct NodeFailoverTests {
 
         let (dead, survivor) = a.pid.map(String.init) == holder ? (a, b) : (b, a)
         dead.kill9()
+        let killedAt = Date()
         let finished = try waitFor(300) { try sql("SELECT state FROM jobs") == "done" }
+        print("move resumed after kill -9: done \(String(format: "%.1f", Date().timeIntervalSince(killedAt))) s after the kill (node_timeout 5 s, \(copiedAtKill >> 20) MiB of 48 copied before it)")
         let jobRow = (try? sql("SELECT state, bytes_copied, error FROM jobs")) ?? "?"
         #expect(finished, "the job never finished on the surviving node: \(jobRow)\n\(survivor.log)")
         #expect(copiedAtKill < 48 << 20)
         #expect(survivor.log.contains("moved inode"), "the surviving node did not run the move:\n\(survivor.log)")
+        #expect(!survivor.log.contains("starting over"), "the copy was started over instead of resumed")
         // Whole, on exactly one silo, through the surviving mount and in the silo.
         #expect(!exists(original), "the source copy is still on fast0")
         #expect(try sha256(pool.siloPath("bulk0") + "/big.bin") == before)

@@ -14,6 +14,14 @@ extension PostgresSession {
             """, p)
     }
 
+    func forgetPredecessors(of node: NodeRow) throws(IndexError) {
+        var p = PGParams(); p.add(node.host); p.add(node.mountpoint); p.add(node.id)
+        try connection.run("""
+            WITH gone AS (DELETE FROM nodes WHERE host = $1 AND mountpoint = $2 AND id <> $3 RETURNING id)
+            DELETE FROM leases WHERE node IN (SELECT id FROM gone)
+            """, p)
+    }
+
     /// One statement: the upsert locks the lease's row, so two nodes taking a lease whose
     /// holder died cannot both get it; the loser's WHERE sees the winner as alive.
     func takeLease(_ name: String, node: String, deadAfter: Int64) throws(IndexError) -> Bool {
