@@ -25,7 +25,7 @@ enum OfflineStatus {
                 throw CommandFailure("cannot read the index \(Format.name(paths.index)): \(error)")
             }
         }
-        let read: ([SiloRow], [SiloID: Int64], Int64, [(path: [UInt8], shadow: ShadowRow)], [SiloID?], Int64, Set<SiloID>)
+        let read: ([SiloRow], [SiloID: Int64], Int64, [(path: [UInt8], shadow: ShadowRow)], [SiloID?], Int64, Set<SiloID>, [NodeStatus])
         do {
             read = try ReadTransaction.readOnly(engine: PoolIndex.readOnlyEngine(config)) { tx in
                 let silos = try tx.silos()
@@ -33,7 +33,8 @@ enum OfflineStatus {
                 for silo in silos { counts[silo.id] = try tx.entryCount(silo: silo.id) }
                 let shadows = try tx.allShadows(limit: 1000)
                 let visible = try shadows.map { try tx.entry($0.shadow.ino)?.silo }
-                return (silos, counts, try tx.entryCount(), shadows, visible, try tx.shadowCount(), try tx.drainingSilos())
+                return (silos, counts, try tx.entryCount(), shadows, visible, try tx.shadowCount(), try tx.drainingSilos(),
+                        try tx.nodeStatus(deadAfter: config.nodeTimeout))
             }
         } catch let error as IndexError {
             // A user who may see the file but not open it (or create its -shm) gets CANTOPEN.
@@ -42,7 +43,7 @@ enum OfflineStatus {
             }
             throw CommandFailure("cannot read the index \(Format.name(PoolIndex.location(config))): \(error.message)")
         }
-        let (rows, counts, entries, shadows, visible, shadowCount, draining) = read
+        let (rows, counts, entries, shadows, visible, shadowCount, draining, nodes) = read
         let siloReports = config.silos.map { silo -> SiloStatusReport in
             let row = rows.first { $0.name == silo.name }
             var total: UInt64 = 0, free: UInt64 = 0
@@ -73,6 +74,8 @@ enum OfflineStatus {
                                   mountpoint: nil, daemonPid: nil, tiers: config.tiers, entries: entries,
                                   silos: siloReports, shadows: shadowReports, shadowCount: shadowCount)
         report.log = (try? Sys.statPath(paths.log)) != nil ? paths.log : nil
+        // An unmounted shared pool may still be mounted on other hosts: their nodes show.
+        if !PoolIndex.isFile(config) { report.nodes = PoolReports.nodes(nodes) }
         return report
     }
 }

@@ -44,6 +44,19 @@ struct StatusCommand: ParsableCommand {
 }
 
 enum StatusText {
+    /// The daemons mounting a shared pool, one line each.
+    static func nodesTable(_ nodes: [NodeReport], width: Int) -> [String] {
+        guard !nodes.isEmpty else { return ["nodes: none mounted"] }
+        var rows = [["NODE", "HOST", "PID", "STATE", "HEARTBEAT", "JOBS", "MOUNT POINT"]]
+        for n in nodes {
+            let state = (n.alive ? "alive" : "dead") + (n.leader ? ", leader" : "")
+            let jobs = n.jobs.isEmpty ? "-" : n.jobs.map(String.init).joined(separator: ",")
+            rows.append([n.id, Format.text(n.host), String(n.pid), state, "\(n.silentFor) s ago", jobs, Format.name(n.mountpoint)])
+        }
+        return TerminalLayout.table(rows, width: width)
+    }
+
+
     static func render(_ r: StatusReport, width: Int) -> String {
         var out: [String] = []
         func say(_ sentence: String) { out += TerminalLayout.wrap(sentence, width: width) }
@@ -63,6 +76,10 @@ enum StatusText {
                          scanned, Format.name(s.path)])
         }
         out.append(contentsOf: TerminalLayout.table(rows, width: width))
+        if let nodes = r.nodes {
+            out.append("")
+            out += nodesTable(nodes, width: width)
+        }
         // Health reasons can be long (an errno and a path): below the table, wrapped, so the
         // table keeps to the terminal's width.
         for reason in reasons { out += TerminalLayout.wrap("  " + reason, width: width, indent: "      ") }

@@ -50,6 +50,12 @@ public struct PoolConfig: Sendable, Equatable {
     /// PostgreSQL connection URI (`[pool] index` or `-o index=`). May hold a password, so it
     /// is never logged or shown: messages use `IndexLocation.redacted`.
     public var index: String?
+    /// Several nodes on a shared index: seconds without a heartbeat after which a node is
+    /// dead to the others and its leases (move jobs, reconcile leadership) pass on.
+    public var nodeTimeout: Int = 10
+    /// A shared index's database unreachable: seconds an operation waits for it to return
+    /// before failing with EIO (0: fail at once).
+    public var indexTimeout: Double = 10
 
     public init(
         name: String,

@@ -4,7 +4,7 @@ enum PoolFileSchema {
     static let topLevelTables = ["pool", "tiers", "silo", "objective"]
     static let poolKeys = ["name", "state_dir", "extent_size", "entry_timeout", "attr_timeout", "negative_timeout",
                            "move_bandwidth", "move_concurrency", "heat_half_life", "hold_down", "reconcile_interval", "metrics",
-                           "rescan_interval", "index"]
+                           "rescan_interval", "index", "node_timeout", "index_timeout"]
     static let extentSizeRange: ClosedRange<UInt64> = (64 << 10)...(1 << 30)
     static let maximumTimeout = 86_400.0
 
@@ -31,6 +31,8 @@ enum PoolFileSchema {
         let metrics = try poolReader.string("metrics")?.value
         let rescanInterval = try poolReader.seconds("rescan_interval", maximum: 86_400)?.value
         let index = try indexLocation(poolReader)
+        let nodeTimeout = try poolReader.seconds("node_timeout", maximum: 86_400)?.value
+        let indexTimeout = try poolReader.seconds("index_timeout", maximum: 86_400)?.value
 
         let tiersTable = try table(top, "tiers")
         let tiersReader = tiersTable.map { ConfigTableReader(table: $0, name: "[tiers]", file: file) }
@@ -73,6 +75,8 @@ enum PoolFileSchema {
         config.metrics = metrics
         if let rescanInterval { config.rescanInterval = max(1, rescanInterval) }
         config.index = index
+        if let indexTimeout { config.indexTimeout = indexTimeout }
+        if let nodeTimeout { config.nodeTimeout = max(5, Int(nodeTimeout.rounded(.up))) }
         return config
     }
 

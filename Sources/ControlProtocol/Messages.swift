@@ -142,11 +142,37 @@ public struct StatusReport: Codable, Sendable {
     public var transport: String?
     /// Where the daemon's log goes: a file, or "standard error" for a daemon in the foreground.
     public var log: String?
+    /// The daemons mounting a pool whose index is shared (PostgreSQL); nil for a SQLite pool.
+    public var nodes: [NodeReport]?
     public init(pool: String, source: String, stateDirectory: String, mountpoint: String?, daemonPid: Int32?, tiers: [String],
                 entries: Int64, silos: [SiloStatusReport], shadows: [ShadowReport], shadowCount: Int64) {
         self.pool = pool; self.source = source; self.stateDirectory = stateDirectory; self.mountpoint = mountpoint
         self.daemonPid = daemonPid; self.tiers = tiers; self.entries = entries; self.silos = silos; self.shadows = shadows
         self.shadowCount = shadowCount
+    }
+}
+
+/// One node of a shared index: a daemon mounting the pool, as the node registry has it.
+public struct NodeReport: Codable, Sendable, Equatable {
+    public var id: String
+    public var host: String
+    public var pid: Int64
+    public var mountpoint: String
+    /// Unix seconds (the database's clock).
+    public var started: Int64
+    public var heartbeat: Int64
+    /// Seconds since the last heartbeat, by the database's clock.
+    public var silentFor: Int64
+    /// False once the heartbeat is older than the pool's node_timeout: its leases pass on.
+    public var alive: Bool
+    /// Move jobs it runs (their leases).
+    public var jobs: [Int64]
+    /// Whether it leads reconcile passes.
+    public var leader: Bool
+    public init(id: String, host: String, pid: Int64, mountpoint: String, started: Int64, heartbeat: Int64, silentFor: Int64,
+                alive: Bool, jobs: [Int64], leader: Bool) {
+        self.id = id; self.host = host; self.pid = pid; self.mountpoint = mountpoint; self.started = started
+        self.heartbeat = heartbeat; self.silentFor = silentFor; self.alive = alive; self.jobs = jobs; self.leader = leader
     }
 }
 

@@ -104,7 +104,7 @@ public enum DaemonMain {
             otherNodes = nil
         }
         let membership: NodeMembership?
-        do { membership = try pool.index.joinAsNode(host: hostName(), pid: getpid(), mountpoint: mountpoint) } catch {
+        do { membership = try pool.index.joinAsNode(host: hostName(), pid: getpid(), mountpoint: mountpoint, deadAfter: config.nodeTimeout) } catch {
             logger.warning("cannot register in the pool's node registry (\(error)); serving without a heartbeat")
             membership = nil
         }
@@ -130,6 +130,9 @@ public enum DaemonMain {
             return "\(summary.added) added, \(summary.updated) updated, \(summary.removed) removed"
         }
         housekeeping.start()
+        // Several nodes: moves run under job leases and one node leads reconcile passes.
+        tiering.mover.runAsNode(membership)
+        if let membership { objectives.reconciler.lead { membership.hold(LeaseRow.reconcile) } }
         tiering.start()
         objectives.start()
         let watch = SiloWatch(pool: pool, namespace: namespace)
@@ -148,12 +151,13 @@ public enum DaemonMain {
         metrics.stop()
         session.stopRing()
         otherNodes?.stop()
-        membership?.leave()
         kernelCache.stop()
         session.unmount()
         watch.stop()
         objectives.stop()
         tiering.stop()
+        // After the mover and the reconciler: their leases pass on only once they stopped.
+        membership?.leave()
         housekeeping.stop()
         // A batch the index refused, this last one or an earlier one no rescan has made up for,
         // leaves the silos ahead of the index: only an index that holds every change may let

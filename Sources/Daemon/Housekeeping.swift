@@ -43,18 +43,26 @@ final class Housekeeping: Sendable {
         let t = OSThread.start { [self] in
             var seconds = 0
             var lostSeen = 0
+            var retryIn = 0
             while running.load(ordering: .relaxed) {
                 stopping.wait(seconds: 1)
                 guard running.load(ordering: .relaxed) else { break }
                 namespace.flushMetadata()
-                if index.lostBatches != lostSeen {
-                    lostSeen = index.lostBatches
+                retryIn -= 1
+                if index.lostBatches != lostSeen && retryIn <= 0 {
+                    let lost = index.lostBatches
                     logger.error("namespace changes could not be committed to the index \(index.path); rescanning the silos")
                     do {
                         let result = try rescan()
-                        repairedBatches.store(lostSeen, ordering: .relaxed)
+                        lostSeen = lost
+                        repairedBatches.store(lost, ordering: .relaxed)
                         logger.notice("rescan after the failed commit: \(result)")
-                    } catch { logger.error("rescan after the failed commit failed: \(error); run `estuary scan`") }
+                    } catch {
+                        // The index may be away (a database restarting): tried again until it
+                        // succeeds, so what the silos hold comes back by itself.
+                        retryIn = 5
+                        logger.error("rescan after the failed commit failed: \(error); trying again in \(retryIn) s")
+                    }
                 }
                 seconds += 1
                 if seconds % freshnessInterval == 0 { namespace.refreshKnownFiles() }

@@ -61,7 +61,14 @@ extension IndexStore {
     /// within the group-commit interval, or at once when no committer runs (tools, tests).
     public func change<R>(_ body: (WriteTransaction) throws(IndexError) -> R) throws(IndexError) -> R {
         guard batch.running.load(ordering: .relaxed) else { return try write(body) }
-        return try writer.withLock { state throws(IndexError) -> R in
+        // A reservation's commit failing is the only COMMIT here; the batch's own commit runs
+        // later on the committer thread, so a change that failed never committed.
+        var committing = false
+        return try waitingOutOutage({ () throws(IndexError) -> R in try changeOnce(body, &committing) }, mayRetry: { !committing })
+    }
+
+    private func changeOnce<R>(_ body: (WriteTransaction) throws(IndexError) -> R, _ committing: inout Bool) throws(IndexError) -> R {
+        try writer.withLock { state throws(IndexError) -> R in
             try applyDeferred(state)
             try openBatch(state)
             let result = try state.asChange(body)
@@ -69,6 +76,7 @@ extension IndexStore {
             // A number handed out must be reserved durably before the caller writes it into
             // a silo as an inode hint.
             if state.mustCommitReservation || state.batchChanges >= GroupCommit.maxChanges {
+                committing = true
                 try commitBatch(state)
             }
             return result

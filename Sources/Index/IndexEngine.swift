@@ -59,6 +59,22 @@ public protocol IndexSession: AnyObject, Sendable, IndexRowReads, IndexRowWrites
     func renewNode(_ id: String, at time: Int64) throws(IndexError) -> Bool
     func removeNode(_ id: String) throws(IndexError)
     func nodes() throws(IndexError) -> [NodeRow]
+    /// The database's clock (unix seconds): heartbeats and leases are judged by one clock,
+    /// whatever the nodes' clocks say.
+    func serverClock() throws(IndexError) -> Int64
+    /// Removes the rows (and leases) of nodes silent for `seconds`: long dead, not just late.
+    func forgetNodes(silentFor seconds: Int64) throws(IndexError)
+    /// Removes the rows (and leases) of earlier daemons on `node`'s host and mount point: a
+    /// restarted node's predecessor is dead for sure (one daemon per mount point), so its
+    /// leases pass at once rather than after the dead time.
+    func forgetPredecessors(of node: NodeRow) throws(IndexError)
+    /// Leases (Leases.swift): takes `name` for `node` when it is free, already `node`'s, or
+    /// held by a node whose heartbeat is older than `deadAfter` seconds; true when `node` holds it.
+    func takeLease(_ name: String, node: String, deadAfter: Int64) throws(IndexError) -> Bool
+    /// Whether `node` holds `name` now (inside a write: the fence of a change made under it).
+    func holdsLease(_ name: String, node: String) throws(IndexError) -> Bool
+    func releaseLease(_ name: String, node: String) throws(IndexError)
+    func leases() throws(IndexError) -> [LeaseRow]
 
     /// Names of the migrations applied to this index, oldest first.
     func appliedMigrations() throws(IndexError) -> [String]

@@ -13,6 +13,7 @@ public final class IndexStore: Sendable {
     private let readers: Mutex<[any IndexSession]>
     let batch: GroupCommit
     let presence: RowPresence
+    let outage = OutagePolicy()
 
     /// Opens (creating if needed) the SQLite index at `path` and applies pending migrations.
     public convenience init(path: String) throws(IndexError) {
@@ -62,30 +63,39 @@ public final class IndexStore: Sendable {
     /// namespace changes still waiting in the group-commit batch (see `change`). A failing body
     /// leaves no trace in the index; BEGIN waits while another process holds the write lock.
     public func write<R>(_ body: (WriteTransaction) throws(IndexError) -> R) throws(IndexError) -> R {
-        try writer.withLock { state throws(IndexError) -> R in
-            try applyDeferred(state)
-            if state.batchOpen {
-                let result = try state.asChange(body)
-                try commitBatch(state)
+        var committing = false
+        return try waitingOutOutage({ () throws(IndexError) -> R in
+            try writer.withLock { state throws(IndexError) -> R in
+                try applyDeferred(state)
+                if state.batchOpen {
+                    let result = try state.asChange(body)
+                    committing = true
+                    try commitBatch(state)
+                    return result
+                }
+                try state.begin()
+                let result: R
+                do throws(IndexError) {
+                    result = try body(WriteTransaction(state: state))
+                    committing = true
+                    try state.commit()
+                } catch {
+                    state.rollback()
+                    throw error
+                }
                 return result
             }
-            try state.begin()
-            let result: R
-            do throws(IndexError) {
-                result = try body(WriteTransaction(state: state))
-                try state.commit()
-            } catch {
-                state.rollback()
-                throw error
-            }
-            return result
-        }
+        }, mayRetry: { !committing })
     }
 
     /// Runs `body` on a reader session inside one read transaction (a consistent snapshot).
     /// Namespace changes waiting in the group-commit batch are committed first, so the snapshot
     /// holds every change made before the call.
     public func read<R>(_ body: (ReadTransaction) throws(IndexError) -> R) throws(IndexError) -> R {
+        try waitingOutOutage { () throws(IndexError) -> R in try readOnce(body) }
+    }
+
+    private func readOnce<R>(_ body: (ReadTransaction) throws(IndexError) -> R) throws(IndexError) -> R {
         if batch.pending.load(ordering: .acquiring) { try commitPending() }
         let session = try takeReader()
         defer { returnReader(session) }
@@ -98,6 +108,10 @@ public final class IndexStore: Sendable {
     /// While namespace changes wait in the group-commit batch, the query runs on the writer
     /// session, which sees them; a lookup right after a create finds the new entry.
     public func query<R>(_ body: (ReadTransaction) throws(IndexError) -> R) throws(IndexError) -> R {
+        try waitingOutOutage { () throws(IndexError) -> R in try queryOnce(body) }
+    }
+
+    private func queryOnce<R>(_ body: (ReadTransaction) throws(IndexError) -> R) throws(IndexError) -> R {
         if batch.pending.load(ordering: .acquiring) {
             let answered = try writer.withLock { state throws(IndexError) -> R? in
                 try applyDeferred(state)

@@ -38,6 +38,7 @@ extension Namespace {
             current = try entry(current.parent)
         }
         var fd = try silo.open([], flags: ESTUARY_O_PATH | O_DIRECTORY)
+        let shared = index.engine.isShared
         var created: [UInt64] = []
         for component in chain.reversed() {
             let next = try withCPath(component.name) { name throws(Errno) -> Int32 in
@@ -45,6 +46,11 @@ extension Namespace {
                 if opened >= 0 { return opened }
                 let e = Errno.current
                 guard e == .noSuchFileOrDirectory else { throw e }
+                // With a shared index another node may have removed or moved the directory
+                // since this node looked: one the index places on this silo is not made again
+                // (that would undo the other node's rmdir, or split a moved directory in two
+                // and let crossing renames make a loop).
+                if shared && component.dirSilos & (1 << UInt64(silo.id)) != 0 { throw Errno.noSuchFileOrDirectory }
                 if mkdirat(fd, name, mode_t(component.mode & 0o7777)) != 0 && Errno.current != .fileExists { throw Errno.current }
                 _ = fchownat(fd, name, component.uid, component.gid, AT_SYMLINK_NOFOLLOW)
                 _ = fchmodat(fd, name, mode_t(component.mode & 0o7777), 0)

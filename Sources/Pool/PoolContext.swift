@@ -35,6 +35,8 @@ public final class PoolContext: Sendable {
                             (error.isCorrupt ? ". It is damaged; move it aside and run `estuary scan` to rebuild it." : ""))
         }
         try PoolIndex.record(config)
+        // A database server may restart or drop off the network: calls wait for it a while.
+        if engine.isShared { index.outageWait = config.indexTimeout }
         self.index = index
         let tierRank = Dictionary(uniqueKeysWithValues: config.tiers.enumerated().map { ($1, $0) })
         let ids = try index.write { tx throws(IndexError) in

@@ -37,9 +37,23 @@ public enum PoolReports {
                          shadowSilo: names[item.shadow.silo] ?? "?", size: item.shadow.size,
                          mtime: Double(item.shadow.mtimeNs) / 1e9)
         }
-        return StatusReport(pool: pool.config.name, source: pool.config.source, stateDirectory: pool.paths.stateDirectory,
-                            mountpoint: mountpoint, daemonPid: daemonPid, tiers: pool.config.tiers, entries: entries,
-                            silos: siloReports, shadows: shadowReports, shadowCount: shadowCount)
+        var report = StatusReport(pool: pool.config.name, source: pool.config.source, stateDirectory: pool.paths.stateDirectory,
+                                  mountpoint: mountpoint, daemonPid: daemonPid, tiers: pool.config.tiers, entries: entries,
+                                  silos: siloReports, shadows: shadowReports, shadowCount: shadowCount)
+        if !PoolIndex.isFile(pool.config) {
+            report.nodes = nodes(try pool.index.query { tx throws(IndexError) in try tx.nodeStatus(deadAfter: pool.config.nodeTimeout) })
+        }
+        return report
+    }
+
+    /// The node registry of a shared index, oldest node first.
+    public static func nodes(_ status: [NodeStatus]) -> [NodeReport] {
+        status.map { s in
+            NodeReport(id: s.node.id, host: s.node.host, pid: s.node.pid, mountpoint: s.node.mountpoint, started: s.node.started,
+                       heartbeat: s.node.heartbeat, silentFor: s.silentFor, alive: s.alive,
+                       jobs: s.leases.compactMap { $0.hasPrefix("job:") ? Int64($0.dropFirst(4)) : nil }.sorted(),
+                       leader: s.leases.contains(LeaseRow.reconcile))
+        }
     }
 
     public static func scan(_ summary: ScanSummary) -> ScanReport {

@@ -35,6 +35,8 @@ public final class Reconciler: Sendable {
     /// One pass at a time: the loop's and one asked for on the control socket would queue the
     /// same moves twice.
     private let passing = Mutex<Void>(())
+    private let leadership = Mutex<(@Sendable () -> Bool)?>(nil)
+    private let leading = Atomic<Bool>(false)
 
     public init(index: IndexStore, namespace: Namespace, silos: SiloSet, mover: Mover, policy: ObjectivePolicy, batch: Int = 1000) {
         self.index = index; self.namespace = namespace; self.silos = silos; self.mover = mover
@@ -66,7 +68,7 @@ public final class Reconciler: Sendable {
                 guard running.load(ordering: .relaxed) else { break }
                 if triggered.exchange(false, ordering: .relaxed) || monotonicSeconds() - last >= interval {
                     last = monotonicSeconds()
-                    reconcile()
+                    if isLeader() { reconcile() }
                 }
             }
         }
@@ -77,6 +79,20 @@ public final class Reconciler: Sendable {
         running.store(false, ordering: .relaxed)
         wake.ring()
         thread.withLock { $0 }?.join()
+    }
+
+    /// Several nodes on one pool: the loop's passes run only while `lead` says this node is
+    /// the pool's reconcile leader (its lease), so one node plans and queues at a time. A
+    /// follower asks again at every interval and takes over when the leader's heartbeat lapses.
+    public func lead(when lead: @escaping @Sendable () -> Bool) { leadership.withLock { $0 = lead } }
+
+    private func isLeader() -> Bool {
+        guard let lead = leadership.withLock({ $0 }) else { return true }
+        let now = lead()
+        if leading.exchange(now, ordering: .relaxed) != now {
+            logger.notice(now ? "this node is the pool's reconcile leader" : "another node leads reconcile passes; this one follows")
+        }
+        return now
     }
 
     /// A plan without queueing anything: `estuary objectives check`.

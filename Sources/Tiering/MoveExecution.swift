@@ -13,6 +13,9 @@ import Glibc
 enum MoveStop: Error {
     case cancelled
     case failed(String)
+    /// Another node took the job's lease (this one was taken for dead): it runs the job now,
+    /// so this node touches neither the job's row nor its staging file.
+    case leaseLost
 }
 
 /// Runs one job: copy extents hottest first into a staging file in the destination's
@@ -387,7 +390,18 @@ struct MoveExecution {
         if job.state.isFinished { mover.forgetProgress(job.ino) }
         var copy = job
         copy.updated = Int64(time(nil))
-        do { try index.write { tx throws(IndexError) in try tx.updateJob(copy) } }
-        catch { throw .failed("cannot record progress: \(error)") }
+        let node = mover.node
+        // A node that could not beat for most of the dead time stops before the others may
+        // take its lease, rather than racing the new holder on the staging file.
+        if let node, !node.isAlive { throw .leaseLost }
+        do {
+            try index.write { tx throws(IndexError) in
+                if let node { try tx.requireLease(LeaseRow.job(copy.id), node: node.node.id) }
+                try tx.updateJob(copy)
+            }
+        } catch {
+            if error.kind == .conflict { throw .leaseLost }
+            throw .failed("cannot record progress: \(error)")
+        }
     }
 }

@@ -34,6 +34,11 @@ public final class Mover: Sendable {
     private let queued = Doorbell()
     /// Live progress of running jobs, for status and `user.estuary.state`.
     private let live = Mutex<[UInt64: LiveProgress]>([:])
+    /// This daemon in a shared index's node registry: a job runs only under its lease, so
+    /// exactly one node moves a file, and a dead node's jobs pass to another. Nil: the only
+    /// daemon of the pool, which runs every job.
+    private let membership = Mutex<NodeMembership?>(nil)
+    var node: NodeMembership? { membership.withLock { $0 } }
 
     public struct LiveProgress: Sendable {
         public var id: Int64
@@ -52,6 +57,9 @@ public final class Mover: Sendable {
     }
 
     static func stagingName(_ id: Int64) -> [UInt8] { Array("job-\(id)".utf8) }
+
+    /// Runs jobs as `node` of a shared index (before `start`).
+    public func runAsNode(_ node: NodeMembership?) { membership.withLock { $0 = node } }
 
     public func start() {
         cleanStaging()
@@ -74,9 +82,15 @@ public final class Mover: Sendable {
                          sourceMtime: row.mtimeNs, batch: batch, created: Int64(time(nil)))
         let copy = job
         let running = claimed.withLock { $0 }
+        let node = node
         job.id = try index.write { tx throws(IndexError) -> Int64 in
-            // A queued job a worker has taken is running: it is not replaced under the worker.
+            // A queued job a worker has taken is running: it is not replaced under the worker
+            // (this node's, or another node's holding the job's lease; asked only when there
+            // is such a job, so a tree of moves costs no extra round trips).
+            var elsewhere: Set<String>?
             for other in try tx.reader.jobs() where other.ino == ino && other.state == .queued && !running.keys.contains(other.id) {
+                if elsewhere == nil { elsewhere = node?.heldElsewhere() ?? [] }
+                if elsewhere?.contains(LeaseRow.job(other.id)) == true { continue }
                 var replaced = other
                 replaced.state = .cancelled
                 replaced.error = "replaced by a newer move"
@@ -154,6 +168,9 @@ public final class Mover: Sendable {
             // twenty times a second per worker.
             guard let job = claimNext() else { queued.wait(seconds: 2); continue }
             run(job)
+            // Released whatever the outcome: an unfinished job (shutting down, a silo offline)
+            // is then free for any node at once.
+            node?.release(LeaseRow.job(job.id))
             claimed.withLock { _ = $0.removeValue(forKey: job.id) }
             live.withLock { _ = $0.removeValue(forKey: job.ino) }
         }
@@ -163,14 +180,34 @@ public final class Mover: Sendable {
     private func claimNext() -> JobRow? {
         guard let jobs = try? index.query({ tx throws(IndexError) in try tx.jobs() }), !jobs.isEmpty else { return nil }
         let ordered = jobs.sorted { heat.score($0.ino) > heat.score($1.ino) || (heat.score($0.ino) == heat.score($1.ino) && $0.id < $1.id) }
-        return claimed.withLock { taken -> JobRow? in
-            // A file already being moved by one worker is not taken by another, whatever the
-            // index says of that worker's job meanwhile.
-            let busy = Set(taken.values)
-            guard let next = ordered.first(where: { taken[$0.id] == nil && !busy.contains($0.ino) }) else { return nil }
-            taken[next.id] = next.ino
-            return next
+        var refused = Set<Int64>()
+        while true {
+            let candidate = claimed.withLock { taken -> JobRow? in
+                // A file already being moved by one worker is not taken by another, whatever the
+                // index says of that worker's job meanwhile.
+                let busy = Set(taken.values)
+                guard let next = ordered.first(where: { taken[$0.id] == nil && !busy.contains($0.ino) && !refused.contains($0.id) }) else { return nil }
+                taken[next.id] = next.ino
+                return next
+            }
+            guard let candidate else { return nil }
+            // Another node runs it (or this node's heartbeat lapsed): the job stays theirs.
+            guard let node, !node.hold(LeaseRow.job(candidate.id)) else { return fresh(candidate) }
+            claimed.withLock { _ = $0.removeValue(forKey: candidate.id) }
+            refused.insert(candidate.id)
         }
+    }
+
+    /// The job's row as it is now that this node holds its lease: a node that died while
+    /// running it recorded progress since the list was read.
+    private func fresh(_ job: JobRow) -> JobRow? {
+        guard node != nil else { return job }
+        guard let now = try? index.query({ tx throws(IndexError) in try tx.job(job.id) }), !now.state.isFinished else {
+            node?.release(LeaseRow.job(job.id))
+            claimed.withLock { _ = $0.removeValue(forKey: job.id) }
+            return nil
+        }
+        return now
     }
 
     private func run(_ job: JobRow) {
@@ -187,6 +224,8 @@ public final class Mover: Sendable {
 
     private func handle(_ stop: MoveStop, _ execution: inout MoveExecution, _ job: JobRow) {
         switch stop {
+        case .leaseLost:
+            logger.warning("job \(job.id): another node took over the move (this node was taken for dead); leaving it to that node")
         case .cancelled:
             if !running.load(ordering: .relaxed) { try? execution.persist(); return }   // shutting down: resume later
             removeStaging(job)
@@ -212,14 +251,21 @@ public final class Mover: Sendable {
         _ = withCPath(Mover.stagingName(job.id)) { unlinkat(dir, $0, 0) }
     }
 
-    /// Staging files of jobs that are finished or unknown are leftovers of a crash.
+    /// Staging files of jobs that are finished or unknown are leftovers of a crash. The names
+    /// are listed before the jobs are read: a job is recorded before its staging file is
+    /// made, so a file another node has just started for a new job has its job in the list.
     private func cleanStaging() {
-        let open = Set(((try? index.query { tx throws(IndexError) in try tx.jobs() }) ?? []).map { Mover.stagingName($0.id) })
+        var found: [(silo: Silo, names: [[UInt8]])] = []
         for silo in silos.all where silo.isOnline {
             guard let fd = try? silo.open(Array(".estuary/staging".utf8), flags: O_RDONLY | O_DIRECTORY) else { continue }
             var names: [[UInt8]] = []
             var stream = DirectoryStream(fd: fd)
             while let entry = try? stream.next() { names.append(Array(entry.name)) }
+            found.append((silo, names))
+        }
+        guard let jobs = try? index.query({ tx throws(IndexError) in try tx.jobs() }) else { return }
+        let open = Set(jobs.map { Mover.stagingName($0.id) })
+        for (silo, names) in found {
             guard let dir = try? silo.open(Array(".estuary/staging".utf8), flags: ESTUARY_O_PATH | O_DIRECTORY) else { continue }
             for name in names where !open.contains(name) { _ = withCPath(name) { unlinkat(dir, $0, 0) } }
             Sys.close(dir)

@@ -37,7 +37,7 @@ private struct BadPool: CustomTestStringConvertible, Sendable {
 
     private static let schemaCases: [BadPool] = [
         BadPool("[pool]\nnmae = \"x\"\n" + oneSilo(),
-                "\(mediaFile):2:1: unknown key 'nmae' in [pool] (expected one of: name, state_dir, extent_size, entry_timeout, attr_timeout, negative_timeout, move_bandwidth, move_concurrency, heat_half_life, hold_down, reconcile_interval, metrics, rescan_interval, index)"),
+                "\(mediaFile):2:1: unknown key 'nmae' in [pool] (expected one of: name, state_dir, extent_size, entry_timeout, attr_timeout, negative_timeout, move_bandwidth, move_concurrency, heat_half_life, hold_down, reconcile_interval, metrics, rescan_interval, index, node_timeout, index_timeout)"),
         BadPool(oneSilo() + "[storage]\nx = 1\n",
                 "\(mediaFile):5:1: unknown table [storage] (expected [pool], [tiers], [[silo]] or [[objective]])"),
         BadPool(oneSilo() + "[[silos]]\n",

@@ -50,6 +50,16 @@ import Testing
         #expect(set?.rescanInterval == 5)
     }
 
+    /// Several nodes: seconds before a silent node is dead (at least 5, two heartbeats) and
+    /// before an unreachable index fails an operation.
+    @Test func nodeAndIndexTimeouts() {
+        let defaults = loadPool(oneSilo())
+        #expect(defaults?.nodeTimeout == 10 && defaults?.indexTimeout == 10)
+        let set = loadPool("[pool]\nnode_timeout = 30\nindex_timeout = 2.5\n" + oneSilo())
+        #expect(set?.nodeTimeout == 30 && set?.indexTimeout == 2.5)
+        #expect(loadPool("[pool]\nnode_timeout = 1\n" + oneSilo())?.nodeTimeout == 5)
+    }
+
     @Test func tierOrderFollowsFirstUseWithoutAnExplicitOrder() {
         let text = """
             [[silo]]

@@ -22,6 +22,23 @@ public final class PostgresServer: Sendable {
 
     public static func get() throws -> PostgresServer { try shared.get() }
 
+    /// A server of its own, for a test that stops and restarts it (the shared one serves
+    /// every other test of the process); stopped at exit too.
+    public static func dedicated() throws -> PostgresServer { try PostgresServer() }
+
+    /// Stops the server as an administrator's restart does (`-m fast`: clients are cut off,
+    /// committed work is kept), leaves it down for `seconds`, and starts it again.
+    public func restart(downFor seconds: Double) throws {
+        try run("pg_ctl", ["-D", directory + "/data", "-m", "fast", "-w", "-t", "60", "stop"])
+        usleep(UInt32(seconds * 1_000_000))
+        try run("pg_ctl", ["-D", directory + "/data", "-l", directory + "/server.log", "-w", "-t", "60", "-o", options, "start"])
+    }
+
+    private var options: String {
+        "-c listen_addresses='' -c unix_socket_directories='\(directory)' -c fsync=off -c synchronous_commit=off "
+            + "-c full_page_writes=off -c max_connections=300"
+    }
+
     private init() throws(PostgresServerError) {
         binaries = try PostgresServer.findBinaries()
         var template = Array((NSTemporaryDirectory() + "estuary-pg-XXXXXX").utf8CString)
@@ -36,19 +53,22 @@ public final class PostgresServer: Sendable {
         }
         try run("initdb", ["-D", directory + "/data", "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync"])
         // Socket only (no TCP port to collide with), no fsync: the data is thrown away.
-        let options = "-c listen_addresses='' -c unix_socket_directories='\(directory)' -c fsync=off -c synchronous_commit=off "
-            + "-c full_page_writes=off -c max_connections=300"
         try run("pg_ctl", ["-D", directory + "/data", "-l", directory + "/server.log", "-w", "-t", "60", "-o", options, "start"])
-        PostgresServer.started.withLock { $0 = (binaries, directory) }
+        let first = PostgresServer.started.withLock { list in
+            list.append((binaries, directory))
+            return list.count == 1
+        }
+        guard first else { return }
         atexit {
-            guard let (binaries, directory) = PostgresServer.started.withLock({ $0 }) else { return }
-            _ = PostgresServer.spawn(binaries + "/pg_ctl", ["-D", directory + "/data", "-m", "immediate", "-w", "stop"])
-            try? FileManager.default.removeItem(atPath: directory)
+            for (binaries, directory) in PostgresServer.started.withLock({ $0 }) {
+                _ = PostgresServer.spawn(binaries + "/pg_ctl", ["-D", directory + "/data", "-m", "immediate", "-w", "stop"])
+                try? FileManager.default.removeItem(atPath: directory)
+            }
         }
     }
 
     /// What `atexit` stops: the C callback cannot capture.
-    static let started = NSLockedValue<(String, String)?>(nil)
+    static let started = NSLockedValue<[(String, String)]>([])
 
     /// The newest PostgreSQL under /usr/lib/postgresql/VERSION/bin with initdb and pg_ctl.
     public static func findBinaries(under root: String = "/usr/lib/postgresql") throws(PostgresServerError) -> String {

@@ -116,5 +116,12 @@ enum PGMigrations {
         CREATE INDEX links_by_leaf ON links(name);
         \(searchIndexes.joined(separator: "\n"))
         """),
+        ("0008-leases", """
+        -- Leases (the reconcile leader, each running move job): a row names the node holding
+        -- it. A lease lives as long as its holder's heartbeat, so renewing the heartbeat
+        -- renews every lease the node holds, and a node whose heartbeat lapsed loses them all.
+        CREATE TABLE leases(name text PRIMARY KEY, node text NOT NULL, taken bigint NOT NULL);
+        CREATE INDEX leases_by_node ON leases(node);
+        """),
     ]
 }

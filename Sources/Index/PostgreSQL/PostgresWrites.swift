@@ -140,18 +140,22 @@ extension PostgresSession {
     }
 }
 
+/// Heartbeats are stamped with the server's clock, not the node's (`started` and `at` are
+/// ignored): nodes on hosts whose clocks disagree still judge each other's heartbeats alike.
+let pgNow = "floor(extract(epoch from clock_timestamp()))::bigint"
+
 extension PostgresSession {
     func registerNode(_ node: NodeRow) throws(IndexError) {
-        var p = PGParams(); p.add(node.id); p.add(node.host); p.add(node.pid); p.add(node.mountpoint); p.add(node.started); p.add(node.heartbeat)
+        var p = PGParams(); p.add(node.id); p.add(node.host); p.add(node.pid); p.add(node.mountpoint)
         try connection.run("""
-            INSERT INTO nodes(id, host, pid, mountpoint, started, heartbeat) VALUES ($1, $2, $3, $4, $5, $6)
+            INSERT INTO nodes(id, host, pid, mountpoint, started, heartbeat) VALUES ($1, $2, $3, $4, \(pgNow), \(pgNow))
             ON CONFLICT (id) DO UPDATE SET heartbeat = excluded.heartbeat
             """, p)
     }
 
     func renewNode(_ id: String, at time: Int64) throws(IndexError) -> Bool {
-        var p = PGParams(); p.add(time); p.add(id)
-        return try connection.run("UPDATE nodes SET heartbeat = $1 WHERE id = $2", p).changed > 0
+        var p = PGParams(); p.add(id)
+        return try connection.run("UPDATE nodes SET heartbeat = \(pgNow) WHERE id = $1", p).changed > 0
     }
 
     func removeNode(_ id: String) throws(IndexError) {

@@ -114,5 +114,9 @@ enum SQLiteMigrations {
         CREATE INDEX links_by_leaf ON links(name);
         \(searchIndexes)
         """),
+        ("0008-leases", """
+        -- Leases are shared-index business (one daemon holds everything of a SQLite index);
+        -- the name is here so a schema version means the same on both engines.
+        """),
     ]
 }

@@ -22,13 +22,13 @@ final class TestPool {
     /// `engine: .postgresql` keeps the index in a fresh database on the test process's
     /// throwaway PostgreSQL server (`[pool] index`).
     init(silos: [(name: String, tier: String)] = [("fast0", "fast"), ("bulk0", "bulk"), ("bulk1", "bulk")],
-         extraConfig: String = "", watch: Bool = true, engine: TestEngine = .sqlite) throws {
+         extraConfig: String = "", watch: Bool = true, engine: TestEngine = .sqlite, server: PostgresServer? = nil) throws {
         let id = UUID().uuidString.prefix(8)
         root = NSTemporaryDirectory() + "estuary-test-" + id
         self.silos = silos
         var indexLine = ""
         if engine == .postgresql {
-            let server = try PostgresServer.get()
+            let server = try server ?? PostgresServer.get()
             let name = "pool_" + id.lowercased()
             try server.ensureDatabase(name)
             database = name

@@ -1,0 +1,64 @@
+import Foundation
+import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One daemon (node) of a pool whose index is shared, started detached as a user would
+/// (`estuaryfs CONFIG MOUNTPOINT`), with its own state directory and log file: tests with
+/// several nodes on one machine start, stop and kill them one by one.
+final class PoolNode {
+    let config: String
+    let mountpoint: String
+    let state: String
+    private(set) var pid: Int32?
+
+    init(config: String, mountpoint: String, state: String) {
+        self.config = config; self.mountpoint = mountpoint; self.state = state
+    }
+
+    /// The node using `pool`'s own config, mount point and state directory (instead of `pool.mount()`).
+    static func first(of pool: TestPool) -> PoolNode {
+        PoolNode(config: pool.configPath, mountpoint: pool.mountpoint, state: pool.root + "/state")
+    }
+
+    /// Another node of `pool`: the same silos and index, its own state directory and mount point.
+    static func another(of pool: TestPool, named name: String = "node-b") throws -> PoolNode {
+        let root = pool.root + "/" + name
+        try FileManager.default.createDirectory(atPath: root + "/mnt", withIntermediateDirectories: true)
+        let text = try String(contentsOfFile: pool.configPath, encoding: .utf8)
+            .replacingOccurrences(of: "state_dir = \"\(pool.root)/state\"", with: "state_dir = \"\(root)/state\"")
+        try text.write(toFile: root + "/pool.toml", atomically: true, encoding: .utf8)
+        return PoolNode(config: root + "/pool.toml", mountpoint: root + "/mnt", state: root + "/state")
+    }
+
+    func start() throws {
+        let started = try Shell.run(Shell.estuaryfs, [config, mountpoint])
+        guard started.status == 0 else { throw TestFailure("node at \(mountpoint) did not start: \(started.output)") }
+        let record = try String(contentsOfFile: state + "/mount", encoding: .utf8)
+        pid = record.split(separator: "\n").dropFirst().first.flatMap { Int32($0) }
+    }
+
+    func path(_ relative: String) -> String { mountpoint + "/" + relative }
+
+    var log: String { (try? String(contentsOfFile: state + "/estuaryfs.log", encoding: .utf8)) ?? "" }
+
+    /// Unmounts and waits for the daemon to exit.
+    func stop() {
+        guard let pid else { return }
+        _ = try? Shell.run("/bin/fusermount3", ["-u", mountpoint])
+        for _ in 0..<800 where kill(pid, 0) == 0 { usleep(25_000) }
+        self.pid = nil
+    }
+
+    /// kill -9, as a host dying would; the dead mount is detached.
+    func kill9() {
+        guard let pid else { return }
+        kill(pid, SIGKILL)
+        for _ in 0..<400 where kill(pid, 0) == 0 { usleep(25_000) }
+        _ = try? Shell.run("/bin/fusermount3", ["-uz", mountpoint])
+        self.pid = nil
+    }
+
+    deinit { stop() }
+}
