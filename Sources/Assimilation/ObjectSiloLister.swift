@@ -31,6 +31,8 @@ struct ObjectSiloLister {
             report(ScanProblem(silo: silo.name, path: "", message: "the bucket has no client"))
             return
         }
+        // A rename half done shows some objects under each name; the index already has the new one.
+        bucket.waitForRenames(covering: nil)
         var listed: [DirectoryBatch] = []
         var level: [[UInt8]] = [[]]
         var first = true
