@@ -32,7 +32,8 @@ public final class BucketRenames: Sendable {
     let index: IndexStore
     let silos: SiloSet
     let logger: Logger
-    private let state = Mutex<(queue: [Entry], running: Bool)>(([], false))
+    /// Jobs to run, in order; whether the worker runs; jobs whose last attempt failed.
+    private let state = Mutex<(queue: [Entry], running: Bool, failing: Set<UInt64>)>(([], false, []))
 
     public init(index: IndexStore, silos: SiloSet, logger: Logger = Logger(label: "estuary.renames")) {
         self.index = index; self.silos = silos; self.logger = logger
@@ -84,10 +85,13 @@ public final class BucketRenames: Sendable {
         start(entries)
     }
 
-    /// Waits until no rename is left but those whose bucket cannot be reached.
+    /// Waits until no rename is left but those whose bucket cannot be reached or whose last
+    /// attempt failed (a mount must not hang on a server that refuses a copy).
     public func waitUntilDone() {
         while true {
-            let waiting = state.withLock { s in s.queue.contains { entry in silos[entry.silo].map { $0.isOnline } ?? false } }
+            let waiting = state.withLock { s in
+                s.queue.contains { entry in !s.failing.contains(entry.id) && (silos[entry.silo].map { $0.isOnline } ?? false) }
+            }
             if !waiting { return }
             usleep(5_000)
         }
@@ -116,7 +120,10 @@ public final class BucketRenames: Sendable {
             } catch {
                 failures += 1
                 bucket.setStalled(entry.id, true)
-                logger.warning("rename of \(entry.from) to \(entry.to) in silo '\(silo.name)' (attempt \(failures)): \(error); retrying")
+                state.withLock { _ = $0.failing.insert(entry.id) }
+                if failures == 1 || failures % 50 == 0 {
+                    logger.warning("rename of \(entry.from) to \(entry.to) in silo '\(silo.name)' (attempt \(failures)): \(error); retrying")
+                }
                 usleep(UInt32(min(failures, 30)) * 200_000)
                 bucket.setStalled(entry.id, false)
             }
@@ -158,7 +165,7 @@ public final class BucketRenames: Sendable {
                 usleep(100_000)
             }
         }
-        state.withLock { s in s.queue.removeAll { $0.id == entry.id } }
+        state.withLock { s in s.queue.removeAll { $0.id == entry.id }; s.failing.remove(entry.id) }
         bucket?.endRename(entry.id)
     }
 
