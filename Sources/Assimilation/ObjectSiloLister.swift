@@ -39,6 +39,11 @@ struct ObjectSiloLister {
         }
         // A rename half done shows some objects under each name; the index already has the new one.
         bucket.waitForRenames(covering: nil)
+        if let job = unfinishedRename() {
+            // Outside the daemon (or with the job failing): listing now would bring the old names back.
+            report(ScanProblem(silo: silo.name, path: "", message: "not scanned: rename job \(job) in this bucket is unfinished; mounting the pool finishes it"))
+            return
+        }
         var listed: [DirectoryBatch] = []
         var level: [[UInt8]] = [[]]
         var first = true
@@ -135,6 +140,17 @@ struct ObjectSiloLister {
             batch.entries.append(file)
         }
         return batch
+    }
+
+    /// The id of a rename journaled for this silo (meta `bucket_renames`, lines of id, silo,
+    /// old and new key; see BucketRenames in Namespace) that is not done.
+    private func unfinishedRename() -> String? {
+        guard let index, let text = try? index.query({ tx throws(IndexError) in try tx.meta("bucket_renames") }) else { return nil }
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.count == 4, fields[1] == Substring(String(silo.id)) { return String(fields[0]) }
+        }
+        return nil
     }
 
     /// Objects the index does not hold at this version get their attributes from a HEAD

@@ -196,8 +196,13 @@ extension Namespace {
             movedRow.parent = newParent; movedRow.name = newName
             index.changeLater { tx throws(IndexError) in _ = try apply(tx) }
         } else {
-            do { movedRow = try index.change { tx throws(IndexError) -> EntryRow in try apply(tx) } }
-            catch { bucketRenames.abandon(bucketJobs); throw indexFailure(error, "rename") }
+            do {
+                // A bucket's rename job must be on disk before its first copy: a group-committed
+                // change lost to a crash would leave copies made and deleted with no journal
+                // line to finish them (the rescan would then find objects under both names).
+                if bucketJobs.isEmpty { movedRow = try index.change { tx throws(IndexError) -> EntryRow in try apply(tx) } }
+                else { movedRow = try index.write { tx throws(IndexError) -> EntryRow in try apply(tx) } }
+            } catch { bucketRenames.abandon(bucketJobs); throw indexFailure(error, "rename") }
         }
         bucketRenames.start(bucketJobs)
         nodes.update(movedRow.ino) { $0.parent = movedRow.parent; $0.name = movedRow.name; $0.ctimeNs = movedRow.ctimeNs }
