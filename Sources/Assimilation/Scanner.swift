@@ -30,7 +30,7 @@ public struct Scanner: Sendable {
         let threads = targets.map { silo in
             OSThread.start {
                 let report: @Sendable (ScanProblem) -> Void = { p in problems.withLock { $0.append(p) } }
-                if silo.isObjectStore { ObjectSiloLister(silo: silo, queue: queue, report: report).run() }
+                if silo.isObjectStore { ObjectSiloLister(silo: silo, queue: queue, report: report, index: index).run() }
                 else { SiloWalker(silo: silo, queue: queue, report: report).run() }
             }
         }

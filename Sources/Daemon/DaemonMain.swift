@@ -68,6 +68,10 @@ public enum DaemonMain {
         if pool.offline.count == pool.silos.all.count {
             throw DaemonError("no silo of pool '\(config.name)' can be reached: " + pool.offline.map(\.description).joined(separator: "; "))
         }
+        // Renames in buckets a stopped daemon left half done finish first: a scan meanwhile
+        // would find objects under both names.
+        let bucketRenames = BucketRenames(index: pool.index, silos: pool.silos)
+        if !options.readOnly { bucketRenames.resume(); bucketRenames.waitUntilDone() }
         if options.scanOnMount {
             let unscanned = try pool.unscannedSilos()
             // After a crash the index may lack the last few milliseconds of namespace changes
@@ -80,7 +84,7 @@ public enum DaemonMain {
                 for problem in summary.problems { logger.warning("scan: \(problem)") }
             }
         }
-        let namespace = Namespace(index: pool.index, silos: pool.silos, logger: Logger(label: "estuary.namespace"))
+        let namespace = Namespace(index: pool.index, silos: pool.silos, logger: Logger(label: "estuary.namespace"), bucketRenames: bucketRenames)
         let kernelCache = KernelInvalidator()
         namespace.useKernelCache(kernelCache)
         let timeouts = CacheTimeouts(entry: options.entryTimeout ?? config.entryTimeout,

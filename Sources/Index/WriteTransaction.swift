@@ -145,6 +145,8 @@ public struct WriteTransaction {
 
     public func setMeta(_ key: String, _ value: String) throws(IndexError) { try session.setMeta(key, value) }
 
+    public func meta(_ key: String) throws(IndexError) -> String? { try session.meta(key) }
+
     /// Inserts a job and returns its id.
     public func insertJob(_ job: JobRow) throws(IndexError) -> Int64 { try session.insertJob(job) }
 

@@ -231,6 +231,8 @@ extension Namespace {
         guard parentRow.kind == .directory else { throw Errno.notDirectory }
         if try existing(parent: newParent, name: nameBuffer) != nil { throw Errno.fileExists }
         let silo = try silo(of: row)
+        // An object has one key: a second name cannot be made in a bucket.
+        if silo.isObjectStore { throw Errno.notPermitted }
         let sourceDir = try openParent(of: row, in: silo)
         defer { Sys.close(sourceDir) }
         let targetDir = try openDirectory(parentRow, in: silo, create: true)

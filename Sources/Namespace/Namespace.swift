@@ -24,6 +24,8 @@ public final class Namespace: Sendable {
     /// Readers of handles on files in a bucket (see ObjectFiles).
     let objectReads = ObjectReads()
     let objectBlockSize = Atomic<Int>(4 << 20)
+    /// Renames in buckets still copying, journaled in the index.
+    public let bucketRenames: BucketRenames
     /// Recalls a file from a bucket to a writable tier before it is opened for writing;
     /// installed by the tiering layer.
     let objectRecall = Mutex(HookSlot<@Sendable (UInt64) -> Bool>())
@@ -47,7 +49,8 @@ public final class Namespace: Sendable {
     let kernelCache = Mutex<(any KernelCache)?>(nil)
 
     public init(index: IndexStore, silos: SiloSet, placement: any PlacementPolicy = FirstTierMostFree(),
-                logger: Logger = Logger(label: "estuary.namespace")) {
+                logger: Logger = Logger(label: "estuary.namespace"), bucketRenames: BucketRenames? = nil) {
+        self.bucketRenames = bucketRenames ?? BucketRenames(index: index, silos: silos)
         self.index = index
         self.silos = silos
         self.placement = placement

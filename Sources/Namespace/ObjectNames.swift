@@ -6,10 +6,9 @@ import Syscalls
 import Glibc
 #endif
 
-/// Namespace changes of files in a bucket. Objects cannot be renamed: a rename copies on the
-/// server (CopyObject) and deletes the old key, object by object for a directory; an unlink
-/// deletes the key. The new key exists before the old one goes, so a crash in between leaves
-/// a duplicate for the next scan to show, never a loss.
+/// Namespace changes of files in a bucket. Objects cannot be renamed: a rename is a job that
+/// copies on the server (CopyObject) and deletes the old keys (BucketRenames); an unlink
+/// deletes the key.
 extension Namespace {
     /// The key of `name` in directory `dir`.
     func objectKey(_ bucket: ObjectBucket, _ dir: EntryRow, _ name: [UInt8]) throws(Errno) -> String {
@@ -18,28 +17,15 @@ extension Namespace {
         return key
     }
 
-    /// `renameIn` for a bucket: the object named, or every object under the directory named.
-    func renameInBucket(_ silo: Silo, _ oldDir: EntryRow, _ name: [UInt8], _ newDir: EntryRow, _ newName: [UInt8], flags: UInt32) throws(Errno) {
+    /// `renameIn` for a bucket: holds the keys of the object named, or of every object under
+    /// the directory named, and returns the job that copies them once the index has the new
+    /// name (see BucketRenames).
+    func renameInBucket(_ silo: Silo, _ oldDir: EntryRow, _ name: [UInt8], _ newDir: EntryRow, _ newName: [UInt8], flags: UInt32) throws(Errno) -> BucketRenames.Entry {
         guard flags == 0 else { throw Errno.notSupported }   // an exchange has no server-side form
-        guard silo.isOnline, let bucket = silo.bucket, let client = bucket.client else { throw Errno.ioError }
+        guard silo.isOnline, let bucket = silo.bucket, bucket.client != nil else { throw Errno.ioError }
+        // Computing the keys waits for an earlier rename that covers either of them.
         let from = try objectKey(bucket, oldDir, name), to = try objectKey(bucket, newDir, newName)
-        do throws(S3Error) {
-            var moves: [(String, String)] = []
-            if (try? client.head(from)) != nil {
-                moves.append((from, to))
-            } else {
-                for object in try client.listAll(prefix: from + "/", delimiter: nil).objects {
-                    moves.append((object.key, to + "/" + String(object.key.dropFirst(from.count + 1))))
-                }
-                // Nothing under it (a directory the bucket no longer holds): nothing to move.
-            }
-            for (a, b) in moves { try client.copy(from: a, to: b) }
-            for (a, _) in moves { try client.delete(a) }
-        } catch {
-            if error.kind == .noSuchKey { throw Errno.noSuchFileOrDirectory }
-            logger.error("cannot rename \(from) to \(to) in silo '\(silo.name)': \(error)")
-            throw Errno.ioError
-        }
+        return bucketRenames.prepare(silo: silo, bucket: bucket, from: from, to: to)
     }
 
     /// unlink of a file whose data is an object: the key goes, then the name.

@@ -51,7 +51,9 @@ extension Namespace {
         return (0..<64).filter { mask & (1 << UInt64($0)) != 0 }.compactMap { silos[$0] }
     }
 
-    private func renameIn(_ silo: Silo, _ oldDir: EntryRow, _ name: [UInt8], _ newDir: EntryRow, _ newName: [UInt8], flags: UInt32 = 0) throws(Errno) {
+    /// Renames in one silo; in a bucket, returns the job that will (see BucketRenames).
+    @discardableResult
+    private func renameIn(_ silo: Silo, _ oldDir: EntryRow, _ name: [UInt8], _ newDir: EntryRow, _ newName: [UInt8], flags: UInt32 = 0) throws(Errno) -> BucketRenames.Entry? {
         if silo.isObjectStore { return try renameInBucket(silo, oldDir, name, newDir, newName, flags: flags) }
         guard silo.isOnline else { throw Errno.ioError }
         let from = try openDirectory(oldDir, in: silo, create: false)
@@ -60,6 +62,7 @@ extension Namespace {
         defer { if to != from { Sys.close(to) } }
         let rc = withCPath(name) { a in withCPath(newName) { b in estuary_renameat2(from, a, to, b, flags) } }
         if rc != 0 { throw Errno.current }
+        return nil
     }
 
     private func removeIn(_ silo: Silo, _ dir: EntryRow, _ name: [UInt8], directory: Bool) {
@@ -93,10 +96,16 @@ extension Namespace {
             }
         }
         var carried: [Silo] = []
-        func putBack() { for s in carried.reversed() { try? renameIn(s, newDir, newName, oldDir, name) } }
+        var jobs: [BucketRenames.Entry] = []
+        // A bucket's rename has done nothing yet (its job starts after the commit): dropping
+        // the job puts it back.
+        func putBack() {
+            for s in carried.reversed() where !s.isObjectStore { try? renameIn(s, newDir, newName, oldDir, name) }
+            bucketRenames.abandon(jobs)
+        }
         for id in sourceShadows {
             guard let s = silos[id] else { continue }
-            do { try renameIn(s, oldDir, name, newDir, newName) } catch {
+            do { if let job = try renameIn(s, oldDir, name, newDir, newName) { jobs.append(job) } } catch {
                 if error == .noSuchFileOrDirectory { continue }
                 logger.error("cannot rename the shadowed copy of \(displayName(name)) on silo '\(s.name)': \(error)")
                 putBack()
@@ -104,25 +113,28 @@ extension Namespace {
             }
             carried.append(s)
         }
-        do { try renameIn(silo, oldDir, name, newDir, newName) } catch { putBack(); throw error }
+        do { if let job = try renameIn(silo, oldDir, name, newDir, newName) { jobs.append(job) } } catch { putBack(); throw error }
         if let target, target.silo != silo.id, !carried.contains(where: { $0.id == target.silo }), let other = silos[target.silo] {
             // The replaced file's data lives on another silo: it goes, or the rename is undone.
             do { try removeShadow(newDir, newName, on: other.id) } catch {
-                try? renameIn(silo, newDir, newName, oldDir, name)
+                if !silo.isObjectStore { try? renameIn(silo, newDir, newName, oldDir, name) }
                 putBack()
                 throw error
             }
         }
-        try commitRename(source, oldDir, name, target, newDir, newName, directoryDelta: 0)
+        try commitRename(source, oldDir, name, target, newDir, newName, directoryDelta: 0, bucketJobs: jobs)
     }
 
     private func renameDirectory(_ source: EntryRow, _ oldDir: EntryRow, _ name: [UInt8], _ target: EntryRow?,
                                  _ newDir: EntryRow, _ newName: [UInt8]) throws(Errno) {
         var done: [Silo] = []
+        var jobs: [BucketRenames.Entry] = []
         for silo in holders(source) {
-            do { try renameIn(silo, oldDir, name, newDir, newName) } catch {
-                // Put back what was already renamed: all silos move, or none.
-                for back in done.reversed() { try? renameIn(back, newDir, newName, oldDir, name) }
+            do { if let job = try renameIn(silo, oldDir, name, newDir, newName) { jobs.append(job) } } catch {
+                // Put back what was already renamed: all silos move, or none. A bucket's job
+                // has not started.
+                for back in done.reversed() where !back.isObjectStore { try? renameIn(back, newDir, newName, oldDir, name) }
+                bucketRenames.abandon(jobs)
                 throw error
             }
             done.append(silo)
@@ -132,13 +144,15 @@ extension Namespace {
                 removeIn(silo, newDir, newName, directory: true)
             }
         }
-        try commitRename(source, oldDir, name, target, newDir, newName, directoryDelta: 1)
+        try commitRename(source, oldDir, name, target, newDir, newName, directoryDelta: 1, bucketJobs: jobs)
     }
 
     /// The index side of a rename: the target's name goes, the source takes it, both parents
     /// get new times (and link counts when a directory moved between them).
+    /// `bucketJobs` are journaled in the same transaction and started once it committed.
     private func commitRename(_ source: EntryRow, _ oldDir: EntryRow, _ name: [UInt8], _ target: EntryRow?,
-                              _ newDir: EntryRow, _ newName: [UInt8], directoryDelta: UInt64) throws(Errno) {
+                              _ newDir: EntryRow, _ newName: [UInt8], directoryDelta: UInt64,
+                              bucketJobs: [BucketRenames.Entry] = []) throws(Errno) {
         let now = wallClockNanoseconds()
         var moved = source
         moved.ctimeNs = now
@@ -157,6 +171,7 @@ extension Namespace {
         let (finalMoved, finalOld, finalNew, finalTarget) = (moved, oldAfter, newAfter, targetAfter)
         let (oldParent, newParent) = (oldDir.ino, newDir.ino)
         @Sendable func apply(_ tx: WriteTransaction) throws(IndexError) -> EntryRow {
+            try BucketRenames.record(bucketJobs, tx)
             if let finalTarget {
                 if finalTarget.kind == .directory { try tx.delete(finalTarget.ino) }
                 else { try removeName(finalTarget, parent: newParent, name: newName, tx) }
@@ -175,15 +190,21 @@ extension Namespace {
             return row
         }
         var movedRow = finalMoved
-        if !index.mayHoldLinks && source.kind != .directory && target?.kind != .directory {
+        if !index.mayHoldLinks && source.kind != .directory && target?.kind != .directory && bucketJobs.isEmpty {
             // Without hard-link rows the moved row is known without asking the index, so the
             // reply need not wait for it (see IndexStore.changeLater), as for unlink.
             movedRow.parent = newParent; movedRow.name = newName
             index.changeLater { tx throws(IndexError) in _ = try apply(tx) }
         } else {
-            do { movedRow = try index.change { tx throws(IndexError) -> EntryRow in try apply(tx) } }
-            catch { throw indexFailure(error, "rename") }
+            do {
+                // A bucket's rename job must be on disk before its first copy: a group-committed
+                // change lost to a crash would leave copies made and deleted with no journal
+                // line to finish them (the rescan would then find objects under both names).
+                if bucketJobs.isEmpty { movedRow = try index.change { tx throws(IndexError) -> EntryRow in try apply(tx) } }
+                else { movedRow = try index.write { tx throws(IndexError) -> EntryRow in try apply(tx) } }
+            } catch { bucketRenames.abandon(bucketJobs); throw indexFailure(error, "rename") }
         }
+        bucketRenames.start(bucketJobs)
         nodes.update(movedRow.ino) { $0.parent = movedRow.parent; $0.name = movedRow.name; $0.ctimeNs = movedRow.ctimeNs }
         cacheTouched(sameParent ? [finalNew] : [finalNew, finalOld])
         listings.removed(oldDir.ino, name)

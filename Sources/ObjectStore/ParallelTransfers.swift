@@ -3,8 +3,8 @@ import Syscalls
 
 /// Runs `count` transfers on up to `width` threads, handing out indexes in the order given;
 /// the first failure stops the hand-out and is thrown once all running ones end.
-enum ParallelTransfers {
-    static func run(_ order: [Int], width: Int, _ body: @escaping @Sendable (Int) throws(S3Error) -> Void) throws(S3Error) {
+public enum ParallelTransfers {
+    public static func run(_ order: [Int], width: Int, _ body: @escaping @Sendable (Int) throws(S3Error) -> Void) throws(S3Error) {
         let next = Atomic<Int>(0)
         let failure = Mutex<S3Error?>(nil)
         let items = order

@@ -1,5 +1,8 @@
 import ObjectStore
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Where an object-storage silo is, as the pool config says.
 public struct ObjectSiloSpec: Sendable, Equatable {
@@ -24,6 +27,9 @@ public struct ObjectSiloSpec: Sendable, Equatable {
 public final class ObjectBucket: Sendable {
     public let spec: ObjectSiloSpec
     private let current = Mutex<S3Client?>(nil)
+    /// Renames recorded in the index whose copies are not all done (see `BucketRenames` in
+    /// Namespace), by id, and the ids whose last attempt failed.
+    private let renames = Mutex<(pending: [UInt64: (from: String, to: String)], stalled: Set<UInt64>)>(([:], []))
 
     public init(_ spec: ObjectSiloSpec) { self.spec = spec }
 
@@ -42,9 +48,47 @@ public final class ObjectBucket: Sendable {
     }
 
     /// The key of `relativePath`; nil when the path is not UTF-8, which S3 keys must be.
+    /// Waits while a rename in progress covers that key (so what is asked for is where the
+    /// index says it is).
     public func key(_ relativePath: [UInt8]) -> String? {
         guard let text = String(validating: relativePath, as: UTF8.self) else { return nil }
-        return spec.prefix + text
+        let key = spec.prefix + text
+        if !relativePath.isEmpty { waitForRenames(covering: key) }
+        return key
+    }
+
+    // MARK: renames in progress
+
+    /// A rename from `from` to `to` (a key and everything under it) is recorded and not done:
+    /// keys it covers wait for it.
+    public func beginRename(_ id: UInt64, from: String, to: String) {
+        renames.withLock { $0.pending[id] = (from, to); $0.stalled.remove(id) }
+    }
+
+    public func endRename(_ id: UInt64) {
+        renames.withLock { _ = $0.pending.removeValue(forKey: id); $0.stalled.remove(id) }
+    }
+
+    /// A rename whose last attempt failed (the server is away) no longer holds callers back:
+    /// they get the server's answer themselves instead of hanging.
+    public func setStalled(_ id: UInt64, _ stalled: Bool) {
+        renames.withLock { if stalled { $0.stalled.insert(id) } else { $0.stalled.remove(id) } }
+    }
+
+    /// Waits until no rename covering `key` (nil: any rename) is in progress.
+    public func waitForRenames(covering key: String?) {
+        while renames.withLock({ state in
+            state.pending.contains { id, keys in
+                !state.stalled.contains(id) && (key.map { ObjectBucket.overlaps($0, keys.from) || ObjectBucket.overlaps($0, keys.to) } ?? true)
+            }
+        }) {
+            usleep(2_000)
+        }
+    }
+
+    /// Whether one key is the other or lies under it as a directory.
+    static func overlaps(_ a: String, _ b: String) -> Bool {
+        a == b || a.hasPrefix(b + "/") || b.hasPrefix(a + "/")
     }
 
     /// The path in the silo of `key`, which lies under the prefix.

@@ -24,10 +24,10 @@ extension MoveExecution {
         do { row = try namespace.currentRow(job.ino) } catch { throw .failed("the file is gone") }
         if row.silo == destination.id { job.state = .done; return }
         guard row.kind == .regular else { throw .failed("only regular files are moved") }
-        guard row.nlink <= 1 else { throw .failed("hard-linked files are not moved to a bucket (an object has one name)") }
-        guard row.silo == source.id else { throw .failed("the file is no longer on silo '\(source.name)'") }
         let path: [UInt8]
         do { path = try namespace.relativePath(of: row) } catch { throw .failed("cannot name the file: \(error)") }
+        guard row.nlink <= 1 else { throw MoveExecution.hardLinked(path, row.nlink, destination) }
+        guard row.silo == source.id else { throw .failed("the file is no longer on silo '\(source.name)'") }
         guard let key = bucket.key(path) else { throw .failed("the path is not UTF-8, which object keys must be") }
 
         let gate = namespace.beginMove(job.ino, extentSize: job.extentSize)
@@ -58,6 +58,11 @@ extension MoveExecution {
             mover.logger.info("job \(job.id): the file changed during its upload; uploading again")
         }
         defer { gate.endSwitch() }
+        // link() passes the gate like a write, so a name added during the upload is seen here.
+        if let now = try? namespace.currentRow(job.ino), now.nlink > 1 {
+            try? client.delete(key)
+            throw MoveExecution.hardLinked(path, now.nlink, destination)
+        }
         // An open local handle would go on writing to the copy about to be deleted.
         let open = namespace.handles(of: job.ino, on: source.id)
         if open > 0 {
@@ -71,13 +76,17 @@ extension MoveExecution {
         try? persist()
     }
 
+    /// An object has one key, so a file with several names cannot live in a bucket.
+    static func hardLinked(_ path: [UInt8], _ links: UInt64, _ destination: Silo) -> MoveStop {
+        .failed("'\(String(decoding: path, as: UTF8.self))' has \(links) hard links and an object in bucket silo '\(destination.name)' can have only one name; remove the other links to move it")
+    }
+
     /// Uploads the file, its attributes and tags riding along as object metadata.
     private mutating func upload(_ client: S3Client, key: String, fd: Int32, stat: FileStat) throws(MoveStop) -> String {
-        var metadata = ["mode": String(stat.mode & 0o7777, radix: 8), "uid": String(stat.uid), "gid": String(stat.gid),
-                        "mtime": String(stat.mtimeNs), "atime": String(stat.atimeNs)]
-        if let tags = try? Sys.userXattrs(fd: fd), !tags.isEmpty {
-            metadata["tags"] = S3Endpoint.query(tags.map { (String(decoding: $0.name, as: UTF8.self), String(decoding: $0.value, as: UTF8.self)) })
-        }
+        var attributes = ObjectAttributes(mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid, mtimeNs: stat.mtimeNs,
+                                          atimeNs: stat.atimeNs, ino: job.ino)
+        if let tags = try? Sys.userXattrs(fd: fd) { attributes.tags = tags.filter { !$0.name.starts(with: Array("user.estuary.".utf8)) } }
+        let metadata = attributes.metadata
         let progress = Atomic<Int64>(0)
         let (mover, base) = (self.mover, self.job)
         let uploader = ObjectUpload(client: client, partSize: max(16 << 20, job.extentSize), parallel: 4)

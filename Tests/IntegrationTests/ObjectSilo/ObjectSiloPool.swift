@@ -10,11 +10,12 @@ struct ObjectSiloPool {
     /// `bucket` is made by boto3 (unless `create` is false, to test a missing bucket);
     /// `secret` goes in the credentials file the silo names.
     init(prefix: String = "", secret: String = SeaweedServer.secretKey, create: Bool = true,
-         extraConfig: String = "extent_size = \"64KiB\"\nheat_half_life = 3600", server: SeaweedServer? = nil) throws {
+         extraConfig: String = "extent_size = \"64KiB\"\nheat_half_life = 3600", server: SeaweedServer? = nil,
+         existingBucket: String? = nil) throws {
         let server = try server ?? SeaweedServer.shared()
         self.server = server
-        bucket = server.uniqueBucket("silo")
-        if create { try server.boto("s3.create_bucket(Bucket='\(bucket)')") }
+        bucket = existingBucket ?? server.uniqueBucket("silo")
+        if create && existingBucket == nil { try server.boto("s3.create_bucket(Bucket='\(bucket)')") }
         pool = try TestPool(silos: [("fast0", "fast"), ("bulk0", "bulk")], extraConfig: extraConfig + "\n[tiers]\norder = [\"fast\", \"bulk\", \"cold\"]", watch: false)
         let credentials = pool.root + "/aws-credentials"
         try "[default]\naws_access_key_id = \(SeaweedServer.accessKey)\naws_secret_access_key = \(secret)\n"

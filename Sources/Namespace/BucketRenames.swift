@@ -1,0 +1,212 @@
+import Index
+import Logging
+import ObjectStore
+import Silos
+import Synchronization
+import Syscalls
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Renames of files and directories in buckets, as jobs that survive a crash. An object
+/// cannot be renamed, so a rename is a server-side copy of every object under the old name
+/// and a delete of each old key. The rename answers once the index holds the new name and,
+/// in the same transaction, a journal line (meta key `bucket_renames`) naming the old and new
+/// keys; the copies run behind it, and whoever asks for a key the rename covers (an open, a
+/// recall, another rename, a scan) waits until they are done. A daemon killed meanwhile
+/// finds the line at the next mount and finishes the job before the silos are rescanned:
+/// each step (copy a key, delete it) can run again, and what the listing under the old name
+/// still shows is exactly what is left to do.
+public final class BucketRenames: Sendable {
+    public struct Entry: Sendable, Equatable {
+        public let id: UInt64
+        public let silo: SiloID
+        public let from: String
+        public let to: String
+    }
+
+    static let metaKey = "bucket_renames"
+    /// Copies in flight for one directory's objects.
+    static let width = 8
+
+    let index: IndexStore
+    let silos: SiloSet
+    let logger: Logger
+    /// Jobs to run, in order; whether the worker runs; jobs whose last attempt failed.
+    private let state = Mutex<(queue: [Entry], running: Bool, failing: Set<UInt64>)>(([], false, []))
+
+    public init(index: IndexStore, silos: SiloSet, logger: Logger = Logger(label: "estuary.renames")) {
+        self.index = index; self.silos = silos; self.logger = logger
+    }
+
+    /// A rename about to be committed: its keys are held from now (so nothing reads the new
+    /// key before the copy), released by `start` or `abandon`.
+    func prepare(silo: Silo, bucket: ObjectBucket, from: String, to: String) -> Entry {
+        let entry = Entry(id: UInt64.random(in: 1...UInt64.max), silo: silo.id, from: from, to: to)
+        bucket.beginRename(entry.id, from: from, to: to)
+        return entry
+    }
+
+    /// The rename was not committed: nothing was copied, the keys are free again.
+    func abandon(_ entries: [Entry]) {
+        for entry in entries { silos[entry.silo]?.bucket?.endRename(entry.id) }
+    }
+
+    /// Adds the journal lines inside the transaction that renames in the index.
+    static func record(_ entries: [Entry], _ tx: WriteTransaction) throws(IndexError) {
+        guard !entries.isEmpty else { return }
+        let known = decode(try tx.meta(metaKey) ?? "")
+        try tx.setMeta(metaKey, encode(known + entries))
+    }
+
+    /// Runs committed renames behind the caller.
+    func start(_ entries: [Entry]) {
+        guard !entries.isEmpty else { return }
+        let startWorker = state.withLock { s -> Bool in
+            s.queue += entries
+            if s.running { return false }
+            s.running = true
+            return true
+        }
+        if startWorker { _ = OSThread.start { [self] in work() } }
+    }
+
+    /// Takes up the renames a stopped daemon left in the journal (its buckets' keys held until
+    /// each is done).
+    public func resume() {
+        let entries: [Entry]
+        do { entries = try index.query { tx throws(IndexError) in BucketRenames.decode(try tx.meta(BucketRenames.metaKey) ?? "") } } catch {
+            logger.error("cannot read the journal of renames in buckets: \(error)")
+            return
+        }
+        guard !entries.isEmpty else { return }
+        logger.info("finishing \(entries.count) rename(s) in buckets a stopped daemon left")
+        for entry in entries { silos[entry.silo]?.bucket?.beginRename(entry.id, from: entry.from, to: entry.to) }
+        start(entries)
+    }
+
+    /// Waits until no rename is left but those whose bucket cannot be reached or whose last
+    /// attempt failed (a mount must not hang on a server that refuses a copy).
+    public func waitUntilDone() {
+        while true {
+            let waiting = state.withLock { s in
+                s.queue.contains { entry in !s.failing.contains(entry.id) && (silos[entry.silo].map { $0.isOnline } ?? false) }
+            }
+            if !waiting { return }
+            usleep(5_000)
+        }
+    }
+
+    /// Renames in flight (for status and tests).
+    public var pending: Int { state.withLock { $0.queue.count } }
+
+    private func work() {
+        var failures = 0
+        while let entry = state.withLock({ s -> Entry? in
+            if let first = s.queue.first { return first }
+            s.running = false
+            return nil
+        }) {
+            guard let silo = silos[entry.silo], let bucket = silo.bucket else {
+                // The silo left the configuration: the journal line can never be carried out.
+                logger.error("rename of \(entry.from) to \(entry.to) dropped: silo \(entry.silo) is gone")
+                finish(entry, bucket: nil)
+                continue
+            }
+            do throws(S3Error) {
+                try run(entry, silo: silo, bucket: bucket)
+                finish(entry, bucket: bucket)
+                failures = 0
+            } catch {
+                failures += 1
+                bucket.setStalled(entry.id, true)
+                state.withLock { _ = $0.failing.insert(entry.id) }
+                if failures == 1 || failures % 50 == 0 {
+                    logger.warning("rename of \(entry.from) to \(entry.to) in silo '\(silo.name)' (attempt \(failures)): \(error); retrying")
+                }
+                usleep(UInt32(min(failures, 30)) * 200_000)
+                bucket.setStalled(entry.id, false)
+            }
+        }
+    }
+
+    /// Copies then deletes every object under the old name: the key itself (a file) and the
+    /// keys below it (a directory).
+    private func run(_ entry: Entry, silo: Silo, bucket: ObjectBucket) throws(S3Error) {
+        guard silo.isOnline, let client = bucket.client else { throw S3Error(.unreachable, message: "silo '\(silo.name)' is offline") }
+        var moves: [(from: String, to: String)] = []
+        do {
+            _ = try client.head(entry.from)
+            moves.append((entry.from, entry.to))
+        } catch where error.kind == .noSuchKey {}
+        for object in try client.listAll(prefix: entry.from + "/", delimiter: nil).objects {
+            moves.append((object.key, entry.to + "/" + String(object.key.dropFirst(entry.from.count + 1))))
+        }
+        let work = moves
+        try ParallelTransfers.run(Array(work.indices), width: BucketRenames.width) { i throws(S3Error) in
+            try client.copy(from: work[i].from, to: work[i].to)
+            try client.delete(work[i].from)
+        }
+    }
+
+    private func finish(_ entry: Entry, bucket: ObjectBucket?) {
+        var attempt = 0
+        while true {
+            do {
+                try index.change { tx throws(IndexError) in
+                    let left = BucketRenames.decode(try tx.meta(BucketRenames.metaKey) ?? "").filter { $0.id != entry.id }
+                    try tx.setMeta(BucketRenames.metaKey, BucketRenames.encode(left))
+                }
+                break
+            } catch {
+                attempt += 1
+                // Left in the journal, the rename runs again at the next mount, which is harmless.
+                if attempt >= 5 { logger.error("cannot drop a finished rename from the journal: \(error)"); break }
+                usleep(100_000)
+            }
+        }
+        state.withLock { s in s.queue.removeAll { $0.id == entry.id }; s.failing.remove(entry.id) }
+        bucket?.endRename(entry.id)
+    }
+
+    // MARK: journal lines: id, silo, old key, new key (keys in hex: any byte may be in a key)
+
+    static func encode(_ entries: [Entry]) -> String {
+        entries.map { "\($0.id) \($0.silo) \(hex($0.from)) \(hex($0.to))" }.joined(separator: "\n")
+    }
+
+    static func decode(_ text: String) -> [Entry] {
+        text.split(separator: "\n").compactMap { line in
+            let f = line.split(separator: " ")
+            guard f.count == 4, let id = UInt64(f[0]), let silo = SiloID(f[1]), let from = unhex(f[2]), let to = unhex(f[3]) else { return nil }
+            return Entry(id: id, silo: silo, from: from, to: to)
+        }
+    }
+
+    private static func hex(_ s: String) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for b in s.utf8 { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func unhex(_ s: Substring) -> String? {
+        let bytes = Array(s.utf8)
+        guard bytes.count % 2 == 0 else { return nil }
+        func value(_ c: UInt8) -> UInt8? {
+            switch c {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): return c - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): return c - UInt8(ascii: "a") + 10
+            default: return nil
+            }
+        }
+        var out: [UInt8] = []
+        var i = 0
+        while i < bytes.count {
+            guard let hi = value(bytes[i]), let lo = value(bytes[i + 1]) else { return nil }
+            out.append(hi << 4 | lo)
+            i += 2
+        }
+        return String(validating: out, as: UTF8.self)
+    }
+}
