@@ -66,16 +66,6 @@ struct SiloWalker {
         }
         let fd = stream.releaseDescriptor()
         defer { Sys.close(fd) }
-        // In name order (getdents gives hash order): the writer's inserts into the index on
-        // (parent, name) then append to the directory's range instead of splitting pages all
-        // over it. Sorted here, on the walker's thread, not on the writer's.
-        entries.sort { a, b in
-            a.name.withUnsafeBufferPointer { x in b.name.withUnsafeBufferPointer { y in
-                let n = min(x.count, y.count)
-                let c = n == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, n)
-                return c != 0 ? c < 0 : x.count < y.count
-            } }
-        }
         let subdirectories = entries.filter { $0.stat.isDirectory }.map(\.name)
         queue.push(DirectoryBatch(silo: silo.id, path: path, entries: entries, complete: complete, rootStat: rootStat))
         for name in subdirectories where !known.contains(name) {
