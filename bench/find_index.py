@@ -102,8 +102,9 @@ def main() -> int:
         ("path", ["--where", 'path ~ "/t003/**/f1*"'], ["-path", "*/t003/*/f1*"], "index"),
         ("every-row", ["--larger", "1G"], ["-size", "+1G"], "every row"),
         ("every-row-where", ["--where", "size > 1G"], ["-size", "+1G"], "every row"),
-        # Nothing the engine can apply: every row is decoded and the expression evaluated on it.
+        # The expression's owner test, applied by the engine to every row (EngineCondition).
         ("every-row-eval", ["--where", "uid == 4242"], ["-uid", "4242"], "every row"),
+        ("every-row-or", ["--where", 'not (uid == 0 and gid == 0) or size == 4242'], ["(", "!", "(", "-uid", "0", "-gid", "0", ")", "-o", "-size", "4242c", ")"], "every row"),
     ]
     if args.only:
         wanted = set(args.only.split(","))

@@ -12,8 +12,8 @@ struct NamePlan: Equatable {
     var names: NameMatch?
     /// A pool-relative directory ("" for the root, no leading slash).
     var below: [UInt8]?
-    /// Bounds on kind, size and mtime the expression requires, for a scan of every entry to
-    /// leave to the engine.
+    /// Bounds on kind, size and mtime the expression requires, and its tests that have columns
+    /// (`EngineCondition`), for a scan of every entry to leave to the engine.
     var rows = RowFilter()
 
     /// How much a name test narrows, to pick one when several are required.
@@ -65,7 +65,10 @@ struct NamePlan: Equatable {
 
 #if ADMINCLI_OBJECTIVES
 extension NamePlan {
-    init(_ expression: ObjectiveExpression, now: Int64) {
+    init(_ expression: ObjectiveExpression, now: Int64, silos: [SiloID: SiloRow]) {
+        // The whole expression as far as it has columns, for a scan of every entry: the engine
+        // skips the rows it rules out before they are decoded.
+        rows.condition = EngineCondition.bounds(expression, now: now, silos: silos).over
         for test in Self.conjuncts(expression) {
             requireRow(test, now: now)
             guard case .text(let field, let textTest) = test else { continue }

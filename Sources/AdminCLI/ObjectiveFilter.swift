@@ -46,7 +46,7 @@ struct ObjectiveFilter {
     }
 
     /// The name test and the directory the expression requires, for the index to search.
-    var namePlan: NamePlan { NamePlan(expression, now: now) }
+    var namePlan: NamePlan { NamePlan(expression, now: now, silos: silos) }
 
     func matches(_ entry: NamespaceEntry, _ tx: ReadTransaction) throws -> Bool {
         expression.evaluate(try facts(entry, tx), now: now)

@@ -2,7 +2,8 @@ import Syscalls
 
 /// Tests on an entry's own columns that an engine applies while it reads the table, so a
 /// query over every entry decodes only the rows that pass: kind, size and mtime bounds, all
-/// strict, each optional. A query still applies its own tests afterwards; this only narrows.
+/// strict, each optional, and any `condition` on those and the owner, times and silo.
+/// A query still applies its own tests afterwards; this only narrows.
 public struct RowFilter: Sendable, Equatable {
     public var kind: FileKind?
     /// size > sizeAbove
@@ -13,6 +14,8 @@ public struct RowFilter: Sendable, Equatable {
     public var mtimeBeforeNs: Int64?
     /// mtime > mtimeAfterNs
     public var mtimeAfterNs: Int64?
+    /// A further test the rows must pass (an expression's tests that have columns).
+    public var condition = RowCondition.always(true)
 
     public init() {}
 
@@ -22,7 +25,7 @@ public struct RowFilter: Sendable, Equatable {
         if let sizeBelow, row.size >= sizeBelow { return false }
         if let mtimeBeforeNs, row.mtimeNs >= mtimeBeforeNs { return false }
         if let mtimeAfterNs, row.mtimeNs <= mtimeAfterNs { return false }
-        return true
+        return condition.holds(row)
     }
 
     /// Keeps the tighter of each bound.
@@ -49,6 +52,9 @@ public struct RowFilter: Sendable, Equatable {
         add("size", "<", sizeBelow)
         add("mtime", "<", mtimeBeforeNs)
         add("mtime", ">", mtimeAfterNs)
+        if condition != .always(true) {
+            parts.append("(\(condition.sql(first: first, placeholder: placeholder, values: &values)))")
+        }
         return (parts.isEmpty ? "1 = 1" : parts.joined(separator: " AND "), values)
     }
 }

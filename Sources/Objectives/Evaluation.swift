@@ -40,7 +40,7 @@ extension Expression {
 extension TextTest {
     /// `value` is nil for a missing tag: it equals and matches nothing, and
     /// so is "not equal" to everything.
-    func holds(for value: String?) -> Bool {
+    public func holds(for value: String?) -> Bool {
         switch self {
         case .equal(let expected): value == expected
         case .notEqual(let expected): value != expected

@@ -75,6 +75,13 @@ struct NameQueryTests {
             ("type == file and mtime < 2w and size < 5000", { !$0.isDirectory && $0.text != "/proj/link" && $0.mtime > now - 14 * day && $0.size < 5000 }),
             ("type == file and mtime >= 100d and mtime <= 200d", { !$0.isDirectory && $0.text != "/proj/link" && $0.mtime <= now - 100 * day && $0.mtime >= now - 200 * day }),
             ("type == dir and name ~ \"d*\"", { $0.isDirectory && name($0).hasPrefix("d") }),
+            // Owner, tier and silo tests under and/or/not, which the engine applies as one condition
+            // (the test runs as root: every entry is uid 0 and gid 0).
+            ("uid == 4242", { _ in false }),
+            ("not (uid == 0) or size == 777", { $0.size == 777 }),
+            ("tier != \"nonexistent\" and gid == 0 and size > 100000", { $0.size > 100_000 }),
+            ("silo == \"nope\" or (size > 100000 and not (type == dir))", { $0.size > 100_000 && !$0.isDirectory }),
+            ("type == file and not (mtime <= 30d) and uid <= 0", { !$0.isDirectory && $0.text != "/proj/link" && $0.mtime < now - 30 * day }),
         ]
         for (expression, keep) in cases {
             let want = Set(items.filter(keep).map(absolute))

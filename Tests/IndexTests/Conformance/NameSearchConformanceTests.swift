@@ -94,6 +94,46 @@ struct NameSearchConformanceTests {
         }
     }
 
+    /// A `RowCondition` applied by the engine (as SQL) keeps exactly the rows its `holds` keeps,
+    /// whatever the nesting and with the fixed bounds beside it (their parameters come first).
+    @Test(arguments: EngineUnderTest.all)
+    func aConditionScanFindsWhatAWalkFinds(_ engine: EngineUnderTest) throws {
+        let f = try ConformanceFixture(engine)
+        let a = try f.insert(f.directory("a"))
+        let b = try f.insert(f.directory("b", in: a, silo: 1))
+        for i in 0..<60 {
+            var row = f.file("f\(i)", in: [1, a, b][i % 3], size: Int64(i * 100), mtime: Int64(i) * 1_000_000_000, silo: i % 4)
+            row.uid = UInt32(1000 + i % 5); row.gid = UInt32(i % 7); row.atimeNs = Int64(60 - i) * 1_000_000_000
+            if i % 11 == 0 { row.kind = .symlink; row.target = Array("x".utf8) }
+            try f.insert(row)
+        }
+        let conditions: [RowCondition] = [
+            .compare(.uid, .equal, 1003),
+            .compare(.uid, .equal, 4242),
+            .not(.compare(.gid, .less, 3)),
+            .and([.compare(.size, .greaterOrEqual, 1000), .compare(.mtime, .less, 40_000_000_000)]),
+            .or([.compare(.uid, .equal, 1001), .oneOf(.silo, [2, 3]), .compare(.atime, .greater, 55_000_000_000)]),
+            .not(.or([.oneOf(.kind, [Int64(FileKind.symlink.rawValue)]), .compare(.ctime, .notEqual, 7_000_000_000)])),
+            .oneOf(.silo, []),
+            .not(.oneOf(.silo, [])),
+            .and([.not(.compare(.uid, .equal, 1000)), .or([.compare(.gid, .lessOrEqual, 1), .compare(.size, .greater, 5000)])]),
+        ]
+        try f.reading { tx throws in
+            for condition in conditions {
+                for bounded in [false, true] {
+                    var filter = RowFilter()
+                    filter.condition = condition
+                    if bounded { filter.narrow(sizeAbove: 250, mtimeBeforeNs: 50_000_000_000) }
+                    var walked: [String] = []
+                    try tx.walk(under: 1, includeRoot: true, matching: filter.holds) { walked.append(displayName($0.path)) }
+                    var scanned: [String] = []
+                    try tx.scan(under: 1, includeRoot: true, filter: filter) { scanned.append(displayName($0.path)) }
+                    #expect(scanned == walked, "\(engine): \(condition), bounded \(bounded)")
+                }
+            }
+        }
+    }
+
     @Test func prefixBoundsStepPastTrailingFF() {
         #expect(NameMatch.upperBound(ofPrefix: [0x61, 0x62]) == [0x61, 0x63])
         #expect(NameMatch.upperBound(ofPrefix: [0x61, 0xff, 0xff]) == [0x62])
