@@ -136,10 +136,21 @@ extension Namespace {
         var parentAfter = touchedDirectory(parentRow, changedIn: silo, fd: dirFD)
         if isDirectory { parentAfter.nlink += 1 }
         do {
-            row.ino = try index.change { tx throws(IndexError) -> UInt64 in
-                let ino = try tx.insert(row)
-                try storeTouched([parentAfter], tx)
-                return ino
+            if index.createsMayWait {
+                // The reply needs only the number: the insert joins the batch after the reply
+                // (docs/decisions.md, "Creates answer before the index takes them").
+                row.ino = try index.reserveInode()
+                let inserted = row, parentNow = parentAfter
+                index.changeLater { [self] tx throws(IndexError) in
+                    try tx.insertReserved(inserted)
+                    try storeTouched([parentNow], tx)
+                }
+            } else {
+                row.ino = try index.change { tx throws(IndexError) -> UInt64 in
+                    let ino = try tx.insert(row)
+                    try storeTouched([parentAfter], tx)
+                    return ino
+                }
             }
         } catch {
             _ = withCPath(name) { unlinkat(dirFD, $0, isDirectory ? AT_REMOVEDIR : 0) }
