@@ -193,7 +193,7 @@ public final class SiloWatcher: @unchecked Sendable {
             // rename or unlink: a reader blocked in poll would be woken for each, on the CPU
             // the request is served on. Pausing after a drain lets them queue without a wake;
             // batches are applied 100 ms after their first event anyway (docs/decisions.md,
-            // "The watcher reads its queue at most every 5 ms").
+            // "Metadata against mergerfs's man-page presets").
             if came && running.load(ordering: .relaxed) { usleep(Self.drainPause) }
         }
     }

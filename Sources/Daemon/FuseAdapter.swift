@@ -166,8 +166,8 @@ final class FuseAdapter: FuseOperations {
             if plus && (position < 2 || namespace.kernelHolds(item.ino)) {
                 // "." and ".." never become dentries, and an inode the kernel holds already has
                 // attributes it keeps true by our invalidations: the name alone is enough, and
-                // costs neither side a node lookup (docs/decisions.md, "Readdirplus sends
-                // attributes only for inodes the kernel lacks").
+                // costs neither side a node lookup (docs/decisions.md, "Metadata against
+                // mergerfs's man-page presets").
                 fits = buffer.addPlusWithoutAttributes(name: item.name, inode: item.ino, type: item.kind, nextOffset: Int64(position + 1))
             } else if plus {
                 // A name removed since the listing was taken is skipped, as a local file system would.

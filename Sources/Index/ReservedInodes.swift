@@ -2,7 +2,7 @@ import Synchronization
 
 /// Inode numbers taken out of the writer's counter in blocks, so that a create can be given
 /// its number without the writer lock: the create then answers before the index stores it
-/// (docs/decisions.md, "Creates answer before the index takes them").
+/// (docs/decisions.md, "Metadata against mergerfs's man-page presets").
 ///
 /// A block is durable before any number of it is handed out (its reservation committed, as
 /// for every number: it may be written into a silo as an inode hint at once). Numbers of a

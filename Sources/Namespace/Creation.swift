@@ -143,7 +143,7 @@ extension Namespace {
         do {
             if index.createsMayWait {
                 // The reply needs only the number: the insert joins the batch after the reply
-                // (docs/decisions.md, "Creates answer before the index takes them").
+                // (docs/decisions.md, "Metadata against mergerfs's man-page presets").
                 row.ino = try index.reserveInode()
                 let inserted = row, parentNow = parentAfter
                 index.changeLater { [self] tx throws(IndexError) in
