@@ -29,7 +29,7 @@ DEB_ARCH    := $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 DEB_STAGE   := $(DEB_BUILD)/stage
 DEB_FILE    := $(DEB_BUILD)/estuary_$(VERSION)_$(DEB_ARCH).deb
 
-.PHONY: deps bench-deps build debug test soak demo install install-files uninstall deb deb-check bench bench-quick bench-scan bench-find bench-move bench-watch bench-metrics bench-pg clean
+.PHONY: deps bench-deps build debug test soak demo install install-files uninstall deb deb-check bench bench-quick bench-scan bench-find bench-move bench-watch bench-metrics bench-pg bench-s3 bench-meta clean
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES) $(if $(filter test soak,$(MAKECMDGOALS)),$(TEST_PACKAGES)); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -163,6 +163,12 @@ bench-pg: build bench-deps
 # 1 GiB file through the mount; the first scan of a 100,000-object bucket (objects/s).
 bench-s3: build bench-deps
 	python3 bench/s3.py --bin-dir $(RELEASE_BIN) $(BENCH_ARGS)
+
+# Metadata operations as a new user measures them: Estuary over two silos against mergerfs
+# under both man-page presets and native ext4, on 20,000 files over 100 directories and in one
+# directory (medians of interleaved rounds, Estuary over the better mergerfs preset per op).
+bench-meta: build bench-deps
+	python3 bench/meta.py --bin-dir $(RELEASE_BIN) $(BENCH_ARGS)
 
 clean:
 	rm -rf .build

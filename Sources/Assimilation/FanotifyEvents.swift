@@ -55,10 +55,10 @@ public final class FanotifyGroup {
     }
 
     /// Waits up to `timeout` milliseconds for events and hands each one to `body`, reading at
-    /// most 1 MiB of them: under a flood the caller still gets to apply what it has. Returns
-    /// false when nothing came.
+    /// most 1 MiB of them: under a flood the caller still gets to apply what it has. Events
+    /// of process `skipping` are dropped undecoded. Returns false when nothing came.
     @discardableResult
-    public func read(timeout: Int32, _ body: (FanotifyEvent) -> Void) -> Bool {
+    public func read(timeout: Int32, skipping: pid_t = 0, _ body: (FanotifyEvent) -> Void) -> Bool {
         var pollers = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
         guard poll(&pollers, 2, timeout) > 0, pollers[1].revents == 0, pollers[0].revents & Int16(POLLIN) != 0 else { return false }
         var any = false
@@ -70,6 +70,7 @@ public final class FanotifyGroup {
                 var offset = 0
                 var event = estuary_fan_event()
                 while estuary_fanotify_next(raw.baseAddress, n, &offset, &event) == 1 {
+                    if skipping != 0 && event.pid == skipping && event.mask & ESTUARY_FAN_Q_OVERFLOW == 0 { continue }
                     body(Self.decode(event))
                 }
             }

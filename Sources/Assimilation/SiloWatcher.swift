@@ -160,7 +160,9 @@ public final class SiloWatcher: @unchecked Sendable {
     private func read() {
         while running.load(ordering: .relaxed) {
             var first = false
-            group.read(timeout: 500) { event in
+            var others = false
+            let came = group.read(timeout: 500, skipping: ownPid) { event in
+                others = true
                 pending.withLock { p in
                     if event.overflow {
                         p.lost = p.lost ?? "the fanotify event queue overflowed"
@@ -189,8 +191,20 @@ public final class SiloWatcher: @unchecked Sendable {
                 }
             }
             if first { arrived.ring() }
+            // The daemon's own changes through the mount raise events too, one per create,
+            // rename or unlink: a reader blocked in poll would be woken for each, on the CPU
+            // the request is served on. Pausing after a drain of only those lets them queue
+            // without a wake; batches are applied 100 ms after their first event anyway. A
+            // drain with anyone else's events does not pause, so a flood behind the mount (or
+            // beside the silos on their file system) is read as fast as before and the
+            // kernel's queue does not overflow (docs/decisions.md, "Metadata against
+            // mergerfs's man-page presets").
+            if came && !others && running.load(ordering: .relaxed) { usleep(Self.drainPause) }
         }
     }
+
+    /// Microseconds the reader rests after a drain of only its own daemon's events (see `read`).
+    static let drainPause: UInt32 = 5_000
 
     /// The applying thread: waits for events, lets them gather for `batchDelay`, then applies
     /// everything pending at once. A batch that took longer than that finds the next one due

@@ -163,12 +163,18 @@ final class FuseAdapter: FuseOperations {
         while position < items.count {
             let item = items[position]
             let fits: Bool
-            if plus {
+            if plus && (position < 2 || namespace.kernelHolds(item.ino)) {
+                // "." and ".." never become dentries, and an inode the kernel holds already has
+                // attributes it keeps true by our invalidations: the name alone is enough, and
+                // costs neither side a node lookup (docs/decisions.md, "Metadata against
+                // mergerfs's man-page presets").
+                fits = buffer.addPlusWithoutAttributes(name: item.name, inode: item.ino, type: item.kind, nextOffset: Int64(position + 1))
+            } else if plus {
                 // A name removed since the listing was taken is skipped, as a local file system would.
                 guard let row = try? namespace.getattr(item.ino) else { position += 1; continue }
                 fits = buffer.addPlus(name: item.name, entry: entryReply(row), nextOffset: Int64(position + 1))
-                // Every entry but "." and ".." that reaches the kernel counts as a lookup.
-                if fits && position >= 2 { namespace.rememberLookup(row) }
+                // Every entry with attributes that reaches the kernel counts as a lookup.
+                if fits { namespace.rememberLookup(row) }
             } else {
                 fits = buffer.add(name: item.name, inode: item.ino, type: item.kind, nextOffset: Int64(position + 1))
             }

@@ -31,6 +31,24 @@ public struct DirectoryBuffer: ~Copyable {
         return true
     }
 
+    /// Adds an entry to a readdirplus reply without attributes (node id 0): the kernel lists
+    /// the name as plain readdir would, makes no dentry of it and counts no lookup. False when
+    /// it does not fit.
+    public mutating func addPlusWithoutAttributes(name: [UInt8], inode: UInt64, type: FileKind, nextOffset: Int64) -> Bool {
+        var e = fuse_entry_param()
+        e.attr.st_ino = ino_t(inode)
+        e.attr.st_mode = mode_t(UInt32(type.direntType) << 12)
+        let remaining = storage.count - used
+        let needed = withCPath(name) { cName in
+            storage.withUnsafeMutableBytes { buffer in
+                fuse_add_direntry_plus(request, buffer.baseAddress!.assumingMemoryBound(to: CChar.self) + used, remaining, cName, &e, off_t(nextOffset))
+            }
+        }
+        if needed > remaining { return false }
+        used += needed
+        return true
+    }
+
     /// Adds an entry with its attributes; false when it does not fit. An added entry (other than
     /// "." and "..") counts as a kernel lookup of its inode.
     public mutating func addPlus(name: [UInt8], entry: EntryReply, nextOffset: Int64) -> Bool {

@@ -124,7 +124,7 @@ extension IndexStore {
     }
 
     /// Opens the batch a change joins and wakes the committer. Writer lock held.
-    private func openBatch(_ state: WriterState) throws(IndexError) {
+    func openBatch(_ state: WriterState) throws(IndexError) {
         guard !state.batchOpen else { return }
         try state.begin()
         state.batchOpen = true

@@ -14,6 +14,8 @@ public final class IndexStore: Sendable {
     let batch: GroupCommit
     let presence: RowPresence
     let outage = OutagePolicy()
+    /// Numbers a create may take without the writer (ReservedInodes.swift).
+    let inodeBlock = InodeBlock()
 
     /// Opens (creating if needed) the SQLite index at `path` and applies pending migrations.
     public convenience init(path: String) throws(IndexError) {
@@ -28,7 +30,8 @@ public final class IndexStore: Sendable {
         // Another daemon may add links or shadows unseen: the shortcuts stay off.
         presence = engine.isShared ? RowPresence(shadows: true, links: true)
             : RowPresence(shadows: try session.hasAnyShadows(), links: try session.hasAnyLinks())
-        writer = Mutex(WriterState(session: session, nextInode: next, presence: presence, shared: engine.isShared))
+        writer = Mutex(WriterState(session: session, nextInode: next, presence: presence, shared: engine.isShared,
+                                   handedOut: inodeBlock))
         readers = Mutex([])
         batch = GroupCommit()
     }
@@ -167,10 +170,12 @@ final class WriterState: @unchecked Sendable {
     var changedNames: [(UInt64, [UInt8])] = []
     /// This writer's id in published changes, so its listener skips its own.
     let writerID = UInt64.random(in: 1...UInt64.max)
+    /// The block creates take numbers from without the writer lock.
+    let handedOut: InodeBlock
 
-    init(session: any IndexSession, nextInode: UInt64, presence: RowPresence, shared: Bool = false) {
+    init(session: any IndexSession, nextInode: UInt64, presence: RowPresence, shared: Bool = false, handedOut: InodeBlock = InodeBlock()) {
         self.session = session; self.nextInode = nextInode; reservedInode = nextInode; self.presence = presence
-        self.shared = shared
+        self.shared = shared; self.handedOut = handedOut
     }
 
     /// The next inode number; with a shared index a new block is taken when this one is used up.

@@ -18,7 +18,7 @@ public struct WriteTransaction {
     @discardableResult
     public func insert(_ row: EntryRow, hint: UInt64? = nil) throws(IndexError) -> UInt64 {
         let ino: UInt64
-        if let hint, hint > 1, try session.entry(hint) == nil {
+        if let hint, hint > 1, !state.handedOut.holds(hint), try session.entry(hint) == nil {
             ino = hint
             if state.nextInode <= hint { state.nextInode = hint + 1 }
         } else {
@@ -30,6 +30,13 @@ public struct WriteTransaction {
         state.noteChanged(ino)
         state.noteChanged(parent: row.parent, name: row.name)
         return ino
+    }
+
+    /// Inserts `row` under its own number, one `IndexStore.reserveInode` handed out.
+    public func insertReserved(_ row: EntryRow) throws(IndexError) {
+        try session.insertEntry(row)
+        state.noteChanged(row.ino)
+        state.noteChanged(parent: row.parent, name: row.name)
     }
 
     /// Rewrites every column of the entry `row.ino`.

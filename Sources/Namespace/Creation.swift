@@ -25,10 +25,15 @@ extension Namespace {
                 fd = openat(dirFD, cName, openFlags, mode_t(mode & 0o7777))
                 if fd < 0 { throw Errno.current }
                 do throws(Errno) {
-                    if fchown(fd, owner.uid, owner.gid) != 0 { throw Errno.current }
+                    // A file the daemon creates for its own user (root creating as root) has
+                    // its owner already: no chown, and no event for the silo's watcher.
+                    let made = try Sys.fstat(fd)
+                    let chown = made.uid != owner.uid || made.gid != owner.gid
+                    if chown && fchown(fd, owner.uid, owner.gid) != 0 { throw Errno.current }
                     // chown drops setuid/setgid even for root; put back what was asked for.
-                    if mode & 0o6000 != 0 && fchmod(fd, mode_t(mode & 0o7777)) != 0 { throw Errno.current }
-                    return try Sys.fstat(fd)
+                    let chmod = mode & 0o6000 != 0 && (chown || made.mode & 0o7777 != mode & 0o7777)
+                    if chmod && fchmod(fd, mode_t(mode & 0o7777)) != 0 { throw Errno.current }
+                    return chown || chmod ? try Sys.fstat(fd) : made
                 } catch {
                     // O_EXCL made the file ours: a create that failed leaves nothing behind.
                     Sys.close(fd)
@@ -136,10 +141,21 @@ extension Namespace {
         var parentAfter = touchedDirectory(parentRow, changedIn: silo, fd: dirFD)
         if isDirectory { parentAfter.nlink += 1 }
         do {
-            row.ino = try index.change { tx throws(IndexError) -> UInt64 in
-                let ino = try tx.insert(row)
-                try storeTouched([parentAfter], tx)
-                return ino
+            if index.createsMayWait {
+                // The reply needs only the number: the insert joins the batch after the reply
+                // (docs/decisions.md, "Metadata against mergerfs's man-page presets").
+                row.ino = try index.reserveInode()
+                let inserted = row, parentNow = parentAfter
+                index.changeLater { [self] tx throws(IndexError) in
+                    try tx.insertReserved(inserted)
+                    try storeTouched([parentNow], tx)
+                }
+            } else {
+                row.ino = try index.change { tx throws(IndexError) -> UInt64 in
+                    let ino = try tx.insert(row)
+                    try storeTouched([parentAfter], tx)
+                    return ino
+                }
             }
         } catch {
             _ = withCPath(name) { unlinkat(dirFD, $0, isDirectory ? AT_REMOVEDIR : 0) }

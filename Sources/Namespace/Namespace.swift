@@ -78,6 +78,9 @@ public final class Namespace: Sendable {
     /// A scan changed names in `dir`: its held listing, if any, is no longer complete.
     public func namesChangedBehindTheMount(in dir: UInt64) { listings.drop(dir) }
 
+    /// Whether the kernel holds `ino` (has looked it up and not forgotten it).
+    public func kernelHolds(_ ino: UInt64) -> Bool { nodes.holds(ino) }
+
     /// Counts a lookup the kernel takes implicitly (a readdirplus entry).
     public func rememberLookup(_ row: EntryRow) { nodes.remember(row) }
 
