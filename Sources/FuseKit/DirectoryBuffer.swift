@@ -20,15 +20,8 @@ public struct DirectoryBuffer: ~Copyable {
         var s = stat()
         s.st_ino = ino_t(inode)
         s.st_mode = mode_t(UInt32(type.direntType) << 12)
-        let remaining = storage.count - used
-        let needed = withCPath(name) { cName in
-            storage.withUnsafeMutableBytes { buffer in
-                fuse_add_direntry(request, buffer.baseAddress!.assumingMemoryBound(to: CChar.self) + used, remaining, cName, &s, off_t(nextOffset))
-            }
-        }
-        if needed > remaining { return false }
-        used += needed
-        return true
+        let r = request
+        return append(name) { fuse_add_direntry(r, $0, $1, $2, &s, off_t(nextOffset)) }
     }
 
     /// Adds an entry to a readdirplus reply without attributes (node id 0): the kernel lists
@@ -38,25 +31,26 @@ public struct DirectoryBuffer: ~Copyable {
         var e = fuse_entry_param()
         e.attr.st_ino = ino_t(inode)
         e.attr.st_mode = mode_t(UInt32(type.direntType) << 12)
-        let remaining = storage.count - used
-        let needed = withCPath(name) { cName in
-            storage.withUnsafeMutableBytes { buffer in
-                fuse_add_direntry_plus(request, buffer.baseAddress!.assumingMemoryBound(to: CChar.self) + used, remaining, cName, &e, off_t(nextOffset))
-            }
-        }
-        if needed > remaining { return false }
-        used += needed
-        return true
+        let r = request
+        return append(name) { fuse_add_direntry_plus(r, $0, $1, $2, &e, off_t(nextOffset)) }
     }
 
     /// Adds an entry with its attributes; false when it does not fit. An added entry (other than
     /// "." and "..") counts as a kernel lookup of its inode.
     public mutating func addPlus(name: [UInt8], entry: EntryReply, nextOffset: Int64) -> Bool {
         var e = entry.param
+        let r = request
+        return append(name) { fuse_add_direntry_plus(r, $0, $1, $2, &e, off_t(nextOffset)) }
+    }
+
+    /// Writes one entry at the end of the reply with `write(destination, room, name)`, which
+    /// returns the entry's size (more than the room: it did not fit, and nothing counts).
+    private mutating func append(_ name: [UInt8], _ write: (UnsafeMutablePointer<CChar>, Int, UnsafePointer<CChar>) -> Int) -> Bool {
         let remaining = storage.count - used
+        let start = used
         let needed = withCPath(name) { cName in
             storage.withUnsafeMutableBytes { buffer in
-                fuse_add_direntry_plus(request, buffer.baseAddress!.assumingMemoryBound(to: CChar.self) + used, remaining, cName, &e, off_t(nextOffset))
+                write(buffer.baseAddress!.assumingMemoryBound(to: CChar.self) + start, remaining, cName)
             }
         }
         if needed > remaining { return false }

@@ -31,31 +31,26 @@ public indirect enum RowCondition: Sendable, Equatable {
     }
 
     /// `and`, folding constants: a false operand makes it false, true operands drop out.
-    public static func all(_ operands: [RowCondition]) -> RowCondition {
-        var kept: [RowCondition] = []
-        for operand in operands {
-            switch operand {
-            case .always(false): return .always(false)
-            case .always(true): continue
-            case .and(let inner): kept.append(contentsOf: inner)
-            default: kept.append(operand)
-            }
-        }
-        return kept.isEmpty ? .always(true) : kept.count == 1 ? kept[0] : .and(kept)
-    }
+    public static func all(_ operands: [RowCondition]) -> RowCondition { fold(operands, deciding: false) }
 
-    /// `or`, folding constants.
-    public static func any(_ operands: [RowCondition]) -> RowCondition {
+    /// `or`, folding constants: a true operand makes it true, false operands drop out.
+    public static func any(_ operands: [RowCondition]) -> RowCondition { fold(operands, deciding: true) }
+
+    /// An `and` (`deciding` false) or an `or` (true): the deciding constant decides the whole,
+    /// the other drops out, and nested operations of the same kind are flattened.
+    private static func fold(_ operands: [RowCondition], deciding: Bool) -> RowCondition {
         var kept: [RowCondition] = []
         for operand in operands {
             switch operand {
-            case .always(true): return .always(true)
-            case .always(false): continue
-            case .or(let inner): kept.append(contentsOf: inner)
+            case .always(let value):
+                if value == deciding { return .always(deciding) }
+            case .and(let inner) where !deciding: kept.append(contentsOf: inner)
+            case .or(let inner) where deciding: kept.append(contentsOf: inner)
             default: kept.append(operand)
             }
         }
-        return kept.isEmpty ? .always(false) : kept.count == 1 ? kept[0] : .or(kept)
+        if kept.isEmpty { return .always(!deciding) }
+        return kept.count == 1 ? kept[0] : deciding ? .or(kept) : .and(kept)
     }
 
     public static func negation(_ operand: RowCondition) -> RowCondition {

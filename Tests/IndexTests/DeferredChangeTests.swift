@@ -6,26 +6,8 @@ import Testing
 /// `IndexStore.changeLater`: a change queued without waiting must be seen by every later read
 /// and write of the index exactly as if it had run in place, in order, and reach the database.
 struct DeferredChangeTests {
-    final class Fixture {
-        let root = NSTemporaryDirectory() + "estuary-deferred-" + UUID().uuidString.prefix(8)
-        let index: IndexStore
-        let stat: FileStat
-
-        init() throws {
-            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-            index = try IndexStore(path: root + "/index.db")
-            stat = try Sys.statPath(root)
-        }
-
-        func row(_ name: String) -> EntryRow { EntryRow(ino: 0, parent: 1, name: Array(name.utf8), stat: stat, silo: 0) }
-
-        func entry(_ ino: UInt64) throws -> EntryRow? { try index.query { tx throws(IndexError) in try tx.entry(ino) } }
-
-        deinit { try? FileManager.default.removeItem(atPath: root) }
-    }
-
     @Test func queuedChangesAreSeenByEveryLaterReadInOrder() throws {
-        let f = try Fixture()
+        let f = try SQLiteIndexFixture("deferred")
         f.index.startGroupCommit(interval: 0.2)   // long, so the queue is still full when read
         let inos = try (0..<50).map { i in try f.index.change { tx throws(IndexError) in try tx.insert(f.row("f\(i)")) } }
         for ino in inos where ino % 2 == 0 { f.index.changeLater { tx throws(IndexError) in try tx.delete(ino) } }
@@ -54,7 +36,7 @@ struct DeferredChangeTests {
     }
 
     @Test func aFailingQueuedChangeIsCountedAndUndoesOnlyItself() throws {
-        let f = try Fixture()
+        let f = try SQLiteIndexFixture("deferred")
         f.index.startGroupCommit(interval: 0.2)
         let a = try f.index.change { tx throws(IndexError) in try tx.insert(f.row("a")) }
         let b = try f.index.change { tx throws(IndexError) in try tx.insert(f.row("b")) }
@@ -70,7 +52,7 @@ struct DeferredChangeTests {
     }
 
     @Test func withoutACommitterAQueuedChangeRunsAtOnce() throws {
-        let f = try Fixture()
+        let f = try SQLiteIndexFixture("deferred")
         let a = try f.index.change { tx throws(IndexError) in try tx.insert(f.row("a")) }
         f.index.changeLater { tx throws(IndexError) in try tx.delete(a) }
         let other = try IndexStore(path: f.root + "/index.db")

@@ -7,24 +7,8 @@ import Testing
 /// insert. A number must be durable before it is handed out (it goes into a silo as a hint at
 /// once), never handed out twice, and never taken by a scan's hint while it waits in the block.
 struct ReservedInodeTests {
-    final class Fixture {
-        let root = NSTemporaryDirectory() + "estuary-reserved-" + UUID().uuidString.prefix(8)
-        let index: IndexStore
-        let stat: FileStat
-
-        init() throws {
-            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-            index = try IndexStore(path: root + "/index.db")
-            stat = try Sys.statPath(root)
-        }
-
-        func row(_ name: String, ino: UInt64 = 0) -> EntryRow { EntryRow(ino: ino, parent: 1, name: Array(name.utf8), stat: stat, silo: 0) }
-
-        deinit { try? FileManager.default.removeItem(atPath: root) }
-    }
-
     @Test func reservedNumbersAreDurableBeforeTheyAreHandedOut() throws {
-        let f = try Fixture()
+        let f = try SQLiteIndexFixture("reserved")
         let existing = try f.index.write { tx throws(IndexError) in try tx.insert(f.row("before")) }
         // More than one block (4,096), so that a block runs out and a new one is taken.
         let reserved = try (0..<5_000).map { _ in try f.index.reserveInode() }
@@ -38,7 +22,7 @@ struct ReservedInodeTests {
     }
 
     @Test func aQueuedCreateIsSeenAtOnceAndKept() throws {
-        let f = try Fixture()
+        let f = try SQLiteIndexFixture("reserved")
         f.index.startGroupCommit(interval: 0.2)
         let ino = try f.index.reserveInode()
         let new = f.row("new", ino: ino)
@@ -54,7 +38,7 @@ struct ReservedInodeTests {
     }
 
     @Test func aHintInsideTheBlockNotHandedOutIsNotTaken() throws {
-        let f = try Fixture()
+        let f = try SQLiteIndexFixture("reserved")
         f.index.startGroupCommit(interval: 0.2)
         let first = try f.index.reserveInode()
         // A scan finding a file that carries the next number of the block (copied from elsewhere)
