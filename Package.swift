@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "ObjectivesTests", dependencies: ["Objectives", "TestSupport"]),
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "Syscalls", "TestSupport"]),
         .testTarget(name: "IndexTests", dependencies: ["Index", "Silos", "Assimilation", "Syscalls", "TestSupport"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["Config", "Index", "Pool", "Syscalls", "TestSupport", "estuaryfs", "estuary"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Config", "Index", "Namespace", "Pool", "Assimilation", "Syscalls", "TestSupport", "estuaryfs", "estuary"]),
     ],
     swiftLanguageModes: [.v6]
 )

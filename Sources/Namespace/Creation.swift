@@ -147,7 +147,7 @@ extension Namespace {
                 row.ino = try index.reserveInode()
                 let inserted = row, parentNow = parentAfter
                 index.changeLater { [self] tx throws(IndexError) in
-                    try tx.insertReserved(inserted)
+                    try insertCreated(inserted, tx)
                     try storeTouched([parentNow], tx)
                 }
             } else {
@@ -158,8 +158,13 @@ extension Namespace {
                 }
             }
         } catch {
-            _ = withCPath(name) { unlinkat(dirFD, $0, isDirectory ? AT_REMOVEDIR : 0) }
-            throw indexFailure(error, "create")
+            // A scan that recorded this very file meanwhile is no reason to fail (ScannedCreates).
+            if error.kind == .conflict, let ino = adoptScannedRow(row, parentAfter: parentAfter) {
+                row.ino = ino
+            } else {
+                _ = withCPath(name) { unlinkat(dirFD, $0, isDirectory ? AT_REMOVEDIR : 0) }
+                throw indexFailure(error, "create")
+            }
         }
         cacheTouched([parentAfter])
         listings.added(parent, ListedName(name: name, ino: row.ino, kind: row.kind))
