@@ -140,38 +140,43 @@ extension Namespace {
         if isDirectory { row.nlink = 2 }
         var parentAfter = touchedDirectory(parentRow, changedIn: silo, fd: dirFD)
         if isDirectory { parentAfter.nlink += 1 }
+        // With group commit on a local index the reply needs only the number: the insert joins
+        // the batch after the reply (docs/decisions.md, "Metadata against mergerfs's man-page presets").
+        let timing: IndexTiming = index.createsMayWait ? .afterReply : .beforeReply
         do {
-            if index.createsMayWait {
-                // The reply needs only the number: the insert joins the batch after the reply
-                // (docs/decisions.md, "Metadata against mergerfs's man-page presets").
-                row.ino = try index.reserveInode()
-                let inserted = row, parentNow = parentAfter
-                index.changeLater { [self] tx throws(IndexError) in
-                    try insertCreated(inserted, tx)
-                    try storeTouched([parentNow], tx)
-                }
-            } else {
-                row.ino = try index.change { tx throws(IndexError) -> UInt64 in
-                    let ino = try tx.insert(row)
-                    try storeTouched([parentAfter], tx)
-                    return ino
-                }
-            }
+            let reserved = timing == .afterReply ? try index.reserveInode() : nil
+            var inserted = row
+            inserted.ino = reserved ?? 0
+            let made = inserted
+            row.ino = try commit(NamespaceChange(touched: [parentAfter]), timing: timing, known: reserved, rows: { [self] tx throws(IndexError) -> UInt64 in
+                if reserved != nil { try insertCreated(made, tx); return made.ino }
+                return try tx.insert(made)
+            }, effects: { ino, change in
+                var created = made
+                created.ino = ino
+                change = creation(of: created, in: parentAfter)
+            })
         } catch {
             // A scan that recorded this very file meanwhile is no reason to fail (ScannedCreates).
             if error.kind == .conflict, let ino = adoptScannedRow(row, parentAfter: parentAfter) {
                 row.ino = ino
+                apply(creation(of: row, in: parentAfter))
             } else {
                 _ = withCPath(name) { unlinkat(dirFD, $0, isDirectory ? AT_REMOVEDIR : 0) }
                 throw indexFailure(error, "create")
             }
         }
-        cacheTouched([parentAfter])
-        listings.added(parent, ListedName(name: name, ino: row.ino, kind: row.kind))
-        if isDirectory { listings.startEmpty(row.ino) }
-        nodes.remember(row)
         if row.kind == .regular || row.kind == .directory { writeInodeHint(row, dirFD: dirFD, fd: hintFD()) }
         return row
+    }
+
+    /// What the caches learn of a new entry.
+    private func creation(of row: EntryRow, in parentAfter: EntryRow) -> NamespaceChange {
+        var change = NamespaceChange(touched: [parentAfter])
+        change.added = [(row.parent, ListedName(name: row.name, ino: row.ino, kind: row.kind))]
+        if row.kind == .directory { change.emptyListings = [row.ino] }
+        change.nodes = [.remember(row)]
+        return change
     }
 
     /// Leaves the inode number on the backing entry (`user.estuary.ino`), so that a scan into a
@@ -267,19 +272,18 @@ extension Namespace {
         }
         let parentAfter = touchedDirectory(parentRow, changedIn: silo, fd: targetDir)
         let updated = row
+        var change = NamespaceChange(touched: [parentAfter])
+        change.added = [(newParent, ListedName(name: name, ino: ino, kind: updated.kind))]
+        change.nodes = [.links(ino, nlink: updated.nlink, ctimeNs: updated.ctimeNs)]
         do {
-            try index.change { tx throws(IndexError) in
+            try commit(change) { tx throws(IndexError) in
                 try tx.insertLink(parent: newParent, name: name, ino: ino)
                 try tx.updateData(updated)
-                try storeTouched([parentAfter], tx)
             }
         } catch {
             _ = withCPath(name) { unlinkat(targetDir, $0, 0) }
             throw indexFailure(error, "link")
         }
-        cacheTouched([parentAfter])
-        listings.added(newParent, ListedName(name: name, ino: ino, kind: updated.kind))
-        nodes.update(ino) { $0.nlink = updated.nlink; $0.ctimeNs = updated.ctimeNs }
         return nodes.remember(updated)
     }
 }

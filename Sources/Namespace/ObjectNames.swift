@@ -44,16 +44,6 @@ extension Namespace {
         row.ctimeNs = wallClockNanoseconds()
         var parentAfter = parentRow
         parentAfter.mtimeNs = row.ctimeNs; parentAfter.ctimeNs = row.ctimeNs
-        let (updated, parent, touched) = (row, parentRow.ino, parentAfter)
-        do {
-            try index.change { tx throws(IndexError) in
-                try removeName(updated, parent: parent, name: name, tx)
-                try storeTouched([touched], tx)
-            }
-        } catch { throw indexFailure(error, "unlink") }
-        cacheTouched([touched])
-        listings.removed(parent, name)
-        nodes.update(row.ino) { $0.nlink = updated.nlink; $0.ctimeNs = updated.ctimeNs }
-        if updated.nlink == 0 { removed(updated.ino) }
+        try commitRemoval(of: row, parent: parentRow.ino, name: name, parentAfter: parentAfter, timing: .beforeReply)
     }
 }

@@ -33,28 +33,36 @@ extension Namespace {
         row.nlink = row.nlink > 0 ? row.nlink - 1 : 0
         row.ctimeNs = wallClockNanoseconds()
         let parentAfter = touchedDirectory(parentRow, changedIn: silo, fd: dirFD)
-        let updated = row
-        let record: DeferredChange = { [self] tx throws(IndexError) in
-            try removeName(updated, parent: parent, name: name, tx)
-            try storeTouched([parentAfter], tx)
-        }
-        if index.mayHoldLinks {
-            // A hard-linked name may promote another name, which the nodes must show at once.
-            do { try index.change(record) } catch { throw indexFailure(error, "unlink") }
-        } else {
-            // The name is gone from the silo; the reply need not wait for the index, which takes
-            // the change before anything reads it (see IndexStore.changeLater).
-            index.changeLater(record)
-        }
-        cacheTouched([parentAfter])
-        listings.removed(parent, name)
-        nodes.update(row.ino) { $0.nlink = updated.nlink; $0.ctimeNs = updated.ctimeNs }
-        if updated.nlink == 0 { removed(updated.ino) }
+        // Without hard-link rows the name's removal promotes no other name, so the reply need
+        // not wait for the index, which takes the change before anything reads it.
+        try commitRemoval(of: row, parent: parent, name: name, parentAfter: parentAfter,
+                          timing: index.mayHoldLinks ? .beforeReply : .afterReply)
     }
+
+    /// The index and cache side of removing one name of `updated` (its link count and ctime
+    /// already those after the removal).
+    func commitRemoval(of updated: EntryRow, parent: UInt64, name: [UInt8], parentAfter: EntryRow, timing: IndexTiming) throws(Errno) {
+        var change = NamespaceChange(touched: [parentAfter])
+        change.removed = [(parent, name)]
+        change.nodes = [.links(updated.ino, nlink: updated.nlink, ctimeNs: updated.ctimeNs)]
+        if updated.nlink == 0 { change.nodes.append(.gone(updated.ino)) }
+        do {
+            try commit(change, timing: timing, known: Optional<Promotion?>.some(nil), rows: { [self] tx throws(IndexError) -> Promotion? in
+                try removeName(updated, parent: parent, name: name, tx)
+            }, effects: { promoted, change in
+                if let promoted = promoted ?? nil { change.nodes.append(.named(updated.ino, parent: promoted.parent, name: promoted.name)) }
+            })
+        } catch { throw indexFailure(error, "unlink") }
+    }
+
+    /// Another name of a hard-linked file that became its first name.
+    typealias Promotion = (parent: UInt64, name: [UInt8])
 
     /// Takes `(parent, name)` away from `row` in the index: a link name goes; a first name is
     /// replaced by a remaining link, or the entry goes when it was the last name.
-    func removeName(_ row: EntryRow, parent: UInt64, name: [UInt8], _ tx: WriteTransaction) throws(IndexError) {
+    /// Returns the name promoted to first name, if one was.
+    @discardableResult
+    func removeName(_ row: EntryRow, parent: UInt64, name: [UInt8], _ tx: WriteTransaction) throws(IndexError) -> Promotion? {
         // The row's own name is never a link row, and a file with one name has no link rows:
         // the common unlink asks the links table nothing.
         let firstName = row.parent == parent && row.name == name
@@ -66,10 +74,11 @@ extension Namespace {
             try tx.deleteLink(parent: other.parent, name: other.name)
             try tx.updateData(row)
             try tx.setName(row.ino, parent: other.parent, name: other.name, ctime: row.ctimeNs)
-            nodes.update(row.ino) { $0.parent = other.parent; $0.name = other.name }
+            return (other.parent, other.name)
         } else {
             try tx.delete(row.ino)
         }
+        return nil
     }
 
     /// The shadowed duplicates of `ino` the index knows of.
@@ -134,21 +143,20 @@ extension Namespace {
         if remaining != 0 && kept.dirSilos & (1 << UInt64(kept.silo)) == 0 {
             kept.silo = (0..<64).first { remaining & (1 << UInt64($0)) != 0 } ?? kept.silo
         }
-        let final = parentAfter, keptRow = kept
+        let keptRow = kept, emptied = remaining == 0
+        var change = NamespaceChange(touched: [parentAfter])
+        if remaining == 0 {
+            change.removed = [(parent, name)]
+            change.droppedListings = [row.ino]
+            change.nodes = [.links(row.ino, nlink: 0, ctimeNs: nil)]
+        } else {
+            change.nodes = [.refresh(keptRow)]
+        }
         do {
-            try index.change { tx throws(IndexError) in
-                if remaining == 0 { try tx.delete(row.ino) } else { try tx.update(keptRow) }
-                try storeTouched([final], tx)
+            try commit(change) { tx throws(IndexError) in
+                if emptied { try tx.delete(row.ino) } else { try tx.update(keptRow) }
             }
         } catch { throw indexFailure(error, "rmdir") }
-        cacheTouched([final])
-        if remaining == 0 {
-            listings.removed(parent, name)
-            listings.drop(row.ino)
-            nodes.update(row.ino) { $0.nlink = 0 }
-        } else {
-            nodes.refresh(keptRow)
-        }
         // Some silo still holds entries the index does not know of (made behind our back).
         if remaining != 0 { throw failure ?? Errno.directoryNotEmpty }
     }

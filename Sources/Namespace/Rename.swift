@@ -170,11 +170,15 @@ extension Namespace {
         targetAfter?.ctimeNs = now
         let (finalMoved, finalOld, finalNew, finalTarget) = (moved, oldAfter, newAfter, targetAfter)
         let (oldParent, newParent) = (oldDir.ino, newDir.ino)
-        @Sendable func apply(_ tx: WriteTransaction) throws(IndexError) -> EntryRow {
+        // The moved row as the index now has it, and a name of the replaced file promoted to
+        // its first name.
+        typealias Renamed = (moved: EntryRow, promoted: Promotion?)
+        @Sendable func rows(_ tx: WriteTransaction) throws(IndexError) -> Renamed {
             try BucketRenames.record(bucketJobs, tx)
+            var promoted: Promotion?
             if let finalTarget {
                 if finalTarget.kind == .directory { try tx.delete(finalTarget.ino) }
-                else { try removeName(finalTarget, parent: newParent, name: newName, tx) }
+                else { promoted = try removeName(finalTarget, parent: newParent, name: newName, tx) }
             }
             var row = finalMoved
             // The source's own name is never a link row.
@@ -186,34 +190,35 @@ extension Namespace {
                 row.parent = newParent; row.name = newName
                 try tx.setName(row.ino, parent: newParent, name: newName, ctime: row.ctimeNs)
             }
-            try storeTouched(sameParent ? [finalNew] : [finalNew, finalOld], tx)
-            return row
+            return (row, promoted)
         }
-        var movedRow = finalMoved
-        if !index.mayHoldLinks && source.kind != .directory && target?.kind != .directory && bucketJobs.isEmpty {
-            // Without hard-link rows the moved row is known without asking the index, so the
-            // reply need not wait for it (see IndexStore.changeLater), as for unlink.
-            movedRow.parent = newParent; movedRow.name = newName
-            index.changeLater { tx throws(IndexError) in _ = try apply(tx) }
-        } else {
-            do {
-                // A bucket's rename job must be on disk before its first copy: a group-committed
-                // change lost to a crash would leave copies made and deleted with no journal
-                // line to finish them (the rescan would then find objects under both names).
-                if bucketJobs.isEmpty { movedRow = try index.change { tx throws(IndexError) -> EntryRow in try apply(tx) } }
-                else { movedRow = try index.write { tx throws(IndexError) -> EntryRow in try apply(tx) } }
-            } catch { bucketRenames.abandon(bucketJobs); throw indexFailure(error, "rename") }
-        }
-        bucketRenames.start(bucketJobs)
-        nodes.update(movedRow.ino) { $0.parent = movedRow.parent; $0.name = movedRow.name; $0.ctimeNs = movedRow.ctimeNs }
-        cacheTouched(sameParent ? [finalNew] : [finalNew, finalOld])
-        listings.removed(oldDir.ino, name)
-        listings.added(newDir.ino, ListedName(name: newName, ino: source.ino, kind: source.kind))
+        var change = NamespaceChange(touched: sameParent ? [finalNew] : [finalNew, finalOld])
+        change.removed = [(oldParent, name)]
+        change.added = [(newParent, ListedName(name: newName, ino: source.ino, kind: source.kind))]
         if let finalTarget {
-            if finalTarget.kind == .directory { listings.drop(finalTarget.ino) }
-            nodes.update(finalTarget.ino) { $0.nlink = finalTarget.nlink; $0.ctimeNs = now }
-            if finalTarget.nlink == 0 { removed(finalTarget.ino) }
+            if finalTarget.kind == .directory { change.droppedListings = [finalTarget.ino] }
+            change.nodes.append(.links(finalTarget.ino, nlink: finalTarget.nlink, ctimeNs: now))
+            if finalTarget.nlink == 0 { change.nodes.append(.gone(finalTarget.ino)) }
         }
+        // Without hard-link rows the moved row is known without asking the index, so the reply
+        // need not wait for it (see IndexStore.changeLater), as for unlink. A bucket's rename
+        // job must be on disk before its first copy: a group-committed change lost to a crash
+        // would leave copies made and deleted with no journal line to finish them (the rescan
+        // would then find objects under both names).
+        let timing: IndexTiming = !bucketJobs.isEmpty ? .durable
+            : !index.mayHoldLinks && source.kind != .directory && target?.kind != .directory ? .afterReply : .beforeReply
+        var known = finalMoved
+        known.parent = newParent; known.name = newName
+        do {
+            try commit(change, timing: timing, known: (known, nil), rows: rows) { renamed, change in
+                let moved = renamed.moved
+                change.nodes.insert(.renamed(moved.ino, parent: moved.parent, name: moved.name, ctimeNs: moved.ctimeNs), at: 0)
+                if let promoted = renamed.promoted, let finalTarget {
+                    change.nodes.append(.named(finalTarget.ino, parent: promoted.parent, name: promoted.name))
+                }
+            }
+        } catch { bucketRenames.abandon(bucketJobs); throw indexFailure(error, "rename") }
+        bucketRenames.start(bucketJobs)
     }
 
     /// RENAME_EXCHANGE: each side keeps its inode and takes the other's name, in every silo.
@@ -240,10 +245,12 @@ extension Namespace {
             if aIsDir { bDirAfter.nlink += 1; aDirAfter.nlink -= 1 } else { aDirAfter.nlink += 1; bDirAfter.nlink -= 1 }
         }
         if aDir.ino == bDir.ino { aDirAfter = bDirAfter }
-        let (finalA, finalB, finalADir, finalBDir) = (aDirAfter, bDirAfter, a, b)
-        let rows: (EntryRow, EntryRow)
+        let (finalADir, finalBDir) = (a, b)
+        var change = NamespaceChange(touched: aDir.ino != bDir.ino ? [aDirAfter, bDirAfter] : [aDirAfter])
+        change.added = [(aDir.ino, ListedName(name: aName, ino: b.ino, kind: b.kind)),
+                        (bDir.ino, ListedName(name: bName, ino: a.ino, kind: a.kind))]
         do {
-            rows = try index.change { tx throws(IndexError) -> (EntryRow, EntryRow) in
+            try commit(change, rows: { tx throws(IndexError) -> (EntryRow, EntryRow) in
                 let aIsLink = try tx.isLink(parent: aDir.ino, name: aName), bIsLink = try tx.isLink(parent: bDir.ino, name: bName)
                 var newA = finalADir, newB = finalBDir
                 newA.ctimeNs = now; newB.ctimeNs = now
@@ -255,13 +262,10 @@ extension Namespace {
                 else { newB.parent = aDir.ino; newB.name = aName; try tx.setName(b.ino, parent: aDir.ino, name: aName, ctime: now) }
                 if aIsLink { try tx.insertLink(parent: bDir.ino, name: bName, ino: a.ino) }
                 else { newA.parent = bDir.ino; newA.name = bName; try tx.setName(a.ino, parent: bDir.ino, name: bName, ctime: now) }
-                try storeTouched(aDir.ino != bDir.ino ? [finalA, finalB] : [finalA], tx)
                 return (newA, newB)
-            }
+            }, effects: { rows, change in
+                change.nodes = [rows.0, rows.1].map { .renamed($0.ino, parent: $0.parent, name: $0.name, ctimeNs: now) }
+            })
         } catch { throw indexFailure(error, "rename exchange") }
-        for row in [rows.0, rows.1] { nodes.update(row.ino) { $0.parent = row.parent; $0.name = row.name; $0.ctimeNs = now } }
-        cacheTouched(aDir.ino != bDir.ino ? [finalA, finalB] : [finalA])
-        listings.added(aDir.ino, ListedName(name: aName, ino: b.ino, kind: b.kind))
-        listings.added(bDir.ino, ListedName(name: bName, ino: a.ino, kind: a.kind))
     }
 }
