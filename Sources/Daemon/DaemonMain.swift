@@ -97,6 +97,10 @@ public enum DaemonMain {
         var fuseOptions = options.fuseOptions + ["default_permissions", "subtype=estuaryfs", "fsname=\(fsname(config))"]
         if options.debug { fuseOptions.append("debug") }
         let session = try FuseSession(options: fuseOptions, operations: adapter)
+        // Listening before the mount answers: whoever sees the mount up (a test's stat, a
+        // service's ExecStartPost, a scraper started after it) finds the endpoint there too.
+        let metrics = DaemonMetrics(pool: pool, tiering: tiering)
+        do { try metrics.start(metricsAddress) } catch { logger.error("\(error); the pool serves without metrics") }
         let useRing = RingSetup.prepare(mode: options.ring, logger: logger)
         try session.mount(at: mountpoint)
         RingSetup.start(session, threads: options.threads, ring: useRing, logger: logger)
@@ -119,8 +123,6 @@ public enum DaemonMain {
                                    objectives: objectives, transport: { RingSetup.describe(session.ringState) }, send: send)
         }
         do { try control.start() } catch { logger.warning("\(error); admin commands will work on the index directly") }
-        let metrics = DaemonMetrics(pool: pool, tiering: tiering)
-        do { try metrics.start(metricsAddress) } catch { logger.error("\(error); the pool serves without metrics") }
         MountLock.writeMountRecord(paths.mountRecord, mountpoint: mountpoint)
         logger.info("pool '\(config.name)' mounted at \(mountpoint) with \(pool.silos.all.count) silos")
         LogSink.shared.mirrorWarningsToStderr(false)

@@ -29,7 +29,7 @@ struct PostgresPoolTests {
         #expect(kill(pid, 0) != 0, "the daemon exited after the unmount")
     }
 
-    private func mounts() -> String { (try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)) ?? "" }
+    private func mounts() -> String { procText("/proc/self/mounts") ?? "" }
 
     @Test func aPoolServesFromPostgresAndNeverShowsThePassword() throws {
         let (server, database) = try freshDatabase()

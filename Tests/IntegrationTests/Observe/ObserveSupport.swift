@@ -66,7 +66,7 @@ enum Observe {
             if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: fdDirectory + "/" + fd),
                target.hasPrefix("socket:[") { inodes.insert(String(target.dropFirst(8).dropLast())) }
         }
-        let table = try String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) + ((try? String(contentsOfFile: "/proc/net/tcp6", encoding: .utf8)) ?? "")
+        let table = (procText("/proc/net/tcp") ?? "") + (procText("/proc/net/tcp6") ?? "")
         return table.split(separator: "\n").filter { line in
             let fields = line.split(separator: " ")
             return fields.count > 9 && fields[3] == "0A" && inodes.contains(String(fields[9]))   // 0A: LISTEN

@@ -96,7 +96,7 @@ func describeContent(_ bytes: [UInt8]) -> String {
 
 /// The process umask, read without changing it.
 func currentUmask() -> UInt32 {
-    let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+    let status = procText("/proc/self/status") ?? ""
     for line in status.split(separator: "\n") where line.hasPrefix("Umask:") {
         return UInt32(line.dropFirst(6).trimmingCharacters(in: .whitespaces), radix: 8) ?? 0o022
     }

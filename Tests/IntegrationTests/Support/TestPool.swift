@@ -83,7 +83,7 @@ final class TestPool {
     }
 
     var isMounted: Bool {
-        let mounts = (try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)) ?? ""
+        let mounts = procText("/proc/self/mounts") ?? ""
         return mounts.split(separator: "\n").contains { $0.split(separator: " ").dropFirst().first.map(String.init) == mountpoint }
     }
 
