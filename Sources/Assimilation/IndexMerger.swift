@@ -45,10 +45,11 @@ final class IndexMerger {
     /// False when the index cannot hold a hard-link name (`IndexStore.mayHoldLinks`), which
     /// spares a second query per name in a partial listing.
     var linksPossible = true
-    /// Set for a bulk load (a first scan into an empty index that nobody else writes): names
-    /// are looked up in memory instead of the index, and new rows are inserted a listing at a
-    /// time (Scanner decides; BulkNames.swift).
-    var bulk: BulkNames?
+    /// Directories this merge added whose listing it has not merged yet, kept when nobody else
+    /// writes the index meanwhile (no mount, no other node; nil otherwise). Such a directory
+    /// holds no name in the index, so its listing is merged without asking the index for any,
+    /// and its new rows go in a block at a time: most of a first scan.
+    var freshDirectories: Set<UInt64>?
 
     struct SkippedPath: Hashable { var silo: SiloID; var path: [UInt8] }
 
@@ -79,11 +80,12 @@ final class IndexMerger {
             return
         }
         if batch.path.isEmpty, let stat = batch.rootStat { try mergeRoot(stat, silo: s, tx) }
-        let (existing, links, shadowsHere, whole) = try indexed(batch, in: directory, tx)
+        let fresh = freshDirectories?.remove(directory) != nil
+        let (existing, links, shadowsHere, whole) = fresh ? ([:], [:], [:], true) : try indexed(batch, in: directory, tx)
         var seen = Set<[UInt8]>(minimumCapacity: batch.entries.count)
         var renamedHere = Set<UInt64>()   // rows moved to a name seen here: not gone
         var keptDirectories = Set<[UInt8]>()   // subdirectories of the listing the index now holds
-        var pending: [(row: EntryRow, hint: UInt64?, tags: [(name: [UInt8], value: [UInt8])])] = []   // a bulk load's new rows
+        var pending: [(row: EntryRow, hint: UInt64?, tags: [(name: [UInt8], value: [UInt8])])] = []   // a fresh directory's new rows
         summary.entries += batch.entries.count
         for scanned in batch.entries {
             seen.insert(scanned.name)
@@ -119,9 +121,8 @@ final class IndexMerger {
                     row.name = scanned.name
                     try takeScanned(&row, scanned, tx)
                     ino = row.ino
-                    bulk?.add(parent: directory, name: scanned.name, ino: ino)
                     summary.updated += 1
-                } else if bulk != nil {
+                } else if fresh {
                     // Inserted after the loop, with the listing's other new rows.
                     var row = EntryRow(ino: 0, parent: directory, name: scanned.name, stat: scanned.stat, silo: s, target: scanned.target)
                     row.nlink = scanned.stat.isDirectory ? 2 : scanned.stat.nlink
@@ -131,6 +132,7 @@ final class IndexMerger {
                     var row = EntryRow(ino: 0, parent: directory, name: scanned.name, stat: scanned.stat, silo: s, target: scanned.target)
                     row.nlink = scanned.stat.isDirectory ? 2 : scanned.stat.nlink
                     ino = try tx.insert(row, hint: scanned.inodeHint)
+                    if scanned.stat.isDirectory { freshDirectories?.insert(ino) }
                     touch(ino)
                     if !scanned.tags.isEmpty { try tx.replaceXattrs(of: ino, with: scanned.tags) }
                     summary.added += 1
@@ -142,17 +144,17 @@ final class IndexMerger {
                 keptDirectories.insert(scanned.name)
             }
         }
-        if let bulk, !pending.isEmpty {
+        if !pending.isEmpty {
             let numbers = try tx.insert(pending.map(\.row), hints: pending.map(\.hint))
             for (new, ino) in zip(pending, numbers) {
                 touch(ino)
                 if !new.tags.isEmpty { try tx.replaceXattrs(of: ino, with: new.tags) }
                 summary.added += 1
                 nameChanged?(directory, new.row.name)
-                bulk.add(parent: directory, name: new.row.name, ino: ino)
                 if new.row.kind == .directory {
                     directories[childPath(batch.path, new.row.name)] = ino
-                    bulk.addSubdirectory(new.row.name, of: directory)
+                    keptDirectories.insert(new.row.name)
+                    freshDirectories?.insert(ino)
                 }
             }
         }
@@ -170,10 +172,7 @@ final class IndexMerger {
         // 2 + subdirectories, as local file systems count a directory's links. Names looked up
         // one by one do not say how many subdirectories there are: the index counts them, when
         // one may have been added.
-        if let bulk {
-            try tx.setLinkCount(directory, bulk.linkCount(of: directory))
-            touch(directory)
-        } else if whole {
+        if whole {
             var subdirectories = Set(existing.lazy.filter { $0.value.kind == .directory }.map(\.key))
             // Not every listed subdirectory: one the mount removed after the walk listed it is
             // skipped above, and counting it left the parent a link too many.
@@ -321,7 +320,6 @@ final class IndexMerger {
             shadowsExist = true
             try tx.upsertShadow(ShadowRow(ino: row.ino, silo: row.silo, kind: row.kind, size: row.size, mtimeNs: row.mtimeNs))
             row.apply(stat); row.silo = s; row.dirSilos = bit(s); row.nlink = 2; row.target = nil
-            bulk?.addSubdirectory(row.name, of: row.parent)
             try update(row, tx)
             try tx.replaceXattrs(of: row.ino, with: scanned.tags)
             summary.updated += 1

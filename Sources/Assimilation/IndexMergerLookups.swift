@@ -9,10 +9,6 @@ extension IndexMerger {
     func indexed(_ batch: DirectoryBatch, in directory: UInt64, _ tx: WriteTransaction) throws(IndexError)
         -> (rows: [[UInt8]: EntryRow], links: [[UInt8]: UInt64], shadows: [UInt64: ShadowRow], whole: Bool) {
         let s = batch.silo
-        if let bulk {
-            let (rows, shadows) = try remembered(batch, in: directory, bulk, tx)
-            return (rows, [:], shadows, false)
-        }
         guard !batch.complete, batch.entries.count + batch.gone.count <= Self.namesLookedUpOneByOne else {
             return (try tx.reader.firstNames(in: directory), try tx.reader.linkNames(in: directory),
                     shadowsExist ? try tx.reader.shadows(in: directory, silo: s) : [:], true)
@@ -30,25 +26,5 @@ extension IndexMerger {
         for scanned in batch.entries { try lookUp(scanned.name) }
         for name in batch.gone { try lookUp(name) }
         return (rows, links, shadows, false)
-    }
-
-    /// A bulk load's lookup: the rows this merge wrote under the names of `batch`, found
-    /// through `BulkNames` and read by inode number, with this silo's shadows of them. A bulk
-    /// load writes no hard-link names.
-    private func remembered(_ batch: DirectoryBatch, in directory: UInt64, _ bulk: BulkNames, _ tx: WriteTransaction) throws(IndexError)
-        -> (rows: [[UInt8]: EntryRow], shadows: [UInt64: ShadowRow]) {
-        let s = batch.silo
-        var rows: [[UInt8]: EntryRow] = [:], shadows: [UInt64: ShadowRow] = [:]
-        func lookUp(_ name: [UInt8]) throws(IndexError) {
-            for ino in bulk.candidates(parent: directory, name: name) {
-                guard let row = try tx.reader.entry(ino), row.parent == directory, row.name == name else { continue }
-                rows[name] = row
-                if shadowsExist, let shadow = try tx.reader.shadows(of: ino).first(where: { $0.silo == s }) { shadows[ino] = shadow }
-                return
-            }
-        }
-        for scanned in batch.entries { try lookUp(scanned.name) }
-        for name in batch.gone { try lookUp(name) }
-        return (rows, shadows)
     }
 }

@@ -12,9 +12,9 @@ public struct Scanner: Sendable {
     public let index: IndexStore
     public let silos: SiloSet
 
-    /// Whether a first scan into an empty index may take the bulk path (BulkNames.swift);
-    /// tests turn it off to compare the two.
-    public var bulkLoad = true
+    /// Whether listings of directories the scan added skip the index lookups
+    /// (`IndexMerger.freshDirectories`); tests turn it off to compare the two paths.
+    public var freshDirectories = true
 
     public init(index: IndexStore, silos: SiloSet) { self.index = index; self.silos = silos }
 
@@ -49,46 +49,34 @@ public struct Scanner: Sendable {
         }
         merger.shadowsExist = try index.query { tx throws(IndexError) in try tx.shadowCount() } > 0
         // A first scan is a bulk load: the name-search indexes are built once at the end
-        // instead of row by row (`finish` builds them whenever they are missing). With nobody
-        // else writing (no mount, no other node, no bucket lister reading names meanwhile),
-        // the merge also answers its name lookups from memory, so the unique name index goes
-        // too and is built by sorting at the end (opening the index builds it if a load was
-        // interrupted).
-        let empty = try dryRun ? false : index.query({ tx throws(IndexError) in try tx.entryCount() }) == 0
-        let bulk = empty && bulkLoad && !live && !index.engine.isShared && !targets.contains(where: \.isObjectStore)
-        if empty {
-            try index.write { tx throws(IndexError) in
-                try tx.setSearchIndexes(false)
-                if bulk { try tx.setNameIndex(false) }
-            }
+        // instead of row by row (`finish` builds them whenever they are missing).
+        if !dryRun, try index.query({ tx throws(IndexError) in try tx.entryCount() }) == 0 {
+            try index.write { tx throws(IndexError) in try tx.setSearchIndexes(false) }
         }
-        if bulk { merger.bulk = BulkNames() }
+        // With nobody else writing, a directory the scan added is known to be empty in the index.
+        if freshDirectories && !live && !index.engine.isShared { merger.freshDirectories = [] }
         // Listings are merged as they come, a chunk per transaction.
-        do throws(IndexError) {
-            var lastReport = started
-            var finished = false
-            while !finished {
-                let (chunk, last) = queue.popChunk()
-                if chunk.isEmpty { break }
-                finished = last
-                let saved = (merger.summary, merger.directories, merger.pendingRemovals, merger.problems, merger.skipped)
-                let apply = { (tx: WriteTransaction) throws(IndexError) in
-                    // A busy retry replays the chunk.
-                    (merger.summary, merger.directories, merger.pendingRemovals, merger.problems, merger.skipped) = saved
-                    uncommitted.removeAll()
-                    for batch in chunk { try merger.apply(batch, tx) }
-                }
-                if dryRun { try index.dryRun(apply) } else { try index.write(apply); deliver() }
-                let now = monotonicSeconds()
-                if now - lastReport >= 0.5 {
-                    progress(ScanProgress(entries: merger.summary.entries, seconds: now - started))
-                    lastReport = now
-                }
+        var lastReport = started
+        var finished = false
+        while !finished {
+            let (chunk, last) = queue.popChunk()
+            if chunk.isEmpty { break }
+            finished = last
+            let saved = (merger.summary, merger.directories, merger.pendingRemovals, merger.problems, merger.skipped,
+                         merger.freshDirectories)
+            let apply = { (tx: WriteTransaction) throws(IndexError) in
+                // A busy retry replays the chunk.
+                (merger.summary, merger.directories, merger.pendingRemovals, merger.problems, merger.skipped,
+                 merger.freshDirectories) = saved
+                uncommitted.removeAll()
+                for batch in chunk { try merger.apply(batch, tx) }
             }
-        } catch {
-            // The walkers may be blocked on a full queue: left to end with the process, as before.
-            if bulk { try? index.write { tx throws(IndexError) in try tx.setNameIndex(true) } }
-            throw error
+            if dryRun { try index.dryRun(apply) } else { try index.write(apply); deliver() }
+            let now = monotonicSeconds()
+            if now - lastReport >= 0.5 {
+                progress(ScanProgress(entries: merger.summary.entries, seconds: now - started))
+                lastReport = now
+            }
         }
         threads.forEach { $0.join() }
         let problemList = problems.withLock { $0 } + merger.problems
@@ -97,7 +85,6 @@ public struct Scanner: Sendable {
         let finish = { (tx: WriteTransaction) throws(IndexError) in
             (merger.summary, merger.pendingRemovals) = saved
             uncommitted.removeAll()
-            if bulk { try tx.setNameIndex(true) }
             try merger.finish(tx)
             guard !dryRun else { return }
             try tx.setSearchIndexes(true)

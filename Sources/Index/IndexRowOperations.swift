@@ -89,9 +89,6 @@ public protocol IndexRowReads: AnyObject {
 public protocol IndexRowWrites: AnyObject {
     /// Drops (false) or builds where missing (true) the name-search indexes of 0007-name-search.
     func setSearchIndexes(_ present: Bool) throws(IndexError)
-    /// Drops (false) or builds where missing (true) the unique `(parent, name)` index, for a
-    /// bulk load that answers its own name lookups. An engine may keep it (PostgreSQL does).
-    func setNameIndex(_ present: Bool) throws(IndexError)
     /// Inserts `row` under `row.ino`; `.conflict` when the inode or the name is taken.
     func insertEntry(_ row: EntryRow) throws(IndexError)
     /// Inserts `rows`, in order, as `insertEntry` would one by one.

@@ -173,11 +173,6 @@ public struct WriteTransaction {
     /// not name order, so each insert lands on another page of each index).
     public func setSearchIndexes(_ present: Bool) throws(IndexError) { try session.setSearchIndexes(present) }
 
-    /// Drops (false) or builds where missing (true) the unique `(parent, name)` index: a bulk
-    /// load into an empty index that answers its own lookups builds it once, by sorting, at its
-    /// end. Without it every lookup by name reads the whole table; an engine may keep it.
-    public func setNameIndex(_ present: Bool) throws(IndexError) { try session.setNameIndex(present) }
-
     public func setMeta(_ key: String, _ value: String) throws(IndexError) { try session.setMeta(key, value) }
 
     public func meta(_ key: String) throws(IndexError) -> String? { try session.meta(key) }

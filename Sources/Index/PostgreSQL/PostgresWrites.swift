@@ -9,9 +9,6 @@ extension PostgresSession {
         for row in rows { try insertEntry(row) }
     }
 
-    /// Kept: other nodes look names up in a shared index while one of them loads.
-    func setNameIndex(_ present: Bool) throws(IndexError) {}
-
     func updateEntry(_ row: EntryRow) throws(IndexError) {
         try connection.run(PGQueries.updateEntry, entryParams(row))
     }

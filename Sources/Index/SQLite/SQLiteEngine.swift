@@ -26,7 +26,6 @@ public struct SQLiteEngine: IndexEngine {
         if !readOnly {
             try connection.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 4000")
             try migrate(connection)
-            try connection.execute(SQLiteMigrations.nameIndex)
         }
         try checkVersion(connection)
         return SQLiteSession(connection)

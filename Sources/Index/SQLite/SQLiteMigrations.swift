@@ -9,9 +9,6 @@ enum SQLiteMigrations {
         CREATE INDEX IF NOT EXISTS entries_by_tail ON entries(substr(name, -4));
         """
     static let searchIndexNames = ["entries_by_leaf", "entries_by_tail"]
-    /// The unique name index of 0001-initial, which a bulk load drops and builds at its end;
-    /// opening the index builds it if an interrupted load left it missing.
-    static let nameIndex = "CREATE UNIQUE INDEX IF NOT EXISTS entries_by_name ON entries(parent, name)"
 
     static let all: [(name: String, sql: String)] = [
         ("0001-initial", """

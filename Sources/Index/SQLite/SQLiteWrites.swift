@@ -20,15 +20,6 @@ extension SQLiteSession {
         for row in rows[start...] { try insertEntry(row) }
     }
 
-    func setNameIndex(_ present: Bool) throws(IndexError) {
-        if present {
-            // The sorter may use a helper thread: the build is a sort of every row.
-            try connection.execute("PRAGMA threads = 2; \(SQLiteMigrations.nameIndex)")
-        } else {
-            try connection.execute("DROP INDEX IF EXISTS entries_by_name")
-        }
-    }
-
     func updateEntry(_ row: EntryRow) throws(IndexError) {
         let s = try connection.prepare(Queries.updateEntry)
         bindEntry(s, row)
