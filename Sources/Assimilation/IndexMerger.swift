@@ -45,6 +45,11 @@ final class IndexMerger {
     /// False when the index cannot hold a hard-link name (`IndexStore.mayHoldLinks`), which
     /// spares a second query per name in a partial listing.
     var linksPossible = true
+    /// Directories this merge added whose listing it has not merged yet, kept when nobody else
+    /// writes the index meanwhile (no mount, no other node; nil otherwise). Such a directory
+    /// holds no name in the index, so its listing is merged without asking the index for any,
+    /// and its new rows go in a block at a time: most of a first scan.
+    var freshDirectories: Set<UInt64>?
 
     struct SkippedPath: Hashable { var silo: SiloID; var path: [UInt8] }
 
@@ -75,10 +80,12 @@ final class IndexMerger {
             return
         }
         if batch.path.isEmpty, let stat = batch.rootStat { try mergeRoot(stat, silo: s, tx) }
-        let (existing, links, shadowsHere, whole) = try indexed(batch, in: directory, tx)
+        let fresh = freshDirectories?.remove(directory) != nil
+        let (existing, links, shadowsHere, whole) = fresh ? ([:], [:], [:], true) : try indexed(batch, in: directory, tx)
         var seen = Set<[UInt8]>(minimumCapacity: batch.entries.count)
         var renamedHere = Set<UInt64>()   // rows moved to a name seen here: not gone
         var keptDirectories = Set<[UInt8]>()   // subdirectories of the listing the index now holds
+        var pending: [(row: EntryRow, hint: UInt64?, tags: [(name: [UInt8], value: [UInt8])])] = []   // a fresh directory's new rows
         summary.entries += batch.entries.count
         for scanned in batch.entries {
             seen.insert(scanned.name)
@@ -115,10 +122,17 @@ final class IndexMerger {
                     try takeScanned(&row, scanned, tx)
                     ino = row.ino
                     summary.updated += 1
+                } else if fresh {
+                    // Inserted after the loop, with the listing's other new rows.
+                    var row = EntryRow(ino: 0, parent: directory, name: scanned.name, stat: scanned.stat, silo: s, target: scanned.target)
+                    row.nlink = scanned.stat.isDirectory ? 2 : scanned.stat.nlink
+                    pending.append((row, scanned.inodeHint, scanned.tags))
+                    continue
                 } else {
                     var row = EntryRow(ino: 0, parent: directory, name: scanned.name, stat: scanned.stat, silo: s, target: scanned.target)
                     row.nlink = scanned.stat.isDirectory ? 2 : scanned.stat.nlink
                     ino = try tx.insert(row, hint: scanned.inodeHint)
+                    if scanned.stat.isDirectory { freshDirectories?.insert(ino) }
                     touch(ino)
                     if !scanned.tags.isEmpty { try tx.replaceXattrs(of: ino, with: scanned.tags) }
                     summary.added += 1
@@ -128,6 +142,20 @@ final class IndexMerger {
             if scanned.stat.isDirectory {
                 directories[childPath(batch.path, scanned.name)] = ino
                 keptDirectories.insert(scanned.name)
+            }
+        }
+        if !pending.isEmpty {
+            let numbers = try tx.insert(pending.map(\.row), hints: pending.map(\.hint))
+            for (new, ino) in zip(pending, numbers) {
+                touch(ino)
+                if !new.tags.isEmpty { try tx.replaceXattrs(of: ino, with: new.tags) }
+                summary.added += 1
+                nameChanged?(directory, new.row.name)
+                if new.row.kind == .directory {
+                    directories[childPath(batch.path, new.row.name)] = ino
+                    keptDirectories.insert(new.row.name)
+                    freshDirectories?.insert(ino)
+                }
             }
         }
         if batch.complete {

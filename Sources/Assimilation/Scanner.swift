@@ -12,6 +12,10 @@ public struct Scanner: Sendable {
     public let index: IndexStore
     public let silos: SiloSet
 
+    /// Whether listings of directories the scan added skip the index lookups
+    /// (`IndexMerger.freshDirectories`); tests turn it off to compare the two paths.
+    public var freshDirectories = true
+
     public init(index: IndexStore, silos: SiloSet) { self.index = index; self.silos = silos }
 
     /// Scans `targets` (all silos by default). `progress` is called about twice a second.
@@ -49,16 +53,21 @@ public struct Scanner: Sendable {
         if !dryRun, try index.query({ tx throws(IndexError) in try tx.entryCount() }) == 0 {
             try index.write { tx throws(IndexError) in try tx.setSearchIndexes(false) }
         }
+        // With nobody else writing, a directory the scan added is known to be empty in the index.
+        if freshDirectories && !live && !index.engine.isShared { merger.freshDirectories = [] }
+        // Listings are merged as they come, a chunk per transaction.
         var lastReport = started
         var finished = false
         while !finished {
             let (chunk, last) = queue.popChunk()
             if chunk.isEmpty { break }
             finished = last
-            let saved = (merger.summary, merger.directories, merger.pendingRemovals, merger.problems, merger.skipped)
+            let saved = (merger.summary, merger.directories, merger.pendingRemovals, merger.problems, merger.skipped,
+                         merger.freshDirectories)
             let apply = { (tx: WriteTransaction) throws(IndexError) in
                 // A busy retry replays the chunk.
-                (merger.summary, merger.directories, merger.pendingRemovals, merger.problems, merger.skipped) = saved
+                (merger.summary, merger.directories, merger.pendingRemovals, merger.problems, merger.skipped,
+                 merger.freshDirectories) = saved
                 uncommitted.removeAll()
                 for batch in chunk { try merger.apply(batch, tx) }
             }

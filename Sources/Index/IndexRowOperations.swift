@@ -91,6 +91,8 @@ public protocol IndexRowWrites: AnyObject {
     func setSearchIndexes(_ present: Bool) throws(IndexError)
     /// Inserts `row` under `row.ino`; `.conflict` when the inode or the name is taken.
     func insertEntry(_ row: EntryRow) throws(IndexError)
+    /// Inserts `rows`, in order, as `insertEntry` would one by one.
+    func insertEntries(_ rows: [EntryRow]) throws(IndexError)
     /// Rewrites every column of the entry `row.ino`.
     func updateEntry(_ row: EntryRow) throws(IndexError)
     /// Size, blocks, times, mode and link count of `row.ino`, leaving name and placement alone.

@@ -32,6 +32,29 @@ public struct WriteTransaction {
         return ino
     }
 
+    /// Inserts `rows` (their `ino` ignored) as `insert` would one by one with `hints[k]`, and
+    /// returns their numbers in order; the rows go to the engine in blocks.
+    public func insert(_ rows: [EntryRow], hints: [UInt64?]) throws(IndexError) -> [UInt64] {
+        var numbered = rows
+        var taken = Set<UInt64>()   // numbers of earlier rows of this call, not yet inserted
+        let hinted = hints.contains { $0 != nil }
+        for k in numbered.indices {
+            let ino: UInt64
+            if let hint = hints[k], hint > 1, !taken.contains(hint), !state.handedOut.holds(hint), try session.entry(hint) == nil {
+                ino = hint
+                if state.nextInode <= hint { state.nextInode = hint + 1 }
+            } else {
+                ino = try allocateInode()
+            }
+            if hinted { taken.insert(ino) }
+            numbered[k].ino = ino
+            state.noteChanged(ino)
+            state.noteChanged(parent: numbered[k].parent, name: numbered[k].name)
+        }
+        try session.insertEntries(numbered)
+        return numbered.map(\.ino)
+    }
+
     /// Inserts `row` under its own number, one `IndexStore.reserveInode` handed out.
     public func insertReserved(_ row: EntryRow) throws(IndexError) {
         try session.insertEntry(row)

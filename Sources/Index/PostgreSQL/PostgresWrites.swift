@@ -5,6 +5,10 @@ extension PostgresSession {
         try connection.run(PGQueries.insertEntry, entryParams(row))
     }
 
+    func insertEntries(_ rows: [EntryRow]) throws(IndexError) {
+        for row in rows { try insertEntry(row) }
+    }
+
     func updateEntry(_ row: EntryRow) throws(IndexError) {
         try connection.run(PGQueries.updateEntry, entryParams(row))
     }

@@ -20,5 +20,10 @@ enum Queries {
     static let xattrValue = Query(id: 7, sql: "SELECT value FROM xattrs WHERE ino = ? AND name = ?")
     static let setLinkCount = Query(id: 8, sql: "UPDATE entries SET nlink = ?1 WHERE ino = ?2 AND nlink != ?1")
     static let linkNames = Query(id: 9, sql: "SELECT name, ino FROM links WHERE parent = ?")
-    static let count = 10
+    /// `insertEntry` for `insertBlock` rows at once: one statement step per block instead of
+    /// one per row (a bulk load's inserts).
+    static let insertBlock = 32
+    static let insertEntries = Query(id: 10, sql: "INSERT INTO entries(\(entryColumns)) VALUES "
+        + Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: insertBlock).joined(separator: ", "))
+    static let count = 11
 }

@@ -7,18 +7,33 @@ extension SQLiteSession {
         try s.run()
     }
 
+    func insertEntries(_ rows: [EntryRow]) throws(IndexError) {
+        var start = 0
+        if rows.count >= Queries.insertBlock {
+            let s = try connection.prepare(Queries.insertEntries)
+            while rows.count - start >= Queries.insertBlock {
+                for k in 0..<Queries.insertBlock { bindEntry(s, rows[start + k], from: Int32(18 * k)) }
+                try s.run()
+                start += Queries.insertBlock
+            }
+        }
+        for row in rows[start...] { try insertEntry(row) }
+    }
+
     func updateEntry(_ row: EntryRow) throws(IndexError) {
         let s = try connection.prepare(Queries.updateEntry)
         bindEntry(s, row)
         try s.run()
     }
 
-    private func bindEntry(_ s: Statement, _ row: EntryRow) {
-        s.bind(1, row.ino).bind(2, row.parent).bind(3, blob: row.name).bind(4, row.kind.rawValue)
-            .bind(5, Int64(row.mode)).bind(6, Int64(row.uid)).bind(7, Int64(row.gid)).bind(8, row.size).bind(9, row.blocks)
-            .bind(10, row.atimeNs).bind(11, row.mtimeNs).bind(12, row.ctimeNs).bind(13, row.nlink).bind(14, row.rdev)
-            .bind(15, row.silo).bind(16, row.dirSilos).bind(17, row.backingInode)
-        if let target = row.target { s.bind(18, blob: target) } else { s.bindNull(18) }
+    /// Binds `row` to parameters `base + 1` to `base + 18`.
+    private func bindEntry(_ s: Statement, _ row: EntryRow, from base: Int32 = 0) {
+        s.bind(base + 1, row.ino).bind(base + 2, row.parent).bind(base + 3, blob: row.name).bind(base + 4, row.kind.rawValue)
+            .bind(base + 5, Int64(row.mode)).bind(base + 6, Int64(row.uid)).bind(base + 7, Int64(row.gid))
+            .bind(base + 8, row.size).bind(base + 9, row.blocks).bind(base + 10, row.atimeNs).bind(base + 11, row.mtimeNs)
+            .bind(base + 12, row.ctimeNs).bind(base + 13, row.nlink).bind(base + 14, row.rdev)
+            .bind(base + 15, row.silo).bind(base + 16, row.dirSilos).bind(base + 17, row.backingInode)
+        if let target = row.target { s.bind(base + 18, blob: target) } else { s.bindNull(base + 18) }
     }
 
     func updateData(_ row: EntryRow) throws(IndexError) {
