@@ -148,6 +148,22 @@ final class MoveGates: Sendable {
         return gate
     }
 
+    /// Opens a gate of `ino` for another node's move, or nil when one is open already (this
+    /// node moves the file, or another node's move holds it): two movers on one gate would
+    /// take each other's dirty extents.
+    func openIfAbsent(_ ino: UInt64, extentSize: Int) -> MoveGate? {
+        let gate = shard(ino).state.withLock { s -> MoveGate? in
+            if s.gates[ino] != nil { return nil }
+            let gate = MoveGate(extentSize: extentSize)
+            s.gates[ino] = gate
+            active.wrappingAdd(1, ordering: .relaxed)
+            return gate
+        }
+        guard let gate else { return nil }
+        while shard(ino).state.withLock({ $0.ungated[ino] ?? 0 }) > 0 { usleep(500) }
+        return gate
+    }
+
     func close(_ ino: UInt64) {
         shard(ino).state.withLock { s in
             if s.gates.removeValue(forKey: ino) != nil { active.wrappingSubtract(1, ordering: .relaxed) }
