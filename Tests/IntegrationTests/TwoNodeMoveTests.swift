@@ -111,7 +111,7 @@ struct TwoNodeMoveTests {
             }
             finished.signal()
         }
-        func pauseWriter() { state.pause.store(true, ordering: .relaxed); while !state.paused.load(ordering: .relaxed) { usleep(1_000) } }
+        func pauseWriter() { state.pause.store(true, ordering: .relaxed); while !state.paused.load(ordering: .relaxed) && state.failure.withLock({ $0 }) == nil { usleep(1_000) } }
         func resumeWriter() { state.pause.store(false, ordering: .relaxed) }
         func backing() -> String {
             let silo = (try? sql("SELECT s.name FROM entries e JOIN silos s ON s.id = e.silo WHERE e.name = 'shared.bin'")) ?? ""
@@ -129,11 +129,14 @@ struct TwoNodeMoveTests {
             #expect(fsync(fd) == 0)
             let model = state.model.withLock { $0 }
             let throughHandle = try readAll(fd: fd)
-            #expect(throughHandle == model, "round \(round): B's open handle: \(firstDifference(throughHandle, model))")
+            let throughHandleSame = throughHandle == model
+            #expect(throughHandleSame, "round \(round): B's open handle: \(firstDifference(throughHandle, model))")
             let freshOnB = try readAll(b.path("shared.bin"))
-            #expect(freshOnB == model, "round \(round): a fresh open on B: \(firstDifference(freshOnB, model))")
+            let freshOnBSame = freshOnB == model
+            #expect(freshOnBSame, "round \(round): a fresh open on B: \(firstDifference(freshOnB, model))")
             let silo = try readAll(backing())
-            #expect(silo == model, "round \(round): the backing file \(backing()): \(firstDifference(silo, model)) (\(during) writes during the move)")
+            let siloSame = silo == model
+            #expect(siloSame, "round \(round): the backing file \(backing()): \(firstDifference(silo, model)) (\(during) writes during the move)")
             // A hears of B's writes when B's attributes reach the index (the fsync above).
             var onA: [UInt8] = []
             let same = try waitFor(15) { onA = try readAll(a.path("shared.bin")); return onA == model }
@@ -146,11 +149,15 @@ struct TwoNodeMoveTests {
         #expect(state.failure.withLock { $0 } == nil, "\(state.failure.withLock { $0 } ?? "")")
         #expect(fsync(fd) == 0)
         let model = state.model.withLock { $0 }
-        #expect(try readAll(b.path("shared.bin")) == model)
+        let finalOnB = try readAll(b.path("shared.bin"))
+        let finalOnBSame = finalOnB == model
+        #expect(finalOnBSame, "B at the end: \(firstDifference(finalOnB, model))")
         #expect(try waitFor(15) { try readAll(a.path("shared.bin")) == model })
         let copies = ["fast0", "bulk0"].map { pool.siloPath($0) + "/shared.bin" }.filter { FileManager.default.fileExists(atPath: $0) }
         #expect(copies == [pool.siloPath("fast0") + "/shared.bin"], "copies on the silos: \(copies)")
-        #expect(try readAll(pool.siloPath("fast0") + "/shared.bin") == model)
+        let finalSilo = (try? readAll(pool.siloPath("fast0") + "/shared.bin")) ?? []
+        let finalSiloSame = finalSilo == model
+        #expect(finalSiloSame, "fast0 at the end: \(firstDifference(finalSilo, model))")
         let jobs = try sql("SELECT id, state, error FROM jobs")
         #expect(try sql("SELECT count(*) FROM jobs WHERE state <> 'done'") == "0", "\(jobs)")
         let movedOnA = a.log.components(separatedBy: "moved inode").count - 1
