@@ -93,6 +93,12 @@ extension NodeMembership {
         }
     }
 
+    /// Every other node in the registry, alive or not: a node missing from it stopped cleanly
+    /// (or was a dead predecessor of a node restarted on its mount point), so it holds nothing.
+    public func registeredPeers() throws(IndexError) -> Set<String> {
+        try session.withLock { s throws(IndexError) -> Set<String> in Set(try s.nodes().map(\.id)).subtracting([node.id]) }
+    }
+
     /// The live node holding lease `name`, nil when nobody alive holds it.
     public func liveHolder(of name: String) throws(IndexError) -> String? {
         try session.withLock { s throws(IndexError) -> String? in

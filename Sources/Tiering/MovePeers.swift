@@ -93,12 +93,19 @@ struct MovePeers {
 
     /// Sends `kind` and waits for every peer's answer, up to the dead time: a live node
     /// answers within it, a dead one never does.
-    private func ask(_ kind: MoveSignal.Kind, in node: NodeMembership) throws(MoveStop) -> [String: MoveSignal] {
+    /// A node that leaves the registry meanwhile (a clean stop: unmounted, nothing open) is
+    /// no longer waited for.
+    private mutating func ask(_ kind: MoveSignal.Kind, in node: NodeMembership) throws(MoveStop) -> [String: MoveSignal] {
         var signal = request
         signal.kind = kind
         do { try node.send(signal) } catch { throw .deferred("cannot signal the other nodes: \(error)") }
         let deadline = monotonicSeconds() + Double(node.deadAfter)
+        var lookedAt = monotonicSeconds()
         while true {
+            if monotonicSeconds() - lookedAt > 0.5, let registered = try? node.registeredPeers() {
+                peers.formIntersection(registered)
+                lookedAt = monotonicSeconds()
+            }
             let answers = mover.acks.answers(request.attempt, to: kind)
             if let refusal = answers.values.first(where: { !$0.ok }) {
                 throw .deferred("node \(refusal.from) refused the \(kind.rawValue): \(refusal.detail)")

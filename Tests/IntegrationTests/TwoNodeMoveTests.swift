@@ -63,7 +63,13 @@ struct TwoNodeMoveTests {
     /// pause. After each move B pauses: what B reads through its open handle, a fresh open on B,
     /// A's mount and the backing file on the silo the index names all equal every write B had
     /// acknowledged; at the end the file is on exactly one silo.
-    @Test func writesThroughAnotherNodeSurviveMovesBackAndForth() throws {
+    @Test func writesThroughAnotherNodeSurviveMovesBackAndForth() throws { try moveBackAndForth(mapped: false) }
+
+    /// The same with B writing through a shared mapping, each write synced with msync: the
+    /// kernel writes the pages back through B's mount, so they pass B's gate like writes.
+    @Test func mappedWritesThroughAnotherNodeSurviveMovesBackAndForth() throws { try moveBackAndForth(mapped: true) }
+
+    private func moveBackAndForth(mapped: Bool) throws {
         let pool = try TestPool(silos: [("fast0", "fast"), ("bulk0", "bulk")],
                                 extraConfig: "move_bandwidth = \"4MiB\"\nextent_size = \"64KiB\"\nnode_timeout = 5",
                                 watch: false, engine: .postgresql)
@@ -82,6 +88,14 @@ struct TwoNodeMoveTests {
         try #require(fd >= 0, "open through B: \(errno)")
         defer { close(fd) }
         let state = WriterState(initial)
+        var mapping: UInt = 0
+        if mapped {
+            let address = mmap(nil, initial.count, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0)
+            try #require(address != MAP_FAILED, "mmap through B: \(errno)")
+            mapping = UInt(bitPattern: address)
+        }
+        defer { if mapping != 0 { munmap(UnsafeMutableRawPointer(bitPattern: mapping), initial.count) } }
+        let map = mapping
         let finished = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
             var generator = SystemRandomNumberGenerator()
@@ -95,13 +109,23 @@ struct TwoNodeMoveTests {
                 state.paused.store(false, ordering: .relaxed)
                 round += 1
                 let size = state.model.withLock { $0.count }
-                let append = round % 32 == 0
-                let at = append ? size : Int.random(in: 0..<(size - 4096), using: &generator)
+                let append = map == 0 && round % 32 == 0
+                let at = append ? size : (map == 0 ? Int.random(in: 0..<(size - 4096), using: &generator)
+                                                   : Int.random(in: 0..<(size / 4096), using: &generator) * 4096)
                 let patch = [UInt8](repeating: UInt8(truncatingIfNeeded: round % 251 + 1), count: 4096)
-                let n = patch.withUnsafeBytes { pwrite(fd, $0.baseAddress!, $0.count, off_t(at)) }
-                if n != patch.count {
-                    state.failure.withLock { $0 = "write \(round) at \(at) returned \(n), errno \(errno)" }
-                    break
+                if map != 0 {
+                    let page = UnsafeMutableRawPointer(bitPattern: map + UInt(at))!
+                    patch.withUnsafeBytes { page.copyMemory(from: $0.baseAddress!, byteCount: 4096) }
+                    if msync(page, 4096, MS_SYNC) != 0 {
+                        state.failure.withLock { $0 = "msync \(round) at \(at): errno \(errno)" }
+                        break
+                    }
+                } else {
+                    let n = patch.withUnsafeBytes { pwrite(fd, $0.baseAddress!, $0.count, off_t(at)) }
+                    if n != patch.count {
+                        state.failure.withLock { $0 = "write \(round) at \(at) returned \(n), errno \(errno)" }
+                        break
+                    }
                 }
                 state.model.withLock { model in
                     if append { model.append(contentsOf: patch) } else { model.replaceSubrange(at..<(at + 4096), with: patch) }
@@ -129,6 +153,11 @@ struct TwoNodeMoveTests {
             #expect(fsync(fd) == 0)
             let model = state.model.withLock { $0 }
             let throughHandle = try readAll(fd: fd)
+            if map != 0 {
+                let mappedNow = Array(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: map), count: initial.count))
+                let mappingSame = mappedNow == model
+                #expect(mappingSame, "round \(round): B's mapping: \(firstDifference(mappedNow, model))")
+            }
             let throughHandleSame = throughHandle == model
             #expect(throughHandleSame, "round \(round): B's open handle: \(firstDifference(throughHandle, model))")
             let freshOnB = try readAll(b.path("shared.bin"))
