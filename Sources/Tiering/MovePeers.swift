@@ -81,14 +81,17 @@ struct MovePeers {
         catch { throw .failed("a node did not confirm its handles follow the copy (\(error)); the old copy is kept") }
     }
 
-    /// The end of a run that did not switch: the gated nodes let their writers go on.
+    /// The end of a run. One that did not reach the other nodes' switch lets them go: on the
+    /// source when the index still names it, else to the copy (the run stopped after the index
+    /// switch, with a local handle left on the source), without waiting for them.
     mutating func release() {
+        defer { mover.acks.forget(request.attempt) }
         guard let node, !peers.isEmpty, !settled else { return }
         settled = true
         var signal = request
-        signal.kind = .release
+        let row = try? mover.index.query { tx throws(IndexError) in try tx.entry(request.ino) }
+        signal.kind = row?.silo == request.destination ? .switchOver : .release
         try? node.send(signal)
-        mover.acks.forget(request.attempt)
     }
 
     /// Sends `kind` and waits for every peer's answer, up to the dead time: a live node

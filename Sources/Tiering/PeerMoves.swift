@@ -99,7 +99,13 @@ final class PeerMoves: Sendable {
             let failed = switchOver(entry)
             answer(signal, ok: failed == 0, failed == 0 ? "" : "\(failed) handle(s) stayed on the old copy")
         case .release:
-            if mine { letGo(signal.ino, reason: nil) }
+            guard mine, let entry = current else { return }
+            // The index names the copy already (a release crossing the switch): follow it.
+            if entry.held, let row = try? index.query({ tx throws(IndexError) in try tx.entry(signal.ino) }), row.silo == signal.destination {
+                _ = switchOver(entry)
+            } else {
+                letGo(signal.ino, reason: nil)
+            }
         case .ack:
             return
         }
