@@ -193,4 +193,29 @@ struct TwoNodeMoveTests {
         print("moves run by A: \(movedOnA) of \(rounds); writes through B: \(state.writes.load(ordering: .relaxed))")
         #expect(movedOnA >= 1, "node A never ran the move:\n\(a.log)")
     }
+
+    /// A node killed with the file open never answers: the move waits while the node still
+    /// counts as alive (its heartbeat within node_timeout), then goes ahead without it.
+    @Test func aDeadNodeDoesNotBlockMoves() throws {
+        let pool = try TestPool(silos: [("fast0", "fast"), ("bulk0", "bulk")], extraConfig: "node_timeout = 5",
+                                watch: false, engine: .postgresql)
+        let content = [UInt8]((0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+        try Data(content).write(to: URL(fileURLWithPath: pool.siloPath("fast0") + "/held.bin"))
+        let a = PoolNode.first(of: pool), b = try PoolNode.another(of: pool)
+        try a.start()
+        try b.start()
+        defer { b.stop(); a.stop() }
+        let fd = open(b.path("held.bin"), O_RDWR)
+        try #require(fd >= 0)
+        b.kill9()
+        close(fd)
+        let move = try Shell.run(Shell.estuary, ["move", a.path("held.bin"), "--to", "bulk", "--wait"])
+        #expect(move.status == 0, "\(move.output)")
+        #expect(!FileManager.default.fileExists(atPath: pool.siloPath("fast0") + "/held.bin"))
+        let moved = try readAll(pool.siloPath("bulk0") + "/held.bin") == content
+        #expect(moved)
+        let server = try PostgresServer.get(), database = try #require(pool.database)
+        #expect(try server.sql("SELECT state FROM jobs", database: database).trimmingCharacters(in: .whitespacesAndNewlines) == "done")
+        print("retries while the killed node still counted as alive: \(a.log.components(separatedBy: "retrying").count - 1)")
+    }
 }
