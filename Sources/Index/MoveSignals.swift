@@ -9,6 +9,9 @@ public struct MoveSignal: Sendable, Equatable {
     public enum Kind: String, Sendable {
         case gate, hold, release, ack
         case switchOver = "switch"
+        /// A gated node's writes since its last report, sent unasked during the copy (as an
+        /// ack answering `dirty`), so the mover copies them again while writers still run.
+        case dirty
     }
 
     public var kind: Kind

@@ -66,6 +66,8 @@ public final class MoveGate: @unchecked Sendable {
     }
 
     public func takeDirty() -> Set<Int> { locked { let d = dirty; dirty.removeAll(); return d } }
+    /// Extents taken that could not be passed on: due again.
+    public func putBackDirty(_ extents: Set<Int>) { locked { dirty.formUnion(extents) } }
     public func takeWanted() -> [Int] { locked { let w = wanted; wanted.removeAll(); return w } }
 
     /// Waits for writes in flight to finish and holds new ones back until `endSwitch`.

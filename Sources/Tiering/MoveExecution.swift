@@ -67,7 +67,7 @@ struct MoveExecution {
 
         let started = monotonicSeconds()
         try prepare(sourceFile.fd, staging.fd, workers)
-        try copyAll(sourceFile.fd, staging.fd, workers, gate)
+        try copyAll(sourceFile.fd, staging.fd, workers, gate, peers)
         let copied = monotonicSeconds()
         gate.beginSwitch()
         defer { gate.endSwitch() }
@@ -229,7 +229,8 @@ struct MoveExecution {
     /// Writes faster than the copy (a mapping synced over and over) could keep extents due
     /// for ever: after twice the file's extents have been copied, what is still due is left
     /// to `catchUp`, which copies it with writers held back, so every move ends.
-    private mutating func copyAll(_ sourceFD: Int32, _ stagingFD: Int32, _ workers: ExtentWorkers, _ gate: MoveGate) throws(MoveStop) {
+    private mutating func copyAll(_ sourceFD: Int32, _ stagingFD: Int32, _ workers: ExtentWorkers, _ gate: MoveGate,
+                                  _ peers: MovePeers) throws(MoveStop) {
         var flight = Flight()
         var queue: [Int] = []
         var cursor = 0
@@ -241,7 +242,10 @@ struct MoveExecution {
                 while workers.inFlight > 0 { try collect(workers, &flight) }
                 return
             }
-            for extent in gate.takeDirty() {
+            // Written here, or on another node (reported during the copy).
+            var written = Array(gate.takeDirty())
+            written += peers.takeDirty() ?? Array(0..<job.extentCount)
+            for extent in written {
                 JobBits.clear(&job.done, extent)
                 flight.wanted.append(extent)
                 if flight.copying.contains(extent) { flight.stale.insert(extent) }

@@ -20,6 +20,21 @@ final class MoveAcks: Sendable {
         }
     }
 
+    /// Takes the extents reported written for run `attempt` (nil: all of them).
+    func takeDirty(_ attempt: UInt64) -> [Int]? {
+        table.withLock { t in
+            guard let acks = t[attempt] else { return [] }
+            var extents: [Int] = []
+            var all = false
+            t[attempt] = acks.filter { ack in
+                guard ack.answers == .dirty else { return true }
+                if let listed = ack.extents { extents.append(contentsOf: listed) } else { all = true }
+                return false
+            }
+            return all ? nil : extents
+        }
+    }
+
     func forget(_ attempt: UInt64) { table.withLock { _ = $0.removeValue(forKey: attempt) } }
 }
 
@@ -54,8 +69,15 @@ struct MovePeers {
         _ = try ask(.gate, in: node)
     }
 
+    /// The extents the gated nodes reported written during the copy since the last call
+    /// (nil: all of them).
+    func takeDirty() -> [Int]? {
+        guard node != nil, !peers.isEmpty else { return [] }
+        return mover.acks.takeDirty(request.attempt)
+    }
+
     /// Every gated node holds its writers and readies its handles; returns the extents they
-    /// wrote since their gates opened (nil: all of them).
+    /// wrote since their last report, and those of reports not yet taken (nil: all of them).
     mutating func hold(renamed: Bool = false) throws(MoveStop) -> [Int]? {
         guard let node else { return [] }
         // A node that started after the gates opened wrote to the source without one.
@@ -64,8 +86,10 @@ struct MovePeers {
         if !now.isSubset(of: peers) { throw .deferred("a node joined during the copy") }
         if peers.isEmpty { return [] }
         request.renamed = renamed
-        var dirty = Set<Int>()
-        for ack in try ask(.hold, in: node).values {
+        let answers = try ask(.hold, in: node)
+        // Every report a node sent before its answer arrived before it (one session, in order).
+        guard var dirty = takeDirty().map(Set.init) else { return nil }
+        for ack in answers.values {
             guard let extents = ack.extents else { return nil }
             dirty.formUnion(extents)
         }

@@ -40,11 +40,16 @@ final class PeerMoves: Sendable {
         var held = false
         var handles: HandleSwitch?
         var since = monotonicSeconds()
+        var reported = monotonicSeconds()
         init(request: MoveSignal, gate: MoveGate) { self.request = request; self.gate = gate }
     }
 
     /// A gate without word from its mover this long is checked against the job's lease.
     static let checkAfter = 2.0
+    /// How often a gated node tells the mover which extents it wrote during the copy: without
+    /// it they all waited for the hold, to be copied with every writer held (1.5 s of a 6 MiB
+    /// move under random writes, at 4 MiB/s).
+    static let reportEvery = 0.2
 
     init(namespace: Namespace, index: IndexStore, silos: SiloSet, node: NodeMembership, logger: Logger) {
         self.namespace = namespace; self.index = index; self.silos = silos; self.node = node; self.logger = logger
@@ -69,8 +74,9 @@ final class PeerMoves: Sendable {
         while running.load(ordering: .relaxed) {
             let signals = inbox.withLock { s -> [MoveSignal] in let all = s; s.removeAll(); return all }
             for signal in signals { handle(signal) }
+            reportDirty()
             checkSilentMovers()
-            if signals.isEmpty { bell.wait(seconds: 1) }
+            if signals.isEmpty { bell.wait(seconds: table.entries.isEmpty ? 1 : PeerMoves.reportEvery) }
         }
     }
 
@@ -98,6 +104,8 @@ final class PeerMoves: Sendable {
             guard mine, let entry = current, entry.held else { return answer(signal, ok: false, "not held") }
             let failed = switchOver(entry)
             answer(signal, ok: failed == 0, failed == 0 ? "" : "\(failed) handle(s) stayed on the old copy")
+        case .dirty:
+            return
         case .release:
             guard mine, let entry = current else { return }
             // The index names the copy already (a release crossing the switch): follow it.
@@ -108,6 +116,25 @@ final class PeerMoves: Sendable {
             }
         case .ack:
             return
+        }
+    }
+
+    /// Sends the extents written through this node since the last report, for every gate not
+    /// yet held (a held gate's go with the hold's answer). Sent in order with the hold's answer
+    /// on one session, so the mover has every report before that answer.
+    private func reportDirty() {
+        let now = monotonicSeconds()
+        for entry in table.entries.values where !entry.held && now - entry.reported >= PeerMoves.reportEvery {
+            entry.reported = now
+            let dirty = entry.gate.takeDirty()
+            if dirty.isEmpty { continue }
+            var report = entry.request.ack(from: node.node.id, ok: true, detail: MoveSignal.extentList(dirty))
+            report.answers = .dirty
+            do { try node.send(report) } catch {
+                // Not lost: they go with the hold's answer instead.
+                logger.warning("could not report job \(entry.request.job)'s written extents: \(error)")
+                entry.gate.putBackDirty(dirty)
+            }
         }
     }
 

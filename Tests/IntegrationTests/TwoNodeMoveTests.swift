@@ -191,6 +191,7 @@ struct TwoNodeMoveTests {
         #expect(try sql("SELECT count(*) FROM jobs WHERE state <> 'done'") == "0", "\(jobs)")
         let movedOnA = a.log.components(separatedBy: "moved inode").count - 1
         print("moves run by A: \(movedOnA) of \(rounds); writes through B: \(state.writes.load(ordering: .relaxed))")
+        for line in a.log.split(separator: "\n") where line.contains("catch-up") { print(line) }
         #expect(movedOnA >= 1, "node A never ran the move:\n\(a.log)")
     }
 
