@@ -107,7 +107,11 @@ public enum DaemonMain {
         kernelCache.start(session)
         // A shared index: what other nodes commit is dropped from this node's caches and the kernel's.
         let otherNodes: (any IndexListener)?
-        do { otherNodes = try pool.index.followOtherWriters { namespace.changedElsewhere($0) } } catch {
+        // Their moves' signals (gates, holds, switches) go to this node's mover.
+        do {
+            otherNodes = try pool.index.followOtherWriters({ namespace.changedElsewhere($0) },
+                                                           signals: { [mover = tiering.mover] in mover.receive($0) })
+        } catch {
             logger.warning("cannot follow other nodes' changes (\(error)); they show here only as the kernel's caches expire")
             otherNodes = nil
         }

@@ -75,6 +75,9 @@ public protocol IndexSession: AnyObject, Sendable, IndexRowReads, IndexRowWrites
     func holdsLease(_ name: String, node: String) throws(IndexError) -> Bool
     func releaseLease(_ name: String, node: String) throws(IndexError)
     func leases() throws(IndexError) -> [LeaseRow]
+    /// Sends `payload` to every node's listener at once (autocommit): the moves' signals
+    /// between nodes (MoveSignals.swift).
+    func signal(_ payload: String) throws(IndexError)
 
     /// Names of the migrations applied to this index, oldest first.
     func appliedMigrations() throws(IndexError) -> [String]

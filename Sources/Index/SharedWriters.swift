@@ -88,11 +88,14 @@ extension IndexStore {
     /// Delivers what other writers of a shared index commit to `handler`, on the listener's
     /// thread, until the returned listener is stopped; its own batches are skipped. Returns nil
     /// (and delivers nothing) for an engine only one daemon writes.
-    public func followOtherWriters(_ handler: @escaping @Sendable (RemoteChange) -> Void) throws(IndexError) -> (any IndexListener)? {
+    /// Move signals between nodes (MoveSignals.swift) go to `signals`, the node's own included.
+    public func followOtherWriters(_ handler: @escaping @Sendable (RemoteChange) -> Void,
+                                   signals: (@Sendable (MoveSignal) -> Void)? = nil) throws(IndexError) -> (any IndexListener)? {
         guard engine.isShared, let listener = try engine.openListener() else { return nil }
         let own = writer.withLock { $0.writerID }
         listener.start { payload in
             guard let payload else { return handler(RemoteChange(everything: true)) }
+            if let signal = MoveSignal.decode(payload) { signals?(signal); return }
             guard let (from, change) = RemoteChange.decode(payload), from != own else { return }
             handler(change)
         }

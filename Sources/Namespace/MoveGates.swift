@@ -66,6 +66,8 @@ public final class MoveGate: @unchecked Sendable {
     }
 
     public func takeDirty() -> Set<Int> { locked { let d = dirty; dirty.removeAll(); return d } }
+    /// Extents taken that could not be passed on: due again.
+    public func putBackDirty(_ extents: Set<Int>) { locked { dirty.formUnion(extents) } }
     public func takeWanted() -> [Int] { locked { let w = wanted; wanted.removeAll(); return w } }
 
     /// Waits for writes in flight to finish and holds new ones back until `endSwitch`.
@@ -144,6 +146,22 @@ final class MoveGates: Sendable {
             active.wrappingAdd(1, ordering: .relaxed)
             return gate
         }
+        while shard(ino).state.withLock({ $0.ungated[ino] ?? 0 }) > 0 { usleep(500) }
+        return gate
+    }
+
+    /// Opens a gate of `ino` for another node's move, or nil when one is open already (this
+    /// node moves the file, or another node's move holds it): two movers on one gate would
+    /// take each other's dirty extents.
+    func openIfAbsent(_ ino: UInt64, extentSize: Int) -> MoveGate? {
+        let gate = shard(ino).state.withLock { s -> MoveGate? in
+            if s.gates[ino] != nil { return nil }
+            let gate = MoveGate(extentSize: extentSize)
+            s.gates[ino] = gate
+            active.wrappingAdd(1, ordering: .relaxed)
+            return gate
+        }
+        guard let gate else { return nil }
         while shard(ino).state.withLock({ $0.ungated[ino] ?? 0 }) > 0 { usleep(500) }
         return gate
     }

@@ -13,6 +13,8 @@ extension Namespace {
     public func beginMove(_ ino: UInt64, extentSize: Int) -> MoveGate { moves.open(ino, extentSize: extentSize) }
     public func endMove(_ ino: UInt64) { moves.close(ino) }
     public func moveGate(_ ino: UInt64) -> MoveGate? { moves.gate(ino) }
+    /// A gate on `ino` for a move another node runs; nil when the file has a gate already.
+    public func beginPeerMove(_ ino: UInt64, extentSize: Int) -> MoveGate? { moves.openIfAbsent(ino, extentSize: extentSize) }
 
     /// The current row of `ino`: memory first (it has the newest size), then the index.
     public func currentRow(_ ino: UInt64) throws(Errno) -> EntryRow { try entry(ino) }

@@ -16,6 +16,9 @@ enum MoveStop: Error {
     /// Another node took the job's lease (this one was taken for dead): it runs the job now,
     /// so this node touches neither the job's row nor its staging file.
     case leaseLost
+    /// Another node could not take its part in time (MovePeers): nothing switched, the job
+    /// stays where it was and is tried again.
+    case deferred(String)
 }
 
 /// Runs one job: copy extents hottest first into a staging file in the destination's
@@ -51,6 +54,10 @@ struct MoveExecution {
 
         let gate = namespace.beginMove(job.ino, extentSize: job.extentSize)
         defer { namespace.endMove(job.ino) }
+        // The other nodes' writes go to the source too: their gates open before the copy.
+        var peers = MovePeers(mover: mover, job: job)
+        defer { peers.release() }
+        try peers.gate()
         let staging = try openStaging(destination)
         defer { Sys.close(staging.fd) }
         let sourceFile = try openSource(source, row)
@@ -60,7 +67,7 @@ struct MoveExecution {
 
         let started = monotonicSeconds()
         try prepare(sourceFile.fd, staging.fd, workers)
-        try copyAll(sourceFile.fd, staging.fd, workers, gate)
+        try copyAll(sourceFile.fd, staging.fd, workers, gate, peers)
         let copied = monotonicSeconds()
         gate.beginSwitch()
         defer { gate.endSwitch() }
@@ -69,8 +76,9 @@ struct MoveExecution {
         if let now = try? namespace.currentRow(job.ino), now.nlink > 1 {
             throw .failed("the file gained a hard link during the move; hard-linked files stay where they are")
         }
-        // Writers are held back: catch up the last changes, then verify and switch.
-        try catchUp(sourceFile.fd, staging.fd, workers, gate)
+        // Writers are held back, on every node: catch up the last changes, then verify and switch.
+        let elsewhere = try peers.hold()
+        try catchUp(sourceFile.fd, staging.fd, workers, gate, alsoDirty: elsewhere)
         let caughtUp = monotonicSeconds()
         try verify(staging.fd, workers)
         let verified = monotonicSeconds()
@@ -89,6 +97,7 @@ struct MoveExecution {
         try persist()
         try renameIntoPlace(staging, destination)
         try switchIndex(destination, stagingFD: staging.fd, handles: prepared)
+        try switchPeers(&peers)
         try finishSwitched(source)
         let now = monotonicSeconds()
         // Where a move's time goes, beside the "moved" line: what tuning starts from.
@@ -116,9 +125,53 @@ struct MoveExecution {
         for extent in 0..<job.extentCount where (try? copier.verify(extent, of: fd, size: job.size)) != job.hash(extent) {
             return false
         }
-        try switchIndex(destination, stagingFD: fd, handles: nil)
+        // Handles open on the source, here or on other nodes (a node resuming a dead node's
+        // job), follow the copy as in a whole run: gated, held, reopened, then switched.
+        let gate = namespace.beginMove(job.ino, extentSize: job.extentSize)
+        defer { namespace.endMove(job.ino) }
+        var peers = MovePeers(mover: mover, job: job)
+        defer { peers.release() }
+        try peers.gate()
+        gate.beginSwitch()
+        defer { gate.endSwitch() }
+        _ = try peers.hold(renamed: true)
+        try requireUnchangedSource(source, row)
+        let prepared: HandleSwitch
+        do {
+            prepared = try namespace.prepareHandleSwitch(job.ino) { flags throws(Errno) -> Int32 in
+                try destination.open(path, flags: flags | O_CLOEXEC)
+            }
+        } catch { throw .failed("cannot reopen the file's open handles on the copy: \(error)") }
+        try switchIndex(destination, stagingFD: fd, handles: prepared)
+        try switchPeers(&peers)
         try finishSwitched(source)
         return true
+    }
+
+    /// A resumed rename switches only to a copy of the source as it is: writes that reached the
+    /// source after the copy (another node's, while no gate held them) make the copy stale.
+    /// It is then removed, and the job fails with the source whole and still the file.
+    private mutating func requireUnchangedSource(_ source: Silo, _ row: EntryRow) throws(MoveStop) {
+        guard let path = try? namespace.relativePath(of: row), let fd = try? source.open(path, flags: ESTUARY_O_PATH | O_NOFOLLOW) else {
+            return   // no source left: the copy is all there is
+        }
+        defer { Sys.close(fd) }
+        guard let stat = try? Sys.fstat(fd), stat.size != job.size || stat.mtimeNs != job.sourceMtime else { return }
+        if let destination = mover.silos[job.destination], let parent = try? namespace.parentDirectory(of: row, in: destination, create: false) {
+            _ = withCPath(row.name) { unlinkat(parent, $0, 0) }
+            Sys.close(parent)
+        }
+        job.state = .failed
+        throw .failed("the source changed after the copy was renamed into place; the copy was removed and the source stays")
+    }
+
+    /// After the index switch, the other nodes' handles follow the copy; one that did not
+    /// confirm may still use the source, which then stays.
+    private mutating func switchPeers(_ peers: inout MovePeers) throws(MoveStop) {
+        do { try peers.switchOver() } catch {
+            job.state = .failed
+            throw error
+        }
     }
 
     func openStaging(_ destination: Silo) throws(MoveStop) -> (fd: Int32, dir: Int32, name: [UInt8]) {
@@ -176,7 +229,8 @@ struct MoveExecution {
     /// Writes faster than the copy (a mapping synced over and over) could keep extents due
     /// for ever: after twice the file's extents have been copied, what is still due is left
     /// to `catchUp`, which copies it with writers held back, so every move ends.
-    private mutating func copyAll(_ sourceFD: Int32, _ stagingFD: Int32, _ workers: ExtentWorkers, _ gate: MoveGate) throws(MoveStop) {
+    private mutating func copyAll(_ sourceFD: Int32, _ stagingFD: Int32, _ workers: ExtentWorkers, _ gate: MoveGate,
+                                  _ peers: MovePeers) throws(MoveStop) {
         var flight = Flight()
         var queue: [Int] = []
         var cursor = 0
@@ -188,7 +242,10 @@ struct MoveExecution {
                 while workers.inFlight > 0 { try collect(workers, &flight) }
                 return
             }
-            for extent in gate.takeDirty() {
+            // Written here, or on another node (reported during the copy).
+            var written = Array(gate.takeDirty())
+            written += peers.takeDirty() ?? Array(0..<job.extentCount)
+            for extent in written {
                 JobBits.clear(&job.done, extent)
                 flight.wanted.append(extent)
                 if flight.copying.contains(extent) { flight.stale.insert(extent) }
@@ -277,8 +334,11 @@ struct MoveExecution {
     }
 
     /// With writers held back, nothing is written meanwhile: the due extents are just copied.
-    private mutating func catchUp(_ sourceFD: Int32, _ stagingFD: Int32, _ workers: ExtentWorkers, _ gate: MoveGate) throws(MoveStop) {
+    /// `alsoDirty`: extents other nodes wrote (nil: any of them).
+    private mutating func catchUp(_ sourceFD: Int32, _ stagingFD: Int32, _ workers: ExtentWorkers, _ gate: MoveGate,
+                                  alsoDirty: [Int]?) throws(MoveStop) {
         for extent in gate.takeDirty() { JobBits.clear(&job.done, extent) }
+        for extent in alsoDirty ?? Array(0..<job.extentCount) { JobBits.clear(&job.done, extent) }
         try refreshSize(sourceFD, stagingFD)
         let due = (0..<job.extentCount).filter { !job.isDone($0) }.map { ExtentTask(kind: .copy, extent: $0, size: job.size) }
         try workers.run(due) { outcome throws(MoveStop) in try record(outcome) }
@@ -338,15 +398,27 @@ struct MoveExecution {
         if let stat = try? Sys.fstat(copyFD) { row.backingInode = stat.inode; row.blocks = stat.blocks }
         job.state = .switched
         job.updated = Int64(time(nil))
+        if let node = mover.node {
+            // Other nodes' writes reached the source as well: the size and times are the copy's.
+            if let stat = try? Sys.fstat(copyFD) { row.size = stat.size; row.mtimeNs = stat.mtimeNs }
+            // A node taken for dead must not switch under the job's new holder (the fence the
+            // other nodes' gates rely on: once the lease is not the mover's, no switch follows).
+            if !node.isAlive { throw .leaseLost }
+        }
         let (finalRow, finalJob) = (row, job)
+        let node = mover.node
         do {
             try index.write { tx throws(IndexError) in
+                if let node { try tx.requireLease(LeaseRow.job(finalJob.id), node: node.node.id) }
                 try tx.update(finalRow)
                 try tx.updateJob(finalJob)
                 try tx.setChecksums(ino: finalRow.ino, silo: destination.id, size: finalJob.size, mtime: finalJob.sourceMtime,
                                     extentSize: finalJob.extentSize, hashes: finalJob.hashes)
             }
-        } catch { throw .failed("index switch failed: \(error)") }
+        } catch {
+            if error.kind == .conflict { throw .leaseLost }
+            throw .failed("index switch failed: \(error)")
+        }
         guard let handles = handles.take() else { return }
         let failed = namespace.switchHandles(handles, to: finalRow)
         if failed > 0 {

@@ -39,6 +39,9 @@ public final class Mover: Sendable {
     /// daemon of the pool, which runs every job.
     private let membership = Mutex<NodeMembership?>(nil)
     var node: NodeMembership? { membership.withLock { $0 } }
+    /// Other nodes' answers to this node's moves, and this node's part in theirs.
+    let acks = MoveAcks()
+    private let peerMoves = Mutex<PeerMoves?>(nil)
 
     public struct LiveProgress: Sendable {
         public var id: Int64
@@ -59,7 +62,23 @@ public final class Mover: Sendable {
     static func stagingName(_ id: Int64) -> [UInt8] { Array("job-\(id)".utf8) }
 
     /// Runs jobs as `node` of a shared index (before `start`).
-    public func runAsNode(_ node: NodeMembership?) { membership.withLock { $0 = node } }
+    public func runAsNode(_ node: NodeMembership?) {
+        membership.withLock { $0 = node }
+        guard let node else { return }
+        let peers = PeerMoves(namespace: namespace, index: index, silos: silos, node: node, logger: logger)
+        peerMoves.withLock { $0 = peers }
+    }
+
+    /// A move signal from the index listener (MoveSignals.swift): answers to this node's moves,
+    /// or another node's move asking for this node's part. Ignored before `runAsNode`.
+    public func receive(_ signal: MoveSignal) {
+        guard let me = node?.node.id else { return }
+        if signal.kind == .ack {
+            if signal.to == me { acks.record(signal) }
+            return
+        }
+        peerMoves.withLock { $0 }?.receive(signal)
+    }
 
     public func start() {
         cleanStaging()
@@ -72,6 +91,7 @@ public final class Mover: Sendable {
         running.store(false, ordering: .relaxed)
         queued.ring()
         threads.withLock { $0 }.forEach { $0.join() }
+        peerMoves.withLock { $0 }?.stop()
     }
 
     /// Queues a move of `ino` to `destination`; an unfinished job for the file is replaced.
@@ -232,6 +252,12 @@ public final class Mover: Sendable {
             execution.job.state = .cancelled
             try? execution.persist()
             logger.info("job \(job.id) cancelled; the file stays whole on silo \(silos[job.source]?.name ?? "?")")
+        case .deferred(let reason):
+            // Another node could not take part (yet): the source stays the file and the job is
+            // retried from where it was (a staging file is kept: the retry checks it).
+            try? execution.persist()
+            logger.notice("job \(job.id): \(reason); retrying")
+            usleep(1_000_000)
         case .failed(let reason):
             if execution.job.state != .switched { removeStaging(job) }
             let retry = reason.contains("offline")

@@ -50,4 +50,9 @@ extension PostgresSession {
         let r = try connection.run("SELECT name, node, taken FROM leases ORDER BY name")
         return (0..<r.rows).map { LeaseRow(name: r.text($0, 0) ?? "", node: r.text($0, 1) ?? "", taken: r.int64($0, 2)) }
     }
+
+    func signal(_ payload: String) throws(IndexError) {
+        var p = PGParams(); p.add(PGListener.channel); p.add(payload)
+        try connection.run("SELECT pg_notify($1, $2)", p)
+    }
 }
