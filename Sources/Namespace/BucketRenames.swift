@@ -134,18 +134,18 @@ public final class BucketRenames: Sendable {
     /// keys below it (a directory).
     private func run(_ entry: Entry, silo: Silo, bucket: ObjectBucket) throws(S3Error) {
         guard silo.isOnline, let client = bucket.client else { throw S3Error(.unreachable, message: "silo '\(silo.name)' is offline") }
-        var moves: [(from: String, to: String)] = []
+        var moves: [(from: ObjectInfo, to: String)] = []
         do {
-            _ = try client.head(entry.from)
-            moves.append((entry.from, entry.to))
+            moves.append((try client.head(entry.from), entry.to))
         } catch where error.kind == .noSuchKey {}
         for object in try client.listAll(prefix: entry.from + "/", delimiter: nil).objects {
-            moves.append((object.key, entry.to + "/" + String(object.key.dropFirst(entry.from.count + 1))))
+            moves.append((object, entry.to + "/" + String(object.key.dropFirst(entry.from.count + 1))))
         }
         let work = moves
+        // By size: objects over the CopyObject limit are copied part by part.
         try ParallelTransfers.run(Array(work.indices), width: BucketRenames.width) { i throws(S3Error) in
-            try client.copy(from: work[i].from, to: work[i].to)
-            try client.delete(work[i].from)
+            try client.copy(work[i].from, to: work[i].to)
+            try client.delete(work[i].from.key)
         }
     }
 
