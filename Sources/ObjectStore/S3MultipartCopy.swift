@@ -6,15 +6,13 @@ import Synchronization
 /// the copy instead of mixing versions. A multipart upload starts with no metadata of its
 /// own, so the source's `x-amz-meta-*` go on CreateMultipartUpload.
 extension S3Client {
-    /// Copies `source` (as a listing or a HEAD describes it) to `key`. `metadata` replaces the
-    /// source's on a multipart copy when given.
-    public func copy(_ source: ObjectInfo, to key: String, metadata: [String: String]? = nil,
-                     parallel: Int = 4) throws(S3Error) {
+    /// Copies `source` (as a listing or a HEAD describes it) to `key` with its metadata.
+    public func copy(_ source: ObjectInfo, to key: String, parallel: Int = 4) throws(S3Error) {
         guard source.size > limits.copyLimit else { return try copy(from: source.key, to: key) }
         // A listing carries no metadata and may be older than the object: the HEAD names the
         // version every part is pinned to.
         let current = try head(source.key)
-        try multipartCopy(current, to: key, metadata: metadata ?? current.metadata, parallel: parallel)
+        try multipartCopy(current, to: key, metadata: current.metadata, parallel: parallel)
     }
 
     /// Bytes per part: at least 5 MiB (S3's floor), few enough parts for S3's 10,000, and no
