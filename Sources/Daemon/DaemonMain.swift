@@ -68,9 +68,17 @@ public enum DaemonMain {
         if pool.offline.count == pool.silos.all.count {
             throw DaemonError("no silo of pool '\(config.name)' can be reached: " + pool.offline.map(\.description).joined(separator: "; "))
         }
+        // A shared index: this daemon joins the node registry before it takes up any work
+        // (the renames below run under leases).
+        let membership: NodeMembership?
+        do { membership = try pool.index.joinAsNode(host: hostName(), pid: getpid(), mountpoint: mountpoint, deadAfter: config.nodeTimeout) } catch {
+            logger.warning("cannot register in the pool's node registry (\(error)); serving without a heartbeat")
+            membership = nil
+        }
         // Renames in buckets a stopped daemon left half done finish first: a scan meanwhile
         // would find objects under both names.
         let bucketRenames = BucketRenames(index: pool.index, silos: pool.silos)
+        bucketRenames.runAsNode(membership)
         if !options.readOnly { bucketRenames.resume(); bucketRenames.waitUntilDone() }
         if options.scanOnMount {
             let unscanned = try pool.unscannedSilos()
@@ -115,11 +123,6 @@ public enum DaemonMain {
             logger.warning("cannot follow other nodes' changes (\(error)); they show here only as the kernel's caches expire")
             otherNodes = nil
         }
-        let membership: NodeMembership?
-        do { membership = try pool.index.joinAsNode(host: hostName(), pid: getpid(), mountpoint: mountpoint, deadAfter: config.nodeTimeout) } catch {
-            logger.warning("cannot register in the pool's node registry (\(error)); serving without a heartbeat")
-            membership = nil
-        }
         session.installSignalHandlers()
         let control = ControlServer(path: paths.controlSocket, logger: Logger(label: "estuary.control")) { request, send in
             if let refusal = ReadOnlyMount.refusal(request, pool: pool) { return send(refusal) }
@@ -145,6 +148,7 @@ public enum DaemonMain {
         if let membership { objectives.reconciler.lead { membership.hold(LeaseRow.reconcile) } }
         tiering.start()
         objectives.start()
+        if !options.readOnly { bucketRenames.followOtherNodes() }
         let watch = SiloWatch(pool: pool, namespace: namespace)
         watch.start()
         TerminationSignals.unblock()
@@ -166,7 +170,8 @@ public enum DaemonMain {
         watch.stop()
         objectives.stop()
         tiering.stop()
-        // After the mover and the reconciler: their leases pass on only once they stopped.
+        bucketRenames.stop()
+        // After the mover, the reconciler and the renames: their leases pass on only once they stopped.
         membership?.leave()
         housekeeping.stop()
         // A batch the index refused, this last one or an earlier one no rescan has made up for,

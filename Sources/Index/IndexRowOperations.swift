@@ -123,6 +123,10 @@ public protocol IndexRowWrites: AnyObject {
     func setHealth(silo: SiloID, health: String, reason: String?) throws(IndexError)
     func setDraining(silo: SiloID, _ draining: Bool) throws(IndexError)
     func setMeta(_ key: String, _ value: String) throws(IndexError)
+    /// Locks meta row `key` (made empty when missing) until the write commits, for a
+    /// read-modify-write of a value several writers of a shared index change. SQLite's write
+    /// lock already makes it one step.
+    func lockMeta(_ key: String) throws(IndexError)
 
     /// Inserts a job and returns its id (ids only grow).
     func insertJob(_ job: JobRow) throws(IndexError) -> Int64

@@ -1,7 +1,7 @@
 import Synchronization
 
 /// A lease of a shared index: something only one node may do at a time (`reconcile`, the
-/// leader's pass; `job:<id>`, a running move). It has no expiry of its own: it is valid while
+/// leader's pass; `job:<id>`, a running move; `rename:<id>`, a journaled rename in a bucket). It has no expiry of its own: it is valid while
 /// its holder's heartbeat is, so one heartbeat renews all of a node's leases, and a node whose
 /// heartbeat lapsed past the dead time loses every lease to the first node that asks.
 public struct LeaseRow: Sendable, Equatable {
@@ -13,6 +13,8 @@ public struct LeaseRow: Sendable, Equatable {
     public init(name: String, node: String, taken: Int64) { self.name = name; self.node = node; self.taken = taken }
 
     public static func job(_ id: Int64) -> String { "job:\(id)" }
+    /// A journaled rename in a bucket (BucketRenames in Namespace).
+    public static func rename(_ id: UInt64) -> String { "rename:\(id)" }
     public static let reconcile = "reconcile"
 }
 

@@ -174,6 +174,7 @@ public struct WriteTransaction {
     public func setSearchIndexes(_ present: Bool) throws(IndexError) { try session.setSearchIndexes(present) }
 
     public func setMeta(_ key: String, _ value: String) throws(IndexError) { try session.setMeta(key, value) }
+    public func lockMeta(_ key: String) throws(IndexError) { try session.lockMeta(key) }
 
     public func meta(_ key: String) throws(IndexError) -> String? { try session.meta(key) }
 

@@ -17,6 +17,12 @@ import Glibc
 /// finds the line at the next mount and finishes the job before the silos are rescanned:
 /// each step (copy a key, delete it) can run again, and what the listing under the old name
 /// still shows is exactly what is left to do.
+///
+/// With a shared index (several nodes) each line is run under the lease `rename:<id>`, taken
+/// before the line is committed: one node at a time copies a rename's keys (two running one
+/// rename could land a late copy after a later rename of the same keys moved them on). A
+/// node that dies keeps its leases until its heartbeat lapses; then the other nodes, which
+/// look at the journal every few seconds, take its lines over (or it does at its next mount).
 public final class BucketRenames: Sendable {
     public struct Entry: Sendable, Equatable {
         public let id: UInt64
@@ -34,27 +40,49 @@ public final class BucketRenames: Sendable {
     let logger: Logger
     /// Jobs to run, in order; whether the worker runs; jobs whose last attempt failed.
     private let state = Mutex<(queue: [Entry], running: Bool, failing: Set<UInt64>)>(([], false, []))
+    /// This daemon's place among the nodes of a shared index; nil when it is the only one.
+    private let membership = Mutex<NodeMembership?>(nil)
+    private let stopping = Atomic<Bool>(false)
+    private let follower = Mutex<OSThread?>(nil)
+    private let wake = Doorbell()
+    /// The worker's pause between attempts, cut short by `stop`.
+    private let rest = Doorbell()
 
     public init(index: IndexStore, silos: SiloSet, logger: Logger = Logger(label: "estuary.renames")) {
         self.index = index; self.silos = silos; self.logger = logger
     }
 
+    private var node: NodeMembership? { membership.withLock { $0 } }
+
+    /// Several nodes: renames run under leases. Set before `resume`.
+    public func runAsNode(_ node: NodeMembership?) { membership.withLock { $0 = node } }
+
     /// A rename about to be committed: its keys are held from now (so nothing reads the new
-    /// key before the copy), released by `start` or `abandon`.
-    func prepare(silo: Silo, bucket: ObjectBucket, from: String, to: String) -> Entry {
+    /// key before the copy), released by `start` or `abandon`. With other nodes, its lease is
+    /// taken first: EIO when it cannot be (the database is away, or this node's heartbeat
+    /// lapsed and the others may take its work).
+    func prepare(silo: Silo, bucket: ObjectBucket, from: String, to: String) throws(Errno) -> Entry {
         let entry = Entry(id: UInt64.random(in: 1...UInt64.max), silo: silo.id, from: from, to: to)
+        if let node, !node.hold(LeaseRow.rename(entry.id)) {
+            logger.error("cannot take the lease of a rename in silo '\(silo.name)' (\(from) to \(to)); refused")
+            throw Errno.ioError
+        }
         bucket.beginRename(entry.id, from: from, to: to)
         return entry
     }
 
     /// The rename was not committed: nothing was copied, the keys are free again.
     func abandon(_ entries: [Entry]) {
-        for entry in entries { silos[entry.silo]?.bucket?.endRename(entry.id) }
+        for entry in entries {
+            silos[entry.silo]?.bucket?.endRename(entry.id)
+            node?.release(LeaseRow.rename(entry.id))
+        }
     }
 
     /// Adds the journal lines inside the transaction that renames in the index.
     static func record(_ entries: [Entry], _ tx: WriteTransaction) throws(IndexError) {
         guard !entries.isEmpty else { return }
+        try tx.lockMeta(metaKey)
         let known = decode(try tx.meta(metaKey) ?? "")
         try tx.setMeta(metaKey, encode(known + entries))
     }
@@ -63,7 +91,8 @@ public final class BucketRenames: Sendable {
     func start(_ entries: [Entry]) {
         guard !entries.isEmpty else { return }
         let startWorker = state.withLock { s -> Bool in
-            s.queue += entries
+            let queued = Set(s.queue.map(\.id))
+            s.queue += entries.filter { !queued.contains($0.id) }
             if s.running { return false }
             s.running = true
             return true
@@ -72,17 +101,68 @@ public final class BucketRenames: Sendable {
     }
 
     /// Takes up the renames a stopped daemon left in the journal (its buckets' keys held until
-    /// each is done).
+    /// each is done), but those another live node runs.
     public func resume() {
-        let entries: [Entry]
-        do { entries = try index.query { tx throws(IndexError) in BucketRenames.decode(try tx.meta(BucketRenames.metaKey) ?? "") } } catch {
-            logger.error("cannot read the journal of renames in buckets: \(error)")
-            return
+        let entries = adopt()
+        if !entries.isEmpty { logger.info("finishing \(entries.count) rename(s) in buckets a stopped daemon left") }
+    }
+
+    /// Several nodes: looks at the journal every heartbeat interval for lines whose node died,
+    /// until `stop`.
+    public func followOtherNodes() {
+        guard node != nil else { return }
+        let thread = OSThread.start { [self] in
+            while !stopping.load(ordering: .relaxed) {
+                wake.wait(seconds: Double(NodeMembership.interval))
+                guard !stopping.load(ordering: .relaxed) else { break }
+                let taken = adopt()
+                if !taken.isEmpty {
+                    logger.warning("took over \(taken.count) rename(s) in buckets from a node that stopped: \(taken.map { "\($0.from) to \($0.to)" }.joined(separator: ", "))")
+                }
+            }
         }
-        guard !entries.isEmpty else { return }
-        logger.info("finishing \(entries.count) rename(s) in buckets a stopped daemon left")
-        for entry in entries { silos[entry.silo]?.bucket?.beginRename(entry.id, from: entry.from, to: entry.to) }
-        start(entries)
+        follower.withLock { $0 = thread }
+    }
+
+    /// Stops taking renames over and the worker after its current step; what is left stays
+    /// in the journal for whoever takes the leases next (they pass as this node leaves).
+    public func stop() {
+        stopping.store(true, ordering: .relaxed)
+        wake.ring()
+        rest.ring()
+        follower.withLock { $0 }?.join()
+        while state.withLock({ $0.running }) { usleep(5_000) }
+    }
+
+    /// Queues the journal's lines this node may run (all of them for the only daemon; those
+    /// whose lease it gets with other nodes), skipping those queued already. The lines queued.
+    private func adopt() -> [Entry] {
+        let entries: [Entry]
+        do { entries = try journal() } catch {
+            logger.error("cannot read the journal of renames in buckets: \(error)")
+            return []
+        }
+        let queued = state.withLock { Set($0.queue.map(\.id)) }
+        var taken: [Entry] = []
+        for entry in entries where !queued.contains(entry.id) {
+            if let node {
+                guard node.hold(LeaseRow.rename(entry.id)) else { continue }
+                // The line may have been finished (and its lease released) since it was read:
+                // run it only if it is still in the journal.
+                guard (try? journal().contains(entry)) == true else {
+                    node.release(LeaseRow.rename(entry.id))
+                    continue
+                }
+            }
+            silos[entry.silo]?.bucket?.beginRename(entry.id, from: entry.from, to: entry.to)
+            taken.append(entry)
+        }
+        start(taken)
+        return taken
+    }
+
+    private func journal() throws(IndexError) -> [Entry] {
+        try index.query { tx throws(IndexError) in BucketRenames.decode(try tx.meta(BucketRenames.metaKey) ?? "") }
     }
 
     /// Waits until no rename is left but those whose bucket cannot be reached or whose last
@@ -103,7 +183,7 @@ public final class BucketRenames: Sendable {
     private func work() {
         var failures = 0
         while let entry = state.withLock({ s -> Entry? in
-            if let first = s.queue.first { return first }
+            if let first = s.queue.first, !stopping.load(ordering: .relaxed) { return first }
             s.running = false
             return nil
         }) {
@@ -113,18 +193,25 @@ public final class BucketRenames: Sendable {
                 finish(entry, bucket: nil)
                 continue
             }
+            // Another node took the rename over (this node's heartbeat lapsed): it is theirs.
+            if let node, !node.hold(LeaseRow.rename(entry.id)) {
+                logger.warning("rename of \(entry.from) to \(entry.to) passed to another node")
+                drop(entry, bucket: bucket)
+                continue
+            }
             do throws(S3Error) {
                 try run(entry, silo: silo, bucket: bucket)
                 finish(entry, bucket: bucket)
                 failures = 0
             } catch {
+                if stopping.load(ordering: .relaxed) { continue }
                 failures += 1
                 bucket.setStalled(entry.id, true)
                 state.withLock { _ = $0.failing.insert(entry.id) }
                 if failures == 1 || failures % 50 == 0 {
                     logger.warning("rename of \(entry.from) to \(entry.to) in silo '\(silo.name)' (attempt \(failures)): \(error); retrying")
                 }
-                usleep(UInt32(min(failures, 30)) * 200_000)
+                rest.wait(seconds: Double(min(failures, 30)) * 0.2)
                 bucket.setStalled(entry.id, false)
             }
         }
@@ -134,37 +221,50 @@ public final class BucketRenames: Sendable {
     /// keys below it (a directory).
     private func run(_ entry: Entry, silo: Silo, bucket: ObjectBucket) throws(S3Error) {
         guard silo.isOnline, let client = bucket.client else { throw S3Error(.unreachable, message: "silo '\(silo.name)' is offline") }
-        var moves: [(from: String, to: String)] = []
+        var moves: [(from: ObjectInfo, to: String)] = []
         do {
-            _ = try client.head(entry.from)
-            moves.append((entry.from, entry.to))
+            moves.append((try client.head(entry.from), entry.to))
         } catch where error.kind == .noSuchKey {}
         for object in try client.listAll(prefix: entry.from + "/", delimiter: nil).objects {
-            moves.append((object.key, entry.to + "/" + String(object.key.dropFirst(entry.from.count + 1))))
+            moves.append((object, entry.to + "/" + String(object.key.dropFirst(entry.from.count + 1))))
         }
         let work = moves
-        try ParallelTransfers.run(Array(work.indices), width: BucketRenames.width) { i throws(S3Error) in
-            try client.copy(from: work[i].from, to: work[i].to)
-            try client.delete(work[i].from)
+        // By size: objects over the CopyObject limit are copied part by part.
+        try ParallelTransfers.run(Array(work.indices), width: BucketRenames.width) { [self] i throws(S3Error) in
+            if stopping.load(ordering: .relaxed) { throw S3Error(.unreachable, message: "the daemon is stopping") }
+            try client.copy(work[i].from, to: work[i].to)
+            try client.delete(work[i].from.key)
         }
     }
 
+    /// The rename is done: its journal line goes (fenced by its lease with other nodes, so a
+    /// node taken for dead cannot drop a line another node runs), then its lease.
     private func finish(_ entry: Entry, bucket: ObjectBucket?) {
         var attempt = 0
+        let holder = node.map { (LeaseRow.rename(entry.id), $0.node.id) }
         while true {
             do {
-                try index.change { tx throws(IndexError) in
+                try index.write { tx throws(IndexError) in
+                    if let holder { try tx.requireLease(holder.0, node: holder.1) }
+                    try tx.lockMeta(BucketRenames.metaKey)
                     let left = BucketRenames.decode(try tx.meta(BucketRenames.metaKey) ?? "").filter { $0.id != entry.id }
                     try tx.setMeta(BucketRenames.metaKey, BucketRenames.encode(left))
                 }
                 break
             } catch {
+                if error.kind == .conflict { break }
                 attempt += 1
                 // Left in the journal, the rename runs again at the next mount, which is harmless.
                 if attempt >= 5 { logger.error("cannot drop a finished rename from the journal: \(error)"); break }
                 usleep(100_000)
             }
         }
+        node?.release(LeaseRow.rename(entry.id))
+        drop(entry, bucket: bucket)
+    }
+
+    /// Forgets `entry` here: out of the queue, its keys free.
+    private func drop(_ entry: Entry, bucket: ObjectBucket?) {
         state.withLock { s in s.queue.removeAll { $0.id == entry.id }; s.failing.remove(entry.id) }
         bucket?.endRename(entry.id)
     }

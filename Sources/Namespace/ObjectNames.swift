@@ -25,7 +25,7 @@ extension Namespace {
         guard silo.isOnline, let bucket = silo.bucket, bucket.client != nil else { throw Errno.ioError }
         // Computing the keys waits for an earlier rename that covers either of them.
         let from = try objectKey(bucket, oldDir, name), to = try objectKey(bucket, newDir, newName)
-        return bucketRenames.prepare(silo: silo, bucket: bucket, from: from, to: to)
+        return try bucketRenames.prepare(silo: silo, bucket: bucket, from: from, to: to)
     }
 
     /// unlink of a file whose data is an object: the key goes, then the name.

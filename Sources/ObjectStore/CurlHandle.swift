@@ -10,6 +10,9 @@ public struct TransferLimits: Sendable {
     public var attempts: Int = 5
     /// The first pause before a retry, in milliseconds; doubled on each further one.
     public var backoffMilliseconds: Int = 100
+    /// Objects larger than this are copied part by part (UploadPartCopy): CopyObject refuses
+    /// sources over 5 GiB on S3.
+    public var copyLimit: Int64 = 5 << 30
 
     public init() {}
 }
@@ -37,6 +40,7 @@ final class CurlHandle: @unchecked Sendable {
         var list: UnsafeMutablePointer<curl_slist>?
         var headers = request.headers
         if let token = credentials.sessionToken { headers.append("x-amz-security-token: \(token)") }
+        if request.signsItself { headers += SigV4.sign(request.method, url: request.url, headers: headers, credentials: credentials, region: region) }
         for header in headers { list = curl_slist_append(list, header) }
         defer { curl_slist_free_all(list) }
         let sigv4 = "aws:amz:\(region):s3"
@@ -52,8 +56,10 @@ final class CurlHandle: @unchecked Sendable {
                 _ = estuary_curl_long(handle, CURLOPT_CONNECTTIMEOUT, limits.connectTimeout)
                 _ = estuary_curl_long(handle, CURLOPT_LOW_SPEED_LIMIT, 1024)
                 _ = estuary_curl_long(handle, CURLOPT_LOW_SPEED_TIME, limits.stallSeconds)
-                _ = estuary_curl_ptr(handle, CURLOPT_AWS_SIGV4, sig)
-                _ = estuary_curl_ptr(handle, CURLOPT_USERPWD, pwd)
+                if !request.signsItself {
+                    _ = estuary_curl_ptr(handle, CURLOPT_AWS_SIGV4, sig)
+                    _ = estuary_curl_ptr(handle, CURLOPT_USERPWD, pwd)
+                }
                 _ = estuary_curl_ptr(handle, CURLOPT_HTTPHEADER, list)
                 _ = estuary_curl_write(handle, transferWrite, user)
                 _ = estuary_curl_header(handle, transferHeader, user)

@@ -10,6 +10,10 @@ struct HTTPRequest {
     /// Where a successful GET's bytes go (a read buffer); without it they are collected in
     /// `HTTPResponse.body`.
     var sink: UnsafeMutableRawBufferPointer?
+    /// Signed by `SigV4` rather than by curl: curl 7.x sorts the headers it signs as whole
+    /// "name:value" lines, so a header whose name begins another's (x-amz-copy-source before
+    /// x-amz-copy-source-range) is signed out of order and the server refuses the signature.
+    var signsItself = false
 }
 
 struct HTTPResponse {

@@ -121,6 +121,13 @@ extension PostgresSession {
         try connection.run("UPDATE silos SET draining = $1 WHERE id = $2", p)
     }
 
+    /// The upsert locks the row whether it was there or not (a second inserter waits on the
+    /// key), so two nodes appending to one value cannot both read it before either writes.
+    func lockMeta(_ key: String) throws(IndexError) {
+        var p = PGParams(); p.add(key)
+        try connection.run("INSERT INTO meta(key, value) VALUES ($1, '') ON CONFLICT (key) DO UPDATE SET value = meta.value", p)
+    }
+
     func setMeta(_ key: String, _ value: String) throws(IndexError) {
         var p = PGParams(); p.add(key); p.add(value)
         try connection.run(PGQueries.setMeta, p)

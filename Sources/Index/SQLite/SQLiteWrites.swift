@@ -147,6 +147,8 @@ extension SQLiteSession {
         try s.run()
     }
 
+    func lockMeta(_ key: String) throws(IndexError) {}
+
     func setMeta(_ key: String, _ value: String) throws(IndexError) {
         let s = try connection.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)")
         s.bind(1, key).bind(2, value)

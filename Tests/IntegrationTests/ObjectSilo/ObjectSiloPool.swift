@@ -8,15 +8,17 @@ struct ObjectSiloPool {
     let bucket: String
 
     /// `bucket` is made by boto3 (unless `create` is false, to test a missing bucket);
-    /// `secret` goes in the credentials file the silo names.
+    /// `secret` goes in the credentials file the silo names; `endpoint` puts something (a
+    /// proxy) between the daemon and the server.
     init(prefix: String = "", secret: String = SeaweedServer.secretKey, create: Bool = true,
          extraConfig: String = "extent_size = \"64KiB\"\nheat_half_life = 3600", server: SeaweedServer? = nil,
-         existingBucket: String? = nil) throws {
+         existingBucket: String? = nil, engine: TestEngine = .sqlite, endpoint: String? = nil) throws {
         let server = try server ?? SeaweedServer.shared()
         self.server = server
         bucket = existingBucket ?? server.uniqueBucket("silo")
         if create && existingBucket == nil { try server.boto("s3.create_bucket(Bucket='\(bucket)')") }
-        pool = try TestPool(silos: [("fast0", "fast"), ("bulk0", "bulk")], extraConfig: extraConfig + "\n[tiers]\norder = [\"fast\", \"bulk\", \"cold\"]", watch: false)
+        pool = try TestPool(silos: [("fast0", "fast"), ("bulk0", "bulk")], extraConfig: extraConfig + "\n[tiers]\norder = [\"fast\", \"bulk\", \"cold\"]", watch: false,
+                            engine: engine)
         let credentials = pool.root + "/aws-credentials"
         try "[default]\naws_access_key_id = \(SeaweedServer.accessKey)\naws_secret_access_key = \(secret)\n"
             .write(toFile: credentials, atomically: true, encoding: .utf8)
@@ -25,7 +27,7 @@ struct ObjectSiloPool {
         [[silo]]
         name = "archive"
         kind = "s3"
-        endpoint = "\(server.endpoint)"
+        endpoint = "\(endpoint ?? server.endpoint)"
         bucket = "\(bucket)"
         prefix = "\(prefix)"
         region = "us-east-1"

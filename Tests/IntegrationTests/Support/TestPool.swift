@@ -58,10 +58,12 @@ final class TestPool {
     func path(_ relative: String) -> String { mountpoint + "/" + relative }
 
     /// Starts the daemon in the foreground and waits until the mount is up (answers stat).
-    func mount(options: [String] = []) throws {
+    /// `environment` is added to the test process's for the daemon (test knobs).
+    func mount(options: [String] = [], environment: [String: String] = [:]) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Shell.estuaryfs)
         process.arguments = [configPath, mountpoint, "-f"] + options
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let pipe = Pipe()
         process.standardError = pipe
         process.standardOutput = FileHandle.nullDevice

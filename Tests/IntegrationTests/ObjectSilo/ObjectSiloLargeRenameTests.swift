@@ -1,0 +1,70 @@
+import Foundation
+import Syscalls
+import Testing
+import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A rename of a file whose object is over the client's copy limit (5 GiB in use, where
+/// CopyObject refuses the source) goes through a multipart copy: the daemon runs with the
+/// test knob ESTUARY_S3_COPY_LIMIT at 5 MiB so a ~20 MiB file takes that path.
+@Suite(.serialized)
+struct ObjectSiloLargeRenameTests {
+    private func pattern(_ count: Int, seed: Int) -> [UInt8] {
+        (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ seed &+ $0 >> 13) }
+    }
+
+    private func readAll(_ path: String) throws -> [UInt8] {
+        let fd = try Sys.open(path, flags: O_RDONLY)
+        defer { close(fd) }
+        return try Sys.readAll(fd, limit: 1 << 30)
+    }
+
+    /// The object's metadata (sorted JSON) and ETag as boto3 sees them.
+    private func described(_ s3: ObjectSiloPool, _ key: String) throws -> (metadata: String, etag: String) {
+        let out = try s3.server.boto("""
+        import json
+        h = s3.head_object(Bucket='\(s3.bucket)', Key='\(key)')
+        print(json.dumps(h['Metadata'], sort_keys=True)); print(h['ETag'].strip('"'))
+        """)
+        let lines = out.split(separator: "\n").map(String.init)
+        return (lines.first ?? "", lines.dropFirst().first ?? "")
+    }
+
+    @Test func renameOverTheCopyLimitCopiesPartByPart() throws {
+        let s3 = try ObjectSiloPool()
+        try s3.pool.mount(environment: ["ESTUARY_S3_COPY_LIMIT": String(5 << 20)])
+        let data = pattern((20 << 20) + 12_345, seed: 9)
+        try Data(data).write(to: URL(fileURLWithPath: s3.pool.path("big.bin")))
+        #expect(chmod(s3.pool.path("big.bin"), 0o640) == 0)
+        try Sys.setXattr(path: s3.pool.path("big.bin"), name: "user.project", value: Array("apollo".utf8))
+        let moved = try s3.pool.estuary(["move", s3.pool.path("big.bin"), "--to", "cold", "--wait"])
+        #expect(moved.status == 0, "\(moved.output)")
+        #expect(try s3.keys() == ["big.bin"])
+        let before = try described(s3, "big.bin")
+        #expect(before.metadata.contains("apollo"), "\(before.metadata)")
+
+        try FileManager.default.createDirectory(atPath: s3.pool.path("dir"), withIntermediateDirectories: false)
+        #expect(Glibc.rename(s3.pool.path("big.bin"), s3.pool.path("dir/renamed.bin")) == 0)
+        // The read waits for the copy.
+        #expect(try readAll(s3.pool.path("dir/renamed.bin")) == data)
+        #expect(try s3.keys() == ["dir/renamed.bin"])
+        let after = try described(s3, "dir/renamed.bin")
+        // Five parts of 5 MiB: the multipart copy, not CopyObject (which keeps the source's ETag).
+        #expect(after.etag.hasSuffix("-5") && after.etag != before.etag, "ETag \(before.etag) -> \(after.etag)")
+        #expect(after.metadata == before.metadata)
+        #expect(try s3.object("dir/renamed.bin") == data)
+        try s3.pool.unmount()
+
+        // A rebuild from the bucket alone restores the attributes the metadata carried.
+        try FileManager.default.removeItem(atPath: s3.pool.root + "/state")
+        try s3.pool.mount()
+        defer { _ = try? s3.pool.unmount() }
+        var st = stat()
+        #expect(stat(s3.pool.path("dir/renamed.bin"), &st) == 0 && st.st_mode & 0o777 == 0o640 && st.st_size == off_t(data.count))
+        let tag = try Shell.run("/usr/bin/getfattr", ["--only-values", "-n", "user.project", s3.pool.path("dir/renamed.bin")])
+        #expect(tag.stdout == "apollo")
+        #expect(try readAll(s3.pool.path("dir/renamed.bin")) == data)
+    }
+}
