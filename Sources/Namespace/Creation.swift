@@ -269,8 +269,17 @@ extension Namespace {
         let updated = row
         do {
             try index.change { tx throws(IndexError) in
-                try tx.insertLink(parent: newParent, name: name, ino: ino)
+                // The update locks the row first: an unlink of the last other name made on
+                // another node meanwhile has then committed, and deleted the row. The silo's
+                // link succeeded, so the file lives on under this name, with its number.
                 try tx.updateData(updated)
+                if index.isShared, try tx.reader.entry(ino) == nil {
+                    var alone = updated
+                    alone.parent = newParent; alone.name = name
+                    try tx.insertReserved(alone)
+                } else {
+                    try tx.insertLink(parent: newParent, name: name, ino: ino)
+                }
                 try storeTouched([parentAfter], tx)
             }
         } catch {

@@ -55,6 +55,18 @@ extension Namespace {
     /// Takes `(parent, name)` away from `row` in the index: a link name goes; a first name is
     /// replaced by a remaining link, or the entry goes when it was the last name.
     func removeName(_ row: EntryRow, parent: UInt64, name: [UInt8], _ tx: WriteTransaction) throws(IndexError) {
+        var row = row
+        if index.isShared {
+            // Another node may have linked or unlinked names of this file since this one read
+            // the row: the write locks the row first (waiting for such a change to commit),
+            // then the count is taken from what the index holds now, and the links table is
+            // always asked, so a link made elsewhere is promoted rather than deleted with the
+            // inode (TwoNodeRaceTests, link against unlink).
+            try tx.updateData(row)
+            guard let current = try tx.reader.entry(row.ino) else { return }
+            row.nlink = current.nlink > 0 ? current.nlink - 1 : 0
+            row.parent = current.parent; row.name = current.name
+        }
         // The row's own name is never a link row, and a file with one name has no link rows:
         // the common unlink asks the links table nothing.
         let firstName = row.parent == parent && row.name == name
@@ -62,7 +74,8 @@ extension Namespace {
         if !firstName, links, try tx.isLink(parent: parent, name: name) {
             try tx.deleteLink(parent: parent, name: name)
             try tx.updateData(row)
-        } else if links, row.nlink > 0 || !firstName, let other = try tx.anyLink(of: row.ino) {
+        } else if links, row.nlink > 0 || !firstName || index.isShared, let other = try tx.anyLink(of: row.ino) {
+            if row.nlink == 0 { row.nlink = 1 }
             try tx.deleteLink(parent: other.parent, name: other.name)
             try tx.updateData(row)
             try tx.setName(row.ino, parent: other.parent, name: other.name, ctime: row.ctimeNs)
@@ -137,7 +150,18 @@ extension Namespace {
         let final = parentAfter, keptRow = kept
         do {
             try index.change { tx throws(IndexError) in
-                if remaining == 0 { try tx.delete(row.ino) } else { try tx.update(keptRow) }
+                if remaining == 0 { try tx.delete(row.ino) }
+                else if index.isShared {
+                    // Another node may have changed the directory meanwhile (a mkdir inside
+                    // it is why the silo refused): only the silos this rmdir emptied go from
+                    // the row the index holds now, not this node's copy of it.
+                    let emptied = row.dirSilos & ~keptRow.dirSilos
+                    if emptied != 0, var current = try tx.reader.entry(keptRow.ino) {
+                        current.dirSilos &= ~emptied
+                        if current.dirSilos & (1 << UInt64(current.silo)) == 0 { current.silo = keptRow.silo }
+                        try tx.update(current)
+                    }
+                } else { try tx.update(keptRow) }
                 try storeTouched([final], tx)
             }
         } catch { throw indexFailure(error, "rmdir") }
@@ -146,6 +170,9 @@ extension Namespace {
             listings.removed(parent, name)
             listings.drop(row.ino)
             nodes.update(row.ino) { $0.nlink = 0 }
+        } else if index.isShared, let current = try? index.query({ tx throws(IndexError) in try tx.entry(row.ino) }) {
+            nodes.refresh(current)
+            listings.drop(row.ino)
         } else {
             nodes.refresh(keptRow)
         }
