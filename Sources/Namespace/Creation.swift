@@ -266,21 +266,32 @@ extension Namespace {
             row.nlink += 1
         }
         let parentAfter = touchedDirectory(parentRow, changedIn: silo, fd: targetDir)
-        let updated = row
+        var updated = row
         do {
-            try index.change { tx throws(IndexError) in
+            let source = row
+            let alone = try index.change { tx throws(IndexError) -> EntryRow? in
                 // The update locks the row first: an unlink of the last other name made on
                 // another node meanwhile has then committed, and deleted the row. The silo's
-                // link succeeded, so the file lives on under this name, with its number.
-                try tx.updateData(updated)
+                // link succeeded, so the file lives on under this name alone (that unlink
+                // found no other name), with its number.
+                try tx.updateData(source)
                 if index.isShared, try tx.reader.entry(ino) == nil {
-                    var alone = updated
-                    alone.parent = newParent; alone.name = name
+                    var alone = source
+                    alone.parent = newParent; alone.name = name; alone.nlink = 1
                     try tx.insertReserved(alone)
-                } else {
-                    try tx.insertLink(parent: newParent, name: name, ino: ino)
+                    try storeTouched([parentAfter], tx)
+                    return alone
                 }
+                try tx.insertLink(parent: newParent, name: name, ino: ino)
                 try storeTouched([parentAfter], tx)
+                return nil
+            }
+            if let alone {
+                // The first name this node knew is gone with the deleted row.
+                updated = alone
+                listings.removed(source.parent, source.name)
+                report([.name(parent: source.parent, name: source.name)])
+                nodes.refresh(alone)
             }
         } catch {
             _ = withCPath(name) { unlinkat(targetDir, $0, 0) }
