@@ -62,7 +62,7 @@ struct TwoNodeRandomOpsTests {
         // update even after a single node's run (not what this test is about), so fsck
         // could not be asked for a clean result.
         let silos: [(name: String, tier: String)] = [("fast0", "fast")]
-        let pool = try TestPool(silos: silos, watch: Self.environment["TWO_NODE_NOWATCH"] == nil, engine: .postgresql)
+        let pool = try TestPool(silos: silos, engine: .postgresql)
         for seed in Self.seeds {
             var rng = SplitMix64(seed: ~seed)
             let dir = PosixRandomOpsTests.dirName(seed)
