@@ -75,6 +75,10 @@ public protocol IndexSession: AnyObject, Sendable, IndexRowReads, IndexRowWrites
     func holdsLease(_ name: String, node: String) throws(IndexError) -> Bool
     func releaseLease(_ name: String, node: String) throws(IndexError)
     func leases() throws(IndexError) -> [LeaseRow]
+    /// Inside a write: the entry `ino`, its row locked until the transaction ends, so that a
+    /// change computed from its counts is not computed from a copy another writer changes
+    /// meanwhile (a shared index; one writer at a time needs no lock).
+    func lockedEntry(_ ino: UInt64) throws(IndexError) -> EntryRow?
 
     /// Names of the migrations applied to this index, oldest first.
     func appliedMigrations() throws(IndexError) -> [String]

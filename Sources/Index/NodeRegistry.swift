@@ -31,6 +31,7 @@ extension IndexSession {
     func holdsLease(_ name: String, node: String) throws(IndexError) -> Bool { true }
     func releaseLease(_ name: String, node: String) throws(IndexError) {}
     func leases() throws(IndexError) -> [LeaseRow] { [] }
+    func lockedEntry(_ ino: UInt64) throws(IndexError) -> EntryRow? { try entry(ino) }
 }
 
 /// This daemon's row in the node registry, kept alive by a heartbeat thread on a session of

@@ -69,6 +69,10 @@ public struct WriteTransaction {
         state.noteChanged(parent: parent, name: name)
     }
 
+    /// The entry `ino` as the index holds it now, locked until this transaction ends: other
+    /// writers' changes to it wait, and this one's reads of it are not stale.
+    public func lockedEntry(_ ino: UInt64) throws(IndexError) -> EntryRow? { try session.lockedEntry(ino) }
+
     /// A shared index: the name `ino` has before a change takes it away is announced too, so
     /// that a node holding the directory's listing but not the inode drops it (a delete or
     /// rename otherwise names only the inode, and the new name).

@@ -270,12 +270,11 @@ extension Namespace {
         do {
             let source = row
             let alone = try index.change { tx throws(IndexError) -> EntryRow? in
-                // The update locks the row first: an unlink of the last other name made on
-                // another node meanwhile has then committed, and deleted the row. The silo's
-                // link succeeded, so the file lives on under this name alone (that unlink
-                // found no other name), with its number.
-                try tx.updateData(source)
-                if index.isShared, try tx.reader.entry(ino) == nil {
+                // The row is locked first: an unlink of the last other name made on another
+                // node meanwhile has then committed, and deleted the row. The silo's link
+                // succeeded, so the file lives on under this name alone (that unlink found no
+                // other name), with its number.
+                if index.isShared, try tx.lockedEntry(ino) == nil {
                     var alone = source
                     alone.parent = newParent; alone.name = name; alone.nlink = 1
                     try tx.insertReserved(alone)
@@ -283,6 +282,7 @@ extension Namespace {
                     return alone
                 }
                 try tx.insertLink(parent: newParent, name: name, ino: ino)
+                try tx.updateData(source)
                 try storeTouched([parentAfter], tx)
                 return nil
             }

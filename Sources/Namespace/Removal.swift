@@ -58,12 +58,11 @@ extension Namespace {
         var row = row
         if index.isShared {
             // Another node may have linked or unlinked names of this file since this one read
-            // the row: the write locks the row first (waiting for such a change to commit),
-            // then the count is taken from what the index holds now, and the links table is
-            // always asked, so a link made elsewhere is promoted rather than deleted with the
-            // inode (TwoNodeRaceTests, link against unlink).
-            try tx.updateData(row)
-            guard let current = try tx.reader.entry(row.ino) else { return }
+            // the row: the row is locked first (waiting for such a change to commit), the
+            // count is taken from what the index holds now, and the links table is always
+            // asked, so a link made elsewhere is promoted rather than deleted with the inode
+            // (TwoNodeRaceTests, link against unlink).
+            guard let current = try tx.lockedEntry(row.ino) else { return }
             row.nlink = current.nlink > 0 ? current.nlink - 1 : 0
             row.parent = current.parent; row.name = current.name
         }
@@ -170,8 +169,13 @@ extension Namespace {
             listings.removed(parent, name)
             listings.drop(row.ino)
             nodes.update(row.ino) { $0.nlink = 0 }
-        } else if index.isShared, let current = try? index.query({ tx throws(IndexError) in try tx.entry(row.ino) }) {
-            nodes.refresh(current)
+        } else if index.isShared {
+            // What the index holds now, unless the other node's change was applied here
+            // meanwhile (a newer copy than this read may be).
+            let version = nodes.version(row.ino)
+            if let version, let current = try? index.query({ tx throws(IndexError) in try tx.entry(row.ino) }) {
+                nodes.refresh(current, ifVersion: version)
+            }
             listings.drop(row.ino)
         } else {
             nodes.refresh(keptRow)
