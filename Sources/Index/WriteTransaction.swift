@@ -8,6 +8,8 @@ public struct WriteTransaction {
     var session: any IndexSession { state.session }
     /// Reads inside this transaction (they see its changes).
     public var reader: ReadTransaction { ReadTransaction(session: state.session) }
+    /// Whether other daemons write this index too (`IndexStore.isShared`).
+    public var isShared: Bool { state.shared }
 
     /// A fresh inode number, never handed out before in this pool.
     public func allocateInode() throws(IndexError) -> UInt64 { try state.allocateInode() }
