@@ -49,7 +49,7 @@ enum StatusText {
         guard !nodes.isEmpty else { return ["nodes: none mounted"] }
         var rows = [["NODE", "HOST", "PID", "STATE", "HEARTBEAT", "JOBS", "MOUNT POINT"]]
         for n in nodes {
-            let state = (n.alive ? "alive" : "dead") + (n.leader ? ", leader" : "")
+            let state = (n.alive ? "alive" : "dead") + (n.leader ? ", leader" : "") + (n.watcher ? ", watcher" : "")
             let jobs = n.jobs.isEmpty ? "-" : n.jobs.map(String.init).joined(separator: ",")
             rows.append([n.id, Format.text(n.host), String(n.pid), state, "\(n.silentFor) s ago", jobs, Format.name(n.mountpoint)])
         }

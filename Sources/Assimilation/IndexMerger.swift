@@ -402,6 +402,9 @@ final class IndexMerger {
 
     private func update(_ row: EntryRow, _ tx: WriteTransaction) throws(IndexError) {
         try tx.update(row)
+        // A shared index: the link count read at the start of this merge may be stale (another
+        // node made or removed a subdirectory since); the index counts them itself.
+        if tx.isShared && row.kind == .directory { try tx.recountLinks(ofDirectory: row.ino) }
         touch(row.ino)
     }
 

@@ -7,7 +7,9 @@ import Glibc
 
 /// How one silo is followed, for `estuary status`.
 public struct SiloWatchState: Sendable, Equatable {
-    public enum Mode: Sendable, Equatable { case fanotify, periodic, off }
+    /// `standby`: another node of a shared index holds the watch; this one takes over when
+    /// that node dies.
+    public enum Mode: Sendable, Equatable { case fanotify, periodic, off, standby }
     public var mode: Mode = .off
     /// Why a silo is rescanned periodically instead of watched.
     public var reason: String?
@@ -28,6 +30,7 @@ public struct SiloWatchState: Sendable, Equatable {
         case .fanotify: "watched (fanotify)"
         case .periodic: "rescanned every \(interval) s" + (reason.map { " (\($0))" } ?? "")
         case .off: "off"
+        case .standby: "standby" + (reason.map { " (\($0))" } ?? "")
         }
     }
 }

@@ -169,10 +169,13 @@ public struct NodeReport: Codable, Sendable, Equatable {
     public var jobs: [Int64]
     /// Whether it leads reconcile passes.
     public var leader: Bool
+    /// Whether it runs the pool's live watch and rescans (the `watch` lease).
+    public var watcher: Bool
     public init(id: String, host: String, pid: Int64, mountpoint: String, started: Int64, heartbeat: Int64, silentFor: Int64,
-                alive: Bool, jobs: [Int64], leader: Bool) {
+                alive: Bool, jobs: [Int64], leader: Bool, watcher: Bool) {
         self.id = id; self.host = host; self.pid = pid; self.mountpoint = mountpoint; self.started = started
         self.heartbeat = heartbeat; self.silentFor = silentFor; self.alive = alive; self.jobs = jobs; self.leader = leader
+        self.watcher = watcher
     }
 }
 

@@ -136,11 +136,12 @@ public enum DaemonMain {
         Detach.signalReady()
         lock.recordHolder()
         pool.index.startGroupCommit()
+        // Several nodes: one at a time watches the silos and rescans them (the `watch` lease).
+        let watch = SiloWatch(pool: pool, namespace: namespace, membership: membership)
         let housekeeping = Housekeeping(namespace: namespace, heat: tiering.heat, index: pool.index) {
             // A batch the index refused (disk full, I/O error): the silos are ahead of the index
             // until a rescan brings it level.
-            let summary = try liveScan(pool, namespace, pool.silos.all.filter(\.isOnline))
-            return "\(summary.added) added, \(summary.updated) updated, \(summary.removed) removed"
+            try watch.rescanAfterLostBatches()
         }
         housekeeping.start()
         // Several nodes: moves run under job leases and one node leads reconcile passes.
@@ -149,7 +150,6 @@ public enum DaemonMain {
         tiering.start()
         objectives.start()
         if !options.readOnly { bucketRenames.followOtherNodes() }
-        let watch = SiloWatch(pool: pool, namespace: namespace)
         watch.start()
         TerminationSignals.unblock()
         let systemd = SystemdNotifier.start(mountpoint: mountpoint, logger: logger)

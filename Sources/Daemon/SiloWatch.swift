@@ -21,9 +21,22 @@ import Glibc
 /// It also follows what changes in the silos behind the mount (live assimilation): silos on
 /// file systems fanotify can follow are watched (see `SiloWatcher`), the others rescanned
 /// every `[pool] rescan_interval` seconds, and silos with `watch = false` only by `estuary scan`.
+///
+/// Several nodes on one shared index: one node at a time watches and rescans (the `watch`
+/// lease, asked for at every health check); the others stand by and take over when its
+/// heartbeat lapses, starting with a sweep for what changed while nobody watched. Health is
+/// checked on every node (each serves the silos), but a returning silo is rescanned by the
+/// watching node only.
 final class SiloWatch: Sendable {
     private let pool: PoolContext
     private let namespace: Namespace
+    private let membership: NodeMembership?
+    /// Whether this node follows the silos now: always with an index of its own; with a
+    /// shared one while it holds the `watch` lease. Changed on the health thread only.
+    private let watching = Atomic<Bool>(false)
+    /// Whether any silo has `watch` on: a node whose config turns every silo's watch off
+    /// never asks for the lease.
+    private let wantsWatch: Bool
     private let logger = Logger(label: "estuary.health")
     private let watchLogger = Logger(label: "estuary.watch")
     private let running = Atomic<Bool>(false)
@@ -54,16 +67,15 @@ final class SiloWatch: Sendable {
     /// until its first sweep.
     private let started = monotonicSeconds()
 
-    init(pool: PoolContext, namespace: Namespace) { self.pool = pool; self.namespace = namespace }
+    init(pool: PoolContext, namespace: Namespace, membership: NodeMembership?) {
+        self.pool = pool; self.namespace = namespace; self.membership = membership
+        wantsWatch = pool.silos.all.contains { silo in pool.config.silos.first { $0.name == silo.name }?.watch ?? true }
+    }
 
     func start() {
         running.store(true, ordering: .relaxed)
-        startFollowing()
         SiloWatch.current.withLock { $0 = self }
-        // On its own thread: on a large pool the sweep takes a while, and health checks and
-        // periodic rescans must not wait for it.
-        let sweep = OSThread.start { [self] in catchUp() }
-        catchUpThread.withLock { $0 = sweep }
+        decideRole(initially: true)
         let table = MountTableWatch { [self] in
             mountsChanged.store(true, ordering: .relaxed)
             wake.ring()
@@ -89,7 +101,9 @@ final class SiloWatch: Sendable {
                     check()
                 } else if now >= nextCheck {
                     lastCheck = now; lastLook = now
+                    decideRole(initially: false)
                     check()
+                    serveRescanRequests()
                 } else if now >= nextLook {
                     lastLook = now
                     check(offlineOnly: true)
@@ -110,13 +124,111 @@ final class SiloWatch: Sendable {
         SiloWatch.current.withLock { $0 = nil }
     }
 
+    /// Takes the watch, keeps it, or stands by, as the `watch` lease says. A database that
+    /// cannot be asked changes nothing: the holder keeps watching through a short outage
+    /// (its own heartbeat lapsing makes `tryHold` say no, and it stops before another takes over).
+    private func decideRole(initially: Bool) {
+        guard wantsWatch else {
+            if initially { startFollowing() }  // marks every silo `off`
+            return
+        }
+        let lead: Bool
+        if let membership {
+            guard let held = membership.tryHold(LeaseRow.watch) else {
+                if initially { standBy(nil) }
+                return
+            }
+            lead = held
+        } else {
+            lead = true
+        }
+        if lead == watching.load(ordering: .relaxed) {
+            if initially { standBy(nil) }
+            return
+        }
+        if lead { takeOver(initially: initially) } else { standBy("the watch passed to another node") }
+    }
+
+    /// Starts following the silos and sweeps them for what changed while nobody did (this
+    /// daemon was not running, or the node that watched died).
+    private func takeOver(initially: Bool) {
+        watching.store(true, ordering: .relaxed)
+        if membership != nil {
+            watchLogger.notice(initially ? "this node watches the pool's silos" : "this node watches the pool's silos now (the node that did stopped); sweeping them for what it may have missed")
+        }
+        startFollowing()
+        // On its own thread: on a large pool the sweep takes a while, and health checks and
+        // periodic rescans must not wait for it.
+        catchUpThread.withLock { $0 }?.join()
+        let sweep = OSThread.start { [self] in catchUp() }
+        catchUpThread.withLock { $0 = sweep }
+    }
+
+    /// Stops following (if it did): another node holds the watch.
+    private func standBy(_ reason: String?) {
+        let wasWatching = watching.exchange(false, ordering: .relaxed)
+        watcher.withLock { w -> SiloWatcher? in defer { w = nil }; return w }?.stop()
+        due.withLock { $0.removeAll() }
+        swept.withLock { $0.removeAll() }
+        states.withLock { states in
+            for silo in pool.silos.all {
+                let on = pool.config.silos.first { $0.name == silo.name }?.watch ?? true
+                states[silo.name] = SiloWatchState(mode: on ? .standby : .off)
+            }
+        }
+        if wasWatching || reason == nil {
+            watchLogger.notice("another node watches the pool's silos; this one stands by\(reason.map { " (\($0))" } ?? "")")
+        }
+    }
+
+    /// A node whose namespace changes the index lost: the silos hold them, so a rescan of
+    /// every online silo brings the index level. Run here when this node watches (or no
+    /// node does); else asked of the watching node through the index, so that one node at a
+    /// time scans. The answer says which.
+    func rescanAfterLostBatches() throws -> String {
+        if let membership, !watching.load(ordering: .relaxed), let holder = membership.holder(of: LeaseRow.watch) {
+            try pool.index.write { tx throws(IndexError) in
+                let wanted = Int(try tx.meta(LeaseRow.rescanWanted) ?? "") ?? 0
+                try tx.setMeta(LeaseRow.rescanWanted, String(wanted + 1))
+            }
+            return "asked node \(holder.id) on \(holder.host), which watches the pool, to rescan"
+        }
+        let summary = try liveScan(pool, namespace, pool.silos.all.filter(\.isOnline))
+        return "\(summary.added) added, \(summary.updated) updated, \(summary.removed) removed"
+    }
+
+    /// The watching node runs the rescans other nodes asked for (`rescanAfterLostBatches`).
+    /// A rescan begun after a request was recorded covers it; the new holder of a watch that
+    /// passed runs what the old one had not finished.
+    private func serveRescanRequests() {
+        guard membership != nil, watching.load(ordering: .relaxed) else { return }
+        guard let (wanted, done) = try? pool.index.query({ tx throws(IndexError) in
+            (Int(try tx.meta(LeaseRow.rescanWanted) ?? "") ?? 0, Int(try tx.meta(LeaseRow.rescanDone) ?? "") ?? 0)
+        }), wanted > done else { return }
+        let online = pool.silos.all.filter(\.isOnline)
+        watchLogger.warning("another node's namespace changes did not reach the index; rescanning the silos for it")
+        do {
+            let summary = try liveScan(pool, namespace, online)
+            try pool.index.write { tx throws(IndexError) in
+                let now = Int(try tx.meta(LeaseRow.rescanDone) ?? "") ?? 0
+                if wanted > now { try tx.setMeta(LeaseRow.rescanDone, String(wanted)) }
+            }
+            watchLogger.notice("rescan asked for by another node done: \(summary.added) added, \(summary.updated) updated, \(summary.removed) removed")
+        } catch {
+            watchLogger.error("rescan asked for by another node failed: \(error); trying again")
+        }
+    }
+
     /// Fills in how each silo is followed, for `estuary status`.
     func describe(_ reports: inout [SiloStatusReport]) {
         let states = states.withLock { $0 }
         let now = monotonicSeconds()
         let backlog = watcher.withLock { $0 }?.backlog
         for (i, report) in reports.enumerated() {
-            guard let state = states[report.name] else { continue }
+            guard var state = states[report.name] else { continue }
+            if state.mode == .standby, let holder = membership?.holder(of: LeaseRow.watch) {
+                state.reason = "node \(holder.id) on \(holder.host) at \(holder.mountpoint) watches"
+            }
             reports[i].watch = state.summary
             reports[i].watchLag = state.lastLag
             reports[i].watchApplied = state.lastApplied
@@ -129,7 +241,7 @@ final class SiloWatch: Sendable {
                 reports[i].watchWaiting = backlog?.count ?? 0
             case .periodic:
                 reports[i].watchBehind = now - (state.lastSweepStarted ?? started)
-            case .off:
+            case .off, .standby:
                 break
             }
         }
@@ -225,9 +337,9 @@ final class SiloWatch: Sendable {
     /// after the marks are placed, so nothing changed from then on is missed.
     private func catchUp() {
         let silos = pool.silos.all.filter { silo in
-            silo.isOnline && states.withLock { $0[silo.name]?.mode != .off }
+            silo.isOnline && states.withLock { $0[silo.name].map { $0.mode != .off && $0.mode != .standby } ?? false }
         }
-        for silo in silos where running.load(ordering: .relaxed) {
+        for silo in silos where running.load(ordering: .relaxed) && watching.load(ordering: .relaxed) {
             let started = monotonicSeconds()
             states.withLock { if $0[silo.name]?.mode == .periodic { $0[silo.name]?.lastSweepStarted = started } }
             let (request, times) = DirectorySweep(silo: silo).changed(since: nil, index: pool.index)
@@ -278,8 +390,12 @@ final class SiloWatch: Sendable {
                 lookForReturnsUntil.withLock { $0 = monotonicSeconds() + SiloWatch.offlineWatchSeconds }
                 record(silo)
             case .cameBack:
-                logger.notice("silo '\(silo.name)' (\(silo.path)) is back; rescanning it")
                 record(silo)
+                guard watching.load(ordering: .relaxed) else {
+                    logger.notice("silo '\(silo.name)' (\(silo.path)) is back; the node that watches the pool rescans it")
+                    continue
+                }
+                logger.notice("silo '\(silo.name)' (\(silo.path)) is back; rescanning it")
                 refollow(silo)
                 do {
                     let summary = try liveScan(pool, namespace, [silo])

@@ -78,6 +78,10 @@ public protocol IndexSession: AnyObject, Sendable, IndexRowReads, IndexRowWrites
     /// Sends `payload` to every node's listener at once (autocommit): the moves' signals
     /// between nodes (MoveSignals.swift).
     func signal(_ payload: String) throws(IndexError)
+    /// Inside a write: the entry `ino`, its row locked until the transaction ends, so that a
+    /// change computed from its counts is not computed from a copy another writer changes
+    /// meanwhile (a shared index; one writer at a time needs no lock).
+    func lockedEntry(_ ino: UInt64) throws(IndexError) -> EntryRow?
 
     /// Names of the migrations applied to this index, oldest first.
     func appliedMigrations() throws(IndexError) -> [String]

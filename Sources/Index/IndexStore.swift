@@ -39,6 +39,10 @@ public final class IndexStore: Sendable {
     /// Where the index lives, for messages.
     public var path: String { engine.location }
 
+    /// Whether other daemons write this index too: rows this one holds in memory may be
+    /// stale, so a change that depends on a row's counts reads them in its transaction.
+    public var isShared: Bool { engine.isShared }
+
     /// False while the index has held no shadow row since it was opened: then no entry has
     /// hidden copies, and unlink and rename skip asking for them (a query on every call).
     public var mayHoldShadows: Bool { presence.shadows.load(ordering: .acquiring) }

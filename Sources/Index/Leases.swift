@@ -1,7 +1,8 @@
 import Synchronization
 
 /// A lease of a shared index: something only one node may do at a time (`reconcile`, the
-/// leader's pass; `job:<id>`, a running move; `rename:<id>`, a journaled rename in a bucket). It has no expiry of its own: it is valid while
+/// leader's pass; `watch`, the live watch and rescans of the silos; `job:<id>`, a running move;
+/// `rename:<id>`, a journaled rename in a bucket). It has no expiry of its own: it is valid while
 /// its holder's heartbeat is, so one heartbeat renews all of a node's leases, and a node whose
 /// heartbeat lapsed past the dead time loses every lease to the first node that asks.
 public struct LeaseRow: Sendable, Equatable {
@@ -16,6 +17,12 @@ public struct LeaseRow: Sendable, Equatable {
     /// A journaled rename in a bucket (BucketRenames in Namespace).
     public static func rename(_ id: UInt64) -> String { "rename:\(id)" }
     public static let reconcile = "reconcile"
+    public static let watch = "watch"
+    /// Meta keys of rescans asked of the watching node (a node whose batch the index lost
+    /// cannot rescan itself while another watches): counters, a rescan owed while `wanted`
+    /// is ahead of `done`.
+    public static let rescanWanted = "rescan_wanted"
+    public static let rescanDone = "rescan_done"
 }
 
 extension NodeMembership {
@@ -27,8 +34,25 @@ extension NodeMembership {
         return session.withLock { s in (try? s.takeLease(name, node: node.id, deadAfter: Int64(deadAfter))) ?? false }
     }
 
+    /// As `hold`, but nil when the database cannot be asked while this node's heartbeat is
+    /// still good: a holder keeps what it runs through a short outage rather than stopping
+    /// and starting over.
+    public func tryHold(_ name: String) -> Bool? {
+        guard isAlive else { return false }
+        return session.withLock { s in try? s.takeLease(name, node: node.id, deadAfter: Int64(deadAfter)) }
+    }
+
     public func release(_ name: String) {
         session.withLock { s in try? s.releaseLease(name, node: node.id) }
+    }
+
+    /// The live node other than this one that holds `name`, if any.
+    public func holder(of name: String) -> NodeRow? {
+        session.withLock { s -> NodeRow? in
+            guard let now = try? s.serverClock(), let nodes = try? s.nodes(), let leases = try? s.leases(),
+                  let lease = leases.first(where: { $0.name == name && $0.node != node.id }) else { return nil }
+            return nodes.first { $0.id == lease.node && $0.heartbeat >= now - Int64(deadAfter) }
+        }
     }
 
     /// The lease names held by other nodes that are alive.

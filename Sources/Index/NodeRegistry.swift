@@ -32,6 +32,7 @@ extension IndexSession {
     func releaseLease(_ name: String, node: String) throws(IndexError) {}
     func leases() throws(IndexError) -> [LeaseRow] { [] }
     func signal(_ payload: String) throws(IndexError) {}
+    func lockedEntry(_ ino: UInt64) throws(IndexError) -> EntryRow? { try entry(ino) }
 }
 
 /// This daemon's row in the node registry, kept alive by a heartbeat thread on a session of

@@ -8,6 +8,8 @@ public struct WriteTransaction {
     var session: any IndexSession { state.session }
     /// Reads inside this transaction (they see its changes).
     public var reader: ReadTransaction { ReadTransaction(session: state.session) }
+    /// Whether other daemons write this index too (`IndexStore.isShared`).
+    public var isShared: Bool { state.shared }
 
     /// A fresh inode number, never handed out before in this pool.
     public func allocateInode() throws(IndexError) -> UInt64 { try state.allocateInode() }
@@ -77,6 +79,7 @@ public struct WriteTransaction {
 
     /// Removes the inode `ino` with its names, shadows and tags (not its children).
     public func delete(_ ino: UInt64) throws(IndexError) {
+        noteOldName(of: ino)
         // Tables that have held no row since the index was opened have none for `ino` either.
         try session.deleteInode(ino, links: state.presence.links.load(ordering: .acquiring),
                                 shadows: state.presence.shadows.load(ordering: .acquiring))
@@ -85,9 +88,22 @@ public struct WriteTransaction {
 
     /// Gives `ino` a new first name, leaving every other column as it is.
     public func setName(_ ino: UInt64, parent: UInt64, name: [UInt8], ctime: Int64) throws(IndexError) {
+        noteOldName(of: ino)
         try session.setName(ino, parent: parent, name: name, ctime: ctime)
         state.noteChanged(ino)
         state.noteChanged(parent: parent, name: name)
+    }
+
+    /// The entry `ino` as the index holds it now, locked until this transaction ends: other
+    /// writers' changes to it wait, and this one's reads of it are not stale.
+    public func lockedEntry(_ ino: UInt64) throws(IndexError) -> EntryRow? { try session.lockedEntry(ino) }
+
+    /// A shared index: the name `ino` has before a change takes it away is announced too, so
+    /// that a node holding the directory's listing but not the inode drops it (a delete or
+    /// rename otherwise names only the inode, and the new name).
+    private func noteOldName(of ino: UInt64) {
+        guard state.shared, let old = try? session.entry(ino) else { return }
+        state.noteChanged(parent: old.parent, name: old.name)
     }
 
     /// Sets a directory's link count to 2 + its subdirectories, as local file systems report

@@ -122,7 +122,12 @@ extension Namespace {
     /// placement alone: the directory may have been made present in another silo meanwhile,
     /// and a whole-row write from an older snapshot would undo that.
     func storeTouched(_ dirs: [EntryRow], _ tx: WriteTransaction) throws(IndexError) {
-        for dir in dirs { try tx.updateData(dir) }
+        for dir in dirs {
+            try tx.updateData(dir)
+            // This node's link count may be stale (another node made or removed a
+            // subdirectory): the index counts them itself.
+            if index.isShared { try tx.recountLinks(ofDirectory: dir.ino) }
+        }
     }
 
     func cacheTouched(_ dirs: [EntryRow]) {

@@ -271,19 +271,37 @@ extension Namespace {
             row.nlink += 1
         }
         let parentAfter = touchedDirectory(parentRow, changedIn: silo, fd: targetDir)
-        let updated = row
+        let source = row, shared = index.isShared
         var change = NamespaceChange(touched: [parentAfter])
-        change.added = [(newParent, ListedName(name: name, ino: ino, kind: updated.kind))]
-        change.nodes = [.links(ino, nlink: updated.nlink, ctimeNs: updated.ctimeNs)]
+        change.added = [(newParent, ListedName(name: name, ino: ino, kind: source.kind))]
+        change.nodes = [.links(ino, nlink: source.nlink, ctimeNs: source.ctimeNs)]
+        let alone: EntryRow?
         do {
-            try commit(change) { tx throws(IndexError) in
+            alone = try commit(change, rows: { tx throws(IndexError) -> EntryRow? in
+                // The row is locked first: an unlink of the last other name made on another
+                // node meanwhile has then committed, and deleted the row. The silo's link
+                // succeeded, so the file lives on under this name alone (that unlink found no
+                // other name), with its number.
+                if shared, try tx.lockedEntry(ino) == nil {
+                    var alone = source
+                    alone.parent = newParent; alone.name = name; alone.nlink = 1
+                    try tx.insertReserved(alone)
+                    return alone
+                }
                 try tx.insertLink(parent: newParent, name: name, ino: ino)
-                try tx.updateData(updated)
-            }
+                try tx.updateData(source)
+                return nil
+            }, effects: { alone, change in
+                guard let alone else { return }
+                // The first name this node knew is gone with the deleted row.
+                change.removed.append((source.parent, source.name))
+                change.nodes = [.refresh(alone)]
+            })
         } catch {
             _ = withCPath(name) { unlinkat(targetDir, $0, 0) }
             throw indexFailure(error, "link")
         }
-        return nodes.remember(updated)
+        if alone != nil { report([.name(parent: source.parent, name: source.name)]) }
+        return nodes.remember(alone ?? source)
     }
 }

@@ -16,10 +16,17 @@ extension Namespace {
         }
         var changes: [CachedChange] = []
         var gone: [UInt64] = []
+        var parents = Set<UInt64>()
         for (parent, name) in change.names {
             listings.drop(parent)
             changes.append(.name(parent: parent, name: name))
+            parents.insert(parent)
         }
+        // The kernel's cached listing of each directory whose names changed goes too: the
+        // directory's times need not have changed (two changes in one clock tick), and its
+        // attributes dropped alone leave the cached readdir pages (TwoNodeRaceTests, link
+        // against unlink).
+        for parent in parents { changes.append(.contents(parent)) }
         let held = change.inodes.filter { nodes.holds($0) }
         if !held.isEmpty {
             let rows: [UInt64: EntryRow]

@@ -63,6 +63,17 @@ extension Namespace {
     /// Returns the name promoted to first name, if one was.
     @discardableResult
     func removeName(_ row: EntryRow, parent: UInt64, name: [UInt8], _ tx: WriteTransaction) throws(IndexError) -> Promotion? {
+        var row = row
+        if index.isShared {
+            // Another node may have linked or unlinked names of this file since this one read
+            // the row: the row is locked first (waiting for such a change to commit), the
+            // count is taken from what the index holds now, and the links table is always
+            // asked, so a link made elsewhere is promoted rather than deleted with the inode
+            // (TwoNodeRaceTests, link against unlink).
+            guard let current = try tx.lockedEntry(row.ino) else { return nil }
+            row.nlink = current.nlink > 0 ? current.nlink - 1 : 0
+            row.parent = current.parent; row.name = current.name
+        }
         // The row's own name is never a link row, and a file with one name has no link rows:
         // the common unlink asks the links table nothing.
         let firstName = row.parent == parent && row.name == name
@@ -70,7 +81,8 @@ extension Namespace {
         if !firstName, links, try tx.isLink(parent: parent, name: name) {
             try tx.deleteLink(parent: parent, name: name)
             try tx.updateData(row)
-        } else if links, row.nlink > 0 || !firstName, let other = try tx.anyLink(of: row.ino) {
+        } else if links, row.nlink > 0 || !firstName || index.isShared, let other = try tx.anyLink(of: row.ino) {
+            if row.nlink == 0 { row.nlink = 1 }
             try tx.deleteLink(parent: other.parent, name: other.name)
             try tx.updateData(row)
             try tx.setName(row.ino, parent: other.parent, name: other.name, ctime: row.ctimeNs)
@@ -143,20 +155,39 @@ extension Namespace {
         if remaining != 0 && kept.dirSilos & (1 << UInt64(kept.silo)) == 0 {
             kept.silo = (0..<64).first { remaining & (1 << UInt64($0)) != 0 } ?? kept.silo
         }
-        let keptRow = kept, emptied = remaining == 0
+        let keptRow = kept, emptied = remaining == 0, shared = index.isShared
         var change = NamespaceChange(touched: [parentAfter])
-        if remaining == 0 {
+        if emptied {
             change.removed = [(parent, name)]
             change.droppedListings = [row.ino]
             change.nodes = [.links(row.ino, nlink: 0, ctimeNs: nil)]
+        } else if shared {
+            change.droppedListings = [row.ino]
         } else {
             change.nodes = [.refresh(keptRow)]
         }
         do {
             try commit(change) { tx throws(IndexError) in
-                if emptied { try tx.delete(row.ino) } else { try tx.update(keptRow) }
+                if emptied { try tx.delete(row.ino) }
+                else if shared {
+                    // Another node may have changed the directory meanwhile (a mkdir inside
+                    // it is why the silo refused): only the silos this rmdir emptied go from
+                    // the row the index holds now, not this node's copy of it.
+                    let emptiedSilos = row.dirSilos & ~keptRow.dirSilos
+                    if emptiedSilos != 0, var current = try tx.reader.entry(keptRow.ino) {
+                        current.dirSilos &= ~emptiedSilos
+                        if current.dirSilos & (1 << UInt64(current.silo)) == 0 { current.silo = keptRow.silo }
+                        try tx.update(current)
+                    }
+                } else { try tx.update(keptRow) }
             }
         } catch { throw indexFailure(error, "rmdir") }
+        // A shared index: the node takes what the index holds now, unless the other node's
+        // change was applied here meanwhile (a newer copy than this read may be).
+        if shared && !emptied, let version = nodes.version(row.ino),
+           let current = try? index.query({ tx throws(IndexError) in try tx.entry(row.ino) }) {
+            nodes.refresh(current, ifVersion: version)
+        }
         // Some silo still holds entries the index does not know of (made behind our back).
         if remaining != 0 { throw failure ?? Errno.directoryNotEmpty }
     }

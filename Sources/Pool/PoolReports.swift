@@ -52,7 +52,7 @@ public enum PoolReports {
             NodeReport(id: s.node.id, host: s.node.host, pid: s.node.pid, mountpoint: s.node.mountpoint, started: s.node.started,
                        heartbeat: s.node.heartbeat, silentFor: s.silentFor, alive: s.alive,
                        jobs: s.leases.compactMap { $0.hasPrefix("job:") ? Int64($0.dropFirst(4)) : nil }.sorted(),
-                       leader: s.leases.contains(LeaseRow.reconcile))
+                       leader: s.leases.contains(LeaseRow.reconcile), watcher: s.leases.contains(LeaseRow.watch))
         }
     }
 

@@ -98,4 +98,75 @@ struct TwoNodeRaceTests {
         #expect(orphans == "0", "index rows cut off from the root: \(orphans)")
         a.stop(); b.stop()
     }
+    /// link against unlink of its source, and rmdir against a mkdir inside, through two
+    /// nodes at once: link then unlink leaves the new name with one link and the bytes;
+    /// unlink then link leaves neither (ENOENT). The directory either goes first (mkdir
+    /// ENOENT) or holds the new one (rmdir ENOTEMPTY). The index agrees with the silo after.
+    @Test func linkAgainstUnlinkAndRmdirAgainstMkdirEndInAReachableState() throws {
+        let pool = try TestPool(silos: [("fast0", "fast")], watch: false, engine: .postgresql)
+        let a = PoolNode.first(of: pool), b = try PoolNode.another(of: pool)
+        try a.start()
+        try b.start()
+        let am = a.mountpoint, bm = b.mountpoint
+        let pa: @Sendable (String) -> String = { am + "/" + $0 }, pb: @Sendable (String) -> String = { bm + "/" + $0 }
+        let rounds = 15
+        var outcomes: [String: Int] = [:]
+        for round in 0..<rounds {
+            let base = "l\(round)"
+            #expect(mkdir(pa(base), 0o755) == 0)
+            try Fixtures.write(pa(base + "/f"), "round \(round)")
+            for _ in 0..<300 where !exists(pb(base + "/f")) { usleep(10_000) }
+
+            // link(f, g) on A against unlink(f) on B.
+            let (la, ub) = together({ link(pa(base + "/f"), pa(base + "/g")) == 0 ? 0 : errno },
+                                    { unlink(pb(base + "/f")) == 0 ? 0 : errno })
+            outcomes["link \(la) unlink \(ub)", default: 0] += 1
+            #expect(ub == 0, "round \(round): unlink gave \(ub)")
+            #expect(la == 0 || la == ENOENT, "round \(round): link gave \(la)")
+            let (na, nb) = settled(a, b, base)
+            #expect(na == nb, "round \(round): the nodes disagree: \(na) vs \(nb)")
+            #expect(na == (la == 0 ? ["g"] : []), "round \(round): link \(la), unlink \(ub) left \(na)")
+            if la == 0 {
+                for (node, path) in [("A", pa(base + "/g")), ("B", pb(base + "/g"))] {
+                    var s = stat()
+                    // The other node hears of the link count once the unlink's batch committed.
+                    for _ in 0..<300 where lstat(path, &s) == 0 && s.st_nlink != 1 { usleep(10_000) }
+                    #expect(lstat(path, &s) == 0 && s.st_nlink == 1, "round \(round): \(node) shows g with \(s.st_nlink) links")
+                    #expect((try? String(contentsOfFile: path, encoding: .utf8)) == "round \(round)", "round \(round): g's bytes through \(node)")
+                }
+                var s = stat()
+                #expect(lstat(pool.siloPath("fast0") + "/" + base + "/g", &s) == 0 && s.st_nlink == 1, "round \(round): g in the silo")
+            }
+
+            // rmdir on A against mkdir inside on B.
+            #expect(mkdir(pa(base + "/gone"), 0o755) == 0)
+            for _ in 0..<300 where !exists(pb(base + "/gone")) { usleep(10_000) }
+            let (ra, mb) = together({ rmdir(pa(base + "/gone")) == 0 ? 0 : errno },
+                                    { mkdir(pb(base + "/gone/in"), 0o755) == 0 ? 0 : errno })
+            outcomes["rmdir \(ra) mkdir \(mb)", default: 0] += 1
+            #expect((ra == 0 && mb == ENOENT) || (ra == ENOTEMPTY && mb == 0) || (ra == EEXIST && mb == 0),
+                    "round \(round): rmdir gave \(ra), the mkdir inside gave \(mb)")
+            let (ga, gb) = settled(a, b, base)
+            #expect(ga == gb)
+            #expect(ga.contains("gone") == (mb == 0), "round \(round): \(ga) after rmdir \(ra), mkdir \(mb)")
+            if mb == 0 {
+                let (ia, ib) = settled(a, b, base + "/gone")
+                #expect(ia == ["in"] && ib == ["in"], "round \(round): inside: \(ia) vs \(ib)")
+                var s = stat()
+                #expect(lstat(pa(base + "/gone"), &s) == 0 && s.st_nlink == 3, "round \(round): gone has \(s.st_nlink) links through A")
+            }
+        }
+        print("link/unlink and rmdir/mkdir races over \(rounds) rounds: \(outcomes.sorted { $0.key < $1.key })")
+        a.stop(); b.stop()
+        // The index names what the silo holds: nothing for a rescan to add or remove.
+        let fsck = try pool.estuary(["fsck", pool.configPath, "--json"])
+        let report = fsck.output.data(using: .utf8).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+        #expect(report?["added"] as? Int == 0 && report?["removed"] as? Int == 0, "fsck: \(fsck.output)")
+        // And the link counts the index keeps are the silo's.
+        let server = try PostgresServer.get(), database = try #require(pool.database)
+        let wrong = try server.sql("""
+            SELECT count(*) FROM entries e WHERE e.kind = 2 AND e.nlink <> 2 + (SELECT count(*) FROM entries c WHERE c.parent = e.ino AND c.kind = 2)
+            """, database: database).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(wrong == "0", "directories whose link count is not 2 + their subdirectories: \(wrong)")
+    }
 }

@@ -32,6 +32,12 @@ extension PostgresSession {
         return r.rows > 0 ? r.entryRow(0) : nil
     }
 
+    func lockedEntry(_ ino: UInt64) throws(IndexError) -> EntryRow? {
+        var p = PGParams(); p.add(ino)
+        let r = try connection.run("SELECT \(pgEntryColumns) FROM entries WHERE ino = $1 FOR UPDATE", p)
+        return r.rows > 0 ? r.entryRow(0) : nil
+    }
+
     func entry(parent: UInt64, firstName name: UnsafeBufferPointer<UInt8>) throws(IndexError) -> EntryRow? {
         var p = PGParams(); p.add(parent); p.add(bytes: name)
         let r = try connection.run(PGQueries.entryByName, p)

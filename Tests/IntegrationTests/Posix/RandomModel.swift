@@ -73,7 +73,9 @@ struct FSModel {
 /// Drives random operations on one seed's directory through the mount, checking each result
 /// against the model. The first disagreement ends the run and is returned.
 struct RandomDriver {
-    let root: String                          // absolute path of the seed directory
+    /// Absolute path of the seed directory; a test with several mounts of one pool points it
+    /// at the mount the next operation goes through.
+    var root: String
     let seed: UInt64
     var model = FSModel()
     var rng: SplitMix64
