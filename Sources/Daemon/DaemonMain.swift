@@ -72,6 +72,10 @@ public enum DaemonMain {
         // would find objects under both names.
         let bucketRenames = BucketRenames(index: pool.index, silos: pool.silos)
         if !options.readOnly { bucketRenames.resume(); bucketRenames.waitUntilDone() }
+        // Attribute changes of files in buckets a stopped daemon had not written to their
+        // objects yet: after the renames (which move the keys), before a rescan.
+        let bucketAttributes = BucketAttributes(index: pool.index, silos: pool.silos)
+        if !options.readOnly { bucketAttributes.resume(); bucketAttributes.waitUntilDone() }
         if options.scanOnMount {
             let unscanned = try pool.unscannedSilos()
             // After a crash the index may lack the last few milliseconds of namespace changes
@@ -84,7 +88,8 @@ public enum DaemonMain {
                 for problem in summary.problems { logger.warning("scan: \(problem)") }
             }
         }
-        let namespace = Namespace(index: pool.index, silos: pool.silos, logger: Logger(label: "estuary.namespace"), bucketRenames: bucketRenames)
+        let namespace = Namespace(index: pool.index, silos: pool.silos, logger: Logger(label: "estuary.namespace"), bucketRenames: bucketRenames,
+                                  bucketAttributes: bucketAttributes)
         let kernelCache = KernelInvalidator()
         namespace.useKernelCache(kernelCache)
         let timeouts = CacheTimeouts(entry: options.entryTimeout ?? config.entryTimeout,
@@ -136,6 +141,7 @@ public enum DaemonMain {
         housekeeping.start()
         // Several nodes: moves run under job leases and one node leads reconcile passes.
         tiering.mover.runAsNode(membership)
+        if let membership { bucketAttributes.useLeases(hold: { membership.hold($0) }, release: { membership.release($0) }) }
         if let membership { objectives.reconciler.lead { membership.hold(LeaseRow.reconcile) } }
         tiering.start()
         objectives.start()
