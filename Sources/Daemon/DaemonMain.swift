@@ -166,6 +166,9 @@ public enum DaemonMain {
         watch.stop()
         objectives.stop()
         tiering.stop()
+        // Attribute write-backs already due finish before the daemon goes (those whose bucket
+        // cannot be reached stay journaled for the next mount); under a lease, so before leave.
+        if !options.readOnly { bucketAttributes.waitUntilDone() }
         // After the mover and the reconciler: their leases pass on only once they stopped.
         membership?.leave()
         housekeeping.stop()
