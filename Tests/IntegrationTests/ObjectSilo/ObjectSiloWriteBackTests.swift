@@ -92,7 +92,6 @@ struct ObjectSiloWriteBackTests {
         #expect(try first.keys() == ["d/large", "d/small"])
         // A handle open across the write-back keeps reading.
         let held = try Sys.open(first.pool.path("d/large"), flags: O_RDONLY)
-        defer { close(held) }
 
         for name in ["d/small", "d/large"] { try change(first, name) }
         // The namespace answered at once; the objects catch up behind it.
@@ -106,6 +105,7 @@ struct ObjectSiloWriteBackTests {
         try expectRestored(first.pool, "d/large", large, "after the write-back")
         var buffer = [UInt8](repeating: 0, count: large.count)
         #expect(pread(held, &buffer, buffer.count, 0) == large.count && buffer == large, "the handle opened before the write-back")
+        close(held)
         // The file still reads through a fresh open (If-Match on the version the index holds).
         let verify = try first.pool.estuary(["verify", first.pool.path("d")])
         #expect(verify.status == 0, "\(verify.output)")
