@@ -13,7 +13,7 @@ import Glibc
 /// or tag change answers once the index holds it and, in the same transaction, a journal
 /// line (meta keys `bucket_attributes.N`, lines "inode silo") says the object is behind.
 /// A worker then rewrites the object's `x-amz-meta-*` on the server (CopyObject onto itself,
-/// metadata replaced, if-match on the ETag of the version the index holds), from what the
+/// metadata replaced, If-Match on the ETag of the version the index holds), from what the
 /// index holds at that moment: changes that arrive while one waits or runs make one copy.
 /// The line goes only in a transaction that finds the index's attributes still equal to
 /// what was written; otherwise the file runs again. A daemon killed meanwhile finds the
@@ -197,7 +197,10 @@ public final class BucketAttributes: Sendable {
     func writeBack(_ ino: UInt64, _ journaled: SiloID) -> Outcome {
         let snapshot: (row: EntryRow?, path: [UInt8]?, tags: [(name: [UInt8], value: [UInt8])])
         do {
-            snapshot = try index.read { tx throws(IndexError) in
+            // A write transaction: it commits the group-commit batch first, so the snapshot
+            // holds every change made so far (a reader's snapshot would not see the batch).
+            snapshot = try index.write { wtx throws(IndexError) in
+                let tx = wtx.reader
                 guard let row = try tx.entry(ino) else { return (nil, nil, []) }
                 return (row, try tx.path(of: ino), try tx.xattrs(of: ino))
             }

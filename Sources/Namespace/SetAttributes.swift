@@ -108,8 +108,10 @@ extension Namespace {
         row.ctimeNs = now
         let updated = row
         let journaled = change.mode != nil || change.uid != nil || change.gid != nil || change.mtime != nil || change.atime != nil
+        // Committed before the answer (not group-committed): the change and its journal line
+        // survive a kill -9, so the next mount finishes the write-back.
         do {
-            try index.change { tx throws(IndexError) in
+            try index.write { tx throws(IndexError) in
                 try tx.update(updated)
                 if journaled { try BucketAttributes.record(updated.ino, silo: silo.id, tx) }
             }

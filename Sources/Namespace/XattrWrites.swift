@@ -43,12 +43,14 @@ extension Namespace {
             if rc != 0 { throw Errno.current }
         }
         let object = objectSilo(of: latest)
-        do {
-            try index.change { tx throws(IndexError) in
-                try tx.setXattr(of: ino, name: name, value: bytes)
-                if let object { try BucketAttributes.record(ino, silo: object, tx) }
-            }
-        } catch { throw indexFailure(error, "setxattr") }
+        // A bucket file's tag is committed before the answer with its journal line (see
+        // setattrObject); other tags join the group commit.
+        @Sendable func apply(_ tx: WriteTransaction) throws(IndexError) {
+            try tx.setXattr(of: ino, name: name, value: bytes)
+            if let object { try BucketAttributes.record(ino, silo: object, tx) }
+        }
+        do { if object != nil { try index.write(apply) } else { try index.change(apply) } }
+        catch { throw indexFailure(error, "setxattr") }
         if let object { bucketAttributes.changed(ino, silo: object) }
         tagHooks.withLock { $0 }.forEach { $0() }
     }
@@ -84,12 +86,12 @@ extension Namespace {
             }
         }
         let object = reserved ? nil : objectSilo(of: current)
-        do {
-            _ = try index.change { tx throws(IndexError) in
-                _ = try tx.deleteXattr(of: ino, name: name)
-                if let object { try BucketAttributes.record(ino, silo: object, tx) }
-            }
-        } catch { throw indexFailure(error, "removexattr") }
+        @Sendable func apply(_ tx: WriteTransaction) throws(IndexError) {
+            _ = try tx.deleteXattr(of: ino, name: name)
+            if let object { try BucketAttributes.record(ino, silo: object, tx) }
+        }
+        do { if object != nil { try index.write(apply) } else { try index.change(apply) } }
+        catch { throw indexFailure(error, "removexattr") }
         if let object { bucketAttributes.changed(ino, silo: object) }
         if name == Array("user.estuary.objective".utf8) { _ = directoryObjectives.withLock { $0.removeValue(forKey: ino) } }
         tagHooks.withLock { $0 }.forEach { $0() }
