@@ -22,7 +22,7 @@ extension S3Client {
         let xml = S3XML(response.body)
         // CopyObject can fail after its 200 (the error is in the body).
         if xml.first("Code") != nil { throw S3Client.error(HTTPResponse(status: 500, headers: [:], body: response.body, received: 0), request) }
-        if let copied = xml.first("ETag"), !copied.isEmpty { return S3Client.unquote(copied.replacing("&#34;", with: "\"")) }
+        if let copied = xml.first("ETag"), !copied.isEmpty { return S3Client.unquote(copied) }
         return try head(key).etag
     }
 }
