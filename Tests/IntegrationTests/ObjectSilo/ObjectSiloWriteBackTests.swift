@@ -171,3 +171,55 @@ struct ObjectSiloWriteBackTests {
         try expectRestored(rebuilt.pool, "d/f", data, "after a rebuild")
     }
 }
+
+/// Attribute changes that land while the file moves between a local silo and the bucket: the
+/// move's switch (with changes held back) carries them over, whichever side they went to.
+@Suite(.serialized)
+struct ObjectSiloMoveRaceAttributeTests {
+    private func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
+
+    private func eventually(_ condition: () throws -> Bool) rethrows -> Bool {
+        for _ in 0..<600 {
+            if try condition() { return true }
+            usleep(100_000)
+        }
+        return false
+    }
+
+    @Test func changesDuringAnUploadAndARecallAreKept() throws {
+        // 1 MiB/s: moving the 3 MiB file takes seconds, and the changes land inside that.
+        let s3 = try ObjectSiloPool(extraConfig: "extent_size = \"64KiB\"\nheat_half_life = 3600\nmove_bandwidth = \"1MiB\"")
+        try s3.pool.mount()
+        defer { _ = try? s3.pool.unmount() }
+        let data = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 11) }
+        try Data(data).write(to: URL(fileURLWithPath: s3.pool.path("f")))
+        let local = s3.pool.siloPath("fast0") + "/f"
+
+        // Upload: the changes go to the local copy, which the upload already read.
+        #expect(try s3.pool.estuary(["move", s3.pool.path("f"), "--to", "cold"]).status == 0)
+        #expect(chmod(s3.pool.path("f"), 0o600) == 0)
+        try Sys.setXattr(path: s3.pool.path("f"), name: "user.during", value: Array("upload".utf8))
+        var st = stat()
+        let changedLocally = stat(local, &st) == 0 && st.st_mode & 0o7777 == 0o600
+        #expect(changedLocally, "the upload was over before the changes; the test did not race")
+        #expect(try eventually { try s3.keys() == ["f"] && !exists(local) })
+        let metadataReached = try eventually {
+            let out = try s3.server.boto("print(s3.head_object(Bucket='\(s3.bucket)', Key='f')['Metadata'])")
+            return out.contains("'mode': '600'") && out.contains("user.during=upload")
+        }
+        #expect(metadataReached)
+
+        // Recall: the changes go to the index (the file is in the bucket until the switch).
+        #expect(try s3.pool.estuary(["move", s3.pool.path("f"), "--to", "fast"]).status == 0)
+        #expect(chmod(s3.pool.path("f"), 0o640) == 0)
+        try Sys.setXattr(path: s3.pool.path("f"), name: "user.during", value: Array("recall".utf8))
+        #expect(try s3.keys() == ["f"] && !exists(local), "the recall was over before the changes; the test did not race")
+        #expect(try eventually { let keys = try s3.keys(); return exists(local) && keys.isEmpty })
+        #expect(stat(local, &st) == 0 && st.st_mode & 0o7777 == 0o640, "mode on the recalled copy: \(String(st.st_mode & 0o7777, radix: 8))")
+        let tag = try Shell.run("/usr/bin/getfattr", ["--only-values", "-n", "user.during", local])
+        #expect(tag.stdout == "recall", "\(tag.output)")
+        let fd = try Sys.open(s3.pool.path("f"), flags: O_RDONLY)
+        defer { close(fd) }
+        #expect(try Sys.readAll(fd, limit: 1 << 30) == data)
+    }
+}
