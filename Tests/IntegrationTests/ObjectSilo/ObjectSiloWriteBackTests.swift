@@ -156,6 +156,9 @@ struct ObjectSiloWriteBackTests {
         kill(try #require(s3.pool.daemonPid), SIGKILL)
         s3.pool.forgetKilledDaemon()
         try server.launch()
+        // S3 answers before the restarted volume server serves data (a GET may fail for a
+        // while after a HEAD works): wait for the bytes, which also shows them intact.
+        #expect(try eventually { try s3.object("d/f") == data })
         #expect(try metadata(s3, "d/f") == before, "the object changed before the kill")
 
         // The mount finishes the journaled write-back before it serves.
