@@ -65,6 +65,9 @@ enum StatusText {
         if let transport = r.transport { say("requests through \(transport)") }
         say("source \(Format.name(r.source)); index in \(Format.name(r.stateDirectory)); \(Format.count(Int(r.entries))) entries; tiers \(r.tiers.joined(separator: " > "))")
         if let log = r.log { say("log: \(Format.name(log))") }
+        if let w = r.attributeWriteBacks {
+            say("attribute write-backs: \(w.rewritten) object\(w.rewritten == 1 ? "" : "s") rewritten, \(w.pending) pending")
+        }
         out.append("")
         var rows = [["SILO", "TIER", "HEALTH", "ENTRIES", "USED", "FREE", "SCANNED", "PATH"]]
         var reasons: [String] = []

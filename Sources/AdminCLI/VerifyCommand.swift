@@ -7,7 +7,7 @@ struct VerifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Re-read files and check them against the hashes recorded when they were moved.",
-        discussion: "Exit status 1 when any extent differs from its recorded hash.")
+        discussion: "Files in a bucket are checked against their object: present, the version and size the index holds, and bytes that give its ETag (the MD5 the upload checked). Exit status 1 when any extent differs from its recorded hash or an object is missing or differs.")
 
     @Argument(help: "Files or directories on a mounted pool, or with --silo the pool.") var targets: [String]
     @Option(help: "Verify every file on this silo (the first argument is then the pool).") var silo: String?
@@ -31,6 +31,6 @@ struct VerifyCommand: ParsableCommand {
             let counts = Dictionary(grouping: results, by: \.outcome).mapValues(\.count)
             print("verified \(results.count) file(s): \(counts.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))")
         }
-        if results.contains(where: { $0.outcome == "mismatch" || $0.outcome == "unreadable" }) { throw ExitCode(1) }
+        if results.contains(where: { $0.outcome == "mismatch" || $0.outcome == "missing" || $0.outcome == "unreadable" }) { throw ExitCode(1) }
     }
 }

@@ -144,12 +144,22 @@ public struct StatusReport: Codable, Sendable {
     public var log: String?
     /// The daemons mounting a pool whose index is shared (PostgreSQL); nil for a SQLite pool.
     public var nodes: [NodeReport]?
+    /// Pools with a bucket silo: objects whose metadata this daemon rewrote after attribute
+    /// changes, and files still waiting for it.
+    public var attributeWriteBacks: WriteBackReport?
     public init(pool: String, source: String, stateDirectory: String, mountpoint: String?, daemonPid: Int32?, tiers: [String],
                 entries: Int64, silos: [SiloStatusReport], shadows: [ShadowReport], shadowCount: Int64) {
         self.pool = pool; self.source = source; self.stateDirectory = stateDirectory; self.mountpoint = mountpoint
         self.daemonPid = daemonPid; self.tiers = tiers; self.entries = entries; self.silos = silos; self.shadows = shadows
         self.shadowCount = shadowCount
     }
+}
+
+/// Attribute write-backs to objects' metadata (`estuary status`).
+public struct WriteBackReport: Codable, Sendable, Equatable {
+    public var rewritten: Int
+    public var pending: Int
+    public init(rewritten: Int, pending: Int) { self.rewritten = rewritten; self.pending = pending }
 }
 
 /// One node of a shared index: a daemon mounting the pool, as the node registry has it.

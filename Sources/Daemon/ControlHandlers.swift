@@ -100,6 +100,10 @@ enum ControlHandlers {
                 for (i, silo) in status.silos.enumerated() { status.silos[i].draining = pool.silos.named(silo.name)?.draining ?? false }
                 SiloWatch.current.withLock { $0 }?.describe(&status.silos)
                 status.log = logDestination(pool.paths.log)
+                if pool.silos.all.contains(where: \.isObjectStore) {
+                    status.attributeWriteBacks = WriteBackReport(rewritten: namespace.bucketAttributes.rewritten,
+                                                                 pending: namespace.bucketAttributes.pending)
+                }
                 send(ControlReply(status: status))
             }
             catch { send(ControlReply(error: "\(error)")) }

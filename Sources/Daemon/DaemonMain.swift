@@ -80,6 +80,11 @@ public enum DaemonMain {
         let bucketRenames = BucketRenames(index: pool.index, silos: pool.silos)
         bucketRenames.runAsNode(membership)
         if !options.readOnly { bucketRenames.resume(); bucketRenames.waitUntilDone() }
+        // Attribute changes of files in buckets a stopped daemon had not written to their
+        // objects yet: after the renames (which move the keys), before a rescan.
+        let bucketAttributes = BucketAttributes(index: pool.index, silos: pool.silos)
+        if let membership { bucketAttributes.useLeases(hold: { membership.hold($0) }, release: { membership.release($0) }) }
+        if !options.readOnly { bucketAttributes.resume(); bucketAttributes.waitUntilDone() }
         if options.scanOnMount {
             let unscanned = try pool.unscannedSilos()
             // After a crash the index may lack the last few milliseconds of namespace changes
@@ -92,7 +97,8 @@ public enum DaemonMain {
                 for problem in summary.problems { logger.warning("scan: \(problem)") }
             }
         }
-        let namespace = Namespace(index: pool.index, silos: pool.silos, logger: Logger(label: "estuary.namespace"), bucketRenames: bucketRenames)
+        let namespace = Namespace(index: pool.index, silos: pool.silos, logger: Logger(label: "estuary.namespace"), bucketRenames: bucketRenames,
+                                  bucketAttributes: bucketAttributes)
         let kernelCache = KernelInvalidator()
         namespace.useKernelCache(kernelCache)
         let timeouts = CacheTimeouts(entry: options.entryTimeout ?? config.entryTimeout,
@@ -171,7 +177,11 @@ public enum DaemonMain {
         objectives.stop()
         tiering.stop()
         bucketRenames.stop()
-        // After the mover, the reconciler and the renames: their leases pass on only once they stopped.
+        // Attribute write-backs already due finish before the daemon goes (those whose bucket
+        // cannot be reached stay journaled for the next mount); under a lease, so before leave.
+        if !options.readOnly { bucketAttributes.waitUntilDone() }
+        // After the mover, the reconciler, the renames and the write-backs: their leases pass
+        // on only once they stopped.
         membership?.leave()
         housekeeping.stop()
         // A batch the index refused, this last one or an earlier one no rescan has made up for,

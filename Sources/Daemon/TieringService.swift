@@ -175,8 +175,8 @@ final class TieringService: Sendable {
         let verifier = Verifier(index: pool.index, namespace: namespace, silos: pool.silos)
         return rows.map { row in
             let result = verifier.verify(row)
-            if result.outcome == .mismatch {
-                Logger(label: "estuary.verify").error("inode \(row.ino): \(result.detail): extents \(result.badExtents)")
+            if result.outcome == .mismatch || result.outcome == .missing {
+                Logger(label: "estuary.verify").error("inode \(row.ino): \(result.detail)\(result.badExtents.isEmpty ? "" : ": extents \(result.badExtents)")")
             }
             let path = (try? namespace.relativePath(of: row)).map { mountpoint + "/" + displayName($0) } ?? "?"
             return VerifyReport(path: path, silo: pool.silos[row.silo]?.name ?? "?", outcome: result.outcome.rawValue,

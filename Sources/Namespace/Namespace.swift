@@ -26,6 +26,8 @@ public final class Namespace: Sendable {
     let objectBlockSize = Atomic<Int>(4 << 20)
     /// Renames in buckets still copying, journaled in the index.
     public let bucketRenames: BucketRenames
+    /// Attribute changes of files in buckets, written back to their objects' metadata.
+    public let bucketAttributes: BucketAttributes
     /// Recalls a file from a bucket to a writable tier before it is opened for writing;
     /// installed by the tiering layer.
     let objectRecall = Mutex(HookSlot<@Sendable (UInt64) -> Bool>())
@@ -49,12 +51,15 @@ public final class Namespace: Sendable {
     let kernelCache = Mutex<(any KernelCache)?>(nil)
 
     public init(index: IndexStore, silos: SiloSet, placement: any PlacementPolicy = FirstTierMostFree(),
-                logger: Logger = Logger(label: "estuary.namespace"), bucketRenames: BucketRenames? = nil) {
+                logger: Logger = Logger(label: "estuary.namespace"), bucketRenames: BucketRenames? = nil,
+                bucketAttributes: BucketAttributes? = nil) {
         self.bucketRenames = bucketRenames ?? BucketRenames(index: index, silos: silos)
+        self.bucketAttributes = bucketAttributes ?? BucketAttributes(index: index, silos: silos)
         self.index = index
         self.silos = silos
         self.placement = placement
         self.logger = logger
+        self.bucketAttributes.attach(moves: moves) { [weak self] row in self?.refreshAfterMove(row) }
     }
 
     // MARK: names

@@ -61,14 +61,26 @@ extension Namespace {
     /// A read on a handle opened by `openObject`. Once a recall has switched the handle to a
     /// local copy, the descriptor is that copy and is read directly.
     public func readObject(_ ino: UInt64, fd: Int32, offset: Int64, size: Int) throws(Errno) -> [UInt8] {
-        if let reader = objectReads.reader(fd), let silo = handles.silo(ino, fd: fd).flatMap({ silos[$0] }), silo.isObjectStore {
-            do { return try reader.read(offset: offset, count: size) } catch {
-                // A recall that switched this handle and deleted the object while the GET was
-                // on its way: the descriptor is the local copy now.
-                let moved = handles.silo(ino, fd: fd).flatMap { silos[$0] }.map { !$0.isObjectStore } ?? false
-                if !moved {
-                    logger.error("reading inode \(ino) from silo '\(silo.name)': \(error)")
-                    throw error.kind == .changed ? Errno.staleNFSFileHandle : Errno.ioError
+        if var reader = objectReads.reader(fd), let silo = handles.silo(ino, fd: fd).flatMap({ silos[$0] }), silo.isObjectStore {
+            var attempt = 0
+            while true {
+                attempt += 1
+                // Our own metadata write-back may have given the object a new ETag (same
+                // bytes): the handle follows it rather than failing.
+                if let next = silo.bucket?.rewrittenVersion(of: reader.etag) {
+                    reader = ObjectReader(client: reader.client, key: reader.key, etag: next, size: reader.size, blockSize: reader.blockSize)
+                    objectReads.add(fd, reader)
+                }
+                do { return try reader.read(offset: offset, count: size) } catch {
+                    if error.kind == .changed && attempt == 1 && silo.bucket?.rewrittenVersion(of: reader.etag) != nil { continue }
+                    // A recall that switched this handle and deleted the object while the GET was
+                    // on its way: the descriptor is the local copy now.
+                    let moved = handles.silo(ino, fd: fd).flatMap { silos[$0] }.map { !$0.isObjectStore } ?? false
+                    if !moved {
+                        logger.error("reading inode \(ino) from silo '\(silo.name)': \(error)")
+                        throw error.kind == .changed ? Errno.staleNFSFileHandle : Errno.ioError
+                    }
+                    break
                 }
             }
         }

@@ -33,6 +33,15 @@ extension Namespace {
     /// chmod, chown, truncate and utimens on the backing entry (every copy of a directory),
     /// then the result as the backing file system reports it.
     public func setattr(_ ino: UInt64, _ change: AttributeChange, openFD: Int32?) throws(Errno) -> EntryRow {
+        // A truncate of a file in a bucket changes its data, which an object cannot take: the
+        // file comes back to a writable tier first, as for an open for writing (outside the
+        // gate, which the recall's switch waits for).
+        if change.size != nil, let peek = try? entry(ino), let silo = silos[peek.silo], silo.isObjectStore {
+            guard let recall = objectRecall.withLock({ $0.function }), recall(ino) else {
+                logger.error("inode \(ino) is in bucket silo '\(silo.name)' and could not be recalled for a truncate")
+                throw Errno.ioError
+            }
+        }
         // The row is read inside the move gate: read before it, a tier move's switch could
         // land in between, and the row written back below would point at the old silo, whose
         // copy the move deletes (every later open then fails with ENOENT).
@@ -49,6 +58,7 @@ extension Namespace {
 
     private func setattr(row: inout EntryRow, _ change: AttributeChange, openFD: Int32?) throws(Errno) -> EntryRow {
         let ino = row.ino
+        if row.kind == .regular, let silo = silos[row.silo], silo.isObjectStore { return try setattrObject(row: &row, change, silo: silo) }
         let dirSilos = row.dirSilos
         let targets: [Silo] = row.kind == .directory
             ? (0..<64).filter { dirSilos & (1 << UInt64($0)) != 0 }.compactMap { silos[$0] }.filter(\.isOnline)
@@ -73,6 +83,41 @@ extension Namespace {
         catch { throw indexFailure(error, "setattr") }
         _ = dirty.take(ino)
         nodes.refresh(updated)
+        return updated
+    }
+
+    /// setattr of a file whose data is an object: the index holds the attributes (there is no
+    /// backing file to change), journaled for the write-back to the object's metadata (see
+    /// BucketAttributes). The kernel checked the caller's permission (default_permissions);
+    /// the rules the backing file system would apply on top are applied here.
+    private func setattrObject(row: inout EntryRow, _ change: AttributeChange, silo: Silo) throws(Errno) -> EntryRow {
+        if silo.readOnly { throw Errno.readOnlyFileSystem }
+        if change.size != nil { throw Errno.ioError }   // moved back into the bucket since the recall: rare
+        let now = wallClockNanoseconds()
+        if change.uid != nil || change.gid != nil {
+            if let uid = change.uid { row.uid = uid }
+            if let gid = change.gid { row.gid = gid }
+            // As chown(2) on a regular file: setuid goes, setgid too where group execution is set.
+            var clear = UInt32(S_ISUID)
+            if row.mode & UInt32(S_IXGRP) != 0 { clear |= UInt32(S_ISGID) }
+            row.mode &= ~clear
+        }
+        if let mode = change.mode { row.mode = (row.mode & ~0o7777) | (mode & 0o7777) }
+        if let atime = change.atime { row.atimeNs = atime ?? now }
+        if let mtime = change.mtime { row.mtimeNs = mtime ?? now }
+        row.ctimeNs = now
+        let updated = row
+        let journaled = change.mode != nil || change.uid != nil || change.gid != nil || change.mtime != nil || change.atime != nil
+        // Committed before the answer (not group-committed): the change and its journal line
+        // survive a kill -9, so the next mount finishes the write-back.
+        do {
+            try index.write { tx throws(IndexError) in
+                try tx.update(updated)
+                if journaled { try BucketAttributes.record(updated.ino, silo: silo.id, tx) }
+            }
+        } catch { throw indexFailure(error, "setattr") }
+        nodes.refresh(updated)
+        if journaled { bucketAttributes.changed(updated.ino, silo: silo.id) }
         return updated
     }
 

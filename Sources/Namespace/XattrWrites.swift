@@ -32,13 +32,33 @@ extension Namespace {
         if flags & Namespace.xattrCreate != 0 && current != nil { throw Errno.fileExists }
         if flags & Namespace.xattrReplace != 0 && current == nil { throw Errno.noData }
         let bytes = Array(value)
-        try onBackingFiles(row) { fd throws(Errno) in
+        // Inside the move gate: a move's switch compares or applies the tags after every
+        // change that began before it (see runUpload and runRecall), and this one reads the
+        // row's silo after any switch.
+        let gate = moves.enter(ino)
+        defer { moves.exit(ino, gate) }
+        let latest = try entry(ino)
+        try onBackingFiles(latest) { fd throws(Errno) in
             let rc = withCPath(name) { n in bytes.withUnsafeBytes { estuary_fsetxattr(fd, n, $0.baseAddress, $0.count, 0) } }
             if rc != 0 { throw Errno.current }
         }
-        do { try index.change { tx throws(IndexError) in try tx.setXattr(of: ino, name: name, value: bytes) } }
+        let object = objectSilo(of: latest)
+        // A bucket file's tag is committed before the answer with its journal line (see
+        // setattrObject); other tags join the group commit.
+        @Sendable func apply(_ tx: WriteTransaction) throws(IndexError) {
+            try tx.setXattr(of: ino, name: name, value: bytes)
+            if let object { try BucketAttributes.record(ino, silo: object, tx) }
+        }
+        do { if object != nil { try index.write(apply) } else { try index.change(apply) } }
         catch { throw indexFailure(error, "setxattr") }
+        if let object { bucketAttributes.changed(ino, silo: object) }
         tagHooks.withLock { $0 }.forEach { $0() }
+    }
+
+    /// The bucket silo of a regular file whose data is an object; nil otherwise.
+    private func objectSilo(of row: EntryRow) -> SiloID? {
+        guard row.kind == .regular, let silo = silos[row.silo], silo.isObjectStore else { return nil }
+        return silo.id
     }
 
     public func removexattr(_ ino: UInt64, name nameBuffer: UnsafeBufferPointer<UInt8>) throws(Errno) {
@@ -54,15 +74,25 @@ extension Namespace {
         // The silo first, as setxattr does: if the backing file keeps the tag, so does the index,
         // and the caller hears why; the other way round a scan would bring the tag back.
         // Reserved names live in the index only.
-        if !name.starts(with: Namespace.reservedPrefix) {
+        let reserved = name.starts(with: Namespace.reservedPrefix)
+        let gate = reserved ? nil : moves.enter(ino)
+        defer { if !reserved { moves.exit(ino, gate) } }
+        let current = reserved ? row : try entry(ino)
+        if !reserved {
             // EPERM on a regular file or directory is an immutable or append-only copy, which
             // keeps the tag: the removal fails as it would on that file system.
-            try onBackingFiles(row, refusalIsError: true) { fd throws(Errno) in
+            try onBackingFiles(current, refusalIsError: true) { fd throws(Errno) in
                 if withCPath(name, { estuary_fremovexattr(fd, $0) }) != 0 && Errno.current != .noData { throw Errno.current }
             }
         }
-        do { _ = try index.change { tx throws(IndexError) in try tx.deleteXattr(of: ino, name: name) } }
+        let object = reserved ? nil : objectSilo(of: current)
+        @Sendable func apply(_ tx: WriteTransaction) throws(IndexError) {
+            _ = try tx.deleteXattr(of: ino, name: name)
+            if let object { try BucketAttributes.record(ino, silo: object, tx) }
+        }
+        do { if object != nil { try index.write(apply) } else { try index.change(apply) } }
         catch { throw indexFailure(error, "removexattr") }
+        if let object { bucketAttributes.changed(ino, silo: object) }
         if name == Array("user.estuary.objective".utf8) { _ = directoryObjectives.withLock { $0.removeValue(forKey: ino) } }
         tagHooks.withLock { $0 }.forEach { $0() }
     }
@@ -122,8 +152,10 @@ extension Namespace {
         let path = try relativePath(of: row)
         let targets: [Silo] = row.kind == .directory
             ? (0..<64).filter { row.dirSilos & (1 << UInt64($0)) != 0 }.compactMap { silos[$0] }.filter(\.isOnline)
-            : [try silo(of: row)]
-        for silo in targets where !silo.readOnly {
+            : objectSilo(of: row) != nil ? [] : [try silo(of: row)]
+        // A bucket has no file to carry the tag: the index holds it and the object's metadata
+        // gets it by the write-back.
+        for silo in targets where !silo.readOnly && !silo.isObjectStore {
             let flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | (row.kind == .directory ? O_DIRECTORY : 0)
             let fd = try silo.open(path, flags: flags)
             defer { Sys.close(fd) }

@@ -24,7 +24,8 @@ struct S3XML {
 
     static func unescape(_ s: String) -> String {
         guard s.contains("&") else { return s }
-        return s.replacing("&quot;", with: "\"").replacing("&apos;", with: "'").replacing("&lt;", with: "<")
+        // SeaweedFS writes the quotes around an ETag as numeric references (&#34;).
+        return s.replacing("&#34;", with: "\"").replacing("&#39;", with: "'").replacing("&quot;", with: "\"").replacing("&apos;", with: "'").replacing("&lt;", with: "<")
             .replacing("&gt;", with: ">").replacing("&#13;", with: "\r").replacing("&#10;", with: "\n").replacing("&amp;", with: "&")
     }
 

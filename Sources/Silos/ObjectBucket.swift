@@ -30,6 +30,9 @@ public final class ObjectBucket: Sendable {
     /// Renames recorded in the index whose copies are not all done (see `BucketRenames` in
     /// Namespace), by id, and the ids whose last attempt failed.
     private let renames = Mutex<(pending: [UInt64: (from: String, to: String)], stalled: Set<UInt64>)>(([:], []))
+    /// ETags a metadata write-back replaced, old to new, so readers holding the old one
+    /// follow instead of failing (servers that give a rewritten object a new ETag).
+    private let successors = Mutex<[String: String]>([:])
 
     public init(_ spec: ObjectSiloSpec) { self.spec = spec }
 
@@ -60,6 +63,17 @@ public final class ObjectBucket: Sendable {
         let key = spec.prefix + text
         if !relativePath.isEmpty { waitForRenames(covering: key) }
         return key
+    }
+
+    public func noteRewritten(from old: String, to new: String) { successors.withLock { $0[old] = new } }
+
+    /// The ETag a metadata write-back gave the object that had `etag`, following a chain.
+    public func rewrittenVersion(of etag: String) -> String? {
+        successors.withLock { table in
+            var current = etag, steps = 0
+            while let next = table[current], steps < 64 { current = next; steps += 1 }
+            return current == etag ? nil : current
+        }
     }
 
     // MARK: renames in progress

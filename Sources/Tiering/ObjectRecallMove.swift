@@ -45,6 +45,10 @@ extension MoveExecution {
         try applyAttributes(row, to: staging.fd)
         gate.beginSwitch()
         defer { gate.endSwitch() }
+        // A chmod, chown, touch or tag change during the fetch went to the index (the file
+        // was in the bucket): the copy takes the attributes as they are now that changes are
+        // held back.
+        if let now = try? namespace.currentRow(job.ino) { try applyAttributes(now, to: staging.fd) }
         let prepared: HandleSwitch
         do {
             prepared = try namespace.prepareHandleSwitch(job.ino) { flags throws(Errno) -> Int32 in
@@ -115,6 +119,11 @@ extension MoveExecution {
                      timespec(tv_sec: Int(row.mtimeNs / 1_000_000_000), tv_nsec: Int(row.mtimeNs % 1_000_000_000))]
         // Tags go on the local copy as on any silo's file, so a rescan finds them there.
         let tags = (try? index.query { tx throws(IndexError) in try tx.xattrs(of: row.ino) }) ?? []
+        // Tags removed since an earlier pass go from the copy too.
+        let kept = Set(tags.map(\.name))
+        for stale in (try? Sys.userXattrs(fd: fd)) ?? [] where !kept.contains(stale.name) {
+            _ = withCPath(stale.name) { estuary_fremovexattr(fd, $0) }
+        }
         for tag in tags {
             let rc = withCPath(tag.name) { n in tag.value.withUnsafeBytes { estuary_fsetxattr(fd, n, $0.baseAddress, $0.count, 0) } }
             if rc != 0 && Errno.current == .notSupported { break }

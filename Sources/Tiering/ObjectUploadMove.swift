@@ -38,6 +38,7 @@ extension MoveExecution {
         if job.state == .renaming, try resumeUpload(client, key, fd, source, destination) { return }
 
         var etag = ""
+        var uploaded = ObjectAttributes()
         var attempts = 0
         while true {
             attempts += 1
@@ -49,7 +50,7 @@ extension MoveExecution {
             job.done = []; job.hashes = []; job.log = []; job.bytesCopied = 0
             job.state = .copying
             try persist()
-            etag = try upload(client, key: key, fd: fd, stat: stat)
+            (etag, uploaded) = try upload(client, key: key, fd: fd, stat: stat)
             // Writers are held back from here: a write during the upload means another round.
             gate.beginSwitch()
             let after = try? Sys.fstat(fd)
@@ -71,7 +72,7 @@ extension MoveExecution {
         }
         job.state = .renaming
         try persist()
-        try switchToObject(destination, etag: etag)
+        try switchToObject(destination, etag: etag, uploaded: uploaded)
         try finishSwitched(source)
         try? persist()
     }
@@ -82,7 +83,7 @@ extension MoveExecution {
     }
 
     /// Uploads the file, its attributes and tags riding along as object metadata.
-    private mutating func upload(_ client: S3Client, key: String, fd: Int32, stat: FileStat) throws(MoveStop) -> String {
+    private mutating func upload(_ client: S3Client, key: String, fd: Int32, stat: FileStat) throws(MoveStop) -> (String, ObjectAttributes) {
         var attributes = ObjectAttributes(mode: stat.mode & 0o7777, uid: stat.uid, gid: stat.gid, mtimeNs: stat.mtimeNs,
                                           atimeNs: stat.atimeNs, ino: job.ino)
         if let tags = try? Sys.userXattrs(fd: fd) { attributes.tags = tags.filter { !$0.name.starts(with: Array("user.estuary.".utf8)) } }
@@ -91,12 +92,13 @@ extension MoveExecution {
         let (mover, base) = (self.mover, self.job)
         let uploader = ObjectUpload(client: client, partSize: max(16 << 20, job.extentSize), parallel: 4)
         do {
-            return try uploader.upload(fd: fd, size: stat.size, key: key, metadata: metadata) { bytes in
+            let etag = try uploader.upload(fd: fd, size: stat.size, key: key, metadata: metadata) { bytes in
                 var snapshot = base
                 snapshot.bytesCopied = progress.add(Int64(bytes), ordering: .relaxed).newValue
                 mover.throttle.consume(bytes)
                 mover.noteProgress(snapshot)
             }
+            return (etag, attributes)
         } catch {
             throw .failed("uploading to \(key): \(error)")
         }
@@ -112,13 +114,17 @@ extension MoveExecution {
             try? client.delete(key)
             return false
         }
-        try switchToObject(destination, etag: info.etag)
+        try switchToObject(destination, etag: info.etag, uploaded: ObjectAttributes(metadata: info.metadata))
         try finishSwitched(source)
         return true
     }
 
     /// One transaction: the row names the bucket and the object's version, the job is switched.
-    private mutating func switchToObject(_ destination: Silo, etag: String) throws(MoveStop) {
+    /// Attributes or tags changed since the upload read them (a chmod or setxattr during the
+    /// upload, which went to the local copy) are journaled in the same transaction for a
+    /// write-back to the object's metadata (see BucketAttributes): the index is the truth
+    /// from the switch on. This runs with changes held back by the gate, so none falls between.
+    private mutating func switchToObject(_ destination: Silo, etag: String, uploaded: ObjectAttributes) throws(MoveStop) {
         var row: EntryRow
         do { row = try namespace.currentRow(job.ino) } catch { throw .failed("the file vanished at the switch") }
         row.silo = destination.id
@@ -127,13 +133,19 @@ extension MoveExecution {
         job.state = .switched
         job.updated = Int64(time(nil))
         let (finalRow, finalJob) = (row, job)
+        let behind: Bool
         do {
-            try index.write { tx throws(IndexError) in
+            behind = try index.write { tx throws(IndexError) -> Bool in
                 try tx.update(finalRow)
                 try tx.updateJob(finalJob)
+                let now = BucketAttributes.attributes(finalRow, try tx.reader.xattrs(of: finalRow.ino))
+                guard !BucketAttributes.same(now, uploaded) else { return false }
+                try BucketAttributes.record(finalRow.ino, silo: destination.id, tx)
+                return true
             }
         } catch { throw .failed("index switch failed: \(error)") }
         namespace.refreshAfterMove(finalRow)
+        if behind { namespace.bucketAttributes.changed(finalRow.ino, silo: destination.id) }
     }
 
     /// Removes the object of `row` from a bucket: the recalled copy is the file now.

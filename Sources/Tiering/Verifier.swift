@@ -8,7 +8,7 @@ import Glibc
 
 /// What re-reading a file against its recorded hashes found.
 public struct VerifyResult: Sendable {
-    public enum Outcome: String, Sendable { case ok, mismatch, unrecorded, unreadable }
+    public enum Outcome: String, Sendable { case ok, mismatch, missing, unrecorded, unreadable }
     public var ino: UInt64
     public var outcome: Outcome
     public var badExtents: [Int]
@@ -26,6 +26,7 @@ public struct Verifier: Sendable {
     public init(index: IndexStore, namespace: Namespace, silos: SiloSet) { self.index = index; self.namespace = namespace; self.silos = silos }
 
     public func verify(_ row: EntryRow) -> VerifyResult {
+        if let silo = silos[row.silo], silo.isObjectStore { return verifyObject(row, silo) }
         guard let record = (try? index.query({ tx throws(IndexError) in try tx.checksums(of: row.ino) })) ?? nil,
               record.silo == row.silo, record.size == row.size, record.mtime == row.mtimeNs else {
             return VerifyResult(ino: row.ino, outcome: .unrecorded, badExtents: [], detail: "no hashes recorded for this copy (never moved, or changed since)")
