@@ -234,7 +234,7 @@ public final class BucketAttributes: Sendable {
             return finish(ino, row: nil, written: nil, newVersion: nil)
         }
         let etag: String
-        do { etag = try client.replaceMetadata(key, ifMatch: info.etag, metadata: attributes.metadata) } catch {
+        do { etag = try client.replaceMetadata(of: info, metadata: attributes.metadata) } catch {
             return .retry("\(error)")
         }
         copies.add(1, ordering: .relaxed)

@@ -5,7 +5,8 @@ extension S3Client {
     /// Replaces the `x-amz-meta-*` of `key` with `metadata`, provided the object is still the
     /// version `ifMatch` names (else `.changed`: someone wrote another object there). Returns
     /// the object's ETag afterwards, which some servers change (AWS gives a multipart object
-    /// a new one) and others keep. CopyObject's limit applies: objects up to 5 GiB.
+    /// a new one) and others keep. CopyObject's limit applies: objects up to 5 GiB; larger
+    /// ones go through `replaceMetadata(of:metadata:)`.
     ///
     /// The condition is `If-Match` (a conditional write on the destination, which is the
     /// source), not `x-amz-copy-source-if-match`: libcurl's SigV4 (7.88, Debian 12) sorts
@@ -24,5 +25,15 @@ extension S3Client {
         if xml.first("Code") != nil { throw S3Client.error(HTTPResponse(status: 500, headers: [:], body: response.body, received: 0), request) }
         if let copied = xml.first("ETag"), !copied.isEmpty { return S3Client.unquote(copied) }
         return try head(key).etag
+    }
+
+    /// `replaceMetadata` for an object `info` describes (a HEAD: key, size, ETag), of any size:
+    /// above the client's copy limit the object is copied onto itself as a multipart copy,
+    /// each part pinned to `info.etag`, with `metadata` set on CreateMultipartUpload. The
+    /// object then has a multipart ETag, which is returned.
+    public func replaceMetadata(of info: ObjectInfo, metadata: [String: String], parallel: Int = 4) throws(S3Error) -> String {
+        guard info.size > limits.copyLimit else { return try replaceMetadata(info.key, ifMatch: info.etag, metadata: metadata) }
+        try multipartCopy(info, to: info.key, metadata: metadata, parallel: parallel)
+        return try head(info.key).etag
     }
 }

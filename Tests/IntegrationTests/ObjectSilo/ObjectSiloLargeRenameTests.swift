@@ -67,4 +67,31 @@ struct ObjectSiloLargeRenameTests {
         #expect(tag.stdout == "apollo")
         #expect(try readAll(s3.pool.path("dir/renamed.bin")) == data)
     }
+
+    /// An attribute write-back of an object over the copy limit: the object is copied onto
+    /// itself part by part with the new metadata, and its bytes stay.
+    @Test func attributeWriteBackOverTheCopyLimitCopiesPartByPart() throws {
+        let s3 = try ObjectSiloPool()
+        try s3.pool.mount(environment: ["ESTUARY_S3_COPY_LIMIT": String(5 << 20)])
+        defer { _ = try? s3.pool.unmount() }
+        let data = pattern((20 << 20) + 777, seed: 4)
+        try Data(data).write(to: URL(fileURLWithPath: s3.pool.path("big.bin")))
+        let moved = try s3.pool.estuary(["move", s3.pool.path("big.bin"), "--to", "cold", "--wait"])
+        #expect(moved.status == 0, "\(moved.output)")
+        let before = try described(s3, "big.bin")
+        #expect(!before.metadata.contains("gemini"))
+
+        try Sys.setXattr(path: s3.pool.path("big.bin"), name: "user.project", value: Array("gemini".utf8))
+        var after = before
+        for _ in 0..<300 where !after.metadata.contains("gemini") {
+            usleep(100_000)
+            after = try described(s3, "big.bin")
+        }
+        #expect(after.metadata.contains("gemini"), "the tag never reached the object: \(after.metadata)")
+        // Five parts of 5 MiB onto itself: a multipart ETag (CopyObject would keep the old one).
+        #expect(after.etag.hasSuffix("-5") && after.etag != before.etag, "ETag \(before.etag) -> \(after.etag)")
+        #expect(try s3.object("big.bin") == data)
+        // The index follows the new version: a read through the mount still gets the bytes.
+        #expect(try readAll(s3.pool.path("big.bin")) == data)
+    }
 }
