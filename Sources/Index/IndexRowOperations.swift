@@ -97,6 +97,13 @@ public protocol IndexRowWrites: AnyObject {
     func updateEntry(_ row: EntryRow) throws(IndexError)
     /// Size, blocks, times, mode and link count of `row.ino`, leaving name and placement alone.
     func updateData(_ row: EntryRow) throws(IndexError)
+    /// Times and link count of the directory `row.ino` after a change inside it: not its mode
+    /// or owner, which another node may have changed since this one read the row.
+    func updateDirectoryTimes(_ row: EntryRow) throws(IndexError)
+    /// Size, blocks and times of the file `row.ino` after writes: not its mode or link count,
+    /// which a link, unlink or chmod (here or on another node) records itself, and which this
+    /// node's copy may hold from before one.
+    func updateSizeAndTimes(_ row: EntryRow) throws(IndexError)
     func setName(_ ino: UInt64, parent: UInt64, name: [UInt8], ctime: Int64) throws(IndexError)
     /// Sets a link count, writing nothing when it is already that value.
     func setLinkCount(_ ino: UInt64, _ nlink: UInt64) throws(IndexError)

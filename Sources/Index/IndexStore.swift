@@ -137,6 +137,20 @@ public final class IndexStore: Sendable {
         return try body(ReadTransaction(session: session))
     }
 
+    /// Runs `body` on the writer session under the writer lock: it sees every change of this
+    /// store, committed or still in its batch, and no change of this store runs meanwhile.
+    /// For reads that a change made here must not overtake (the namespace taking another
+    /// node's rows: a reader session would miss this node's own change still in its batch,
+    /// and the row read before it would replace the one written after).
+    public func readAtWriter<R>(_ body: (ReadTransaction) throws(IndexError) -> R) throws(IndexError) -> R {
+        try waitingOutOutage { () throws(IndexError) -> R in
+            try writer.withLock { state throws(IndexError) -> R in
+                try applyDeferred(state)
+                return try body(ReadTransaction(session: state.session))
+            }
+        }
+    }
+
     private func takeReader() throws(IndexError) -> any IndexSession {
         if let s = readers.withLock({ $0.popLast() }) { return s }
         return try engine.openReader()

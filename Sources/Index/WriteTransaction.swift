@@ -72,6 +72,16 @@ public struct WriteTransaction {
 
     /// Records size, blocks, times and mode of a row, leaving its name and placement alone
     /// (a rename or move may have changed those meanwhile).
+    public func updateSizeAndTimes(_ row: EntryRow) throws(IndexError) {
+        try session.updateSizeAndTimes(row)
+        state.noteChanged(row.ino)
+    }
+
+    public func updateDirectoryTimes(_ row: EntryRow) throws(IndexError) {
+        try session.updateDirectoryTimes(row)
+        state.noteChanged(row.ino)
+    }
+
     public func updateData(_ row: EntryRow) throws(IndexError) {
         try session.updateData(row)
         state.noteChanged(row.ino)

@@ -118,12 +118,12 @@ extension Namespace {
         try openDirectory(try entry(row.parent), in: silo, create: false)
     }
 
-    /// Records a directory's new times and link count, in the index and in memory, leaving its
-    /// placement alone: the directory may have been made present in another silo meanwhile,
-    /// and a whole-row write from an older snapshot would undo that.
+    /// Records a directory's new times and link count, leaving its placement, mode and owner
+    /// alone: the directory may have been made present in another silo meanwhile, or chmodded
+    /// on another node, and a write from this node's older copy would undo that.
     func storeTouched(_ dirs: [EntryRow], _ tx: WriteTransaction) throws(IndexError) {
         for dir in dirs {
-            try tx.updateData(dir)
+            try tx.updateDirectoryTimes(dir)
             // This node's link count may be stale (another node made or removed a
             // subdirectory): the index counts them itself.
             if index.isShared { try tx.recountLinks(ofDirectory: dir.ino) }

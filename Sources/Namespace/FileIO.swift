@@ -77,7 +77,9 @@ extension Namespace {
         guard !rows.isEmpty else { return }
         do {
             try index.change { tx throws(IndexError) in
-                for row in rows { try tx.updateData(row) }
+                // Not mode or link count: this copy may be from before a link, unlink or chmod
+                // (on another node, or here while the flush ran), which record their own.
+                for row in rows { try tx.updateSizeAndTimes(row) }
             }
         } catch {
             logger.error("could not record the size and times of \(rows.count) files: \(error)")

@@ -29,20 +29,28 @@ extension Namespace {
         for parent in parents { changes.append(.contents(parent)) }
         let held = change.inodes.filter { nodes.holds($0) }
         if !held.isEmpty {
-            let rows: [UInt64: EntryRow]
+            // Read and put in the node table under the writer lock: a change this mount makes
+            // meanwhile then comes wholly before (and is read) or wholly after (and replaces
+            // the node itself). Read on a reader session, a chmod here still in its batch was
+            // missed and the row from before it put back (TwoNodeAttributeRaceTests).
+            let replaced: [(ino: UInt64, old: EntryRow?, row: EntryRow?)]
             do {
-                rows = try index.query { tx throws(IndexError) -> [UInt64: EntryRow] in
-                    var rows: [UInt64: EntryRow] = [:]
-                    for ino in held { if let row = try tx.entry(ino) { rows[ino] = row } }
-                    return rows
+                replaced = try index.readAtWriter { tx throws(IndexError) -> [(ino: UInt64, old: EntryRow?, row: EntryRow?)] in
+                    var replaced: [(ino: UInt64, old: EntryRow?, row: EntryRow?)] = []
+                    for ino in held {
+                        let row = try tx.entry(ino)
+                        let old = nodes.row(ino)
+                        if let row { nodes.refresh(row) }
+                        replaced.append((ino, old, row))
+                    }
+                    return replaced
                 }
             } catch {
                 logger.error("could not read the rows another node changed: \(error)")
                 return
             }
-            for ino in held {
-                let old = nodes.row(ino)
-                guard let row = rows[ino] else {
+            for (ino, old, row) in replaced {
+                guard let row else {
                     // Gone: its name goes from the kernel, and the node's next use reads the index.
                     if let old {
                         listings.drop(old.parent)
@@ -52,7 +60,6 @@ extension Namespace {
                     changes.append(.attributes(ino))
                     continue
                 }
-                nodes.refresh(row)
                 guard let old else { continue }
                 if old.parent != row.parent || old.name != row.name {
                     listings.drop(old.parent)

@@ -30,6 +30,18 @@ extension PostgresSession {
         try connection.run(PGQueries.updateData, p)
     }
 
+    func updateSizeAndTimes(_ row: EntryRow) throws(IndexError) {
+        var p = PGParams()
+        p.add(row.size); p.add(row.blocks); p.add(row.atimeNs); p.add(row.mtimeNs); p.add(row.ctimeNs); p.add(row.ino)
+        try connection.run("UPDATE entries SET size = $1, blocks = $2, atime = $3, mtime = $4, ctime = $5 WHERE ino = $6", p)
+    }
+
+    func updateDirectoryTimes(_ row: EntryRow) throws(IndexError) {
+        var p = PGParams()
+        p.add(row.atimeNs); p.add(row.mtimeNs); p.add(row.ctimeNs); p.add(row.nlink); p.add(row.ino)
+        try connection.run("UPDATE entries SET atime = $1, mtime = $2, ctime = $3, nlink = $4 WHERE ino = $5", p)
+    }
+
     func setName(_ ino: UInt64, parent: UInt64, name: [UInt8], ctime: Int64) throws(IndexError) {
         var p = PGParams(); p.add(parent); p.add(bytes: name); p.add(ctime); p.add(ino)
         try connection.run("UPDATE entries SET parent = $1, name = $2, ctime = $3 WHERE ino = $4", p)

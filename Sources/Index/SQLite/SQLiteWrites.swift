@@ -43,6 +43,18 @@ extension SQLiteSession {
         try s.run()
     }
 
+    func updateSizeAndTimes(_ row: EntryRow) throws(IndexError) {
+        let s = try connection.prepare("UPDATE entries SET size = ?, blocks = ?, atime = ?, mtime = ?, ctime = ? WHERE ino = ?")
+        s.bind(1, row.size).bind(2, row.blocks).bind(3, row.atimeNs).bind(4, row.mtimeNs).bind(5, row.ctimeNs).bind(6, row.ino)
+        try s.run()
+    }
+
+    func updateDirectoryTimes(_ row: EntryRow) throws(IndexError) {
+        let s = try connection.prepare("UPDATE entries SET atime = ?, mtime = ?, ctime = ?, nlink = ? WHERE ino = ?")
+        s.bind(1, row.atimeNs).bind(2, row.mtimeNs).bind(3, row.ctimeNs).bind(4, row.nlink).bind(5, row.ino)
+        try s.run()
+    }
+
     func setName(_ ino: UInt64, parent: UInt64, name: [UInt8], ctime: Int64) throws(IndexError) {
         let s = try connection.prepare("UPDATE entries SET parent = ?, name = ?, ctime = ? WHERE ino = ?")
         s.bind(1, parent).bind(2, blob: name).bind(3, ctime).bind(4, ino)
