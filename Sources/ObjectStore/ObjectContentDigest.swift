@@ -12,10 +12,13 @@ public enum ObjectContentDigest {
     /// Estuary's upload parts first, then the common defaults of other tools.
     static let partSizes = [16 << 20, 8 << 20, 5 << 20, 64 << 20]
 
-    /// The ETag computed from the bytes of version `etag` of `key`; nil when `etag` is no
-    /// content digest (a server's own form, encryption) or its part size is not one tried.
-    public static func etag(client: S3Client, key: String, etag: String, size: Int64) throws(S3Error) -> String? {
-        let fields = etag.split(separator: "-", omittingEmptySubsequences: false)
+    /// The ETag computed from the bytes of version `etag` of `key`, in the form of `digest`
+    /// (the ETag itself, or the content ETag an upload recorded before a server-side copy);
+    /// nil when `digest` is no content digest (a server's own form, encryption) or its part
+    /// size is not one tried.
+    public static func etag(client: S3Client, key: String, etag: String, size: Int64, digest: String? = nil) throws(S3Error) -> String? {
+        let digest = digest ?? etag
+        let fields = digest.split(separator: "-", omittingEmptySubsequences: false)
         guard let hex = fields.first, hex.count == 32, hex.allSatisfy(\.isHexDigit) else { return nil }
         let parts: Int
         if fields.count == 1 { parts = 1 } else if fields.count == 2, let n = Int(fields[1]), n >= 1 { parts = n } else { return nil }
@@ -36,7 +39,7 @@ public enum ObjectContentDigest {
         let results = digests.map { $0.finish(multipart: fields.count == 2) }
         // Where several part sizes fit the count, the one whose result is the ETag is the
         // upload's; otherwise the first says what the bytes give.
-        return results.first { $0 == etag } ?? results.first
+        return results.first { $0 == digest } ?? results.first
     }
 
     /// Running MD5s of one part size's parts.

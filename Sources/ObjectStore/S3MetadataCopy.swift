@@ -32,6 +32,8 @@ extension S3Client {
     /// each part pinned to `info.etag`, with `metadata` set on CreateMultipartUpload. The
     /// object then has a multipart ETag, which is returned.
     public func replaceMetadata(of info: ObjectInfo, metadata: [String: String], parallel: Int = 4) throws(S3Error) -> String {
+        var metadata = metadata
+        metadata[S3Client.contentETagKey] = S3Client.contentETag(of: info)
         guard info.size > limits.copyLimit else { return try replaceMetadata(info.key, ifMatch: info.etag, metadata: metadata) }
         try multipartCopy(info, to: info.key, metadata: metadata, parallel: parallel)
         return try head(info.key).etag

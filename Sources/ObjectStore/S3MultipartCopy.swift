@@ -12,7 +12,20 @@ extension S3Client {
         // A listing carries no metadata and may be older than the object: the HEAD names the
         // version every part is pinned to.
         let current = try head(source.key)
-        try multipartCopy(current, to: key, metadata: current.metadata, parallel: parallel)
+        var metadata = current.metadata
+        metadata[S3Client.contentETagKey] = S3Client.contentETag(of: current)
+        try multipartCopy(current, to: key, metadata: metadata, parallel: parallel)
+    }
+
+    /// `x-amz-meta-content-etag`: the ETag the object's bytes gave when Estuary uploaded them,
+    /// kept across server-side copies. A copy gets an ETag of the server's making (a multipart
+    /// copy's is not a digest of the bytes on every server: SeaweedFS's is not), so
+    /// `estuary verify` checks the bytes against this one when it is there.
+    public static let contentETagKey = "content-etag"
+
+    /// The content ETag of `info` (a HEAD): the one it carries from an earlier copy, else its own.
+    static func contentETag(of info: ObjectInfo) -> String {
+        info.metadata[contentETagKey] ?? info.etag
     }
 
     /// Bytes per part: at least 5 MiB (S3's floor), few enough parts for S3's 10,000, and no

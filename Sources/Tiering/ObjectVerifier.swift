@@ -31,15 +31,18 @@ extension Verifier {
             return result(.mismatch, "object \(key) holds \(info.size) bytes, the index \(row.size)")
         }
         let computed: String?
-        do { computed = try ObjectContentDigest.etag(client: client, key: key, etag: info.etag, size: info.size) } catch {
+        // After a server-side copy the ETag is the server's; the bytes are checked against the
+        // one they gave at their upload, which the copy carried in the metadata.
+        let expected = info.metadata[S3Client.contentETagKey] ?? info.etag
+        do { computed = try ObjectContentDigest.etag(client: client, key: key, etag: info.etag, size: info.size, digest: expected) } catch {
             if error.kind == .changed { return result(.mismatch, "object \(key) changed while it was read") }
             return result(.unreadable, "cannot read object \(key): \(error)")
         }
         guard let computed else {
-            return result(.ok, "object \(key): size and ETag match; its ETag \(info.etag) is no digest Estuary can recompute, bytes not re-hashed")
+            return result(.ok, "object \(key): size and ETag match; its ETag \(expected) is no digest Estuary can recompute, bytes not re-hashed")
         }
-        if computed != info.etag {
-            return result(.mismatch, "object \(key): its bytes give ETag \(computed), not its recorded \(info.etag)")
+        if computed != expected {
+            return result(.mismatch, "object \(key): its bytes give ETag \(computed), not its recorded \(expected)")
         }
         return result(.ok, "object \(key): size, ETag and the MD5 of its bytes match")
     }

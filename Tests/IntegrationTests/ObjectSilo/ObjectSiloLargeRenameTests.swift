@@ -21,15 +21,23 @@ struct ObjectSiloLargeRenameTests {
         return try Sys.readAll(fd, limit: 1 << 30)
     }
 
-    /// The object's metadata (sorted JSON) and ETag as boto3 sees them.
-    private func described(_ s3: ObjectSiloPool, _ key: String) throws -> (metadata: String, etag: String) {
+    /// The object's metadata (sorted JSON, without the content ETag), its ETag and the content
+    /// ETag a server-side copy carried, as boto3 sees them.
+    private func described(_ s3: ObjectSiloPool, _ key: String) throws -> (metadata: String, etag: String, content: String) {
         let out = try s3.server.boto("""
         import json
         h = s3.head_object(Bucket='\(s3.bucket)', Key='\(key)')
-        print(json.dumps(h['Metadata'], sort_keys=True)); print(h['ETag'].strip('"'))
+        m = dict(h['Metadata']); c = m.pop('content-etag', '-')
+        print(json.dumps(m, sort_keys=True)); print(h['ETag'].strip('"')); print(c)
         """)
         let lines = out.split(separator: "\n").map(String.init)
-        return (lines.first ?? "", lines.dropFirst().first ?? "")
+        return (lines.first ?? "", lines.dropFirst().first ?? "", lines.dropFirst(2).first ?? "")
+    }
+
+    /// `estuary verify` re-reads every bucket file and checks its bytes.
+    private func verified(_ s3: ObjectSiloPool) throws {
+        let result = try s3.pool.estuary(["verify", s3.pool.mountpoint])
+        #expect(result.status == 0, "\(result.output)")
     }
 
     @Test func renameOverTheCopyLimitCopiesPartByPart() throws {
@@ -54,7 +62,10 @@ struct ObjectSiloLargeRenameTests {
         // Five parts of 5 MiB: the multipart copy, not CopyObject (which keeps the source's ETag).
         #expect(after.etag.hasSuffix("-5") && after.etag != before.etag, "ETag \(before.etag) -> \(after.etag)")
         #expect(after.metadata == before.metadata)
+        // The copy carries the ETag the upload's bytes gave, which verify checks them against.
+        #expect(after.content == before.etag, "content ETag \(after.content), uploaded as \(before.etag)")
         #expect(try s3.object("dir/renamed.bin") == data)
+        try verified(s3)
         try s3.pool.unmount()
 
         // A rebuild from the bucket alone restores the attributes the metadata carried.
@@ -93,5 +104,7 @@ struct ObjectSiloLargeRenameTests {
         #expect(try s3.object("big.bin") == data)
         // The index follows the new version: a read through the mount still gets the bytes.
         #expect(try readAll(s3.pool.path("big.bin")) == data)
+        #expect(after.content == before.etag, "content ETag \(after.content), uploaded as \(before.etag)")
+        try verified(s3)
     }
 }
