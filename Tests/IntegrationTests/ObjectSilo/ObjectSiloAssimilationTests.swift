@@ -15,12 +15,6 @@ struct ObjectSiloAssimilationTests {
         (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ seed &+ $0 >> 11) }
     }
 
-    private func readAll(_ path: String) throws -> [UInt8] {
-        let fd = try Sys.open(path, flags: O_RDONLY)
-        defer { close(fd) }
-        return try Sys.readAll(fd, limit: 1 << 30)
-    }
-
     @Test func bucketMadeByAnotherClientIsAssimilatedAndReadByteForByte() throws {
         let s3 = try ObjectSiloPool(prefix: "lab/")
         let objects: [String: [UInt8]] = [
@@ -38,7 +32,7 @@ struct ObjectSiloAssimilationTests {
         #expect(top == ["big.bin", "deep", "extent.bin", "odd size.bin", "one-byte"])
         for (key, bytes) in objects where key.hasPrefix("lab/") {
             let path = s3.pool.path(String(key.dropFirst(4)))
-            #expect(try readAll(path) == bytes, "\(key)")
+            #expect(try readWholeFile(path) == bytes, "\(key)")
             var st = stat()
             #expect(stat(path, &st) == 0 && Int(st.st_size) == bytes.count && st.st_mode & 0o777 == 0o644)
         }
@@ -65,7 +59,7 @@ struct ObjectSiloAssimilationTests {
         try s3.put(["keep.txt": Array("keep".utf8), "change.txt": Array("old".utf8), "remove.txt": Array("bye".utf8)])
         try s3.pool.mount()
         defer { _ = try? s3.pool.unmount() }
-        #expect(try readAll(s3.pool.path("change.txt")) == Array("old".utf8))
+        #expect(try readWholeFile(s3.pool.path("change.txt")) == Array("old".utf8))
         var before = stat()
         _ = stat(s3.pool.path("keep.txt"), &before)
         try s3.server.boto("""
@@ -74,11 +68,11 @@ struct ObjectSiloAssimilationTests {
         s3.put_object(Bucket='\(s3.bucket)', Key='added/file', Body=b'added')
         """)
         // An object changed behind the mount: the next open sees its new version and size.
-        #expect(try readAll(s3.pool.path("change.txt")) == Array("new contents".utf8))
+        #expect(try readWholeFile(s3.pool.path("change.txt")) == Array("new contents".utf8))
         let scan = try s3.pool.estuary(["scan", s3.pool.mountpoint, "--json"])
         #expect(scan.status == 0, "\(scan.output)")
         #expect(!FileManager.default.fileExists(atPath: s3.pool.path("remove.txt")))
-        #expect(try readAll(s3.pool.path("added/file")) == Array("added".utf8))
+        #expect(try readWholeFile(s3.pool.path("added/file")) == Array("added".utf8))
         var after = stat()
         _ = stat(s3.pool.path("keep.txt"), &after)
         #expect(after.st_ino == before.st_ino && after.st_mtim.tv_sec == before.st_mtim.tv_sec)
@@ -109,7 +103,7 @@ struct ObjectSiloAssimilationTests {
         try wrong.pool.mount()
         defer { _ = try? wrong.pool.unmount() }
         try Data("local".utf8).write(to: URL(fileURLWithPath: wrong.pool.path("local.txt")))
-        #expect(try readAll(wrong.pool.path("local.txt")) == Array("local".utf8))
+        #expect(try readWholeFile(wrong.pool.path("local.txt")) == Array("local".utf8))
         let status = try wrong.pool.estuary(["status", wrong.pool.mountpoint])
         #expect(status.output.contains("archive"))
         #expect(status.output.contains("access denied"), "\(status.output)")

@@ -11,12 +11,6 @@ import Glibc
 /// and inode numbers; objects other clients made get the defaults; hard links stay out.
 @Suite(.serialized)
 struct ObjectSiloAttributeTests {
-    private func readAll(_ path: String) throws -> [UInt8] {
-        let fd = try Sys.open(path, flags: O_RDONLY)
-        defer { close(fd) }
-        return try Sys.readAll(fd, limit: 1 << 30)
-    }
-
     private func attribute(_ path: String, _ name: String) throws -> [UInt8]? {
         let r = try Shell.run("/usr/bin/getfattr", ["--only-values", "-n", name, path])
         return r.status == 0 ? Array(r.stdout.utf8) : nil
@@ -56,7 +50,7 @@ struct ObjectSiloAttributeTests {
         #expect(after.st_mtim.tv_sec == 1_600_000_000 && after.st_mtim.tv_nsec == 987_654_321)
         #expect(try attribute(second.pool.path("d/f"), "user.project") == Array("apollo".utf8))
         #expect(try attribute(second.pool.path("d/f"), "user.note") == Array("a=b&c d%".utf8))
-        #expect(try readAll(second.pool.path("d/f")) == data)
+        #expect(try readWholeFile(second.pool.path("d/f")) == data)
         var plain = stat()
         #expect(stat(second.pool.path("plain"), &plain) == 0)
         #expect(plain.st_mode & 0o7777 == 0o644 && plain.st_uid == 0 && plain.st_mtim.tv_sec > 1_700_000_000)
@@ -76,7 +70,7 @@ struct ObjectSiloAttributeTests {
         // Refused before any job starts, naming the file (the mover refuses it again if a link appears during the upload).
         #expect(out.output.contains("twice has 2 hard links"), "\(out.output)")
         #expect(try s3.keys().isEmpty)
-        #expect(try readAll(s3.pool.path("again")) == Array("linked".utf8))
+        #expect(try readWholeFile(s3.pool.path("again")) == Array("linked".utf8))
         // A file already in the bucket gets no second name.
         try Data("single".utf8).write(to: URL(fileURLWithPath: s3.pool.path("once")))
         #expect(try s3.pool.estuary(["move", s3.pool.path("once"), "--to", "cold", "--wait"]).status == 0)

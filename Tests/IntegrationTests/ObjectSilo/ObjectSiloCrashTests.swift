@@ -11,16 +11,6 @@ import Glibc
 /// exactly one place (a local silo or the bucket).
 @Suite(.serialized)
 struct ObjectSiloCrashTests {
-    private func pattern(_ count: Int, seed: Int) -> [UInt8] {
-        (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ seed &+ $0 >> 13) }
-    }
-
-    private func readAll(_ path: String) throws -> [UInt8] {
-        let fd = try Sys.open(path, flags: O_RDONLY)
-        defer { close(fd) }
-        return try Sys.readAll(fd, limit: 1 << 30)
-    }
-
     private func places(_ s3: ObjectSiloPool, _ name: String, keys: [String]) -> [String] {
         var found = ["fast0", "bulk0"].filter { FileManager.default.fileExists(atPath: s3.pool.siloPath($0) + "/" + name) }
         if keys.contains(name) { found.append("archive") }
@@ -35,7 +25,7 @@ struct ObjectSiloCrashTests {
         var model: [String: [UInt8]] = [:]
         let sizes = [0, 1, 200_000, 3 << 20, (16 << 20) + 12_345]
         for (i, size) in sizes.enumerated() {
-            model["c\(i)"] = pattern(size, seed: i)
+            model["c\(i)"] = objectPattern(size, seed: i)
             try Data(model["c\(i)"]!).write(to: URL(fileURLWithPath: s3.pool.path("c\(i)")))
         }
         for iteration in 0..<iterations {
@@ -45,12 +35,12 @@ struct ObjectSiloCrashTests {
             kill(try #require(s3.pool.daemonPid), SIGKILL)
             s3.pool.forgetKilledDaemon()
             try s3.pool.mount()
-            for (name, bytes) in model { #expect(try readAll(s3.pool.path(name)) == bytes, "\(name) after kill \(iteration)") }
+            for (name, bytes) in model { #expect(try readWholeFile(s3.pool.path(name)) == bytes, "\(name) after kill \(iteration)") }
         }
         #expect(try s3.pool.estuary(["jobs", "watch", s3.pool.mountpoint]).status == 0)
         let keys = try s3.keys()
         for (name, bytes) in model {
-            #expect(try readAll(s3.pool.path(name)) == bytes)
+            #expect(try readWholeFile(s3.pool.path(name)) == bytes)
             #expect(places(s3, name, keys: keys).count == 1, "\(name) is in \(places(s3, name, keys: keys))")
         }
         try s3.pool.unmount()

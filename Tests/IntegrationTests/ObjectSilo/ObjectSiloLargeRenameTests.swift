@@ -11,16 +11,6 @@ import Glibc
 /// test knob ESTUARY_S3_COPY_LIMIT at 5 MiB so a ~20 MiB file takes that path.
 @Suite(.serialized)
 struct ObjectSiloLargeRenameTests {
-    private func pattern(_ count: Int, seed: Int) -> [UInt8] {
-        (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ seed &+ $0 >> 13) }
-    }
-
-    private func readAll(_ path: String) throws -> [UInt8] {
-        let fd = try Sys.open(path, flags: O_RDONLY)
-        defer { close(fd) }
-        return try Sys.readAll(fd, limit: 1 << 30)
-    }
-
     /// The object's metadata (sorted JSON, without the content ETag), its ETag and the content
     /// ETag a server-side copy carried, as boto3 sees them.
     private func described(_ s3: ObjectSiloPool, _ key: String) throws -> (metadata: String, etag: String, content: String) {
@@ -43,7 +33,7 @@ struct ObjectSiloLargeRenameTests {
     @Test func renameOverTheCopyLimitCopiesPartByPart() throws {
         let s3 = try ObjectSiloPool()
         try s3.pool.mount(environment: ["ESTUARY_S3_COPY_LIMIT": String(5 << 20)])
-        let data = pattern((20 << 20) + 12_345, seed: 9)
+        let data = objectPattern((20 << 20) + 12_345, seed: 9)
         try Data(data).write(to: URL(fileURLWithPath: s3.pool.path("big.bin")))
         #expect(chmod(s3.pool.path("big.bin"), 0o640) == 0)
         try Sys.setXattr(path: s3.pool.path("big.bin"), name: "user.project", value: Array("apollo".utf8))
@@ -56,7 +46,7 @@ struct ObjectSiloLargeRenameTests {
         try FileManager.default.createDirectory(atPath: s3.pool.path("dir"), withIntermediateDirectories: false)
         #expect(Glibc.rename(s3.pool.path("big.bin"), s3.pool.path("dir/renamed.bin")) == 0)
         // The read waits for the copy.
-        #expect(try readAll(s3.pool.path("dir/renamed.bin")) == data)
+        #expect(try readWholeFile(s3.pool.path("dir/renamed.bin")) == data)
         #expect(try s3.keys() == ["dir/renamed.bin"])
         let after = try described(s3, "dir/renamed.bin")
         // Five parts of 5 MiB: the multipart copy, not CopyObject (which keeps the source's ETag).
@@ -76,7 +66,7 @@ struct ObjectSiloLargeRenameTests {
         #expect(stat(s3.pool.path("dir/renamed.bin"), &st) == 0 && st.st_mode & 0o777 == 0o640 && st.st_size == off_t(data.count))
         let tag = try Shell.run("/usr/bin/getfattr", ["--only-values", "-n", "user.project", s3.pool.path("dir/renamed.bin")])
         #expect(tag.stdout == "apollo")
-        #expect(try readAll(s3.pool.path("dir/renamed.bin")) == data)
+        #expect(try readWholeFile(s3.pool.path("dir/renamed.bin")) == data)
     }
 
     /// An attribute write-back of an object over the copy limit: the object is copied onto
@@ -85,7 +75,7 @@ struct ObjectSiloLargeRenameTests {
         let s3 = try ObjectSiloPool()
         try s3.pool.mount(environment: ["ESTUARY_S3_COPY_LIMIT": String(5 << 20)])
         defer { _ = try? s3.pool.unmount() }
-        let data = pattern((20 << 20) + 777, seed: 4)
+        let data = objectPattern((20 << 20) + 777, seed: 4)
         try Data(data).write(to: URL(fileURLWithPath: s3.pool.path("big.bin")))
         let moved = try s3.pool.estuary(["move", s3.pool.path("big.bin"), "--to", "cold", "--wait"])
         #expect(moved.status == 0, "\(moved.output)")
@@ -103,7 +93,7 @@ struct ObjectSiloLargeRenameTests {
         #expect(after.etag.hasSuffix("-5") && after.etag != before.etag, "ETag \(before.etag) -> \(after.etag)")
         #expect(try s3.object("big.bin") == data)
         // The index follows the new version: a read through the mount still gets the bytes.
-        #expect(try readAll(s3.pool.path("big.bin")) == data)
+        #expect(try readWholeFile(s3.pool.path("big.bin")) == data)
         #expect(after.content == before.etag, "content ETag \(after.content), uploaded as \(before.etag)")
         try verified(s3)
     }

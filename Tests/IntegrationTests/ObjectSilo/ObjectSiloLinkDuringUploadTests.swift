@@ -13,16 +13,6 @@ import Glibc
 /// stays whole on its local silo under both names, with no object left: exactly one copy.
 @Suite(.serialized)
 struct ObjectSiloLinkDuringUploadTests {
-    private func pattern(_ count: Int, seed: Int) -> [UInt8] {
-        (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ seed &+ $0 >> 13) }
-    }
-
-    private func readAll(_ path: String) throws -> [UInt8] {
-        let fd = try Sys.open(path, flags: O_RDONLY)
-        defer { close(fd) }
-        return try Sys.readAll(fd, limit: 1 << 30)
-    }
-
     /// Multipart uploads in progress in the bucket, by key.
     private func uploads(_ s3: ObjectSiloPool) throws -> [String] {
         try s3.server.boto("for u in s3.list_multipart_uploads(Bucket='\(s3.bucket)').get('Uploads', []): print(u['Key'])")
@@ -34,7 +24,7 @@ struct ObjectSiloLinkDuringUploadTests {
         let s3 = try ObjectSiloPool(extraConfig: "extent_size = \"64KiB\"\nheat_half_life = 3600\nmove_bandwidth = \"2MiB\"")
         try s3.pool.mount()
         defer { _ = try? s3.pool.unmount() }
-        let data = pattern(24 << 20, seed: 11)
+        let data = objectPattern(24 << 20, seed: 11)
         try Data(data).write(to: URL(fileURLWithPath: s3.pool.path("a")))
         var before = stat()
         #expect(stat(s3.pool.path("a"), &before) == 0)
@@ -68,8 +58,8 @@ struct ObjectSiloLinkDuringUploadTests {
         var sa = stat(), sb = stat()
         #expect(stat(silo + "/a", &sa) == 0 && stat(silo + "/b", &sb) == 0 && sa.st_ino == sb.st_ino && sa.st_nlink == 2)
         #expect(!FileManager.default.fileExists(atPath: s3.pool.siloPath("bulk0") + "/a"))
-        #expect(try readAll(s3.pool.path("a")) == data)
-        #expect(try readAll(s3.pool.path("b")) == data)
+        #expect(try readWholeFile(s3.pool.path("a")) == data)
+        #expect(try readWholeFile(s3.pool.path("b")) == data)
         var after = stat()
         #expect(stat(s3.pool.path("a"), &after) == 0 && after.st_ino == before.st_ino && after.st_nlink == 2)
 
@@ -78,7 +68,7 @@ struct ObjectSiloLinkDuringUploadTests {
         let again = try s3.pool.estuary(["move", s3.pool.path("a"), "--to", "cold", "--wait"])
         #expect(again.status == 0, "\(again.output)")
         #expect(try s3.keys() == ["a"])
-        #expect(try readAll(s3.pool.path("a")) == data)
+        #expect(try readWholeFile(s3.pool.path("a")) == data)
         #expect(!FileManager.default.fileExists(atPath: silo + "/a"))
         // In the bucket, a new name is refused outright.
         #expect(link(s3.pool.path("a"), s3.pool.path("c")) == -1 && errno == EPERM)

@@ -12,16 +12,6 @@ import Glibc
 struct ObjectSiloMoveTests {
     static let extent = 64 << 10
 
-    private func pattern(_ count: Int, seed: Int) -> [UInt8] {
-        (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ seed &+ $0 >> 13) }
-    }
-
-    private func readAll(_ path: String) throws -> [UInt8] {
-        let fd = try Sys.open(path, flags: O_RDONLY)
-        defer { close(fd) }
-        return try Sys.readAll(fd, limit: 1 << 30)
-    }
-
     private func exists(_ path: String) -> Bool { FileManager.default.fileExists(atPath: path) }
 
     @Test func filesOfEverySizeGoToTheBucketAndBack() throws {
@@ -34,7 +24,7 @@ struct ObjectSiloMoveTests {
         var model: [String: [UInt8]] = [:]
         for (i, size) in sizes.enumerated() {
             let name = "d/e/f\(i)"
-            model[name] = pattern(size, seed: i)
+            model[name] = objectPattern(size, seed: i)
             try Data(model[name]!).write(to: URL(fileURLWithPath: s3.pool.path(name)))
         }
         #expect(chmod(s3.pool.path("d/e/f1"), 0o600) == 0)
@@ -50,7 +40,7 @@ struct ObjectSiloMoveTests {
             #expect(keys.contains(name), "\(name) in \(keys)")
             #expect(try s3.object(name) == model[name], "\(name) in the bucket")
             #expect(!exists(s3.pool.siloPath("fast0") + "/" + name) && !exists(s3.pool.siloPath("bulk0") + "/" + name))
-            #expect(try readAll(s3.pool.path(name)) == model[name], "\(name) through the mount")
+            #expect(try readWholeFile(s3.pool.path(name)) == model[name], "\(name) through the mount")
         }
         var after = stat()
         _ = stat(s3.pool.path("d/e/f3"), &after)
@@ -65,8 +55,8 @@ struct ObjectSiloMoveTests {
         #expect(try s3.keys().isEmpty)
         for name in names {
             #expect(exists(s3.pool.siloPath("fast0") + "/" + name), "\(name) recalled")
-            #expect(try readAll(s3.pool.siloPath("fast0") + "/" + name) == model[name])
-            #expect(try readAll(s3.pool.path(name)) == model[name])
+            #expect(try readWholeFile(s3.pool.siloPath("fast0") + "/" + name) == model[name])
+            #expect(try readWholeFile(s3.pool.path(name)) == model[name])
         }
         #expect(stat(s3.pool.path("d/e/f1"), &st) == 0 && st.st_mode & 0o777 == 0o600)
         let tag = try Shell.run("/usr/bin/getfattr", ["--only-values", "-n", "user.project", s3.pool.path("d/e/f2")])
@@ -77,7 +67,7 @@ struct ObjectSiloMoveTests {
         let s3 = try ObjectSiloPool()
         try s3.pool.mount()
         defer { _ = try? s3.pool.unmount() }
-        let data = pattern(5 * Self.extent + 3, seed: 4)
+        let data = objectPattern(5 * Self.extent + 3, seed: 4)
         try Data(data).write(to: URL(fileURLWithPath: s3.pool.path("log.bin")))
         #expect(try s3.pool.estuary(["move", s3.pool.path("log.bin"), "--to", "cold", "--wait"]).status == 0)
         #expect(try s3.keys() == ["log.bin"])
@@ -88,7 +78,7 @@ struct ObjectSiloMoveTests {
         handle.seekToEndOfFile()
         handle.write(Data("tail".utf8))
         try handle.close()
-        #expect(try readAll(s3.pool.path("log.bin")) == data + Array("tail".utf8))
+        #expect(try readWholeFile(s3.pool.path("log.bin")) == data + Array("tail".utf8))
         #expect(try s3.keys().isEmpty)
         #expect(exists(s3.pool.siloPath("fast0") + "/log.bin"))
         // The reader's handle followed the file to its local copy.
@@ -113,7 +103,7 @@ struct ObjectSiloMoveTests {
 /// Renames and unlinks of files whose data is in the bucket.
 @Suite(.serialized)
 struct ObjectSiloNameTests {
-    private func readAll(_ path: String) throws -> [UInt8] {
+    private func readWholeFile(_ path: String) throws -> [UInt8] {
         let fd = try Sys.open(path, flags: O_RDONLY)
         defer { close(fd) }
         return try Sys.readAll(fd, limit: 1 << 30)
@@ -129,15 +119,15 @@ struct ObjectSiloNameTests {
         #expect(rename(s3.pool.path("dir/a.txt"), s3.pool.path("dir/renamed.txt")) == 0)
         var after = stat()
         #expect(stat(s3.pool.path("dir/renamed.txt"), &after) == 0 && after.st_ino == before.st_ino)
-        #expect(try readAll(s3.pool.path("dir/renamed.txt")) == Array("aaa".utf8))
+        #expect(try readWholeFile(s3.pool.path("dir/renamed.txt")) == Array("aaa".utf8))
         #expect(rename(s3.pool.path("dir"), s3.pool.path("moved")) == 0)
-        #expect(try readAll(s3.pool.path("moved/sub/b.txt")) == Array("bbb".utf8))
+        #expect(try readWholeFile(s3.pool.path("moved/sub/b.txt")) == Array("bbb".utf8))
         #expect(unlink(s3.pool.path("gone.txt")) == 0)
         #expect(!FileManager.default.fileExists(atPath: s3.pool.path("gone.txt")))
         #expect(try s3.keys() == ["moved/renamed.txt", "moved/sub/b.txt"])
         // A rescan agrees with what the mount did.
         #expect(try s3.pool.estuary(["scan", s3.pool.mountpoint]).status == 0)
-        #expect(try readAll(s3.pool.path("moved/renamed.txt")) == Array("aaa".utf8))
+        #expect(try readWholeFile(s3.pool.path("moved/renamed.txt")) == Array("aaa".utf8))
         #expect(!FileManager.default.fileExists(atPath: s3.pool.path("dir")))
     }
 }

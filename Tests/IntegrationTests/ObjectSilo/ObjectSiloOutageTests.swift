@@ -11,12 +11,6 @@ import Glibc
 /// back by itself.
 @Suite(.serialized)
 struct ObjectSiloOutageTests {
-    private func readAll(_ path: String) throws -> [UInt8] {
-        let fd = try Sys.open(path, flags: O_RDONLY)
-        defer { close(fd) }
-        return try Sys.readAll(fd, limit: 1 << 30)
-    }
-
     /// Polls `condition` for up to a minute (a bound on waiting, not a measured time).
     private func eventually(_ condition: () throws -> Bool) rethrows -> Bool {
         for _ in 0..<600 {
@@ -55,13 +49,13 @@ struct ObjectSiloOutageTests {
         defer { stopLoad.set() }
 
         server.halt()
-        #expect(throws: (any Error).self) { try self.readAll(s3.pool.path("cold.bin")) }
+        #expect(throws: (any Error).self) { try readWholeFile(s3.pool.path("cold.bin")) }
         #expect(try eventually {
             let status = try s3.pool.estuary(["status", s3.pool.mountpoint])
             return status.output.contains("offline") && status.output.contains("unreachable")
         })
         try server.launch()
-        #expect(try eventually { (try? self.readAll(s3.pool.path("cold.bin"))) == cold })
+        #expect(try eventually { (try? readWholeFile(s3.pool.path("cold.bin"))) == cold })
         #expect(try eventually { !(try s3.pool.estuary(["status", s3.pool.mountpoint]).output.contains("unreachable")) })
         stopLoad.set()
         while !loader.isFinished { usleep(10_000) }

@@ -16,12 +16,6 @@ struct ObjectSiloRenameTests {
     private func content(_ i: Int) -> [UInt8] { Array(String(repeating: "\(i)-", count: 100).utf8) }
     private func relative(_ i: Int) -> String { "sub\(i % 4)/f\(i)" }
 
-    private func readAll(_ path: String) throws -> [UInt8] {
-        let fd = try Sys.open(path, flags: O_RDONLY)
-        defer { close(fd) }
-        return try Sys.readAll(fd, limit: 1 << 30)
-    }
-
     /// Makes `objects` objects under `dir/` with boto3, in parallel.
     private func fill(_ s3: ObjectSiloPool, dir: String) throws {
         try s3.server.boto("""
@@ -65,7 +59,7 @@ struct ObjectSiloRenameTests {
             let extra = keys.subtracting(expected).sorted(), missing = Set(expected).subtracting(keys).sorted()
             #expect(extra.isEmpty && missing.isEmpty, "after kill \(iteration): \(extra.count) extra keys \(extra.prefix(3)), \(missing.count) missing \(missing.prefix(3))")
             for i in stride(from: iteration, to: Self.objects, by: 37) {
-                #expect(try readAll(s3.pool.path("d\(current)/" + relative(i))) == content(i), "f\(i) after kill \(iteration)")
+                #expect(try readWholeFile(s3.pool.path("d\(current)/" + relative(i))) == content(i), "f\(i) after kill \(iteration)")
             }
         }
         #expect(current > 0, "no rename landed")
@@ -81,12 +75,12 @@ struct ObjectSiloRenameTests {
         #expect(Glibc.rename(s3.pool.path("a"), s3.pool.path("b")) == 0)
         // Reads right after the rename wait for its copies, never failing.
         for i in stride(from: 0, to: Self.objects, by: 11) {
-            #expect(try readAll(s3.pool.path("b/" + relative(i))) == content(i))
+            #expect(try readWholeFile(s3.pool.path("b/" + relative(i))) == content(i))
         }
         #expect(Glibc.rename(s3.pool.path("one"), s3.pool.path("gone")) == 0, "a file over another in the bucket")
-        #expect(try readAll(s3.pool.path("gone")) == Array("solo".utf8))
+        #expect(try readWholeFile(s3.pool.path("gone")) == Array("solo".utf8))
         #expect(Glibc.rename(s3.pool.path("b/sub1"), s3.pool.path("s1")) == 0, "a rename right behind another")
-        #expect(try readAll(s3.pool.path("s1/f1")) == content(1))
+        #expect(try readWholeFile(s3.pool.path("s1/f1")) == content(1))
         #expect(try s3.pool.estuary(["scan", s3.pool.mountpoint]).status == 0)
         let expected = ((0..<Self.objects).map { $0 % 4 == 1 ? "s1/f\($0)" : "b/" + relative($0) } + ["gone"]).sorted()
         #expect(try s3.keys() == expected)

@@ -28,12 +28,6 @@ struct ObjectSiloTwoNodeRenameTests {
         return false
     }
 
-    private func readAll(_ path: String) throws -> [UInt8] {
-        let fd = try Sys.open(path, flags: O_RDONLY)
-        defer { close(fd) }
-        return try Sys.readAll(fd, limit: 1 << 30)
-    }
-
     private func content(_ i: Int) -> [UInt8] { Array(String(repeating: "\(i)-", count: 50).utf8) }
 
     @Test func aDeadNodesRenameIsFinishedByTheOther() throws {
@@ -55,8 +49,8 @@ struct ObjectSiloTwoNodeRenameTests {
         try a.start()
         try b.start()
         defer { a.stop(); b.stop() }
-        #expect(try readAll(b.path("d/f3")) == content(3))
-        #expect(try readAll(a.path("d/f4")) == content(4))
+        #expect(try readWholeFile(b.path("d/f3")) == content(3))
+        #expect(try readWholeFile(a.path("d/f4")) == content(4))
 
         // Node A renames with copies refused: the index and the journal hold the new name at
         // once, the copies keep failing.
@@ -84,12 +78,12 @@ struct ObjectSiloTwoNodeRenameTests {
         #expect(try waitFor(180) { try journal().isEmpty && renameHolder().isEmpty }, "node B did not finish the rename:\n\(b.log.suffix(3000))")
         let expected = (0..<Self.objects).map { "e/f\($0)" }.sorted()
         #expect(try s3.keys() == expected)
-        for i in 0..<Self.objects { #expect(try readAll(b.path("e/f\(i)")) == content(i), "e/f\(i) on node B") }
+        for i in 0..<Self.objects { #expect(try readWholeFile(b.path("e/f\(i)")) == content(i), "e/f\(i) on node B") }
         #expect(!FileManager.default.fileExists(atPath: b.path("d")))
 
         // A's next mount finds nothing left to do and serves the new name.
         try a.start()
-        #expect(try readAll(a.path("e/f7")) == content(7))
+        #expect(try readWholeFile(a.path("e/f7")) == content(7))
         #expect(try s3.keys() == expected)
     }
 }

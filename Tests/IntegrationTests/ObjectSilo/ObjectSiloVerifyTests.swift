@@ -11,10 +11,6 @@ import Glibc
 /// an object replaced or removed behind the mount is reported, one line per problem.
 @Suite(.serialized)
 struct ObjectSiloVerifyTests {
-    private func pattern(_ count: Int, seed: Int) -> [UInt8] {
-        (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ seed &+ $0 >> 13) }
-    }
-
     @Test func objectsChangedOrRemovedBehindTheMountAreReported() throws {
         let s3 = try ObjectSiloPool()
         try s3.pool.mount()
@@ -23,7 +19,7 @@ struct ObjectSiloVerifyTests {
         // Single-PUT objects and a multipart one (two 16 MiB parts), all uploaded by the mover.
         let files = ["v/intact": 70_000, "v/multipart": (16 << 20) + 4097, "v/replaced": 5000, "v/resized": 5000, "v/removed": 300]
         for (i, (name, size)) in files.sorted(by: { $0.key < $1.key }).enumerated() {
-            try Data(pattern(size, seed: i)).write(to: URL(fileURLWithPath: s3.pool.path(name)))
+            try Data(objectPattern(size, seed: i)).write(to: URL(fileURLWithPath: s3.pool.path(name)))
         }
         let names = files.keys.sorted()
         let move = try s3.pool.estuary(["move"] + names.map { s3.pool.path($0) } + ["--to", "cold", "--wait"])
@@ -34,7 +30,7 @@ struct ObjectSiloVerifyTests {
         #expect(clean.output.contains("verified 5 file(s): 5 ok"), "\(clean.output)")
 
         // Behind the mount: same size other bytes, other size, and a deletion.
-        try s3.put(["v/replaced": pattern(5000, seed: 99), "v/resized": pattern(5001, seed: 3)])
+        try s3.put(["v/replaced": objectPattern(5000, seed: 99), "v/resized": objectPattern(5001, seed: 3)])
         try s3.server.boto("s3.delete_object(Bucket='\(s3.bucket)', Key='v/removed')")
 
         let out = try s3.pool.estuary(["verify", s3.pool.path("v")])

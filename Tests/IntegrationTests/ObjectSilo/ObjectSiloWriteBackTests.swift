@@ -12,16 +12,6 @@ import Glibc
 /// gives them back; a daemon killed before the write-back finishes it at the next mount.
 @Suite(.serialized)
 struct ObjectSiloWriteBackTests {
-    private func pattern(_ count: Int, seed: Int) -> [UInt8] {
-        (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ seed &+ $0 >> 13) }
-    }
-
-    private func readAll(_ path: String) throws -> [UInt8] {
-        let fd = try Sys.open(path, flags: O_RDONLY)
-        defer { close(fd) }
-        return try Sys.readAll(fd, limit: 1 << 30)
-    }
-
     private func attribute(_ path: String, _ name: String) throws -> [UInt8]? {
         let r = try Shell.run("/usr/bin/getfattr", ["--only-values", "-n", name, path])
         return r.status == 0 ? Array(r.stdout.utf8) : nil
@@ -76,7 +66,7 @@ struct ObjectSiloWriteBackTests {
         #expect(try attribute(pool.path(name), "user.project") == Array("apollo".utf8), "\(context)")
         #expect(try attribute(pool.path(name), "user.owner") == Array("lab b".utf8), "\(context)")
         #expect(try attribute(pool.path(name), "user.gone") == nil, "\(context)")
-        #expect(try readAll(pool.path(name)) == data, "\(context): bytes")
+        #expect(try readWholeFile(pool.path(name)) == data, "\(context): bytes")
     }
 
     @Test func changesReachTheObjectAndARebuildFromTheSilos() throws {
@@ -84,7 +74,7 @@ struct ObjectSiloWriteBackTests {
         try first.pool.mount()
         try FileManager.default.createDirectory(atPath: first.pool.path("d"), withIntermediateDirectories: true)
         // One object from a single PUT, one multipart (two 16 MiB parts).
-        let small = pattern(3 * (64 << 10) + 5, seed: 1), large = pattern((16 << 20) + 4097, seed: 2)
+        let small = objectPattern(3 * (64 << 10) + 5, seed: 1), large = objectPattern((16 << 20) + 4097, seed: 2)
         try Data(small).write(to: URL(fileURLWithPath: first.pool.path("d/small")))
         try Data(large).write(to: URL(fileURLWithPath: first.pool.path("d/large")))
         let out = try first.pool.estuary(["move", first.pool.path("d/small"), first.pool.path("d/large"), "--to", "cold", "--wait"])
@@ -124,7 +114,7 @@ struct ObjectSiloWriteBackTests {
         let s3 = try ObjectSiloPool()
         try s3.pool.mount()
         defer { _ = try? s3.pool.unmount() }
-        let data = pattern(1000, seed: 3)
+        let data = objectPattern(1000, seed: 3)
         try Data(data).write(to: URL(fileURLWithPath: s3.pool.path("f")))
         #expect(try s3.pool.estuary(["move", s3.pool.path("f"), "--to", "cold", "--wait"]).status == 0)
         try change(s3, "f")
@@ -140,7 +130,7 @@ struct ObjectSiloWriteBackTests {
         defer { server.stop() }
         let s3 = try ObjectSiloPool(server: server)
         try s3.pool.mount()
-        let data = pattern(5 * (64 << 10) + 3, seed: 4)
+        let data = objectPattern(5 * (64 << 10) + 3, seed: 4)
         try FileManager.default.createDirectory(atPath: s3.pool.path("d"), withIntermediateDirectories: true)
         try Data(data).write(to: URL(fileURLWithPath: s3.pool.path("d/f")))
         #expect(try s3.pool.estuary(["move", s3.pool.path("d/f"), "--to", "cold", "--wait"]).status == 0)
