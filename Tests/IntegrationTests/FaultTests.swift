@@ -8,12 +8,6 @@ import Glibc
 /// Faults the pool must ride out: a silo disappearing and coming back, hostile control clients.
 @Suite(.serialized)
 struct FaultTests {
-    private func waitFor(_ seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline { if try condition() { return true }; usleep(100_000) }
-        return false
-    }
-
     @Test func siloThatGoesAwayIsOfflineAndComesBack() throws {
         let pool = try TestPool(silos: [("fast0", "fast"), ("bulk0", "bulk")])
         // bulk0 is a bind mount of a "disk", so it can be unplugged and plugged back.
@@ -29,7 +23,7 @@ struct FaultTests {
 
         // The mount disappears under the daemon (it holds the silo open, so only a lazy detach works).
         #expect(try Shell.run("/bin/umount", ["-l", pool.siloPath("bulk0")]).status == 0)
-        #expect(try waitFor { try pool.estuary(["status", pool.mountpoint]).stdout.contains("offline (its directory went away") })
+        #expect(try Observe.waitFor(10) { try pool.estuary(["status", pool.mountpoint]).stdout.contains("offline (its directory went away") })
         // Still listed and stat-able from the index; opening fails with EIO; the rest serves.
         var st = stat()
         #expect(stat(pool.path("archive/old.txt"), &st) == 0 && st.st_size == 11)
@@ -41,8 +35,8 @@ struct FaultTests {
         // The disk comes back with a change made elsewhere meanwhile.
         try Fixtures.write(disk + "/archive/added.txt", "added while away")
         #expect(try Shell.run("/bin/mount", ["--bind", disk, pool.siloPath("bulk0")]).status == 0)
-        #expect(waitFor { (try? String(contentsOfFile: pool.path("archive/old.txt"), encoding: .utf8)) == "on the disk" })
-        #expect(waitFor { (try? String(contentsOfFile: pool.path("archive/added.txt"), encoding: .utf8)) == "added while away" })
+        #expect(Observe.waitFor(10) { (try? String(contentsOfFile: pool.path("archive/old.txt"), encoding: .utf8)) == "on the disk" })
+        #expect(Observe.waitFor(10) { (try? String(contentsOfFile: pool.path("archive/added.txt"), encoding: .utf8)) == "added while away" })
         let after = try pool.estuary(["status", pool.mountpoint]).stdout
         #expect(!after.contains("offline"), "\(after)")
     }

@@ -10,16 +10,6 @@ import Glibc
 /// nodes with what they hold.
 @Suite(.serialized)
 struct NodeFailoverTests {
-    /// Polls `condition` for up to `seconds`; true once it holds.
-    private func waitFor(_ seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
-        let start = Date()
-        while Date().timeIntervalSince(start) < seconds {
-            if try condition() { return true }
-            usleep(50_000)
-        }
-        return false
-    }
-
     private func exists(_ path: String) -> Bool { var s = stat(); return lstat(path, &s) == 0 }
 
     private func sha256(_ path: String) throws -> String {
@@ -58,7 +48,7 @@ struct NodeFailoverTests {
         #expect(move.status == 0, "\(move.output)")
         // Running on one node under its lease, with some progress recorded.
         var holder = ""
-        let taken = try waitFor(120) {
+        let taken = try Observe.waitFor(120) {
             holder = try sql("SELECT n.pid FROM leases l JOIN nodes n ON n.id = l.node WHERE l.name LIKE 'job:%'")
             let copied: Int64 = Int64(try sql("SELECT max(bytes_copied) FROM jobs")) ?? 0
             return !holder.isEmpty && copied > 0
@@ -75,7 +65,7 @@ struct NodeFailoverTests {
         let (dead, survivor) = a.pid.map(String.init) == holder ? (a, b) : (b, a)
         dead.kill9()
         let killedAt = Date()
-        let finished = try waitFor(300) { try sql("SELECT state FROM jobs") == "done" }
+        let finished = try Observe.waitFor(300) { try sql("SELECT state FROM jobs") == "done" }
         print("move resumed after kill -9: done \(String(format: "%.1f", Date().timeIntervalSince(killedAt))) s after the kill (node_timeout 5 s, \(copiedAtKill >> 20) MiB of 48 copied before it)")
         let jobRow = (try? sql("SELECT state, bytes_copied, error FROM jobs")) ?? "?"
         #expect(finished, "the job never finished on the surviving node: \(jobRow)\n\(survivor.log)")
@@ -112,12 +102,12 @@ struct NodeFailoverTests {
             try server.sql("SELECT n.pid FROM leases l JOIN nodes n ON n.id = l.node WHERE l.name = 'reconcile'", database: database)
                 .trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        #expect(try waitFor(60) { try leader() == a.pid.map(String.init) }, "the first node never led")
+        #expect(try Observe.waitFor(60) { try leader() == a.pid.map(String.init) }, "the first node never led")
         try b.start()
         // Several passes' worth of intervals (each node asks every second): B follows.
         let beats = try server.sql("SELECT heartbeat FROM nodes WHERE pid = \(b.pid ?? 0)", database: database)
         let firstBeat = Int64(beats.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
-        let followed = try waitFor(60) {
+        let followed = try Observe.waitFor(60) {
             let now = try server.sql("SELECT heartbeat FROM nodes WHERE pid = \(b.pid ?? 0)", database: database)
             let beat: Int64 = Int64(now.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
             return beat >= firstBeat + 4
@@ -132,8 +122,8 @@ struct NodeFailoverTests {
         #expect(leaders == [aPid], "\(nodes)")
 
         a.kill9()
-        #expect(try waitFor(120) { try leader() == b.pid.map(String.init) }, "leadership never passed:\n\(b.log)")
-        #expect(try waitFor(30) { b.log.contains("this node is the pool's reconcile leader") })
+        #expect(try Observe.waitFor(120) { try leader() == b.pid.map(String.init) }, "leadership never passed:\n\(b.log)")
+        #expect(try Observe.waitFor(30) { b.log.contains("this node is the pool's reconcile leader") })
         b.stop()
         #expect(try leader().isEmpty, "a node that stops cleanly releases its leases")
     }

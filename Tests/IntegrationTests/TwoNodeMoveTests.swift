@@ -49,15 +49,6 @@ struct TwoNodeMoveTests {
         return "sizes \(a.count) and \(b.count)"
     }
 
-    private func waitFor(_ seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
-        let start = Date()
-        while Date().timeIntervalSince(start) < seconds {
-            if try condition() { return true }
-            usleep(20_000)
-        }
-        return false
-    }
-
     /// Node A moves a file back and forth between tiers (each move slowed to about two
     /// seconds) while node B, holding it open, overwrites 4 KiB pieces and appends without
     /// pause. After each move B pauses: what B reads through its open handle, a fresh open on B,
@@ -168,7 +159,7 @@ struct TwoNodeMoveTests {
             #expect(siloSame, "round \(round): the backing file \(backing()): \(firstDifference(silo, model)) (\(during) writes during the move)")
             // A hears of B's writes when B's attributes reach the index (the fsync above).
             var onA: [UInt8] = []
-            let same = try waitFor(15) { onA = try readAll(a.path("shared.bin")); return onA == model }
+            let same = try Observe.waitFor(15) { onA = try readAll(a.path("shared.bin")); return onA == model }
             #expect(same, "round \(round): A's mount: \(firstDifference(onA, model))")
             print("round \(round): moved to \(target) with \(during) writes through B during the move")
             resumeWriter()
@@ -181,7 +172,7 @@ struct TwoNodeMoveTests {
         let finalOnB = try readAll(b.path("shared.bin"))
         let finalOnBSame = finalOnB == model
         #expect(finalOnBSame, "B at the end: \(firstDifference(finalOnB, model))")
-        #expect(try waitFor(15) { try readAll(a.path("shared.bin")) == model })
+        #expect(try Observe.waitFor(15) { try readAll(a.path("shared.bin")) == model })
         let copies = ["fast0", "bulk0"].map { pool.siloPath($0) + "/shared.bin" }.filter { FileManager.default.fileExists(atPath: $0) }
         #expect(copies == [pool.siloPath("fast0") + "/shared.bin"], "copies on the silos: \(copies)")
         let finalSilo = (try? readAll(pool.siloPath("fast0") + "/shared.bin")) ?? []

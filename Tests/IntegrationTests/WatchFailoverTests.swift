@@ -11,15 +11,6 @@ import Glibc
 /// nobody watched, and follows the silos from then on.
 @Suite(.serialized)
 struct WatchFailoverTests {
-    private func waitFor(_ seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
-        let start = Date()
-        while Date().timeIntervalSince(start) < seconds {
-            if try condition() { return true }
-            usleep(50_000)
-        }
-        return false
-    }
-
     private func exists(_ path: String) -> Bool { var s = stat(); return lstat(path, &s) == 0 }
 
     /// `estuary status --json` of the node using `config` (its own daemon answers).
@@ -43,14 +34,14 @@ struct WatchFailoverTests {
             try server.sql("SELECT n.pid FROM leases l JOIN nodes n ON n.id = l.node WHERE l.name = 'watch'", database: database)
                 .trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        #expect(try waitFor(60) { try watcher() == a.pid.map(String.init) }, "the first node never took the watch:\n\(a.log)")
+        #expect(try Observe.waitFor(60) { try watcher() == a.pid.map(String.init) }, "the first node never took the watch:\n\(a.log)")
         try b.start()
-        #expect(try waitFor(30) { b.log.contains("this one stands by") }, "the second node does not stand by:\n\(b.log)")
+        #expect(try Observe.waitFor(30) { b.log.contains("this one stands by") }, "the second node does not stand by:\n\(b.log)")
 
         // A file written straight into the silo: merged once (by A), seen through both mounts.
         let silo = pool.siloPath("fast0")
         try Fixtures.write(silo + "/outside.txt", "made behind the mount")
-        #expect(waitFor(30) { exists(a.path("outside.txt")) && exists(b.path("outside.txt")) },
+        #expect(Observe.waitFor(30) { exists(a.path("outside.txt")) && exists(b.path("outside.txt")) },
                 "the change in the silo does not show through both mounts")
         let (sa, sb) = (try status(a.config), try status(b.config))
         #expect(siloReport(sa)["watchApplied"] != nil && (siloReport(sa)["watch"] as? String ?? "").hasPrefix("watched"), "A: \(siloReport(sa))")
@@ -68,13 +59,13 @@ struct WatchFailoverTests {
         a.kill9()
         try Fixtures.write(silo + "/while-nobody-watched.txt", "made after the kill")
         let killed = Date()
-        #expect(try waitFor(120) { try watcher() == b.pid.map(String.init) }, "the watch never passed:\n\(b.log)")
-        #expect(waitFor(60) { exists(b.path("while-nobody-watched.txt")) },
+        #expect(try Observe.waitFor(120) { try watcher() == b.pid.map(String.init) }, "the watch never passed:\n\(b.log)")
+        #expect(Observe.waitFor(60) { exists(b.path("while-nobody-watched.txt")) },
                 "the change made after the watcher died never showed:\n\(b.log)")
         print("watch failover: the change made after kill -9 showed through the other node \(String(format: "%.1f", Date().timeIntervalSince(killed))) s after the kill (node_timeout 5 s)")
         #expect(b.log.contains("this node watches the pool's silos now"), "\(b.log)")
         try Fixtures.write(silo + "/after-takeover.txt", "followed live again")
-        #expect(waitFor(30) { exists(b.path("after-takeover.txt")) }, "the new watcher does not follow the silo:\n\(b.log)")
+        #expect(Observe.waitFor(30) { exists(b.path("after-takeover.txt")) }, "the new watcher does not follow the silo:\n\(b.log)")
         let after = try status(b.config)
         #expect(siloReport(after)["watchApplied"] != nil && (siloReport(after)["watch"] as? String ?? "").hasPrefix("watched"), "\(siloReport(after))")
         b.stop()

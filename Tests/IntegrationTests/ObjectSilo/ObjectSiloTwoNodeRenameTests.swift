@@ -18,16 +18,6 @@ import Glibc
 struct ObjectSiloTwoNodeRenameTests {
     static let objects = 20
 
-    /// Polls `condition` for up to `seconds` (a bound on waiting, not a measured time).
-    private func waitFor(_ seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
-        let start = Date()
-        while Date().timeIntervalSince(start) < seconds {
-            if try condition() { return true }
-            usleep(100_000)
-        }
-        return false
-    }
-
     private func content(_ i: Int) -> [UInt8] { Array(String(repeating: "\(i)-", count: 50).utf8) }
 
     @Test func aDeadNodesRenameIsFinishedByTheOther() throws {
@@ -59,23 +49,23 @@ struct ObjectSiloTwoNodeRenameTests {
         let aPid = String(try #require(a.pid)), bPid = String(try #require(b.pid))
         #expect(!(try journal()).isEmpty, "no journal line for the rename")
         #expect(try renameHolder() == aPid, "the rename's lease is not node A's")
-        #expect(try waitFor(60) { a.log.contains("rename of d to e") && a.log.contains("retrying") }, "node A did not try the copies:\n\(a.log.suffix(2000))")
+        #expect(try Observe.waitFor(60) { a.log.contains("rename of d to e") && a.log.contains("retrying") }, "node A did not try the copies:\n\(a.log.suffix(2000))")
         // While A lives its rename stays A's: B looks at the journal every 2 s, and A's lease
         // is watched for more than two dead times (node_timeout 5 s) of B's looking.
-        _ = try waitFor(12) { try renameHolder() != aPid }
+        _ = try Observe.waitFor(12) { try renameHolder() != aPid }
         #expect(try renameHolder() == aPid, "node B took a live node's rename")
         #expect(!b.log.contains("took over"), "node B ran a live node's rename:\n\(b.log.suffix(2000))")
 
         a.kill9()
         // B takes the lease once A's heartbeat lapsed; copies are still refused, so the rename
         // is still to do.
-        #expect(try waitFor(120) { try renameHolder() == bPid }, "node B never took the dead node's rename:\n\(b.log.suffix(2000))")
+        #expect(try Observe.waitFor(120) { try renameHolder() == bPid }, "node B never took the dead node's rename:\n\(b.log.suffix(2000))")
         #expect(!(try journal()).isEmpty)
-        #expect(try waitFor(30) { b.log.contains("took over 1 rename") }, "\(b.log.suffix(2000))")
+        #expect(try Observe.waitFor(30) { b.log.contains("took over 1 rename") }, "\(b.log.suffix(2000))")
         #expect(try s3.keys().allSatisfy { $0.hasPrefix("d/") }, "a copy went through the proxy")
 
         proxy.blocked = false
-        #expect(try waitFor(180) { try journal().isEmpty && renameHolder().isEmpty }, "node B did not finish the rename:\n\(b.log.suffix(3000))")
+        #expect(try Observe.waitFor(180) { try journal().isEmpty && renameHolder().isEmpty }, "node B did not finish the rename:\n\(b.log.suffix(3000))")
         let expected = (0..<Self.objects).map { "e/f\($0)" }.sorted()
         #expect(try s3.keys() == expected)
         for i in 0..<Self.objects { #expect(try readWholeFile(b.path("e/f\(i)")) == content(i), "e/f\(i) on node B") }
