@@ -104,6 +104,8 @@ public protocol IndexRowWrites: AnyObject {
     /// which a link, unlink or chmod (here or on another node) records itself, and which this
     /// node's copy may hold from before one.
     func updateSizeAndTimes(_ row: EntryRow) throws(IndexError)
+    /// `columns` and the change time of `row.ino` (a setattr): nothing it did not change.
+    func updateAttributes(_ row: EntryRow, _ columns: AttributeColumns) throws(IndexError)
     func setName(_ ino: UInt64, parent: UInt64, name: [UInt8], ctime: Int64) throws(IndexError)
     /// Sets a link count, writing nothing when it is already that value.
     func setLinkCount(_ ino: UInt64, _ nlink: UInt64) throws(IndexError)

@@ -77,6 +77,13 @@ public struct WriteTransaction {
         state.noteChanged(row.ino)
     }
 
+    /// Records only `columns` of `row` and its change time (chmod, chown, truncate, utimens):
+    /// another node's change of the other attributes meanwhile stays.
+    public func updateAttributes(_ row: EntryRow, _ columns: AttributeColumns) throws(IndexError) {
+        try session.updateAttributes(row, columns)
+        state.noteChanged(row.ino)
+    }
+
     public func updateDirectoryTimes(_ row: EntryRow) throws(IndexError) {
         try session.updateDirectoryTimes(row)
         state.noteChanged(row.ino)

@@ -75,15 +75,35 @@ extension Namespace {
             try apply(change, to: fd, isOpenFile: !owned, silo: silo, path: path, kind: row.kind)
             if silo.id == row.silo { result = try Sys.fstat(fd) }
         }
+        let before = row
         if let result {
             row.apply(row.kind == .directory ? FileStatWithLinks(result, row.nlink) : result)
         }
-        let updated = row
-        do { try index.change { tx throws(IndexError) in try tx.update(updated) } }
-        catch { throw indexFailure(error, "setattr") }
-        _ = dirty.take(ino)
-        nodes.refresh(updated)
-        return updated
+        var columns = change.columns(before: before)
+        // Sizes and times that writes left in memory go with it, as their flush would have.
+        if dirty.take(ino) { columns.formUnion([.size, .atime, .mtime]) }
+        return try record(row, columns, "setattr")
+    }
+
+    /// Writes `columns` of `row` to the index and to the node table: only what this change
+    /// made, so another node's change of the other attributes at the same instant stays, in
+    /// the index and in memory (the node may have taken it already: `RemoteChanges`). The
+    /// answer is the node's row, with both.
+    private func record(_ row: EntryRow, _ columns: AttributeColumns, _ operation: String,
+                        durable: Bool = false, journal silo: SiloID? = nil) throws(Errno) -> EntryRow {
+        do {
+            if durable {
+                // Committed before the answer (not group-committed): the change and its journal
+                // line survive a kill -9, so the next mount finishes the write-back.
+                try index.write { tx throws(IndexError) in
+                    try tx.updateAttributes(row, columns)
+                    if let silo { try BucketAttributes.record(row.ino, silo: silo, tx) }
+                }
+            } else {
+                try index.change { tx throws(IndexError) in try tx.updateAttributes(row, columns) }
+            }
+        } catch { throw indexFailure(error, operation) }
+        return nodes.update(row.ino) { $0.take(columns, from: row) } ?? row
     }
 
     /// setattr of a file whose data is an object: the index holds the attributes (there is no
@@ -105,18 +125,10 @@ extension Namespace {
         if let mode = change.mode { row.mode = (row.mode & ~0o7777) | (mode & 0o7777) }
         if let atime = change.atime { row.atimeNs = atime ?? now }
         if let mtime = change.mtime { row.mtimeNs = mtime ?? now }
+        let before = row
         row.ctimeNs = now
-        let updated = row
         let journaled = change.mode != nil || change.uid != nil || change.gid != nil || change.mtime != nil || change.atime != nil
-        // Committed before the answer (not group-committed): the change and its journal line
-        // survive a kill -9, so the next mount finishes the write-back.
-        do {
-            try index.write { tx throws(IndexError) in
-                try tx.update(updated)
-                if journaled { try BucketAttributes.record(updated.ino, silo: silo.id, tx) }
-            }
-        } catch { throw indexFailure(error, "setattr") }
-        nodes.refresh(updated)
+        let updated = try record(row, change.columns(before: before), "setattr", durable: true, journal: journaled ? silo.id : nil)
         if journaled { bucketAttributes.changed(updated.ino, silo: silo.id) }
         return updated
     }
@@ -164,6 +176,24 @@ extension Namespace {
                 throw Errno.current
             }
         }
+    }
+}
+
+extension AttributeChange {
+    /// The columns this change writes. A chown writes the mode too when it cleared setuid or
+    /// setgid (as chown(2) does): otherwise its mode is not its own, and writing the mode it
+    /// read would undo a chmod made meanwhile on another node.
+    func columns(before row: EntryRow) -> AttributeColumns {
+        var columns: AttributeColumns = []
+        if mode != nil { columns.insert(.mode) }
+        if uid != nil || gid != nil {
+            columns.insert(.owner)
+            if row.mode & UInt32(S_ISUID | S_ISGID) != 0 { columns.insert(.mode) }
+        }
+        if size != nil { columns.formUnion([.size, .mtime]) }
+        if atime != nil { columns.insert(.atime) }
+        if mtime != nil { columns.insert(.mtime) }
+        return columns
     }
 }
 

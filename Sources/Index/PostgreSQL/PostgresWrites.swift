@@ -36,6 +36,15 @@ extension PostgresSession {
         try connection.run("UPDATE entries SET size = $1, blocks = $2, atime = $3, mtime = $4, ctime = $5 WHERE ino = $6", p)
     }
 
+    func updateAttributes(_ row: EntryRow, _ columns: AttributeColumns) throws(IndexError) {
+        let names = columns.names
+        var p = PGParams()
+        for value in columns.values(of: row) { p.add(value) }
+        p.add(row.ino)
+        let set = names.enumerated().map { "\($1) = $\($0 + 1)" }.joined(separator: ", ")
+        try connection.run("UPDATE entries SET \(set) WHERE ino = $\(names.count + 1)", p)
+    }
+
     func updateDirectoryTimes(_ row: EntryRow) throws(IndexError) {
         var p = PGParams()
         p.add(row.atimeNs); p.add(row.mtimeNs); p.add(row.ctimeNs); p.add(row.nlink); p.add(row.ino)

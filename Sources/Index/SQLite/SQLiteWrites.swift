@@ -49,6 +49,14 @@ extension SQLiteSession {
         try s.run()
     }
 
+    func updateAttributes(_ row: EntryRow, _ columns: AttributeColumns) throws(IndexError) {
+        let names = columns.names
+        let s = try connection.prepare("UPDATE entries SET " + names.map { "\($0) = ?" }.joined(separator: ", ") + " WHERE ino = ?")
+        for (k, value) in columns.values(of: row).enumerated() { s.bind(Int32(k + 1), value) }
+        s.bind(Int32(names.count + 1), row.ino)
+        try s.run()
+    }
+
     func updateDirectoryTimes(_ row: EntryRow) throws(IndexError) {
         let s = try connection.prepare("UPDATE entries SET atime = ?, mtime = ?, ctime = ?, nlink = ? WHERE ino = ?")
         s.bind(1, row.atimeNs).bind(2, row.mtimeNs).bind(3, row.ctimeNs).bind(4, row.nlink).bind(5, row.ino)
