@@ -77,7 +77,11 @@ extension IndexStore {
             // a silo as an inode hint.
             if state.mustCommitReservation || state.batchChanges >= GroupCommit.maxChanges {
                 committing = true
-                try commitBatch(state)
+                do throws(IndexError) { try commitBatch(state) } catch {
+                    // Rolled back for sure: this change (and the batch) never happened.
+                    if state.commitRolledBack { committing = false }
+                    throw error
+                }
             }
             return result
         }

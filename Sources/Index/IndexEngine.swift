@@ -41,6 +41,10 @@ public protocol IndexSession: AnyObject, Sendable, IndexRowReads, IndexRowWrites
     /// another process holds it beyond the engine's own short wait; `IndexStore` retries.
     func beginWrite() throws(IndexError)
     func commit() throws(IndexError)
+    /// After `commit` threw `.unavailable` (the connection went with the COMMIT sent, so the
+    /// answer was lost): whether the transaction committed after all, asked of the engine
+    /// again. `.unknown` while it cannot tell (the server is still away).
+    func lostCommitOutcome() -> CommitOutcome
     func rollback()
     /// Whether a transaction is open. After a failed `commit` an engine may have rolled back
     /// by itself (a full disk) or kept the transaction open to retry (busy).
@@ -87,4 +91,18 @@ public protocol IndexSession: AnyObject, Sendable, IndexRowReads, IndexRowWrites
     func appliedMigrations() throws(IndexError) -> [String]
     /// The engine's own consistency check; the problems found (empty when sound).
     func integrityProblems() throws(IndexError) -> [String]
+}
+
+/// What became of a transaction whose COMMIT lost its answer.
+public enum CommitOutcome: Sendable {
+    case committed
+    /// Rolled back: nothing of it happened, so it may be run again.
+    case notCommitted
+    /// Not known (yet): it may have committed.
+    case unknown
+}
+
+extension IndexSession {
+    /// An engine whose COMMIT cannot lose its answer that way (SQLite, in process) cannot tell.
+    public func lostCommitOutcome() -> CommitOutcome { .unknown }
 }

@@ -31,7 +31,7 @@ public final class IndexStore: Sendable {
         presence = engine.isShared ? RowPresence(shadows: true, links: true)
             : RowPresence(shadows: try session.hasAnyShadows(), links: try session.hasAnyLinks())
         writer = Mutex(WriterState(session: session, nextInode: next, presence: presence, shared: engine.isShared,
-                                   handedOut: inodeBlock))
+                                   handedOut: inodeBlock, outage: outage))
         readers = Mutex([])
         batch = GroupCommit()
     }
@@ -77,7 +77,10 @@ public final class IndexStore: Sendable {
                 if state.batchOpen {
                     let result = try state.asChange(body)
                     committing = true
-                    try commitBatch(state)
+                    do throws(IndexError) { try commitBatch(state) } catch {
+                        if state.commitRolledBack { committing = false }
+                        throw error
+                    }
                     return result
                 }
                 try state.begin()
@@ -87,6 +90,8 @@ public final class IndexStore: Sendable {
                     committing = true
                     try state.commit()
                 } catch {
+                    // A COMMIT known to have rolled back did nothing: it may run again.
+                    if state.commitRolledBack { committing = false }
                     state.rollback()
                     throw error
                 }
@@ -190,10 +195,16 @@ final class WriterState: @unchecked Sendable {
     let writerID = UInt64.random(in: 1...UInt64.max)
     /// The block creates take numbers from without the writer lock.
     let handedOut: InodeBlock
+    /// How long a COMMIT whose answer was lost waits for the engine to say what became of it.
+    let outage: OutagePolicy
+    /// The last `commit` failed and the engine said its transaction rolled back: nothing of it
+    /// happened (a retry is safe), unlike a COMMIT whose outcome is unknown.
+    private(set) var commitRolledBack = false
 
-    init(session: any IndexSession, nextInode: UInt64, presence: RowPresence, shared: Bool = false, handedOut: InodeBlock = InodeBlock()) {
+    init(session: any IndexSession, nextInode: UInt64, presence: RowPresence, shared: Bool = false, handedOut: InodeBlock = InodeBlock(),
+         outage: OutagePolicy = OutagePolicy()) {
         self.session = session; self.nextInode = nextInode; reservedInode = nextInode; self.presence = presence
-        self.shared = shared; self.handedOut = handedOut
+        self.shared = shared; self.handedOut = handedOut; self.outage = outage
     }
 
     /// The next inode number; with a shared index a new block is taken when this one is used up.
@@ -238,13 +249,33 @@ final class WriterState: @unchecked Sendable {
             reserved = nextInode + WriterState.inodeReserve
             try session.setMeta("next_ino", String(reserved))
         }
-        try session.commit()
+        try commitSettlingLostAnswer()
         reservedInode = reserved
         reservationUncommitted = false
         changedInodes.removeAll(keepingCapacity: true)
         changedNames.removeAll(keepingCapacity: true)
         batchOpen = false
         batchChanges = 0
+    }
+
+    /// COMMIT; when the connection went before its answer came, the engine is asked what
+    /// became of the transaction (again every 100 ms while it cannot tell, up to the outage
+    /// wait): committed is a success, rolled back fails with `commitRolledBack` set, unknown
+    /// fails as the COMMIT did. Before this a committed change was reported as EIO.
+    private func commitSettlingLostAnswer() throws(IndexError) {
+        commitRolledBack = false
+        do throws(IndexError) { try session.commit() } catch where error.kind == .unavailable {
+            let deadline = monotonicSeconds() + Double(outage.waitMilliseconds.load(ordering: .relaxed)) / 1000
+            while true {
+                switch session.lostCommitOutcome() {
+                case .committed: return
+                case .notCommitted: commitRolledBack = true; throw error
+                case .unknown:
+                    guard monotonicSeconds() < deadline else { throw error }
+                    usleep(100_000)
+                }
+            }
+        }
     }
 
     /// Numbers handed out in a rolled-back transaction are skipped, never handed out again

@@ -1,4 +1,7 @@
 import CLibPQ
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One libpq connection (blocking) with its prepared statements.
 ///
@@ -18,8 +21,14 @@ final class PGConnection: @unchecked Sendable {
     /// what a create costs, for tests and benchmarks.
     private(set) var roundTrips = 0
 
-    init(conninfo: String, location: String) throws(IndexError) {
+    /// The test knob losing a COMMIT's answer (PGCommitFault); nil in every real use.
+    private let fault: PGCommitFault?
+    /// The statements of the open transaction, recorded only while `fault` is set.
+    private var statements: [String] = []
+
+    init(conninfo: String, location: String, fault: PGCommitFault? = nil) throws(IndexError) {
         self.location = location
+        self.fault = fault
         guard let handle = PQconnectdb(conninfo) else { throw IndexError(.noMemory, "\(location): libpq could not allocate a connection") }
         guard PQstatus(handle) == CONNECTION_OK else {
             let message = PGConnection.trimmed(PQerrorMessage(handle))
@@ -63,6 +72,7 @@ final class PGConnection: @unchecked Sendable {
     @discardableResult
     func execute(_ sql: String) throws(IndexError) -> PGResult {
         try reconnectIfBroken()
+        if fault != nil { statements.append(sql) }
         roundTrips += 1
         let text = prelude.isEmpty ? sql : (prelude + [sql]).joined(separator: "; ")
         prelude.removeAll()
@@ -75,6 +85,7 @@ final class PGConnection: @unchecked Sendable {
     @discardableResult
     func run(_ sql: String, _ params: PGParams = PGParams()) throws(IndexError) -> PGResult {
         try reconnectIfBroken()
+        if fault != nil { statements.append(sql) }
         let name: String
         if let known = prepared[sql] { name = known } else {
             name = "e\(prepared.count)"
@@ -88,6 +99,7 @@ final class PGConnection: @unchecked Sendable {
     @discardableResult
     func run(_ query: PGQuery, _ params: PGParams = PGParams()) throws(IndexError) -> PGResult {
         try reconnectIfBroken()
+        if fault != nil { statements.append(query.sql) }
         let name: String
         if let known = hot[query.id] { name = known } else {
             name = "h\(query.id)"
@@ -157,6 +169,42 @@ final class PGConnection: @unchecked Sendable {
 
     /// A transaction was open when the connection last answered: losing the connection lost it.
     private var transactionOpen = false
+
+    /// Begins a write transaction and returns its transaction id (text), taken in the same
+    /// round trip: if the answer to its COMMIT is lost, the id tells whether it committed.
+    func beginWithID() throws(IndexError) -> String? {
+        statements.removeAll()
+        let result = try execute("BEGIN; SELECT pg_current_xact_id()")
+        return result.rows == 1 ? result.text(0, 0) : nil
+    }
+
+    /// Sends COMMIT (through the test knob's fault when it is armed for this transaction).
+    func commit() throws(IndexError) -> PGResult {
+        let ran = statements
+        statements.removeAll()
+        switch fault?.take(ran) {
+        case .after?:
+            // Commits, then the backend ends itself before the answer comes back.
+            return try execute("COMMIT; SELECT pg_terminate_backend(pg_backend_pid())")
+        case .before?:
+            _ = shutdown(PQsocket(conn), Int32(SHUT_RDWR))
+            return try execute("COMMIT")
+        case nil:
+            return try execute("COMMIT")
+        }
+    }
+
+    /// The server's process serving this connection (known to libpq: no round trip).
+    var backendPID: Int32 { PQbackendPID(conn) }
+
+    /// After the connection was lost with a transaction open (its COMMIT sent, answer lost):
+    /// connects again outside any transaction, so the transaction's fate can be asked.
+    func reconnectAfterLostCommit() throws(IndexError) {
+        transactionOpen = false
+        prelude.removeAll()
+        statements.removeAll()
+        try reconnectIfBroken()
+    }
 
     /// A connection the server dropped (a restart, a terminated backend) is opened again before
     /// the next statement, so a session recovers by itself once the server is back. Not inside

@@ -16,14 +16,17 @@ public struct PostgresEngine: IndexEngine {
 
     /// An engine applying `schema` instead of this build's migrations (tests: an index written
     /// by a newer build).
-    init(conninfo: String, schema: [(name: String, sql: String)]) {
-        self.conninfo = conninfo; self.schema = schema
+    init(conninfo: String, schema: [(name: String, sql: String)], fault: PGCommitFault? = PGCommitFault.fromEnvironment) {
+        self.conninfo = conninfo; self.schema = schema; self.fault = fault
         location = PostgresEngine.withoutPassword(conninfo)
     }
 
     public var migrations: [String] { schema.map(\.name) }
 
-    func connect() throws(IndexError) -> PGConnection { try PGConnection(conninfo: conninfo, location: location) }
+    /// The test knob losing COMMIT answers (PGCommitFault): from the environment, or given.
+    let fault: PGCommitFault?
+
+    func connect() throws(IndexError) -> PGConnection { try PGConnection(conninfo: conninfo, location: location, fault: fault) }
 
     public func openWriter() throws(IndexError) -> any IndexSession {
         let connection = try connect()
@@ -65,7 +68,9 @@ public struct PostgresEngine: IndexEngine {
     /// Several daemons (nodes) may mount one pool on one PostgreSQL index.
     public var isShared: Bool { true }
 
-    public func openListener() throws(IndexError) -> (any IndexListener)? { try PGListener(try connect()) }
+    public func openListener() throws(IndexError) -> (any IndexListener)? {
+        try PGListener(try PGConnection(conninfo: conninfo, location: location))
+    }
 
     /// Any constant key shared by every Estuary build: migrations of one database serialise on it.
     static let migrationLock: Int64 = 0x4573_7475_6172_7931   // "Estuary1"

@@ -1,4 +1,7 @@
 import CLibPQ
+#if canImport(Glibc)
+import Glibc
+#endif
 import Syscalls
 
 /// One PostgreSQL connection behind the engine seam. Transaction control is here; the typed
@@ -18,15 +21,75 @@ final class PostgresSession: IndexSession, @unchecked Sendable {
     /// READ COMMITTED, PostgreSQL's default: a row another writer changed is waited for and
     /// then written over, as SQLite's single writer would have. Rows lock, not the database:
     /// exclusion between daemons is the pool's business, not the engine's.
-    func beginWrite() throws(IndexError) { try connection.execute("BEGIN") }
+    ///
+    /// The transaction's id is taken with the BEGIN (same round trip; the id would be assigned
+    /// at the first write anyway), for `lostCommitOutcome`.
+    func beginWrite() throws(IndexError) {
+        lostCommit = nil
+        xact = try connection.beginWithID()
+        backendPID = connection.backendPID
+    }
+
+    /// The open write transaction's id, and the server process that runs it.
+    private var xact: String?
+    private var backendPID: Int32 = 0
+    /// A COMMIT whose answer was lost with the connection: the transaction's id and process.
+    private var lostCommit: (xact: String, pid: Int32)?
 
     /// PostgreSQL answers COMMIT of a transaction that failed with ROLLBACK and no error: that
     /// is a failed commit here.
     func commit() throws(IndexError) {
         let failed = connection.transactionStatus == PQTRANS_INERROR
-        let result = try connection.execute("COMMIT")
+        let id = xact
+        xact = nil
+        let result: PGResult
+        do { result = try connection.commit() } catch {
+            if error.kind == .unavailable, !failed, let id { lostCommit = (id, backendPID) }
+            throw error
+        }
         if failed || result.command == "ROLLBACK" {
             throw IndexError(.failed, "\(connection.location): the transaction had failed and was rolled back")
+        }
+    }
+
+    /// Asks a new connection what became of the transaction whose COMMIT lost its answer
+    /// (`pg_xact_status`). Still in progress means its old server process has not noticed the
+    /// lost connection yet (or is finishing the COMMIT): it is ended, which settles the
+    /// transaction either way, and asked again.
+    func lostCommitOutcome() -> CommitOutcome {
+        guard let lost = lostCommit else { return .unknown }
+        do throws(IndexError) {
+            try connection.reconnectAfterLostCommit()
+            var id = PGParams()
+            id.add(lost.xact)
+            for attempt in 0..<50 {
+                let status = try connection.run("SELECT pg_xact_status($1::xid8)", id)
+                switch status.rows == 1 ? status.text(0, 0) : nil {
+                case "committed"?:
+                    lostCommit = nil
+                    return .committed
+                case "aborted"?:
+                    lostCommit = nil
+                    return .notCommitted
+                case "in progress"?:
+                    if attempt == 0 {
+                        // Only that process can be running this transaction; the check of its
+                        // transaction leaves alone a process that took the pid since.
+                        var p = PGParams()
+                        p.add(Int64(lost.pid)); p.add(lost.xact)
+                        try connection.run("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = $1 "
+                                           + "AND backend_xid::text = ($2::xid8::text::numeric % 4294967296)::text", p)
+                    }
+                    usleep(20_000)
+                default:
+                    // Too old to be known (wraparound): nothing can tell.
+                    lostCommit = nil
+                    return .unknown
+                }
+            }
+            return .unknown
+        } catch {
+            return .unknown
         }
     }
 
