@@ -76,6 +76,9 @@ public final class SiloWatcher: @unchecked Sendable {
 
     private let group: FanotifyGroup
     private let ownPid = getpid()
+    /// Other daemons of the pool on this host: their changes through their mounts are in the
+    /// index already, like this daemon's own, and are dropped the same way (`ignore(pids:)`).
+    private let poolPids = Mutex<Set<Int32>>([])
     private let batchDelay = 0.1
     /// Names gathered beyond this are dropped for a full rescan, as a kernel queue overflow
     /// would be: the reader's memory stays bounded however long a batch takes.
@@ -145,6 +148,10 @@ public final class SiloWatcher: @unchecked Sendable {
         return (applying.count + (waiting?.count ?? 0), applying.since)
     }
 
+    /// Drops from now on the events of these processes: the other nodes of the pool on this
+    /// host, which record their own changes (merging them again was the same work twice).
+    public func ignore(pids: Set<Int32>) { poolPids.withLock { $0 = pids } }
+
     public func start() {
         running.store(true, ordering: .relaxed)
         let reader = OSThread.start { [self] in read() }
@@ -164,7 +171,9 @@ public final class SiloWatcher: @unchecked Sendable {
         while running.load(ordering: .relaxed) {
             var first = false
             var others = false
+            let nodes = poolPids.withLock { $0 }
             let came = group.read(timeout: 500, skipping: ownPid) { event in
+                if !nodes.isEmpty && nodes.contains(event.pid) && !event.overflow { return }
                 others = true
                 pending.withLock { p in
                     if event.overflow {

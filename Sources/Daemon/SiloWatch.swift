@@ -52,6 +52,8 @@ final class SiloWatch: Sendable {
     private let lookForReturnsUntil = Mutex<Double>(0)
     private let thread = Mutex<OSThread?>(nil)
     private let watcher = Mutex<SiloWatcher?>(nil)
+    /// The pids the watcher leaves alone (`ignoreOtherNodesOnThisHost`), to log changes once.
+    private let ignoredPids = Mutex<Set<Int32>>([])
     private let catchUpThread = Mutex<OSThread?>(nil)
     /// How each silo is followed, for `estuary status`; and when each periodically rescanned
     /// silo is due (monotonic seconds).
@@ -76,6 +78,7 @@ final class SiloWatch: Sendable {
         running.store(true, ordering: .relaxed)
         SiloWatch.current.withLock { $0 = self }
         decideRole(initially: true)
+        ignoreOtherNodesOnThisHost()
         let table = MountTableWatch { [self] in
             mountsChanged.store(true, ordering: .relaxed)
             wake.ring()
@@ -102,6 +105,7 @@ final class SiloWatch: Sendable {
                 } else if now >= nextCheck {
                     lastCheck = now; lastLook = now
                     decideRole(initially: false)
+                    ignoreOtherNodesOnThisHost()
                     check()
                     serveRescanRequests()
                 } else if now >= nextLook {
@@ -162,6 +166,26 @@ final class SiloWatch: Sendable {
         catchUpThread.withLock { $0 }?.join()
         let sweep = OSThread.start { [self] in catchUp() }
         catchUpThread.withLock { $0 = sweep }
+    }
+
+    /// The watcher drops the events of the pool's other live nodes on this host (several
+    /// mounts of one pool on one machine): each records its own changes, and fanotify shows
+    /// the watcher every process's, so it merged them once more. Asked at every health check;
+    /// a node counts as live while its heartbeat is within `node_timeout` of this node's own
+    /// (the database's clock), so a dead node's pid, which another process may take, is
+    /// soon watched again. Nodes on other hosts change the silos out of fanotify's sight.
+    private func ignoreOtherNodesOnThisHost() {
+        guard let membership, watching.load(ordering: .relaxed), let watcher = watcher.withLock({ $0 }),
+              let nodes = try? pool.index.nodes(), let me = nodes.first(where: { $0.id == membership.node.id }) else { return }
+        let others = nodes.filter { $0.id != me.id && $0.host == me.host && $0.heartbeat >= me.heartbeat - Int64(membership.deadAfter) }
+        let pids = Set(others.map { Int32(truncatingIfNeeded: $0.pid) })
+        if pids != ignoredPids.withLock({ $0 }) {
+            ignoredPids.withLock { $0 = pids }
+            if !others.isEmpty {
+                watchLogger.notice("the silo changes of this host's other nodes (\(others.map { "pid \($0.pid) at \($0.mountpoint)" }.joined(separator: ", "))) are theirs to record; the watch leaves them")
+            }
+        }
+        watcher.ignore(pids: pids)
     }
 
     /// Stops following (if it did): another node holds the watch.

@@ -71,4 +71,38 @@ struct WatchFailoverTests {
         b.stop()
         #expect(try watcher().isEmpty, "a node that stops cleanly releases the watch")
     }
+
+    /// Two nodes on one host: the watching node leaves the other's changes through its mount
+    /// (which that node records itself) alone, instead of merging each once more. Its debug
+    /// log counts the names each applied batch held; a file written straight into the silo
+    /// afterwards marks when every event of the other node's creates had been read.
+    @Test func theWatcherLeavesTheChangesOfItsHostsOtherNodesToThem() throws {
+        let pool = try TestPool(silos: [("fast0", "fast")], engine: .postgresql)
+        let a = PoolNode.first(of: pool), b = try PoolNode.another(of: pool)
+        try a.start(options: ["-o", "log_level=debug"])
+        defer { b.stop(); a.stop() }
+        #expect(Observe.waitFor(60) { a.log.contains("this node watches the pool's silos") }, "A never took the watch:\n\(a.log)")
+        try b.start()
+        #expect(Observe.waitFor(30) { a.log.contains("the watch leaves them") }, "A does not leave B's changes alone:\n\(a.log)")
+        let before = applied(a.log)
+        let creates = 40
+        for i in 0..<creates {
+            let fd = open(b.path("b\(i)"), O_CREAT | O_WRONLY, 0o644)
+            #expect(fd >= 0)
+            if fd >= 0 { close(fd) }
+        }
+        try Fixtures.write(pool.siloPath("fast0") + "/marker.txt", "made behind the mounts")
+        #expect(Observe.waitFor(30) { exists(a.path("marker.txt")) }, "A never merged the file written into the silo")
+        #expect(Observe.waitFor(30) { exists(a.path("b\(creates - 1)")) }, "B's creates do not show through A")
+        let merged = applied(a.log) - before
+        #expect(merged < creates, "A's watch merged \(merged) names again for B's \(creates) creates")
+    }
+
+    /// The names of every watch batch the log reports applied ("N changes applied in").
+    private func applied(_ log: String) -> Int {
+        log.split(separator: "\n").reduce(0) { sum, line in
+            guard let range = line.range(of: " changes applied in ") else { return sum }
+            return sum + (Int(line[..<range.lowerBound].split(separator: " ").last ?? "") ?? 0)
+        }
+    }
 }

@@ -32,8 +32,9 @@ final class PoolNode {
         return PoolNode(config: root + "/pool.toml", mountpoint: root + "/mnt", state: root + "/state")
     }
 
-    func start() throws {
-        let started = try Shell.run(Shell.estuaryfs, [config, mountpoint])
+    /// `options`: more arguments for estuaryfs (`-o log_level=debug`).
+    func start(options: [String] = []) throws {
+        let started = try Shell.run(Shell.estuaryfs, [config, mountpoint] + options)
         guard started.status == 0 else { throw TestFailure("node at \(mountpoint) did not start: \(started.output)") }
         let record = try String(contentsOfFile: state + "/mount", encoding: .utf8)
         pid = record.split(separator: "\n").dropFirst().first.flatMap { Int32($0) }
