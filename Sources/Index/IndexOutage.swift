@@ -12,7 +12,9 @@ import Glibc
 /// What is retried is only what cannot have happened: a read, a change inside the group-commit
 /// batch (the batch it joined is lost with the connection, counted in `lostBatches` and
 /// brought level by the rescan that follows), a write transaction that failed before its
-/// COMMIT. A COMMIT whose answer was lost may have committed; it is not run again.
+/// COMMIT. A COMMIT whose answer was lost is settled by asking the engine what became of its
+/// transaction (`WriterState.commitSettlingLostAnswer`): committed is a success, rolled back
+/// may be run again, and one the engine cannot tell about within the wait fails, never rerun.
 final class OutagePolicy: Sendable {
     /// Milliseconds; 0: fail at once.
     let waitMilliseconds = Atomic<Int>(0)
