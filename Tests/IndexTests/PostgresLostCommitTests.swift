@@ -71,4 +71,20 @@ struct PostgresLostCommitTests {
         #expect(runs == 2)
         #expect(try names(index) == ["again"])
     }
+
+    /// A group-commit batch (fsync commits it; the committer thread otherwise) whose answer was
+    /// lost but which committed: no error, and not counted lost (which would ask for a rescan).
+    @Test func aBatchThatCommittedIsNotCountedLost() throws {
+        let (index, trigger, cleanup) = try store("batch", moment: "after")
+        defer { cleanup() }
+        // The committer waits 5 s after a batch opens: the commit below is this test's.
+        index.startGroupCommit(interval: 5)
+        defer { try? index.stopGroupCommit() }
+        try index.change { tx throws(IndexError) in _ = try tx.insert(file("batched")) }
+        try index.commitPending()
+        #expect(!FileManager.default.fileExists(atPath: trigger), "the COMMIT's answer was not lost: the test tested nothing")
+        #expect(index.lostBatches == 0)
+        try index.stopGroupCommit()
+        #expect(try names(index) == ["batched"])
+    }
 }
