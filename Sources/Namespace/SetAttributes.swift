@@ -113,6 +113,7 @@ extension Namespace {
     private func setattrObject(row: inout EntryRow, _ change: AttributeChange, silo: Silo) throws(Errno) -> EntryRow {
         if silo.readOnly { throw Errno.readOnlyFileSystem }
         if change.size != nil { throw Errno.ioError }   // moved back into the bucket since the recall: rare
+        let before = row
         let now = wallClockNanoseconds()
         if change.uid != nil || change.gid != nil {
             if let uid = change.uid { row.uid = uid }
@@ -125,7 +126,6 @@ extension Namespace {
         if let mode = change.mode { row.mode = (row.mode & ~0o7777) | (mode & 0o7777) }
         if let atime = change.atime { row.atimeNs = atime ?? now }
         if let mtime = change.mtime { row.mtimeNs = mtime ?? now }
-        let before = row
         row.ctimeNs = now
         let journaled = change.mode != nil || change.uid != nil || change.gid != nil || change.mtime != nil || change.atime != nil
         let updated = try record(row, change.columns(before: before), "setattr", durable: true, journal: journaled ? silo.id : nil)
@@ -180,15 +180,16 @@ extension Namespace {
 }
 
 extension AttributeChange {
-    /// The columns this change writes. A chown writes the mode too when it cleared setuid or
-    /// setgid (as chown(2) does): otherwise its mode is not its own, and writing the mode it
-    /// read would undo a chmod made meanwhile on another node.
+    /// The columns this change writes, `row` being the file before it. A chown writes the mode
+    /// too when it may have cleared setuid or setgid (as chown(2) does to a file that is not a
+    /// directory): otherwise the mode is not its own, and writing the mode it read would undo
+    /// a chmod made meanwhile on another node.
     func columns(before row: EntryRow) -> AttributeColumns {
         var columns: AttributeColumns = []
         if mode != nil { columns.insert(.mode) }
         if uid != nil || gid != nil {
             columns.insert(.owner)
-            if row.mode & UInt32(S_ISUID | S_ISGID) != 0 { columns.insert(.mode) }
+            if row.kind != .directory && row.mode & UInt32(S_ISUID | S_ISGID) != 0 { columns.insert(.mode) }
         }
         if size != nil { columns.formUnion([.size, .mtime]) }
         if atime != nil { columns.insert(.atime) }
