@@ -23,8 +23,9 @@ final class PGConnection: @unchecked Sendable {
 
     /// The test knob losing a COMMIT's answer (PGCommitFault); nil in every real use.
     private let fault: PGCommitFault?
-    /// The statements of the open transaction, recorded only while `fault` is set.
-    private var statements: [String] = []
+    /// The statements of the open write transaction, recorded only while `fault` is set
+    /// (nil otherwise, and outside write transactions).
+    private var statements: [String]?
 
     init(conninfo: String, location: String, fault: PGCommitFault? = nil) throws(IndexError) {
         self.location = location
@@ -65,14 +66,14 @@ final class PGConnection: @unchecked Sendable {
     }
 
     /// Forgets the queued statements: a ROLLBACK makes them meaningless.
-    func discardPrelude() { prelude.removeAll() }
+    func discardPrelude() { prelude.removeAll(); statements = nil }
 
     /// Runs SQL without parameters (one or more statements, simple query protocol), after the
     /// queued prelude in the same message.
     @discardableResult
     func execute(_ sql: String) throws(IndexError) -> PGResult {
         try reconnectIfBroken()
-        if fault != nil { statements.append(sql) }
+        statements?.append(sql)
         roundTrips += 1
         let text = prelude.isEmpty ? sql : (prelude + [sql]).joined(separator: "; ")
         prelude.removeAll()
@@ -85,7 +86,7 @@ final class PGConnection: @unchecked Sendable {
     @discardableResult
     func run(_ sql: String, _ params: PGParams = PGParams()) throws(IndexError) -> PGResult {
         try reconnectIfBroken()
-        if fault != nil { statements.append(sql) }
+        statements?.append(sql)
         let name: String
         if let known = prepared[sql] { name = known } else {
             name = "e\(prepared.count)"
@@ -99,7 +100,7 @@ final class PGConnection: @unchecked Sendable {
     @discardableResult
     func run(_ query: PGQuery, _ params: PGParams = PGParams()) throws(IndexError) -> PGResult {
         try reconnectIfBroken()
-        if fault != nil { statements.append(query.sql) }
+        statements?.append(query.sql)
         let name: String
         if let known = hot[query.id] { name = known } else {
             name = "h\(query.id)"
@@ -173,7 +174,7 @@ final class PGConnection: @unchecked Sendable {
     /// Begins a write transaction and returns its transaction id (text), taken in the same
     /// round trip: if the answer to its COMMIT is lost, the id tells whether it committed.
     func beginWithID() throws(IndexError) -> String? {
-        statements.removeAll()
+        statements = fault == nil ? nil : []
         let result = try execute("BEGIN; SELECT pg_current_xact_id()")
         return result.rows == 1 ? result.text(0, 0) : nil
     }
@@ -181,8 +182,8 @@ final class PGConnection: @unchecked Sendable {
     /// Sends COMMIT (through the test knob's fault when it is armed for this transaction).
     func commit() throws(IndexError) -> PGResult {
         let ran = statements
-        statements.removeAll()
-        switch fault?.take(ran) {
+        statements = nil
+        switch ran.flatMap({ fault?.take($0) }) {
         case .after?:
             // Commits, then the backend ends itself before the answer comes back.
             return try execute("COMMIT; SELECT pg_terminate_backend(pg_backend_pid())")
@@ -202,7 +203,7 @@ final class PGConnection: @unchecked Sendable {
     func reconnectAfterLostCommit() throws(IndexError) {
         transactionOpen = false
         prelude.removeAll()
-        statements.removeAll()
+        statements = nil
         try reconnectIfBroken()
     }
 
