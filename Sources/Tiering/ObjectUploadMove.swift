@@ -164,6 +164,11 @@ extension MoveExecution {
         do { row = try namespace.currentRow(job.ino) } catch { throw .failed("the file vanished at the switch") }
         row.silo = destination.id
         row.backingInode = ObjectBucket.versionHash(etag)
+        // The object is the file as the upload read it, unchanged since (checked with every
+        // writer held): its size and mtime are the row's, whatever this node's cache held of
+        // another node's writes.
+        row.size = job.size
+        row.mtimeNs = job.sourceMtime
         row.blocks = (row.size + 511) / 512
         job.state = .switched
         job.updated = Int64(time(nil))
