@@ -54,8 +54,10 @@ final class TieringService: Sendable {
         // A file in a bucket opened for writing comes back first to the fastest tier with room.
         namespace.setObjectBlockSize(pool.config.extentSize)
         namespace.onObjectWrite { [self] ino in
-            guard let row = try? namespace.currentRow(ino), let current = pool.silos[row.silo],
-                  let target = siloWithRoom(for: row.size, besides: current) else { return false }
+            guard let row = try? namespace.currentRow(ino), let current = pool.silos[row.silo] else { return false }
+            // Recalled meanwhile (by another node, for its own writer): nothing to do.
+            guard current.isObjectStore else { return true }
+            guard let target = siloWithRoom(for: row.size, besides: current) else { return false }
             return mover.moveAndWait(ino, to: target.id)
         }
         namespace.onSiloFull { [self] ino, bytes in

@@ -161,6 +161,23 @@ public final class BucketRenames: Sendable {
         return taken
     }
 
+    /// Where the object of `key` in `silo` may still be while renames run, newest name first:
+    /// `key`, then for each journal line (newest first) whose new name covers the key, the key
+    /// under its old name. Another node's rename is known here only through the journal, so a
+    /// reader of the new name reads the old key until that object's copy is made.
+    public func candidateKeys(of key: String, silo: SiloID) -> [String] {
+        guard let lines = try? journal() else { return [key] }
+        var keys = [key]
+        var current = key
+        for line in lines.reversed() where line.silo == silo {
+            if current == line.to { current = line.from }
+            else if current.hasPrefix(line.to + "/") { current = line.from + current.dropFirst(line.to.count) }
+            else { continue }
+            keys.append(current)
+        }
+        return keys
+    }
+
     private func journal() throws(IndexError) -> [Entry] {
         try index.query { tx throws(IndexError) in BucketRenames.decode(try tx.meta(BucketRenames.metaKey) ?? "") }
     }

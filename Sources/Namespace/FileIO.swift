@@ -26,6 +26,8 @@ extension Namespace {
         do {
             return try writeOnce(ino, fd: fd, data: data, offset: offset)
         } catch {
+            // A handle that followed its file into a bucket: the file comes back, then the write.
+            if error == .badFileDescriptor, recallForHandle(ino, fd: fd) { return try write(ino, fd: fd, data: data, offset: offset) }
             // A full silo: move the file where there is room (its handles follow), then write again.
             guard error == .noSpace || error == .diskQuotaExceeded, let relocate = spaceHandler.withLock({ $0.function }) else { throw error }
             // The kernel writes a mapping's dirty pages back in parallel, so several writes meet
@@ -118,9 +120,14 @@ extension Namespace {
     }
 
     public func fallocate(_ ino: UInt64, fd: Int32, mode: Int32, offset: Int64, length: Int64) throws(Errno) {
-        let gate = moves.enter(ino)
-        defer { moves.exit(ino, gate, offset: offset, length: length) }
-        _ = try retryingEINTR { estuary_fallocate(fd, mode, offset, length) }
+        do {
+            let gate = moves.enter(ino)
+            defer { moves.exit(ino, gate, offset: offset, length: length) }
+            _ = try retryingEINTR { estuary_fallocate(fd, mode, offset, length) }
+        } catch {
+            guard error == .badFileDescriptor, recallForHandle(ino, fd: fd) else { throw error }
+            return try fallocate(ino, fd: fd, mode: mode, offset: offset, length: length)
+        }
         noteChanged(ino, fd: fd)
     }
 
@@ -138,6 +145,9 @@ extension Namespace {
             return n
         }
         let e = Errno.current
+        if e == .badFileDescriptor, recallForHandle(outputIno, fd: output) {
+            return try copyFileRange(from: input, at: inputOffset, to: outputIno, output, at: outputOffset, length: length)
+        }
         guard e == .improperLink || e == .notSupported || e == .invalidArgument || e == .notSupportedOnSocket else { throw e }
         let chunk = min(length, 8 << 20)
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(chunk, 1), alignment: 4096)

@@ -31,9 +31,9 @@ extension Namespace {
     /// behind the mount, as an open of a local file does from fstat.
     func openObject(_ row: inout EntryRow, silo: Silo, path: [UInt8], flags: Int32) throws(Errno) -> (fd: Int32, changed: Bool) {
         guard let bucket = silo.bucket, let client = bucket.client else { throw Errno.ioError }
-        guard let key = bucket.key(path) else { throw Errno.ioError }
-        let info: ObjectInfo
-        do { info = try client.head(key) } catch {
+        guard let wanted = bucket.key(path) else { throw Errno.ioError }
+        let key: String, info: ObjectInfo
+        do { (key, info) = try headFollowingRenames(client, silo: silo, key: wanted) } catch {
             if error.kind == .noSuchKey { throw Errno.noSuchFileOrDirectory }
             logger.error("silo '\(silo.name)' cannot serve \(displayName(path)): \(error)")
             throw Errno.ioError
@@ -73,6 +73,13 @@ extension Namespace {
                 }
                 do { return try reader.read(offset: offset, count: size) } catch {
                     if error.kind == .changed && attempt == 1 && silo.bucket?.rewrittenVersion(of: reader.etag) != nil { continue }
+                    // The handle read a key a rename has since copied and deleted (this node's
+                    // or another's): the same bytes are under the name the file has now.
+                    if error.kind == .noSuchKey && attempt <= 3, let moved = renamedReader(reader, ino: ino, silo: silo) {
+                        reader = moved
+                        objectReads.add(fd, reader)
+                        continue
+                    }
                     // A recall that switched this handle and deleted the object while the GET was
                     // on its way: the descriptor is the local copy now.
                     let moved = handles.silo(ino, fd: fd).flatMap { silos[$0] }.map { !$0.isObjectStore } ?? false
@@ -93,6 +100,55 @@ extension Namespace {
 }
 
 extension Namespace {
+    /// HEAD of `key`; when there is no such object and renames in the journal cover the key
+    /// (another node's rename whose copies are still running: this node learns of those only
+    /// through the journal), the object under the old name, whose bytes are the file's until
+    /// its copy is made. Asked again a few times: a copy and its delete can fall between two
+    /// HEADs.
+    func headFollowingRenames(_ client: S3Client, silo: Silo, key: String) throws(S3Error) -> (String, ObjectInfo) {
+        var missing: S3Error
+        do { return (key, try client.head(key)) } catch { missing = error }
+        guard missing.kind == .noSuchKey else { throw missing }
+        for _ in 0..<50 {
+            let candidates = bucketRenames.candidateKeys(of: key, silo: silo.id)
+            for candidate in candidates {
+                do { return (candidate, try client.head(candidate)) } catch {
+                    if error.kind != .noSuchKey { throw error }
+                    missing = error
+                }
+            }
+            if candidates.count == 1 { break }   // no rename covers it: the object is gone
+            usleep(20_000)
+        }
+        throw missing
+    }
+
+    /// A reader for the object a handle reads, under the name the file has now, when its key
+    /// went in a rename: the same size, the ETag the copy has.
+    private func renamedReader(_ reader: ObjectReader, ino: UInt64, silo: Silo) -> ObjectReader? {
+        guard let bucket = silo.bucket, let row = try? entry(ino), let path = try? relativePath(of: row),
+              let wanted = bucket.key(path), let (key, info) = try? headFollowingRenames(reader.client, silo: silo, key: wanted),
+              key != reader.key, info.size == reader.size else { return nil }
+        return ObjectReader(client: reader.client, key: key, etag: info.etag, size: reader.size, blockSize: reader.blockSize)
+    }
+
+    /// A write through a handle that followed its file into a bucket (an upload reopened it
+    /// read-only on the old local copy, so the write failed with EBADF): the file is recalled,
+    /// on this node or by the node already recalling it, and the recall's switch puts the
+    /// handle on the local copy. True when the handle is on a local copy now (write again).
+    func recallForHandle(_ ino: UInt64, fd: Int32) -> Bool {
+        guard let id = handles.silo(ino, fd: fd), let silo = silos[id], silo.isObjectStore,
+              let recall = objectRecall.withLock({ $0.function }) else { return false }
+        // A few rounds: the file may go back to the bucket between the recall and the write.
+        for _ in 0..<3 {
+            _ = recall(ino)
+            guard let now = handles.silo(ino, fd: fd), let copy = silos[now] else { return false }
+            if !copy.isObjectStore { return true }
+        }
+        logger.error("inode \(ino) is in bucket silo '\(silo.name)' and could not be recalled for a write through an open handle")
+        return false
+    }
+
     /// Takes `row` as current after a move that switched no handle (one into a bucket).
     public func refreshAfterMove(_ row: EntryRow) {
         if let old = nodes.refresh(row), let change = Namespace.cachedChange(from: old, to: row) { report([change]) }

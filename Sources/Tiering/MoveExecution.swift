@@ -167,7 +167,7 @@ struct MoveExecution {
 
     /// After the index switch, the other nodes' handles follow the copy; one that did not
     /// confirm may still use the source, which then stays.
-    private mutating func switchPeers(_ peers: inout MovePeers) throws(MoveStop) {
+    mutating func switchPeers(_ peers: inout MovePeers) throws(MoveStop) {
         do { try peers.switchOver() } catch {
             job.state = .failed
             throw error

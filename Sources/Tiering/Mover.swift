@@ -126,6 +126,13 @@ public final class Mover: Sendable {
     /// Concurrent calls for one file share one move. True when the file left the silo it was on.
     public func moveAndWait(_ ino: UInt64, to destination: SiloID, timeout: Double = 3600) -> Bool {
         guard let before = try? namespace.currentRow(ino) else { return false }
+        // Another node moving the file already (a recall for its own writer, an upload): its
+        // job ends first. A second job here would run a second gate on the file beside it.
+        if waitForMovesElsewhere(ino, timeout: timeout),
+           let now = try? index.query({ tx throws(IndexError) in try tx.entry(ino) }), now.silo != before.silo {
+            namespace.refreshAfterMove(now)
+            if silos[now.silo]?.isObjectStore != true { return true }
+        }
         let id = rescues.withLock { r -> Int64? in
             if let id = r[ino] { return id }
             guard let job = try? enqueue(ino, to: destination) else { return nil }
@@ -142,6 +149,24 @@ public final class Mover: Sendable {
         }
         guard let after = try? namespace.currentRow(ino) else { return false }
         return after.silo != before.silo
+    }
+
+    /// Waits while another live node runs an unfinished job of `ino`; true when there was one.
+    private func waitForMovesElsewhere(_ ino: UInt64, timeout: Double) -> Bool {
+        guard let node else { return false }
+        let deadline = monotonicSeconds() + timeout
+        var waited = false
+        while monotonicSeconds() < deadline {
+            guard let jobs = try? index.query({ tx throws(IndexError) in try tx.jobs() }) else { return waited }
+            let mine = claimed.withLock { Set($0.keys) }
+            let open = jobs.filter { $0.ino == ino && !$0.state.isFinished && !mine.contains($0.id) }
+            if open.isEmpty { return waited }
+            let elsewhere = node.heldElsewhere()
+            if !open.contains(where: { elsewhere.contains(LeaseRow.job($0.id)) }) { return waited }
+            waited = true
+            usleep(20_000)
+        }
+        return waited
     }
 
     public func cancel(_ id: Int64) throws(IndexError) -> Bool {

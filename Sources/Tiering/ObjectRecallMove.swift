@@ -12,8 +12,8 @@ import Glibc
 /// ranged GETs, hottest extents first, into a staging file on the destination, checked
 /// (every GET is If-Match; the whole copy against the ETag where the ETag is an MD5 the copy
 /// can be checked against), given the file's attributes, renamed into place, and switched
-/// like a local move, open handles included (they read the object until then). The object
-/// is deleted last. Reads go on meanwhile; a write waits for the recall (see decisions.md).
+/// like a local move, open handles included (they read the object until then), on every
+/// node. The object is deleted last. Reads go on meanwhile; a write waits for the recall (see decisions.md).
 extension MoveExecution {
     mutating func runRecall(_ source: Silo, _ destination: Silo) throws(MoveStop) {
         guard let bucket = source.bucket, let client = bucket.client else { throw .failed("silo offline; will retry when it returns") }
@@ -33,6 +33,11 @@ extension MoveExecution {
 
         let gate = namespace.beginMove(job.ino, extentSize: job.extentSize)
         defer { namespace.endMove(job.ino) }
+        // Other nodes' handles read the object (or a local copy an upload left them on): they
+        // are gated, held and switched to the recalled copy like this node's (MovePeers).
+        var peers = MovePeers(mover: mover, job: job)
+        defer { peers.release() }
+        try peers.gate()
         let staging = try openStaging(destination)
         defer { Sys.close(staging.fd) }
         job.size = info.size; job.sourceMtime = row.mtimeNs
@@ -45,6 +50,9 @@ extension MoveExecution {
         try applyAttributes(row, to: staging.fd)
         gate.beginSwitch()
         defer { gate.endSwitch() }
+        // Writes wait for the recall on every node (see Namespace.open and write), so nothing
+        // is written meanwhile: the hold only holds opens and readies the other handles.
+        _ = try peers.hold()
         // A chmod, chown, touch or tag change during the fetch went to the index (the file
         // was in the bucket): the copy takes the attributes as they are now that changes are
         // held back.
@@ -61,6 +69,7 @@ extension MoveExecution {
         try persist()
         try renameIntoPlace(staging, destination)
         try switchIndex(destination, stagingFD: staging.fd, handles: prepared)
+        try switchPeers(&peers)
         try finishSwitched(source)
         try? persist()
     }

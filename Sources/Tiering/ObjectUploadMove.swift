@@ -35,15 +35,24 @@ extension MoveExecution {
         let fd: Int32
         do { fd = try source.open(path, flags: O_RDONLY | O_NOFOLLOW) } catch { throw .failed("cannot open the source: \(error)") }
         defer { Sys.close(fd) }
-        if job.state == .renaming, try resumeUpload(client, key, fd, source, destination) { return }
+        if job.state == .renaming, try resumeUpload(client, key, fd, source, destination, gate: gate, path: path) { return }
 
         var etag = ""
         var uploaded = ObjectAttributes()
         var attempts = 0
+        // Other nodes' writes go to the same local file: each attempt gates them before the
+        // file is read and holds them with this node's before the check (MovePeers).
+        var peers = MovePeers(mover: mover, job: job)
+        defer { peers.release() }
+        // An object made by an attempt that then stopped before the switch is removed: the
+        // file stays local, and a scan must not find a second copy of it in the bucket.
+        var made = false
+        defer { if made && job.state == .copying { try? client.delete(key) } }
         while true {
             attempts += 1
             guard attempts <= 3 else { throw .failed("the file kept changing during the upload; it stays on '\(source.name)'") }
             if mover.isCancelled(job.id) { throw .cancelled }
+            try peers.gate()
             _ = gate.takeDirty()
             guard let stat = try? Sys.fstat(fd) else { throw .failed("cannot stat the source") }
             job.size = stat.size; job.sourceMtime = stat.mtimeNs
@@ -51,30 +60,45 @@ extension MoveExecution {
             job.state = .copying
             try persist()
             (etag, uploaded) = try upload(client, key: key, fd: fd, stat: stat)
-            // Writers are held back from here: a write during the upload means another round.
+            made = true
+            // Writers are held back from here, on every node: a write during the upload (here
+            // or through another node) means another round.
             gate.beginSwitch()
+            let elsewhere: [Int]?
+            do { elsewhere = try peers.hold() } catch { gate.endSwitch(); throw error }
             let after = try? Sys.fstat(fd)
-            if gate.takeDirty().isEmpty, let after, after.size == stat.size, after.mtimeNs == stat.mtimeNs { break }
+            if gate.takeDirty().isEmpty, elsewhere?.isEmpty == true, let after, after.size == stat.size, after.mtimeNs == stat.mtimeNs { break }
             gate.endSwitch()
+            peers.release()
+            peers = MovePeers(mover: mover, job: job)
             mover.logger.info("job \(job.id): the file changed during its upload; uploading again")
         }
         defer { gate.endSwitch() }
         // link() passes the gate like a write, so a name added during the upload is seen here.
         if let now = try? namespace.currentRow(job.ino), now.nlink > 1 {
-            try? client.delete(key)
             throw MoveExecution.hardLinked(path, now.nlink, destination)
         }
-        // An open local handle would go on writing to the copy about to be deleted.
-        let open = namespace.handles(of: job.ino, on: source.id)
-        if open > 0 {
-            try? client.delete(key)
-            throw .failed("the file is open (\(open) handle(s)); it stays on '\(source.name)' until closed")
-        }
+        let prepared = try followingHandles(source, path)
         job.state = .renaming
         try persist()
-        try switchToObject(destination, etag: etag, uploaded: uploaded)
+        try switchToObject(destination, etag: etag, uploaded: uploaded, handles: prepared)
+        try switchPeers(&peers)
         try finishSwitched(source)
         try? persist()
+    }
+
+    /// Open handles follow the file into the bucket: each is reopened read-only on the local
+    /// copy, which holds the object's bytes (nothing was written since the upload read them)
+    /// and stays readable through the handle after its name goes. A write through such a
+    /// handle fails on the descriptor (EBADF) and brings the file back first
+    /// (`Namespace.write`), as an open for writing of a file in a bucket does; the recall's
+    /// switch then puts the handle on the recalled copy.
+    private func followingHandles(_ source: Silo, _ path: [UInt8]) throws(MoveStop) -> HandleSwitch {
+        do {
+            return try namespace.prepareHandleSwitch(job.ino) { _ throws(Errno) -> Int32 in
+                try source.open(path, flags: O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            }
+        } catch { throw .failed("cannot reopen the file's open handles read-only: \(error)") }
     }
 
     /// An object has one key, so a file with several names cannot live in a bucket.
@@ -105,8 +129,16 @@ extension MoveExecution {
     }
 
     /// After a crash at `.renaming`: the object, if there, is the file when its ETag is that of
-    /// the unchanged local copy; otherwise it goes and the upload starts over.
-    private mutating func resumeUpload(_ client: S3Client, _ key: String, _ fd: Int32, _ source: Silo, _ destination: Silo) throws(MoveStop) -> Bool {
+    /// the unchanged local copy; otherwise it goes and the upload starts over. Other nodes'
+    /// writers are held (and this node's) while that is checked and the index switched.
+    private mutating func resumeUpload(_ client: S3Client, _ key: String, _ fd: Int32, _ source: Silo, _ destination: Silo,
+                                       gate: MoveGate, path: [UInt8]) throws(MoveStop) -> Bool {
+        var peers = MovePeers(mover: mover, job: job)
+        defer { peers.release() }
+        try peers.gate()
+        gate.beginSwitch()
+        defer { gate.endSwitch() }
+        _ = try peers.hold()
         guard let stat = try? Sys.fstat(fd), stat.size == job.size, stat.mtimeNs == job.sourceMtime,
               let info = try? client.head(key), info.size == job.size else { return false }
         let parts = info.etag.split(separator: "-").dropFirst().first.flatMap { Int($0) } ?? 1
@@ -114,7 +146,9 @@ extension MoveExecution {
             try? client.delete(key)
             return false
         }
-        try switchToObject(destination, etag: info.etag, uploaded: ObjectAttributes(metadata: info.metadata))
+        let prepared = try followingHandles(source, path)
+        try switchToObject(destination, etag: info.etag, uploaded: ObjectAttributes(metadata: info.metadata), handles: prepared)
+        try switchPeers(&peers)
         try finishSwitched(source)
         return true
     }
@@ -124,18 +158,28 @@ extension MoveExecution {
     /// upload, which went to the local copy) are journaled in the same transaction for a
     /// write-back to the object's metadata (see BucketAttributes): the index is the truth
     /// from the switch on. This runs with changes held back by the gate, so none falls between.
-    private mutating func switchToObject(_ destination: Silo, etag: String, uploaded: ObjectAttributes) throws(MoveStop) {
+    private mutating func switchToObject(_ destination: Silo, etag: String, uploaded: ObjectAttributes,
+                                         handles: consuming HandleSwitch?) throws(MoveStop) {
         var row: EntryRow
         do { row = try namespace.currentRow(job.ino) } catch { throw .failed("the file vanished at the switch") }
         row.silo = destination.id
         row.backingInode = ObjectBucket.versionHash(etag)
+        // The object is the file as the upload read it, unchanged since (checked with every
+        // writer held): its size and mtime are the row's, whatever this node's cache held of
+        // another node's writes.
+        row.size = job.size
+        row.mtimeNs = job.sourceMtime
         row.blocks = (row.size + 511) / 512
         job.state = .switched
         job.updated = Int64(time(nil))
+        // A node taken for dead must not switch under the job's new holder (as a local move).
+        if let node = mover.node, !node.isAlive { throw .leaseLost }
         let (finalRow, finalJob) = (row, job)
+        let node = mover.node
         let behind: Bool
         do {
             behind = try index.write { tx throws(IndexError) -> Bool in
+                if let node { try tx.requireLease(LeaseRow.job(finalJob.id), node: node.node.id) }
                 try tx.update(finalRow)
                 try tx.updateJob(finalJob)
                 let now = BucketAttributes.attributes(finalRow, try tx.reader.xattrs(of: finalRow.ino))
@@ -143,9 +187,18 @@ extension MoveExecution {
                 try BucketAttributes.record(finalRow.ino, silo: destination.id, tx)
                 return true
             }
-        } catch { throw .failed("index switch failed: \(error)") }
-        namespace.refreshAfterMove(finalRow)
+        } catch {
+            if error.kind == .conflict { throw .leaseLost }
+            throw .failed("index switch failed: \(error)")
+        }
         if behind { namespace.bucketAttributes.changed(finalRow.ino, silo: destination.id) }
+        guard let handles = handles.take() else { return }
+        let failed = namespace.switchHandles(handles, to: finalRow)
+        if failed > 0 {
+            // Those handles still write to the local copy: it must stay (as for a local move).
+            job.state = .failed
+            throw .failed("\(failed) open handle(s) could not follow the file into the bucket; the local copy stays on '\(mover.silos[job.source]?.name ?? "?")'")
+        }
     }
 
     /// Removes the object of `row` from a bucket: the recalled copy is the file now.

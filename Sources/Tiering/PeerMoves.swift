@@ -158,10 +158,21 @@ final class PeerMoves: Sendable {
         answer(signal, ok: true, MoveSignal.extentList(dirty))
     }
 
-    /// Every handle of the file opened on the copy, before the index names it.
+    /// Every handle of the file opened on the copy, before the index names it. Into a bucket
+    /// the copy is an object no descriptor can hold: each handle is opened read-only on the
+    /// local file instead, whose bytes are the object's (writers are held from here), and a
+    /// write through it later fails with EBADF and recalls the file first (Namespace.write).
     private func prepare(_ entry: Entry, renamed: Bool) throws(Errno) -> HandleSwitch {
         let request = entry.request
         guard let destination = silos[request.destination] else { throw Errno.noSuchFileOrDirectory }
+        if destination.isObjectStore {
+            let row = try namespace.currentRow(request.ino)
+            guard let source = silos[row.silo], !source.isObjectStore else { throw Errno.ioError }
+            let path = try namespace.relativePath(of: row)
+            return try namespace.prepareHandleSwitch(request.ino) { _ throws(Errno) -> Int32 in
+                try source.open(path, flags: O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            }
+        }
         let path: [UInt8]
         if renamed { path = try namespace.relativePath(of: try namespace.currentRow(request.ino)) }
         else { path = Array(".estuary/staging/".utf8) + Mover.stagingName(request.job) }

@@ -87,6 +87,40 @@ struct ObjectSiloMoveTests {
         #expect(n == 100 && Array(buffer) == Array(data[Self.extent..<Self.extent + 100]))
     }
 
+    /// A file open for reading and writing goes to the bucket all the same: the handle follows
+    /// it (reading the bytes the object holds), and a write through the handle brings the file
+    /// back first, then lands, as an open for writing of a file in the bucket does.
+    @Test func anOpenFileGoesToTheBucketAndItsHandleFollows() throws {
+        let s3 = try ObjectSiloPool()
+        try s3.pool.mount()
+        defer { _ = try? s3.pool.unmount() }
+        let data = objectPattern(3 * Self.extent + 17, seed: 9)
+        try Data(data).write(to: URL(fileURLWithPath: s3.pool.path("open.bin")))
+        let fd = try Sys.open(s3.pool.path("open.bin"), flags: O_RDWR)
+        defer { close(fd) }
+        let move = try s3.pool.estuary(["move", s3.pool.path("open.bin"), "--to", "cold", "--wait"])
+        #expect(move.status == 0, "\(move.output)")
+        #expect(try s3.keys() == ["open.bin"])
+        #expect(!exists(s3.pool.siloPath("fast0") + "/open.bin"))
+        let object = try s3.object("open.bin") ?? []
+        let objectSame = object == data
+        #expect(objectSame)
+        var buffer = [UInt8](repeating: 0, count: 100)
+        var n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 100, off_t(Self.extent)) }
+        #expect(n == 100 && Array(buffer) == Array(data[Self.extent..<Self.extent + 100]), "read through the handle: \(n), errno \(errno)")
+        let tail = Array("tail".utf8)
+        n = tail.withUnsafeBytes { pwrite(fd, $0.baseAddress, 4, off_t(data.count)) }
+        #expect(n == 4, "write through the handle: \(n), errno \(errno)")
+        #expect(fsync(fd) == 0)
+        #expect(try s3.keys().isEmpty)
+        let local = (try? readWholeFile(s3.pool.siloPath("fast0") + "/open.bin")) ?? []
+        let localSame = local == data + tail
+        #expect(localSame, "the recalled copy: \(local.count) bytes")
+        let fresh = try readWholeFile(s3.pool.path("open.bin"))
+        let freshSame = fresh == data + tail
+        #expect(freshSame)
+    }
+
     @Test func hardLinkedFilesAreRefusedAtMoveTime() throws {
         let s3 = try ObjectSiloPool()
         try s3.pool.mount()
