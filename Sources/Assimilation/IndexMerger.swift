@@ -82,13 +82,16 @@ final class IndexMerger {
         if batch.path.isEmpty, let stat = batch.rootStat { try mergeRoot(stat, silo: s, tx) }
         let fresh = freshDirectories?.remove(directory) != nil
         let (existing, links, shadowsHere, whole) = fresh ? ([:], [:], [:], true) : try indexed(batch, in: directory, tx)
-        var seen = Set<[UInt8]>(minimumCapacity: batch.entries.count)
+        // A fresh directory has no indexed name to find gone: no need to remember the seen ones.
+        var seen = Set<[UInt8]>(minimumCapacity: fresh ? 0 : batch.entries.count)
         var renamedHere = Set<UInt64>()   // rows moved to a name seen here: not gone
         var keptDirectories = Set<[UInt8]>()   // subdirectories of the listing the index now holds
-        var pending: [(row: EntryRow, hint: UInt64?, tags: [(name: [UInt8], value: [UInt8])])] = []   // a fresh directory's new rows
+        // A fresh directory's new rows, their hints and the positions of their listing entries.
+        var pending: [EntryRow] = [], pendingHints: [UInt64?] = [], pendingEntries: [Int] = []
+        if fresh { pending.reserveCapacity(batch.entries.count); pendingHints.reserveCapacity(batch.entries.count); pendingEntries.reserveCapacity(batch.entries.count) }
         summary.entries += batch.entries.count
-        for scanned in batch.entries {
-            seen.insert(scanned.name)
+        for (position, scanned) in batch.entries.enumerated() {
+            if !fresh { seen.insert(scanned.name) }
             let ino: UInt64
             if links[scanned.name] != nil {
                 summary.unchanged += 1   // a second name of a hard link the index already knows
@@ -126,7 +129,9 @@ final class IndexMerger {
                     // Inserted after the loop, with the listing's other new rows.
                     var row = EntryRow(ino: 0, parent: directory, name: scanned.name, stat: scanned.stat, silo: s, target: scanned.target)
                     row.nlink = scanned.stat.isDirectory ? 2 : scanned.stat.nlink
-                    pending.append((row, scanned.inodeHint, scanned.tags))
+                    pending.append(row)
+                    pendingHints.append(scanned.inodeHint)
+                    pendingEntries.append(position)
                     continue
                 } else {
                     var row = EntryRow(ino: 0, parent: directory, name: scanned.name, stat: scanned.stat, silo: s, target: scanned.target)
@@ -145,15 +150,16 @@ final class IndexMerger {
             }
         }
         if !pending.isEmpty {
-            let numbers = try tx.insert(pending.map(\.row), hints: pending.map(\.hint))
-            for (new, ino) in zip(pending, numbers) {
+            let numbers = try tx.insert(&pending, hints: pendingHints)
+            for (position, ino) in zip(pendingEntries, numbers) {
+                let new = batch.entries[position]
                 touch(ino)
                 if !new.tags.isEmpty { try tx.replaceXattrs(of: ino, with: new.tags) }
                 summary.added += 1
-                nameChanged?(directory, new.row.name)
-                if new.row.kind == .directory {
-                    directories[childPath(batch.path, new.row.name)] = ino
-                    keptDirectories.insert(new.row.name)
+                nameChanged?(directory, new.name)
+                if new.stat.isDirectory {
+                    directories[childPath(batch.path, new.name)] = ino
+                    keptDirectories.insert(new.name)
                     freshDirectories?.insert(ino)
                 }
             }

@@ -77,7 +77,13 @@ extension SQLiteSession {
     }
 
     func setSearchIndexes(_ present: Bool) throws(IndexError) {
-        if present { try connection.execute(SQLiteMigrations.searchIndexes); return }
+        if present {
+            // Built after a first scan, while nothing else runs: the sort may take a second core.
+            try connection.execute("PRAGMA threads = 2")
+            defer { try? connection.execute("PRAGMA threads = 0") }
+            try connection.execute(SQLiteMigrations.searchIndexes)
+            return
+        }
         for name in SQLiteMigrations.searchIndexNames { try connection.execute("DROP INDEX IF EXISTS \(name)") }
     }
 }
