@@ -89,10 +89,10 @@ public struct Scanner: Sendable {
             guard !dryRun else { return }
             try tx.setSearchIndexes(true)
             let rows = try tx.reader.silos()
+            let counts = try tx.reader.entryCounts()
             for silo in targets where !failedSilos.contains(silo.name) {
                 let generation = (rows.first { $0.id == silo.id }?.scanGeneration ?? 0) + 1
-                try tx.recordScan(silo: silo.id, generation: generation, entries: try tx.reader.entryCount(silo: silo.id),
-                                  at: Int64(time(nil)))
+                try tx.recordScan(silo: silo.id, generation: generation, entries: counts[silo.id] ?? 0, at: Int64(time(nil)))
             }
         }
         if dryRun { try index.dryRun(finish) } else { try index.write(finish); deliver() }
