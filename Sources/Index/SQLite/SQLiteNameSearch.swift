@@ -77,20 +77,7 @@ extension SQLiteSession {
     }
 
     func setSearchIndexes(_ present: Bool) throws(IndexError) {
-        if present {
-            // Built at the end of a first scan, the serial tail after the walk. SQLite's sorter
-            // hands runs to a worker thread only when it spills them to temporary files (never
-            // with temp_store = MEMORY) and a run is bounded by the page cache: 2 MiB runs in
-            // files (0600, unlinked at once) let a second core sort while this one reads rows.
-            // Tuning only: a setting refused leaves the single-threaded build. Only when there
-            // is something to build: a smaller cache would cost a daemon's writer its warm pages.
-            if try hasSearchIndexes() { return }
-            let cache = try connection.scalar("PRAGMA cache_size") ?? -2048
-            try? connection.execute("PRAGMA threads = 2; PRAGMA temp_store = FILE; PRAGMA cache_size = -2048")
-            defer { try? connection.execute("PRAGMA threads = 0; PRAGMA temp_store = MEMORY; PRAGMA cache_size = \(cache)") }
-            try connection.execute(SQLiteMigrations.searchIndexes)
-            return
-        }
+        if present { try connection.execute(SQLiteMigrations.searchIndexes); return }
         for name in SQLiteMigrations.searchIndexNames { try connection.execute("DROP INDEX IF EXISTS \(name)") }
     }
 }
