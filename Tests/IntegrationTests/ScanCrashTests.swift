@@ -28,9 +28,8 @@ struct ScanCrashTests {
         try populate(pool)
         let want = TreeSnapshot.expectedMerge(try pool.silos.map { try TreeSnapshot.take(pool.siloPath($0.name), skipReserved: true) })
         // Kill points spread over the first half of the time a whole first scan (with the
-        // process start) takes here; where each one lands
-        // (opening, merging, building the name-search indexes, after the end) changes nothing
-        // of what must hold.
+        // process start) takes here; where each one lands (opening, merging, building the
+        // name-search indexes, after the end) changes nothing of what must hold.
         let started = Date()
         #expect(try pool.estuary(["scan", pool.configPath]).status == 0)
         let whole = Date().timeIntervalSince(started)
