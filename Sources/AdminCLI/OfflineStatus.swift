@@ -30,7 +30,8 @@ enum OfflineStatus {
             read = try ReadTransaction.readOnly(engine: PoolIndex.readOnlyEngine(config)) { tx in
                 let silos = try tx.silos()
                 var counts: [SiloID: Int64] = [:]
-                for silo in silos { counts[silo.id] = try tx.entryCount(silo: silo.id) }
+                let all = try tx.entryCounts()
+                for silo in silos { counts[silo.id] = all[silo.id] ?? 0 }
                 let shadows = try tx.allShadows(limit: 1000)
                 let visible = try shadows.map { try tx.entry($0.shadow.ino)?.silo }
                 return (silos, counts, try tx.entryCount(), shadows, visible, try tx.shadowCount(), try tx.drainingSilos(),

@@ -51,6 +51,12 @@ final class IndexMerger {
     /// and its new rows go in a block at a time: most of a first scan.
     var freshDirectories: Set<UInt64>?
 
+    /// Entries per silo as `ReadTransaction.entryCount(silo:)` counts them (indexed by silo id),
+    /// kept by a scan into an empty index while its merge only adds rows and silos to
+    /// directories: then the scan records them without counting the table. Nil once the merge
+    /// changed a row in any other way (a shadow, a removal, a rename), or when not kept.
+    var addedCounts: [Int64]?
+
     struct SkippedPath: Hashable { var silo: SiloID; var path: [UInt8] }
 
     /// A partial listing naming at most this many entries looks each name up in the index;
@@ -63,6 +69,14 @@ final class IndexMerger {
     init(silos: SiloSet) { self.silos = silos }
 
     private func order(_ id: SiloID) -> Int { silos[id]?.order ?? Int.max }
+
+    /// `row` was inserted: one more entry for its silo, or for each silo of a directory.
+    private func countAdded(_ row: EntryRow) {
+        guard addedCounts != nil else { return }
+        if row.kind != .directory { addedCounts![row.silo] += 1; return }
+        var bits = row.dirSilos
+        while bits != 0 { addedCounts![bits.trailingZeroBitCount] += 1; bits &= bits - 1 }
+    }
     private func bit(_ id: SiloID) -> UInt64 { 1 << UInt64(id) }
 
     func apply(_ batch: DirectoryBatch, _ tx: WriteTransaction) throws(IndexError) {
@@ -82,13 +96,16 @@ final class IndexMerger {
         if batch.path.isEmpty, let stat = batch.rootStat { try mergeRoot(stat, silo: s, tx) }
         let fresh = freshDirectories?.remove(directory) != nil
         let (existing, links, shadowsHere, whole) = fresh ? ([:], [:], [:], true) : try indexed(batch, in: directory, tx)
-        var seen = Set<[UInt8]>(minimumCapacity: batch.entries.count)
+        // A fresh directory has no indexed name to find gone: no need to remember the seen ones.
+        var seen = Set<[UInt8]>(minimumCapacity: fresh ? 0 : batch.entries.count)
         var renamedHere = Set<UInt64>()   // rows moved to a name seen here: not gone
         var keptDirectories = Set<[UInt8]>()   // subdirectories of the listing the index now holds
-        var pending: [(row: EntryRow, hint: UInt64?, tags: [(name: [UInt8], value: [UInt8])])] = []   // a fresh directory's new rows
+        // A fresh directory's new rows, their hints and the positions of their listing entries.
+        var pending: [EntryRow] = [], pendingHints: [UInt64?] = [], pendingEntries: [Int] = []
+        if fresh { pending.reserveCapacity(batch.entries.count); pendingHints.reserveCapacity(batch.entries.count); pendingEntries.reserveCapacity(batch.entries.count) }
         summary.entries += batch.entries.count
-        for scanned in batch.entries {
-            seen.insert(scanned.name)
+        for (position, scanned) in batch.entries.enumerated() {
+            if !fresh { seen.insert(scanned.name) }
             let ino: UInt64
             if links[scanned.name] != nil {
                 summary.unchanged += 1   // a second name of a hard link the index already knows
@@ -111,6 +128,7 @@ final class IndexMerger {
                     }
                 }
                 if var row = try renamedRow(scanned, silo: s, tx) {
+                    addedCounts = nil
                     // The index still has this file under the name it had before a rename it did
                     // not take (a crash before the change was committed, or an `mv` inside the
                     // silo): the row moves, so the file keeps its inode number and tags.
@@ -126,12 +144,15 @@ final class IndexMerger {
                     // Inserted after the loop, with the listing's other new rows.
                     var row = EntryRow(ino: 0, parent: directory, name: scanned.name, stat: scanned.stat, silo: s, target: scanned.target)
                     row.nlink = scanned.stat.isDirectory ? 2 : scanned.stat.nlink
-                    pending.append((row, scanned.inodeHint, scanned.tags))
+                    pending.append(row)
+                    pendingHints.append(scanned.inodeHint)
+                    pendingEntries.append(position)
                     continue
                 } else {
                     var row = EntryRow(ino: 0, parent: directory, name: scanned.name, stat: scanned.stat, silo: s, target: scanned.target)
                     row.nlink = scanned.stat.isDirectory ? 2 : scanned.stat.nlink
                     ino = try tx.insert(row, hint: scanned.inodeHint)
+                    countAdded(row)
                     if scanned.stat.isDirectory { freshDirectories?.insert(ino) }
                     touch(ino)
                     if !scanned.tags.isEmpty { try tx.replaceXattrs(of: ino, with: scanned.tags) }
@@ -145,15 +166,17 @@ final class IndexMerger {
             }
         }
         if !pending.isEmpty {
-            let numbers = try tx.insert(pending.map(\.row), hints: pending.map(\.hint))
-            for (new, ino) in zip(pending, numbers) {
+            let numbers = try tx.insert(&pending, hints: pendingHints)
+            for row in pending { countAdded(row) }
+            for (position, ino) in zip(pendingEntries, numbers) {
+                let new = batch.entries[position]
                 touch(ino)
                 if !new.tags.isEmpty { try tx.replaceXattrs(of: ino, with: new.tags) }
                 summary.added += 1
-                nameChanged?(directory, new.row.name)
-                if new.row.kind == .directory {
-                    directories[childPath(batch.path, new.row.name)] = ino
-                    keptDirectories.insert(new.row.name)
+                nameChanged?(directory, new.name)
+                if new.stat.isDirectory {
+                    directories[childPath(batch.path, new.name)] = ino
+                    keptDirectories.insert(new.name)
                     freshDirectories?.insert(ino)
                 }
             }
@@ -188,12 +211,14 @@ final class IndexMerger {
     /// Silo `s` no longer has `row`'s name: its copy goes once every listing is merged.
     private func gone(_ row: EntryRow, silo s: SiloID, shadow: ShadowRow?, _ tx: WriteTransaction) throws(IndexError) {
         if let since = liveSince, row.ctimeNs >= since { return }
-        if row.holds(silo: s) { pendingRemovals.append((row.ino, s)) }
-        else if shadow != nil { try tx.deleteShadow(ino: row.ino, silo: s) }
+        // A name only another silo has is not gone (a directory merged from several silos).
+        if row.holds(silo: s) { pendingRemovals.append((row.ino, s)) }   // `finish` stops the counting
+        else if shadow != nil { addedCounts = nil; try tx.deleteShadow(ino: row.ino, silo: s) }
     }
 
     /// A hard link's second name that silo `s` no longer has.
     private func goneLink(_ name: [UInt8], _ ino: UInt64, in directory: UInt64, silo s: SiloID, _ tx: WriteTransaction) throws(IndexError) {
+        addedCounts = nil
         guard var row = try tx.reader.entry(ino), row.silo == s else { return }
         if let since = liveSince, row.ctimeNs >= since { return }
         try tx.deleteLink(parent: directory, name: name)
@@ -207,6 +232,7 @@ final class IndexMerger {
     /// Applies the removals deferred during the walk. In a live scan, a file a tier move touched
     /// meanwhile is left alone: the walk may have seen it half-way between two silos.
     func finish(_ tx: WriteTransaction) throws(IndexError) {
+        if !pendingRemovals.isEmpty { addedCounts = nil }
         let moved = try jobsSince.map { since throws(IndexError) in try tx.reader.inodesWithJobs(since: since) } ?? []
         for (ino, silo) in pendingRemovals where !moved.contains(ino) {
             guard let row = try tx.reader.entry(ino) else { continue }
@@ -277,6 +303,7 @@ final class IndexMerger {
             var changed = false
             if !row.holds(silo: s) {
                 row.dirSilos |= bit(s); changed = true
+                if addedCounts != nil { addedCounts![s] += 1 }
                 if order(s) < order(row.silo) { row.silo = s; row.apply(stat.withNlink(row.nlink)) }
             } else if row.silo == s && row.differs(from: stat.withNlink(row.nlink)) {
                 if row.ctimeNs != stat.ctimeNs { try tx.replaceXattrs(of: row.ino, with: scanned.tags) }
@@ -284,6 +311,7 @@ final class IndexMerger {
             }
             if changed { try update(row, tx); summary.updated += 1 } else { summary.unchanged += 1 }
         case (false, false):
+            addedCounts = nil   // which copy is visible may change: the table counts
             // A live scan can meet a file twice while a tier move switches it: the new copy
             // already renamed into place and the old one not yet deleted. Equal times would
             // let the faster silo's copy win and point the index back at the copy about to go.
@@ -316,6 +344,7 @@ final class IndexMerger {
                 try recordShadow(row.ino, stat, silo: s, existing: shadow, tx)
             }
         case (false, true):
+            addedCounts = nil
             nameChanged?(row.parent, row.name)   // the kernel cannot turn a file's inode into a directory
             shadowsExist = true
             try tx.upsertShadow(ShadowRow(ino: row.ino, silo: row.silo, kind: row.kind, size: row.size, mtimeNs: row.mtimeNs))
@@ -324,6 +353,7 @@ final class IndexMerger {
             try tx.replaceXattrs(of: row.ino, with: scanned.tags)
             summary.updated += 1
         case (true, false):
+            addedCounts = nil
             try recordShadow(row.ino, stat, silo: s, existing: shadow, tx)
         }
     }

@@ -50,11 +50,16 @@ public struct Scanner: Sendable {
         merger.shadowsExist = try index.query { tx throws(IndexError) in try tx.shadowCount() } > 0
         // A first scan is a bulk load: the name-search indexes are built once at the end
         // instead of row by row (`finish` builds them whenever they are missing).
-        if !dryRun, try index.query({ tx throws(IndexError) in try tx.entryCount() }) == 0 {
+        let empty = try index.query({ tx throws(IndexError) in try tx.entryCount() }) == 0
+        if !dryRun && empty {
             try index.write { tx throws(IndexError) in try tx.setSearchIndexes(false) }
         }
-        // With nobody else writing, a directory the scan added is known to be empty in the index.
-        if freshDirectories && !live && !index.engine.isShared { merger.freshDirectories = [] }
+        // With nobody else writing, a directory the scan added is known to be empty in the index,
+        // and an empty index holds what this scan adds: its counts need no pass over the table.
+        if !live && !index.engine.isShared {
+            if freshDirectories { merger.freshDirectories = [] }
+            if empty { merger.addedCounts = Array(repeating: 0, count: 64) }
+        }
         // Listings are merged as they come, a chunk per transaction.
         var lastReport = started
         var finished = false
@@ -63,11 +68,11 @@ public struct Scanner: Sendable {
             if chunk.isEmpty { break }
             finished = last
             let saved = (merger.summary, merger.directories, merger.pendingRemovals, merger.problems, merger.skipped,
-                         merger.freshDirectories)
+                         merger.freshDirectories, merger.addedCounts)
             let apply = { (tx: WriteTransaction) throws(IndexError) in
                 // A busy retry replays the chunk.
                 (merger.summary, merger.directories, merger.pendingRemovals, merger.problems, merger.skipped,
-                 merger.freshDirectories) = saved
+                 merger.freshDirectories, merger.addedCounts) = saved
                 uncommitted.removeAll()
                 for batch in chunk { try merger.apply(batch, tx) }
             }
@@ -81,18 +86,24 @@ public struct Scanner: Sendable {
         threads.forEach { $0.join() }
         let problemList = problems.withLock { $0 } + merger.problems
         let failedSilos = Set(problemList.filter { $0.path.isEmpty }.map(\.silo))
-        let saved = (merger.summary, merger.pendingRemovals)
+        let saved = (merger.summary, merger.pendingRemovals, merger.addedCounts)
         let finish = { (tx: WriteTransaction) throws(IndexError) in
-            (merger.summary, merger.pendingRemovals) = saved
+            (merger.summary, merger.pendingRemovals, merger.addedCounts) = saved
             uncommitted.removeAll()
             try merger.finish(tx)
             guard !dryRun else { return }
             try tx.setSearchIndexes(true)
             let rows = try tx.reader.silos()
+            var counts: [SiloID: Int64]
+            if let added = merger.addedCounts {
+                counts = [:]
+                for (silo, n) in added.enumerated() where n > 0 { counts[silo] = n }
+            } else {
+                counts = try tx.reader.entryCounts()
+            }
             for silo in targets where !failedSilos.contains(silo.name) {
                 let generation = (rows.first { $0.id == silo.id }?.scanGeneration ?? 0) + 1
-                try tx.recordScan(silo: silo.id, generation: generation, entries: try tx.reader.entryCount(silo: silo.id),
-                                  at: Int64(time(nil)))
+                try tx.recordScan(silo: silo.id, generation: generation, entries: counts[silo.id] ?? 0, at: Int64(time(nil)))
             }
         }
         if dryRun { try index.dryRun(finish) } else { try index.write(finish); deliver() }

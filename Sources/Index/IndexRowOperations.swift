@@ -42,6 +42,8 @@ public protocol IndexRowReads: AnyObject {
     func entryCount() throws(IndexError) -> Int64
     /// Entries whose data (files) or attributes (directories) `silo` holds, plus directories it merges into.
     func entryCount(silo: SiloID) throws(IndexError) -> Int64
+    /// `entryCount(silo:)` of every silo holding anything, from one pass over the table.
+    func entryCounts() throws(IndexError) -> [SiloID: Int64]
     func regularFiles(on silo: SiloID) throws(IndexError) -> [UInt64]
 
     // Extended attributes (tags)

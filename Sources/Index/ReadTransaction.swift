@@ -118,6 +118,9 @@ public struct ReadTransaction {
 
     /// Entries whose data (files) or attributes (directories) a silo holds, plus directories it merges into.
     public func entryCount(silo: SiloID) throws(IndexError) -> Int64 { try session.entryCount(silo: silo) }
+    /// `entryCount(silo:)` of every silo at once (a silo holding nothing is absent): one pass
+    /// over the table instead of one per silo.
+    public func entryCounts() throws(IndexError) -> [SiloID: Int64] { try session.entryCounts() }
 
     public func regularFiles(on silo: SiloID) throws(IndexError) -> [UInt64] { try session.regularFiles(on: silo) }
 

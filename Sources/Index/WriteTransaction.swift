@@ -34,10 +34,10 @@ public struct WriteTransaction {
         return ino
     }
 
-    /// Inserts `rows` (their `ino` ignored) as `insert` would one by one with `hints[k]`, and
-    /// returns their numbers in order; the rows go to the engine in blocks.
-    public func insert(_ rows: [EntryRow], hints: [UInt64?]) throws(IndexError) -> [UInt64] {
-        var numbered = rows
+    /// Inserts `rows` as `insert` would one by one with `hints[k]`, numbering them in place (their
+    /// `ino` is overwritten), and returns their numbers in order; the rows go to the engine in blocks.
+    @discardableResult
+    public func insert(_ numbered: inout [EntryRow], hints: [UInt64?]) throws(IndexError) -> [UInt64] {
         var taken = Set<UInt64>()   // numbers of earlier rows of this call, not yet inserted
         let hinted = hints.contains { $0 != nil }
         for k in numbered.indices {

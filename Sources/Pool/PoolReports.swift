@@ -11,7 +11,8 @@ public enum PoolReports {
         let (rows, entries, shadows, shadowCount, counts) = try pool.index.read { tx throws(IndexError) in
             let silos = try tx.silos()
             var counts: [Int: Int64] = [:]
-            for silo in silos { counts[silo.id] = try tx.entryCount(silo: silo.id) }
+            let all = try tx.entryCounts()
+            for silo in silos { counts[silo.id] = all[silo.id] ?? 0 }
             return (silos, try tx.entryCount(), try tx.allShadows(limit: shadowLimit), try tx.shadowCount(), counts)
         }
         let configured = pool.silos.all

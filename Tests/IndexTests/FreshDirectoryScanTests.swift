@@ -106,6 +106,36 @@ struct FreshDirectoryScanTests {
         #expect(a[""]?.contains("nlink 8") == true, "big, shared, clash, a, empty, tagged: \(a[""] ?? "")")
     }
 
+    /// A first scan that only adds counts each silo's entries as it merges (no pass over the
+    /// table); one that meets shadows counts the table. Both record what the table holds.
+    @Test func aFirstScanRecordsEachSilosEntryCount() throws {
+        func check(_ f: ScannerTests.Fixture, _ what: String) throws {
+            let (rows, counted) = try f.index.read { tx throws(IndexError) in
+                let rows = try tx.silos()
+                return (rows, try rows.map { row throws(IndexError) in try tx.entryCount(silo: row.id) })
+            }
+            #expect(rows.map(\.entries) == counted, "\(what)")
+            #expect(counted.allSatisfy { $0 > 0 }, "\(what)")
+        }
+        let adding = try ScannerTests.Fixture(["fast", "bulk", "cold"])
+        for i in 0..<70 { try adding.write("fast", "big/f\(i)", "\(i)") }
+        for i in 0..<40 { try adding.write(["fast", "bulk", "cold"][i % 3], "shared/s\(i % 7)/g\(i)", "\(i)") }
+        try adding.write("cold", "a/b/c/deep.txt", "deep")
+        try FileManager.default.createDirectory(atPath: adding.root + "/bulk/empty/dir", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: adding.root + "/cold/empty", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: adding.root + "/bulk/shared/link", withDestinationPath: "s0")
+        #expect(try adding.scan().shadowed == 0)
+        try check(adding, "a first scan that only adds")
+        try adding.write("bulk", "shared/s1/later", "l")
+        _ = try adding.scan()
+        try check(adding, "a rescan")
+
+        let shadowing = try ScannerTests.Fixture(["fast", "bulk", "cold"])
+        try Self.populate(shadowing)
+        #expect(try shadowing.scan().shadowed == 3)
+        try check(shadowing, "a first scan with shadows")
+    }
+
     @Test func aRescanAfterAFreshScanChangesNothing() throws {
         let f = try ScannerTests.Fixture(["fast", "bulk", "cold"])
         try Self.populate(f)

@@ -123,6 +123,11 @@ extension PostgresSession {
         return try scalar("SELECT count(*) FROM entries WHERE ino != 1 AND ((kind != 2 AND silo = $1) OR (kind = 2 AND (dirsilos >> $1::int) & 1 = 1))", p) ?? 0
     }
 
+    func entryCounts() throws(IndexError) -> [SiloID: Int64] {
+        let r = try connection.run(EntryCounts.sql, PGParams())
+        return EntryCounts.perSilo((0..<r.rows).map { (r.int64($0, 0), r.int64($0, 1), r.int64($0, 2)) })
+    }
+
     func regularFiles(on silo: SiloID) throws(IndexError) -> [UInt64] {
         var p = PGParams(); p.add(silo)
         let r = try connection.run("SELECT ino FROM entries WHERE silo = $1 AND kind = 1", p)

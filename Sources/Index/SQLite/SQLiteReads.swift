@@ -132,6 +132,14 @@ extension SQLiteSession {
         return try s.step() ? s.int64(0) : 0
     }
 
+    func entryCounts() throws(IndexError) -> [SiloID: Int64] {
+        let s = try connection.prepare(EntryCounts.sql)
+        defer { s.reset() }
+        var groups: [(silo: Int64, dirSilos: Int64, count: Int64)] = []
+        while try s.step() { groups.append((s.int64(0), s.int64(1), s.int64(2))) }
+        return EntryCounts.perSilo(groups)
+    }
+
     func regularFiles(on silo: SiloID) throws(IndexError) -> [UInt64] {
         let s = try connection.prepare("SELECT ino FROM entries WHERE silo = ? AND kind = 1")
         defer { s.reset() }

@@ -249,6 +249,7 @@ struct NamespaceConformanceTests {
         dir.dirSilos |= 1 << UInt64(slow)
         try f.insert(dir)
         #expect(try f.index.query { tx throws(IndexError) in (try tx.entryCount(silo: fast), try tx.entryCount(silo: slow)) } == (2, 1))
+        #expect(try f.index.query { tx throws(IndexError) in try tx.entryCounts() } == [fast: 2, slow: 1])
 
         let full = #expect(throws: IndexError.self) {
             try f.index.write { tx throws(IndexError) in
@@ -256,5 +257,31 @@ struct NamespaceConformanceTests {
             }
         }
         #expect(full?.kind == .invalid, "a pool holds at most 64 silos")
+    }
+
+    /// The scan's and `estuary status`'s one-pass counts agree with the per-silo count: files by
+    /// the silo holding their data, directories once per silo they merge (bit 63 included),
+    /// the root never.
+    @Test(arguments: EngineUnderTest.all)
+    func entryCountsAgreeWithTheCountOfEachSilo(_ engine: EngineUnderTest) throws {
+        let f = try ConformanceFixture(engine)
+        for (k, silo) in [0, 0, 1, 2, 2, 2, 63].enumerated() { try f.insert(f.file("f\(k)", silo: silo)) }
+        var link = f.file("l", silo: 1)
+        link.kind = .symlink; link.target = Array("f0".utf8)
+        try f.insert(link)
+        for (k, silos) in [[0], [1, 2], [0, 1, 2, 63], [63], [2]].enumerated() {
+            var dir = f.directory("d\(k)", silo: silos[0])
+            dir.dirSilos = silos.reduce(0) { $0 | 1 << UInt64($1) }
+            try f.insert(dir)
+        }
+        var root = try #require(try f.entry(1))
+        root.dirSilos = 0b111
+        try f.index.write { tx throws(IndexError) in try tx.update(root) }
+
+        let counts = try f.index.query { tx throws(IndexError) in try tx.entryCounts() }
+        #expect(counts == [0: 4, 1: 4, 2: 6, 63: 3])
+        for silo in [0, 1, 2, 3, 62, 63] {
+            #expect(try f.index.query { tx throws(IndexError) in try tx.entryCount(silo: silo) } == counts[silo] ?? 0, "silo \(silo)")
+        }
     }
 }
