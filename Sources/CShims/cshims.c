@@ -136,6 +136,12 @@ int64_t estuary_cached_bytes(int fd, int64_t offset, int64_t length) {
     if (syscall(SYS_cachestat, fd, &range, &stat, 0) != 0) return -1;
     return (int64_t)(stat.nr_cache * (uint64_t)sysconf(_SC_PAGESIZE));
 }
+int64_t estuary_dirty_bytes(int fd, int64_t offset, int64_t length) {
+    struct estuary_cachestat_range range = { (uint64_t)offset, (uint64_t)length };
+    struct estuary_cachestat stat;
+    if (syscall(SYS_cachestat, fd, &range, &stat, 0) != 0) return -1;
+    return (int64_t)(stat.nr_dirty * (uint64_t)sysconf(_SC_PAGESIZE));
+}
 long estuary_flistxattr(int fd, char *list, size_t size) { return flistxattr(fd, list, size); }
 int estuary_removexattr(const char *path, const char *name) { return removexattr(path, name); }
 

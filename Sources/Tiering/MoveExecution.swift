@@ -197,7 +197,7 @@ struct MoveExecution {
         do { fd = try source.open(try namespace.relativePath(of: row), flags: O_RDONLY | O_NOFOLLOW) }
         catch { throw .failed("cannot open the source: \(error)") }
         _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
-        return SourceFile(fd: fd)
+        return SourceFile(fd: fd, extentSize: job.extentSize)
     }
 
     /// Starts or resumes: a source changed while no daemon watched it invalidates the progress;

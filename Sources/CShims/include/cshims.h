@@ -51,6 +51,8 @@ long estuary_copy_file_range(int fdIn, int64_t *offIn, int fdOut, int64_t *offOu
 int estuary_start_writeback(int fd, int64_t offset, int64_t length);
 /// Bytes of the range the page cache holds (cachestat, Linux 6.5+); -1 when that is unknown.
 int64_t estuary_cached_bytes(int fd, int64_t offset, int64_t length);
+/// Bytes of [offset, offset+length) that are dirty in the page cache, or -1 (no cachestat).
+int64_t estuary_dirty_bytes(int fd, int64_t offset, int64_t length);
 // fanotify, for following silos live (Linux 5.17+ for FAN_RENAME; 5.9+ for names).
 /// A notification group reporting directory handles and names (FAN_REPORT_DFID_NAME), non-blocking.
 int estuary_fanotify_init(void);
