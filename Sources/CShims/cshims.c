@@ -159,8 +159,9 @@ const uint64_t ESTUARY_FAN_Q_OVERFLOW = FAN_Q_OVERFLOW;
 const uint64_t ESTUARY_FAN_NAME_EVENTS = FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO | FAN_RENAME;
 const uint64_t ESTUARY_FAN_ONDIR = FAN_ONDIR;
 
-int estuary_fanotify_init(void) {
-    return fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_DFID_NAME | FAN_CLOEXEC | FAN_NONBLOCK, O_RDONLY | O_CLOEXEC | O_LARGEFILE);
+int estuary_fanotify_init(int unlimited) {
+    unsigned flags = FAN_CLASS_NOTIF | FAN_REPORT_DFID_NAME | FAN_CLOEXEC | FAN_NONBLOCK | (unlimited ? FAN_UNLIMITED_QUEUE : 0);
+    return fanotify_init(flags, O_RDONLY | O_CLOEXEC | O_LARGEFILE);
 }
 
 int estuary_fanotify_mark_filesystem(int fanfd, const char *path, int add) {
