@@ -490,5 +490,6 @@ struct MoveExecution {
             if error.kind == .conflict { throw .leaseLost }
             throw .failed("cannot record progress: \(error)")
         }
+        if job.state.isFinished { mover.noteFinished() }
     }
 }
