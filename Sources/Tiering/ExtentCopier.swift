@@ -17,7 +17,6 @@ import Glibc
 /// has always cached part of the next one, so nearly nothing was dropped. Hence the snapshot.
 struct SourceFile: Sendable {
     let fd: Int32
-    private let extentSize: Int64
     /// Extents the snapshot covers; later ones (the file grew during the move) were written
     /// through the mount, so their pages are someone's and stay.
     private let covered: Int
@@ -26,9 +25,9 @@ struct SourceFile: Sendable {
 
     init(fd: Int32, extentSize: Int) {
         self.fd = fd
-        self.extentSize = Int64(max(1, extentSize))
+        let extent = Int64(max(1, extentSize))
         let size = (try? Sys.fstat(fd).size) ?? 0
-        let count = Int((size + self.extentSize - 1) / self.extentSize)
+        let count = Int((size + extent - 1) / extent)
         let whole = estuary_cached_bytes(fd, 0, 0)   // length 0: to the end of the file
         if whole == 0 {
             covered = count; warm = nil
@@ -36,7 +35,7 @@ struct SourceFile: Sendable {
             covered = 0; warm = nil   // no cachestat (before Linux 6.5): every page stays, as before it
         } else {
             covered = count
-            warm = Self.warmExtents(fd, count: count, extentSize: self.extentSize)
+            warm = Self.warmExtents(fd, count: count, extentSize: extent)
         }
     }
 
