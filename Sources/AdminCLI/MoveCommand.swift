@@ -45,12 +45,23 @@ enum JobWatcher {
         var failed: [JobReport] = []
         var finished: [Int64: JobReport] = [:]
         var lastSeen: [Int64: JobReport] = [:]
+        var eta = 0.0
+        var first = true
         while true {
             // Only unfinished jobs are listed each time; a job that leaves the list is fetched
             // once for its final state. Listing every job ever run on each poll would load the
             // daemon more than the moves themselves.
+            // Four times a second for the progress line; more often once the copies should be
+            // about done. The daemon holds the reply until a job finishes or the interval
+            // ends, so the command returns as its jobs do (it used to sleep up to 0.25 s past
+            // the end, the ETA being taken from progress recorded every 0.5 s); after a reply
+            // for anything else, or from a daemon that answers at once (older), the rest of
+            // the interval is slept.
+            let interval = min(0.25, max(0.05, eta / 2))
+            let asked = Date()
             let socket = try PoolLocator.requireDaemon(config)
-            let open = try PoolLocator.call(socket, ControlRequest(op: "jobs")).jobs ?? []
+            let open = try PoolLocator.call(socket, ControlRequest(op: "jobs", wait: first ? 0 : interval)).jobs ?? []
+            first = false
             let openIDs = Set(open.map(\.id))
             for job in open where ids.contains(job.id) { lastSeen[job.id] = job }
             for id in ids where finished[id] == nil && !openIDs.contains(id) {
@@ -63,7 +74,7 @@ enum JobWatcher {
             let extents = mine.reduce(0) { $0 + $1.extents }, done = mine.reduce(0) { $0 + $1.extentsDone }
             let elapsed = max(0.001, Date().timeIntervalSince(started))
             let rate = Double(copied) / elapsed
-            let eta = rate > 0 ? Double(total - copied) / rate : 0
+            eta = rate > 0 ? Double(total - copied) / rate : 0
             let width = 30
             let fraction = total > 0 ? Double(copied) / Double(total) : Double(finished.count) / Double(max(1, ids.count))
             let bar = String(repeating: "#", count: Int(min(1, fraction) * Double(width))).padding(toLength: width, withPad: ".", startingAt: 0)
@@ -74,9 +85,8 @@ enum JobWatcher {
                 failed = finished.values.filter { $0.state != "done" }.sorted { $0.id < $1.id }
                 break
             }
-            // Four times a second for the progress line; more often once the copies should be
-            // about done, so the command returns soon after the jobs do.
-            usleep(UInt32(1_000_000 * min(0.25, max(0.05, eta / 2))))
+            let rest = interval - Date().timeIntervalSince(asked)
+            if rest > 0 { usleep(UInt32(1_000_000 * rest)) }
         }
         for job in failed { print("job \(job.id) \(Format.name(job.path)): \(job.state)\(job.error.map { ": \(Format.text($0))" } ?? "")") }
         if !failed.isEmpty { throw ExitCode(1) }

@@ -30,8 +30,16 @@ public final class FanotifyGroup {
     /// then on, so a stopping daemon does not sleep out an idle poll before it lets go of the pool.
     private let wakeRead: Int32, wakeWrite: Int32
 
-    public init() throws(Errno) {
-        let fd = estuary_fanotify_init()
+    /// Whether the kernel's queue for this group is unlimited: nothing is lost while the
+    /// reader rests, so it may let events gather between reads.
+    public let unlimited: Bool
+
+    /// `unlimited`: ask for an unlimited queue, falling back to the bounded one
+    /// (`/proc/sys/fs/fanotify/max_queued_events`) when the kernel refuses it.
+    public init(unlimited: Bool = true) throws(Errno) {
+        var fd = unlimited ? estuary_fanotify_init(1) : -1
+        self.unlimited = fd >= 0
+        if fd < 0 { fd = estuary_fanotify_init(0) }
         if fd < 0 { throw Errno.current }
         var ends: [Int32] = [-1, -1]
         if pipe(&ends) != 0 { let e = Errno.current; Sys.close(fd); throw e }
@@ -54,17 +62,27 @@ public final class FanotifyGroup {
         if estuary_fanotify_mark_filesystem(fd, path, 1) != 0 { throw Errno.current }
     }
 
+    /// What one `read` found.
+    public enum Drain: Equatable {
+        /// Nothing came before the timeout (or `wake` was called).
+        case nothing
+        /// The queue was read to its end.
+        case emptied
+        /// 1 MiB was read and more may be waiting.
+        case more
+    }
+
     /// Waits up to `timeout` milliseconds for events and hands each one to `body`, reading at
     /// most 1 MiB of them: under a flood the caller still gets to apply what it has. Events
-    /// of process `skipping` are dropped undecoded. Returns false when nothing came.
+    /// of process `skipping` are dropped undecoded.
     @discardableResult
-    public func read(timeout: Int32, skipping: pid_t = 0, _ body: (FanotifyEvent) -> Void) -> Bool {
+    public func read(timeout: Int32, skipping: pid_t = 0, _ body: (FanotifyEvent) -> Void) -> Drain {
         var pollers = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
-        guard poll(&pollers, 2, timeout) > 0, pollers[1].revents == 0, pollers[0].revents & Int16(POLLIN) != 0 else { return false }
+        guard poll(&pollers, 2, timeout) > 0, pollers[1].revents == 0, pollers[0].revents & Int16(POLLIN) != 0 else { return .nothing }
         var any = false
         for _ in 0..<16 {
             let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            guard n > 0 else { return any }
+            guard n > 0 else { return any ? .emptied : .nothing }
             any = true
             buffer.withUnsafeBytes { raw in
                 var offset = 0
@@ -74,8 +92,12 @@ public final class FanotifyGroup {
                     body(Self.decode(event))
                 }
             }
+            // The kernel fills the buffer as far as whole events go (one is at most a few
+            // hundred bytes): a read that left half of it empty took everything there was, and
+            // asking again would only return EAGAIN.
+            if n < buffer.count / 2 { return .emptied }
         }
-        return any
+        return .more
     }
 
     private static func decode(_ e: estuary_fan_event) -> FanotifyEvent {

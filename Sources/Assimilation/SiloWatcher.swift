@@ -82,7 +82,9 @@ public final class SiloWatcher: @unchecked Sendable {
     private let batchDelay = 0.1
     /// Names gathered beyond this are dropped for a full rescan, as a kernel queue overflow
     /// would be: the reader's memory stays bounded however long a batch takes.
-    static let pendingLimit = 2_000_000
+    /// With an unlimited kernel queue this is the only bound, so its loss path is tested
+    /// through a test knob that lowers it.
+    private let pendingLimit = getenv("ESTUARY_WATCH_PENDING_LIMIT").flatMap { Int(String(cString: $0)) }.map { max(1, $0) } ?? 2_000_000
     private let apply: @Sendable ([(silo: Silo, request: RescanRequest)], Double) -> Void
     private let lost: @Sendable ([Silo], String) -> Void
     private let followed = Mutex<[Followed]>([])
@@ -113,7 +115,9 @@ public final class SiloWatcher: @unchecked Sendable {
     /// remount), saying why.
     public init(apply: @escaping @Sendable ([(silo: Silo, request: RescanRequest)], Double) -> Void,
                 lost: @escaping @Sendable ([Silo], String) -> Void) throws(Errno) {
-        group = try FanotifyGroup()
+        // A test knob (docs/decisions.md, "Moves at the speed of cp"): the kernel's bounded
+        // queue, so that a test can make it overflow.
+        group = try FanotifyGroup(unlimited: getenv("ESTUARY_FANOTIFY_BOUNDED") == nil)
         self.apply = apply
         self.lost = lost
     }
@@ -166,13 +170,13 @@ public final class SiloWatcher: @unchecked Sendable {
         for thread in threads.withLock({ $0 }) { thread.join() }
     }
 
-    /// The reading thread: gathers events into `pending` as fast as they come.
+    /// The reading thread: gathers events into `pending`, a drain at a time.
     private func read() {
         while running.load(ordering: .relaxed) {
             var first = false
             var others = false
             let nodes = poolPids.withLock { $0 }
-            let came = group.read(timeout: 500, skipping: ownPid) { event in
+            let drain = group.read(timeout: 500, skipping: ownPid) { event in
                 if !nodes.isEmpty && nodes.contains(event.pid) && !event.overflow { return }
                 others = true
                 pending.withLock { p in
@@ -192,8 +196,8 @@ public final class SiloWatcher: @unchecked Sendable {
                             if kept && event.namesChanged { outside.handles.removeAll(); outside.generation += 1 }
                         }
                         guard kept else { return }
-                        if p.count > Self.pendingLimit {
-                            p.lost = "more than \(Self.pendingLimit) changes waited to be applied"
+                        if p.count > pendingLimit {
+                            p.lost = "more than \(pendingLimit) changes waited to be applied"
                         }
                     } else {
                         return
@@ -203,20 +207,23 @@ public final class SiloWatcher: @unchecked Sendable {
                 }
             }
             if first { arrived.ring() }
-            // The daemon's own changes through the mount raise events too, one per create,
-            // rename or unlink: a reader blocked in poll would be woken for each, on the CPU
-            // the request is served on. Pausing after a drain of only those lets them queue
-            // without a wake; batches are applied 100 ms after their first event anyway. A
-            // drain with anyone else's events does not pause, so a flood behind the mount (or
-            // beside the silos on their file system) is read as fast as before and the
-            // kernel's queue does not overflow (docs/decisions.md, "Metadata against
-            // mergerfs's man-page presets").
-            if came && !others && running.load(ordering: .relaxed) { usleep(Self.drainPause) }
+            if drain == .emptied && running.load(ordering: .relaxed) && (group.unlimited || !others) { usleep(Self.drainPause) }
         }
     }
 
-    /// Microseconds the reader rests after a drain of only its own daemon's events (see `read`).
-    static let drainPause: UInt32 = 5_000
+    /// Microseconds the reader rests after emptying the queue, so that what comes next
+    /// arrives in one read rather than one read per event. A file-system mark sees every
+    /// process on the file system, and a reader woken for each event made 141,000 reads in
+    /// 12 s of a move on a machine where builds shared the silos' file system, on the cores
+    /// the copy needed; the daemon's own changes through the mount (one event per create,
+    /// rename, unlink, or copy write of a move) wake it as often. Batches are applied 100 ms
+    /// after their first event, so the rest adds at most this much to how far behind a
+    /// change is. Only an unlimited queue can wait for anyone's events: a bounded one
+    /// (16,384 events) could overflow meanwhile on a starved machine and cost a full rescan,
+    /// so there the reader rests only after drains of the daemon's own events, as before
+    /// (docs/decisions.md, "Metadata against mergerfs's man-page presets", "Moves at the
+    /// speed of cp").
+    static let drainPause: UInt32 = 20_000
 
     /// The applying thread: waits for events, lets them gather for `batchDelay`, then applies
     /// everything pending at once. A batch that took longer than that finds the next one due

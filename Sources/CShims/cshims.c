@@ -136,6 +136,12 @@ int64_t estuary_cached_bytes(int fd, int64_t offset, int64_t length) {
     if (syscall(SYS_cachestat, fd, &range, &stat, 0) != 0) return -1;
     return (int64_t)(stat.nr_cache * (uint64_t)sysconf(_SC_PAGESIZE));
 }
+int64_t estuary_dirty_bytes(int fd, int64_t offset, int64_t length) {
+    struct estuary_cachestat_range range = { (uint64_t)offset, (uint64_t)length };
+    struct estuary_cachestat stat;
+    if (syscall(SYS_cachestat, fd, &range, &stat, 0) != 0) return -1;
+    return (int64_t)(stat.nr_dirty * (uint64_t)sysconf(_SC_PAGESIZE));
+}
 long estuary_flistxattr(int fd, char *list, size_t size) { return flistxattr(fd, list, size); }
 int estuary_removexattr(const char *path, const char *name) { return removexattr(path, name); }
 
@@ -153,8 +159,9 @@ const uint64_t ESTUARY_FAN_Q_OVERFLOW = FAN_Q_OVERFLOW;
 const uint64_t ESTUARY_FAN_NAME_EVENTS = FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO | FAN_RENAME;
 const uint64_t ESTUARY_FAN_ONDIR = FAN_ONDIR;
 
-int estuary_fanotify_init(void) {
-    return fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_DFID_NAME | FAN_CLOEXEC | FAN_NONBLOCK, O_RDONLY | O_CLOEXEC | O_LARGEFILE);
+int estuary_fanotify_init(int unlimited) {
+    unsigned flags = FAN_CLASS_NOTIF | FAN_REPORT_DFID_NAME | FAN_CLOEXEC | FAN_NONBLOCK | (unlimited ? FAN_UNLIMITED_QUEUE : 0);
+    return fanotify_init(flags, O_RDONLY | O_CLOEXEC | O_LARGEFILE);
 }
 
 int estuary_fanotify_mark_filesystem(int fanfd, const char *path, int add) {

@@ -14,10 +14,14 @@ public struct ControlRequest: Codable, Sendable, Equatable {
     public var id: Int64?
     public var all: Bool?
     public var top: Int?
+    /// jobs: seconds the daemon may hold the reply back until a job finishes (`move --wait`
+    /// then returns as the job ends rather than at its next poll). A daemon that predates it
+    /// answers at once.
+    public var wait: Double?
     public init(op: String, silo: String? = nil, adopt: Bool? = nil, paths: [String]? = nil, to: String? = nil,
-                recursive: Bool? = nil, id: Int64? = nil, all: Bool? = nil, top: Int? = nil) {
+                recursive: Bool? = nil, id: Int64? = nil, all: Bool? = nil, top: Int? = nil, wait: Double? = nil) {
         self.op = op; self.silo = silo; self.adopt = adopt; self.paths = paths; self.to = to; self.recursive = recursive
-        self.id = id; self.all = all; self.top = top
+        self.id = id; self.all = all; self.top = top; self.wait = wait
     }
 }
 

@@ -67,6 +67,7 @@ enum ControlHandlers {
             } catch { send(ControlReply(error: "\(error)")) }
         case "jobs":
             do {
+                if let wait = request.wait { tiering.mover.waitForAFinishedJob(seconds: wait) }
                 var rows = try pool.index.query { tx throws(IndexError) in try tx.jobs(all: request.all ?? false) }
                 if let id = request.id { rows = try pool.index.query { tx throws(IndexError) in try tx.job(id) }.map { [$0] } ?? [] }
                 send(ControlReply(jobs: rows.map { tiering.report($0, withLog: request.id != nil) }))

@@ -5,9 +5,58 @@ import Syscalls
 import Glibc
 #endif
 
-/// The file a move copies from, read through the page cache with sequential readahead.
+/// The file a move copies from, read through the page cache with sequential readahead, and
+/// which of its extents had pages in the page cache when the move began.
+///
+/// A chunk copied from an extent nobody had cached leaves the cache once copied: a moved-away
+/// file's pages would only evict others', and, on this kind of machine above all, a copy that
+/// keeps them makes the kernel find fresh memory for every page of the staging file instead
+/// of reusing the source's (1 GiB cold, 4 workers: copy phase 0.8-0.9 s with the pages
+/// dropped, 7-9 s with them kept; docs/decisions.md, "Moves at the speed of cp"). Asking the
+/// page cache at copy time cannot tell: the readahead of the chunks before (8-16 MiB here)
+/// has always cached part of the next one, so nearly nothing was dropped. Hence the snapshot.
 struct SourceFile: Sendable {
     let fd: Int32
+    /// Extents the snapshot covers; later ones (the file grew during the move) were written
+    /// through the mount, so their pages are someone's and stay.
+    private let covered: Int
+    /// Per extent of `covered`, whether it had cached pages: nil when none had.
+    private let warm: [Bool]?
+
+    init(fd: Int32, extentSize: Int) {
+        self.fd = fd
+        let extent = Int64(max(1, extentSize))
+        let size = (try? Sys.fstat(fd).size) ?? 0
+        let count = Int((size + extent - 1) / extent)
+        let whole = estuary_cached_bytes(fd, 0, 0)   // length 0: to the end of the file
+        if whole == 0 {
+            covered = count; warm = nil
+        } else if whole < 0 {
+            covered = 0; warm = nil   // no cachestat (before Linux 6.5): every page stays, as before it
+        } else {
+            covered = count
+            warm = Self.warmExtents(fd, count: count, extentSize: extent)
+        }
+    }
+
+    /// Asked a group of extents at a time, then extent by extent inside the groups with pages:
+    /// a large file with a few cached regions costs few calls.
+    private static func warmExtents(_ fd: Int32, count: Int, extentSize: Int64) -> [Bool] {
+        var warm = [Bool](repeating: false, count: count)
+        let group = 256
+        for first in stride(from: 0, to: count, by: group) {
+            let last = min(count, first + group)
+            guard estuary_cached_bytes(fd, Int64(first) * extentSize, Int64(last - first) * extentSize) != 0 else { continue }
+            for extent in first..<last { warm[extent] = estuary_cached_bytes(fd, Int64(extent) * extentSize, extentSize) != 0 }
+        }
+        return warm
+    }
+
+    /// Whether extent `index`'s pages go once copied.
+    func dropsPages(of index: Int) -> Bool {
+        guard index < covered else { return false }
+        return !(warm?[index] ?? false)
+    }
 
     func close() { Sys.close(fd) }
 }
@@ -67,9 +116,10 @@ struct ExtentCopier: ~Copyable {
         while done < limit {
             let want = min(chunk, limit - done)
             let at = offset + Int64(done)
-            // A chunk nobody had in the page cache leaves it once copied: a moved-away file's
-            // pages would only evict others'. One that was cached stays for its readers.
-            let cold = estuary_cached_bytes(source.fd, at, Int64(want)) == 0
+            // One that was cached when the move began stays for its readers (see SourceFile), and
+            // so does one a writer dirtied since: dropping it would write it out first, for a
+            // file that is deleted once the move ends.
+            let cold = source.dropsPages(of: index) && estuary_dirty_bytes(source.fd, at, Int64(want)) == 0
             let n = try readBuffered(source.fd, from: 0, to: want, at: at)
             estuary_xxh3_update(state, buffer, n)
             if cold { _ = posix_fadvise(source.fd, off_t(at), off_t(n), POSIX_FADV_DONTNEED) }

@@ -197,7 +197,7 @@ struct MoveExecution {
         do { fd = try source.open(try namespace.relativePath(of: row), flags: O_RDONLY | O_NOFOLLOW) }
         catch { throw .failed("cannot open the source: \(error)") }
         _ = posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL)
-        return SourceFile(fd: fd)
+        return SourceFile(fd: fd, extentSize: job.extentSize)
     }
 
     /// Starts or resumes: a source changed while no daemon watched it invalidates the progress;
@@ -384,7 +384,22 @@ struct MoveExecution {
         // NOREPLACE: a same-named shadowed copy on the destination is never overwritten.
         let rc = withCPath(staging.name) { a in withCPath(row.name) { b in estuary_renameat2(staging.dir, a, parent, b, 1) } }
         if rc != 0 { throw .failed("cannot put the copy in place on '\(destination.name)': \(Errno.current)") }
-        _ = Glibc.fsync(parent)
+        // The rename is on disk before the index names the copy and the source goes. `parent`
+        // is an O_PATH descriptor, which fsync refuses (EBADF): the directory is opened for it.
+        // A directory that cannot be synced takes the copy back to staging, where the failed
+        // job's cleanup removes it, and the source stays the file.
+        if let failure = Self.syncDirectory(parent) {
+            _ = withCPath(row.name) { b in withCPath(staging.name) { a in estuary_renameat2(parent, b, staging.dir, a, 1) } }
+            throw .failed("cannot sync the directory of the copy on '\(destination.name)': \(failure)")
+        }
+    }
+
+    /// fsync of the directory `dir` (any descriptor of it, O_PATH included); nil when done.
+    static func syncDirectory(_ dir: Int32) -> Errno? {
+        let fd = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd < 0 { return Errno.current }
+        defer { Sys.close(fd) }
+        return Glibc.fsync(fd) == 0 ? nil : Errno.current
     }
 
     /// One transaction makes the destination copy the file: entry, job state and checksums;
@@ -475,5 +490,6 @@ struct MoveExecution {
             if error.kind == .conflict { throw .leaseLost }
             throw .failed("cannot record progress: \(error)")
         }
+        if job.state.isFinished { mover.noteFinished() }
     }
 }

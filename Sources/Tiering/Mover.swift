@@ -32,6 +32,9 @@ public final class Mover: Sendable {
     private let cancelled = Mutex<Set<Int64>>([])
     /// Rung when a job is queued: an idle worker starts it at once rather than at its next poll.
     private let queued = Doorbell()
+    /// Jobs recorded as finished so far, and a bell rung after each: `waitForAFinishedJob`.
+    private let finishedJobs = Atomic<Int>(0)
+    private let jobFinished = Doorbell()
     /// Live progress of running jobs, for status and `user.estuary.state`.
     private let live = Mutex<[UInt64: LiveProgress]>([:])
     /// This daemon in a shared index's node registry: a job runs only under its lease, so
@@ -177,8 +180,25 @@ public final class Mover: Sendable {
             var stopped = job
             stopped.state = .cancelled
             try index.write { tx throws(IndexError) in try tx.updateJob(stopped) }
+            noteFinished()
         }
         return true
+    }
+
+    func noteFinished() {
+        finishedJobs.add(1, ordering: .relaxed)
+        jobFinished.ring()
+    }
+
+    /// Waits until a job is recorded as finished after this call began, or `seconds` pass.
+    public func waitForAFinishedJob(seconds: Double) {
+        let start = finishedJobs.load(ordering: .relaxed)
+        let deadline = monotonicSeconds() + max(0, min(seconds, 5))
+        while finishedJobs.load(ordering: .relaxed) == start {
+            let left = deadline - monotonicSeconds()
+            if left <= 0 { return }
+            jobFinished.wait(seconds: left)
+        }
     }
 
     func isCancelled(_ id: Int64) -> Bool { cancelled.withLock { $0.contains(id) } || !running.load(ordering: .relaxed) }

@@ -13,16 +13,33 @@ extension LiveWatchTests {
 @Suite
 struct Recovery: LiveWatchChecks {
     /// A queue far smaller than the changes made: the overflow is noticed, the silos are
-    /// rescanned whole, and the namespace ends equal to the silos.
+    /// rescanned whole, and the namespace ends equal to the silos. The daemon asks for an
+    /// unlimited queue; `ESTUARY_FANOTIFY_BOUNDED` makes it take the kernel's bounded one, as
+    /// it does where the kernel refuses the unlimited one.
     @Test func aQueueOverflowEndsInACorrectNamespace() throws {
         let sysctl = "/proc/sys/fs/fanotify/max_queued_events"
         let saved = try String(contentsOfFile: sysctl, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         let pool = try TestPool()
         // The queue size is taken when the daemon creates its group, at mount.
         try "16\n".write(toFile: sysctl, atomically: false, encoding: .utf8)
-        do { try pool.mount() } catch { try? (saved + "\n").write(toFile: sysctl, atomically: false, encoding: .utf8); throw error }
+        do { try pool.mount(environment: ["ESTUARY_FANOTIFY_BOUNDED": "1"]) }
+        catch { try? (saved + "\n").write(toFile: sysctl, atomically: false, encoding: .utf8); throw error }
         try (saved + "\n").write(toFile: sysctl, atomically: false, encoding: .utf8)
         defer { _ = try? pool.unmount() }
+        try makeChangesAndExpectALossRecovered(pool, "through an overflowing queue")
+    }
+
+    /// With the unlimited queue the reader's own bound on changes waiting is what can be
+    /// exceeded (here lowered to 16 by a test knob): the waiting changes are dropped for a
+    /// full rescan, as after a kernel overflow, and the namespace ends equal to the silos.
+    @Test func tooManyChangesWaitingEndInACorrectNamespace() throws {
+        let pool = try TestPool()
+        try pool.mount(environment: ["ESTUARY_WATCH_PENDING_LIMIT": "16"])
+        defer { _ = try? pool.unmount() }
+        try makeChangesAndExpectALossRecovered(pool, "past the limit of changes waiting")
+    }
+
+    private func makeChangesAndExpectALossRecovered(_ pool: TestPool, _ how: String) throws {
         let silo = pool.siloPath("bulk1")
         // Plain syscalls, as fast as they go: the watcher cannot drain 16 slots between them.
         for d in 0..<20 {
@@ -30,7 +47,7 @@ struct Recovery: LiveWatchChecks {
             for f in 0..<200 { let fd = open(silo + "/o\(d)/f\(f)", O_WRONLY | O_CREAT, 0o644); close(fd) }
         }
         for f in 0..<50 { #expect(unlink(silo + "/o0/f\(f)") == 0) }
-        waitFor("4,000 creates and 50 deletes through an overflowing queue", patience: 30) { namespaceMatches(pool) }
+        waitFor("4,000 creates and 50 deletes \(how)", patience: 30) { namespaceMatches(pool) }
         #expect(namespaceMatches(pool), "\(differences(pool))")
         let status = try pool.estuary(["status", pool.mountpoint])
         #expect(status.stdout.contains("full rescans after lost events"), "\(status.output)")

@@ -18,7 +18,7 @@ tier move of data nobody read recently would be). Rounds alternate direction (fa
 then bulk -> fast; cp-a -> cp-b, then back) instead of moving the file back untimed; both
 directories are on the same disk. The source cp leaves behind is deleted untimed. The estuary
 row's "also" column is the same move timed to when a 50 ms poll of the daemon's control socket
-first saw the job done (the CLI's --wait polls every 250 ms and has process start-up).
+first saw the job done (the CLI's --wait has process start-up, cold after drop_caches).
 
 tiering-hot: a file of 4 MiB extents; every 10th extent is hot (10 %). Before the move,
 64 KiB at the start of each hot extent is read through the mount 3 times (the file's page
@@ -326,7 +326,7 @@ def setup_move(ctx: Context, target: Target) -> list[Case]:
                f"same file system as the silos); cp's time includes a global sync, estuary's move fsyncs "
                f"the copy and verifies its hashes before switching")
     _note(ctx, "estuary 'also' = MiB/s to when a 50 ms control-socket poll first saw the job done "
-               "(--wait itself polls every 250 ms)")
+               "(--wait's last poll is answered when the daemon records the job done)")
     if isinstance(target, EstuaryTarget):
         pool.up()
         _note(ctx, _pool_note(pool))

@@ -51,9 +51,13 @@ long estuary_copy_file_range(int fdIn, int64_t *offIn, int fdOut, int64_t *offOu
 int estuary_start_writeback(int fd, int64_t offset, int64_t length);
 /// Bytes of the range the page cache holds (cachestat, Linux 6.5+); -1 when that is unknown.
 int64_t estuary_cached_bytes(int fd, int64_t offset, int64_t length);
+/// Bytes of [offset, offset+length) that are dirty in the page cache, or -1 (no cachestat).
+int64_t estuary_dirty_bytes(int fd, int64_t offset, int64_t length);
 // fanotify, for following silos live (Linux 5.17+ for FAN_RENAME; 5.9+ for names).
 /// A notification group reporting directory handles and names (FAN_REPORT_DFID_NAME), non-blocking.
-int estuary_fanotify_init(void);
+/// `unlimited`: asks for FAN_UNLIMITED_QUEUE (CAP_SYS_ADMIN, as filesystem marks need); the
+/// caller falls back to a bounded queue when that fails.
+int estuary_fanotify_init(int unlimited);
 /// Marks the whole file system holding `path` for the events a silo needs; retries without
 /// FAN_RENAME on kernels that lack it. Returns 0 or -1 with errno.
 int estuary_fanotify_mark_filesystem(int fanfd, const char *path, int add);
