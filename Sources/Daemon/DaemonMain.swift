@@ -71,7 +71,11 @@ public enum DaemonMain {
         // A shared index: this daemon joins the node registry before it takes up any work
         // (the renames below run under leases).
         let membership: NodeMembership?
-        do { membership = try pool.index.joinAsNode(host: hostName(), pid: getpid(), mountpoint: mountpoint, deadAfter: config.nodeTimeout) } catch {
+        let fence = NodeFence()
+        do {
+            membership = try pool.index.joinAsNode(host: hostName(), pid: getpid(), mountpoint: mountpoint, deadAfter: config.nodeTimeout,
+                                                   fence: fence)
+        } catch {
             logger.warning("cannot register in the pool's node registry (\(error)); serving without a heartbeat")
             membership = nil
         }
@@ -98,7 +102,7 @@ public enum DaemonMain {
             }
         }
         let namespace = Namespace(index: pool.index, silos: pool.silos, logger: Logger(label: "estuary.namespace"), bucketRenames: bucketRenames,
-                                  bucketAttributes: bucketAttributes)
+                                  bucketAttributes: bucketAttributes, fence: fence)
         let kernelCache = KernelInvalidator()
         namespace.useKernelCache(kernelCache)
         let timeouts = CacheTimeouts(entry: options.entryTimeout ?? config.entryTimeout,

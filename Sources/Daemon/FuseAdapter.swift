@@ -131,6 +131,11 @@ final class FuseAdapter: FuseOperations {
 
     func read(_ request: consuming Request, ino: UInt64, size: Int, offset: Int64, handle: UInt64) {
         noteAccess(ino, offset: offset, length: size)
+        // A fenced node's handle may still read a copy another node's move replaced.
+        guard namespace.fence.pass() else {
+            request.reply(error: namespace.fenced("read", ino))
+            return
+        }
         if handle & Self.objectHandle != 0 {
             do { request.reply(bytes: try namespace.readObject(ino, fd: Int32(truncatingIfNeeded: handle), offset: offset, size: size)) }
             catch { request.reply(error: error) }

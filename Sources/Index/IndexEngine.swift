@@ -77,6 +77,9 @@ public protocol IndexSession: AnyObject, Sendable, IndexRowReads, IndexRowWrites
     func takeLease(_ name: String, node: String, deadAfter: Int64) throws(IndexError) -> Bool
     /// Whether `node` holds `name` now (inside a write: the fence of a change made under it).
     func holdsLease(_ name: String, node: String) throws(IndexError) -> Bool
+    /// The nodes alive now (a heartbeat within `deadAfter`), every registry row share-locked
+    /// until the write commits: no heartbeat lands meanwhile (inside a write).
+    func lockLiveNodes(deadAfter: Int64) throws(IndexError) -> Set<String>
     func releaseLease(_ name: String, node: String) throws(IndexError)
     func leases() throws(IndexError) -> [LeaseRow]
     /// Sends `payload` to every node's listener at once (autocommit): the moves' signals

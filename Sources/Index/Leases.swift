@@ -76,6 +76,21 @@ extension WriteTransaction {
     }
 }
 
+extension WriteTransaction {
+    /// The fence of a move's switch against nodes it did not ask: throws `conflict` when a
+    /// node other than `me` and those in `asked` is alive now. A node taken for dead when the
+    /// move began and back since (its heartbeat landed) may have written to the source
+    /// without a gate; the switch waits for a run that asks it. The registry rows stay locked
+    /// until the switch commits, so a heartbeat landing meanwhile comes after it, and the node
+    /// that sent it then finds the switch in the index (FenceRecovery in Namespace).
+    public func requireOnlyAsked(_ asked: Set<String>, me: String, deadAfter: Int) throws(IndexError) {
+        let unasked = try session.lockLiveNodes(deadAfter: Int64(deadAfter)).subtracting(asked).subtracting([me])
+        guard unasked.isEmpty else {
+            throw IndexError(.conflict, "node(s) \(unasked.sorted().joined(separator: ", ")) came back during the move without being asked")
+        }
+    }
+}
+
 /// The node registry as `estuary status` shows it.
 public struct NodeStatus: Sendable {
     public var node: NodeRow

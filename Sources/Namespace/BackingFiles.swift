@@ -62,5 +62,8 @@ final class OpenHandles: Sendable {
         shard(ino).files.withLock { $0[ino]?[fd]?.silo.load(ordering: .acquiring) }
     }
 
+    /// Every open backing file, for the recovery after a fence.
+    func all() -> [BackingFile] { shards.flatMap { $0.files.withLock { $0.values.flatMap { Array($0.values) } } } }
+
     func files(_ ino: UInt64) -> [BackingFile] { shard(ino).files.withLock { Array(($0[ino] ?? [:]).values) } }
 }

@@ -12,6 +12,7 @@ extension Namespace {
     /// behind the daemon's back shows its true size at once; `changed` tells the caller to drop
     /// the kernel's cached pages of it; `empty` that the file holds no data (O_TRUNC applied).
     public func open(_ ino: UInt64, flags: Int32) throws(Errno) -> (fd: Int32, changed: Bool, empty: Bool, object: Bool) {
+        guard fence.pass() else { throw fenced("open", ino) }
         let writing = flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0
         // Objects are immutable: a file in a bucket comes back to a writable tier before it is
         // opened for writing (outside the gate, which the recall's switch waits for).

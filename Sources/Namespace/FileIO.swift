@@ -22,6 +22,18 @@ extension Namespace {
     /// Writes `data` at `offset` of the backing file. Size and times go to memory at once (so
     /// stat sees them) and to the index in batches.
     public func write(_ ino: UInt64, fd: Int32, data: UnsafeRawBufferPointer, offset: Int64) throws(Errno) -> Int {
+        guard fence.pass() else { throw fenced("write", ino) }
+        let written = try writeMaybeRelocating(ino, fd: fd, data: data, offset: offset)
+        if fence.isOpen { return written }
+        // The node's validity ran out during the write: frozen between the check and the
+        // pwrite, it may have written into a copy another node's move deleted meanwhile. Once
+        // the handle follows the index again, the same bytes go again (to the same place when
+        // nothing moved).
+        guard fence.pass() else { throw fenced("write", ino) }
+        return try writeMaybeRelocating(ino, fd: fd, data: data, offset: offset)
+    }
+
+    private func writeMaybeRelocating(_ ino: UInt64, fd: Int32, data: UnsafeRawBufferPointer, offset: Int64) throws(Errno) -> Int {
         let failedOn = handles.silo(ino, fd: fd)
         do {
             return try writeOnce(ino, fd: fd, data: data, offset: offset)
@@ -73,6 +85,9 @@ extension Namespace {
 
     /// Writes the pending attributes of `ino` (or of every dirty inode) to the index.
     public func flushMetadata(_ ino: UInt64? = nil) {
+        // Fenced, this node's sizes may be older than what other nodes wrote meanwhile: they
+        // stay pending until the recovery took the files' attributes again.
+        guard fence.isOpen else { return }
         let inodes: [UInt64]
         if let ino { inodes = dirty.take(ino) ? [ino] : [] } else { inodes = dirty.takeAll() }
         let rows = inodes.compactMap { nodes.row($0) }
@@ -93,6 +108,7 @@ extension Namespace {
 
     /// fsync/fdatasync of the backing file, then its attributes to the index.
     public func fsync(_ ino: UInt64, fd: Int32, dataOnly: Bool) throws(Errno) {
+        guard fence.pass() else { throw fenced("fsync", ino) }
         _ = try retryingEINTR { dataOnly ? fdatasync(fd) : Glibc.fsync(fd) }
         flushMetadata(ino)
         try commitIndex()
@@ -120,6 +136,7 @@ extension Namespace {
     }
 
     public func fallocate(_ ino: UInt64, fd: Int32, mode: Int32, offset: Int64, length: Int64) throws(Errno) {
+        guard fence.pass() else { throw fenced("fallocate", ino) }
         do {
             let gate = moves.enter(ino)
             defer { moves.exit(ino, gate, offset: offset, length: length) }
@@ -136,6 +153,7 @@ extension Namespace {
     /// is allowed: the caller loops.
     public func copyFileRange(from input: Int32, at inputOffset: Int64, to outputIno: UInt64, _ output: Int32, at outputOffset: Int64,
                               length: Int) throws(Errno) -> Int {
+        guard fence.pass() else { throw fenced("copy_file_range", outputIno) }
         var inOff = inputOffset, outOff = outputOffset
         let gate = moves.enter(outputIno)
         let n = estuary_copy_file_range(input, &inOff, output, &outOff, length, 0)

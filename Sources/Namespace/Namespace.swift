@@ -49,10 +49,14 @@ public final class Namespace: Sendable {
     let removalHooks = Mutex<[@Sendable (UInt64) -> Void]>([])
     /// Where changes found outside FUSE requests go, so the kernel drops what it cached.
     let kernelCache = Mutex<(any KernelCache)?>(nil)
+    /// This node's validity among the nodes of a shared index: requests that use a backing
+    /// descriptor wait while it is fenced (NodeFence.swift, FenceRecovery.swift).
+    public let fence: NodeFence
 
     public init(index: IndexStore, silos: SiloSet, placement: any PlacementPolicy = FirstTierMostFree(),
                 logger: Logger = Logger(label: "estuary.namespace"), bucketRenames: BucketRenames? = nil,
-                bucketAttributes: BucketAttributes? = nil) {
+                bucketAttributes: BucketAttributes? = nil, fence: NodeFence = NodeFence()) {
+        self.fence = fence
         self.bucketRenames = bucketRenames ?? BucketRenames(index: index, silos: silos)
         self.bucketAttributes = bucketAttributes ?? BucketAttributes(index: index, silos: silos)
         self.index = index

@@ -33,6 +33,8 @@ extension Namespace {
     /// chmod, chown, truncate and utimens on the backing entry (every copy of a directory),
     /// then the result as the backing file system reports it.
     public func setattr(_ ino: UInt64, _ change: AttributeChange, openFD: Int32?) throws(Errno) -> EntryRow {
+        // A fenced node's cached row may name a copy another node's move replaced.
+        guard fence.pass() else { throw fenced("setattr", ino) }
         // A truncate of a file in a bucket changes its data, which an object cannot take: the
         // file comes back to a writable tier first, as for an open for writing (outside the
         // gate, which the recall's switch waits for).

@@ -96,7 +96,7 @@ struct MoveExecution {
         job.state = .renaming
         try persist()
         try renameIntoPlace(staging, destination)
-        try switchIndex(destination, stagingFD: staging.fd, handles: prepared)
+        try switchIndex(destination, stagingFD: staging.fd, handles: prepared, asked: peers.asked)
         try switchPeers(&peers)
         try finishSwitched(source)
         let now = monotonicSeconds()
@@ -142,7 +142,7 @@ struct MoveExecution {
                 try destination.open(path, flags: flags | O_CLOEXEC)
             }
         } catch { throw .failed("cannot reopen the file's open handles on the copy: \(error)") }
-        try switchIndex(destination, stagingFD: fd, handles: prepared)
+        try switchIndex(destination, stagingFD: fd, handles: prepared, asked: peers.asked)
         try switchPeers(&peers)
         try finishSwitched(source)
         return true
@@ -406,7 +406,8 @@ struct MoveExecution {
     /// then the open handles follow. `copyFD` is the new copy, for its backing inode and blocks:
     /// taken into the row now, a fresh open does not mistake the move for a change behind the
     /// mount and drop the kernel's cached pages of the file.
-    mutating func switchIndex(_ destination: Silo, stagingFD copyFD: Int32, handles: consuming HandleSwitch?) throws(MoveStop) {
+    mutating func switchIndex(_ destination: Silo, stagingFD copyFD: Int32, handles: consuming HandleSwitch?,
+                              asked: Set<String>) throws(MoveStop) {
         var row: EntryRow
         do { row = try namespace.currentRow(job.ino) } catch { throw .failed("the file vanished at the switch") }
         row.silo = destination.id
@@ -422,15 +423,23 @@ struct MoveExecution {
         }
         let (finalRow, finalJob) = (row, job)
         let node = mover.node
-        do {
+        var unasked: String?
+        do throws(IndexError) {
             try index.write { tx throws(IndexError) in
-                if let node { try tx.requireLease(LeaseRow.job(finalJob.id), node: node.node.id) }
+                if let node {
+                    try tx.requireLease(LeaseRow.job(finalJob.id), node: node.node.id)
+                    do throws(IndexError) { try tx.requireOnlyAsked(asked, me: node.node.id, deadAfter: node.deadAfter) }
+                    catch { unasked = error.message; throw error }
+                }
                 try tx.update(finalRow)
                 try tx.updateJob(finalJob)
                 try tx.setChecksums(ino: finalRow.ino, silo: destination.id, size: finalJob.size, mtime: finalJob.sourceMtime,
                                     extentSize: finalJob.extentSize, hashes: finalJob.hashes)
             }
         } catch {
+            // The copy stays in place with the job in `renaming`: the next run asks every node
+            // and switches only if the source is still as copied (resumeRename).
+            if let unasked { throw .deferred(unasked) }
             if error.kind == .conflict { throw .leaseLost }
             throw .failed("index switch failed: \(error)")
         }

@@ -69,6 +69,9 @@ struct MovePeers {
         _ = try ask(.gate, in: node)
     }
 
+    /// The other nodes this run asked (gated and held): the switch requires that no other is alive.
+    var asked: Set<String> { peers }
+
     /// The extents the gated nodes reported written during the copy since the last call
     /// (nil: all of them).
     func takeDirty() -> [Int]? {

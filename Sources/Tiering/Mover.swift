@@ -70,6 +70,7 @@ public final class Mover: Sendable {
         guard let node else { return }
         let peers = PeerMoves(namespace: namespace, index: index, silos: silos, node: node, logger: logger)
         peerMoves.withLock { $0 = peers }
+        node.onSilence { silentFor in peers.recover(silentFor: silentFor) }
     }
 
     /// A move signal from the index listener (MoveSignals.swift): answers to this node's moves,

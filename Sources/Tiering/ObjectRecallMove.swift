@@ -68,7 +68,7 @@ extension MoveExecution {
         job.state = .renaming
         try persist()
         try renameIntoPlace(staging, destination)
-        try switchIndex(destination, stagingFD: staging.fd, handles: prepared)
+        try switchIndex(destination, stagingFD: staging.fd, handles: prepared, asked: peers.asked)
         try switchPeers(&peers)
         try finishSwitched(source)
         try? persist()

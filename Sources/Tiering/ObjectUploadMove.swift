@@ -81,7 +81,7 @@ extension MoveExecution {
         let prepared = try followingHandles(source, path)
         job.state = .renaming
         try persist()
-        try switchToObject(destination, etag: etag, uploaded: uploaded, handles: prepared)
+        try switchToObject(destination, etag: etag, uploaded: uploaded, handles: prepared, asked: peers.asked)
         try switchPeers(&peers)
         try finishSwitched(source)
         try? persist()
@@ -147,7 +147,8 @@ extension MoveExecution {
             return false
         }
         let prepared = try followingHandles(source, path)
-        try switchToObject(destination, etag: info.etag, uploaded: ObjectAttributes(metadata: info.metadata), handles: prepared)
+        try switchToObject(destination, etag: info.etag, uploaded: ObjectAttributes(metadata: info.metadata), handles: prepared,
+                           asked: peers.asked)
         try switchPeers(&peers)
         try finishSwitched(source)
         return true
@@ -159,7 +160,7 @@ extension MoveExecution {
     /// write-back to the object's metadata (see BucketAttributes): the index is the truth
     /// from the switch on. This runs with changes held back by the gate, so none falls between.
     private mutating func switchToObject(_ destination: Silo, etag: String, uploaded: ObjectAttributes,
-                                         handles: consuming HandleSwitch?) throws(MoveStop) {
+                                         handles: consuming HandleSwitch?, asked: Set<String>) throws(MoveStop) {
         var row: EntryRow
         do { row = try namespace.currentRow(job.ino) } catch { throw .failed("the file vanished at the switch") }
         row.silo = destination.id
@@ -177,9 +178,16 @@ extension MoveExecution {
         let (finalRow, finalJob) = (row, job)
         let node = mover.node
         let behind: Bool
+        var unasked: String?
         do {
             behind = try index.write { tx throws(IndexError) -> Bool in
-                if let node { try tx.requireLease(LeaseRow.job(finalJob.id), node: node.node.id) }
+                if let node {
+                    try tx.requireLease(LeaseRow.job(finalJob.id), node: node.node.id)
+                    // A node that came back after it was taken for dead holds handles nobody
+                    // switched: the object stays, and the next run asks it (resumeUpload).
+                    do throws(IndexError) { try tx.requireOnlyAsked(asked, me: node.node.id, deadAfter: node.deadAfter) }
+                    catch { unasked = error.message; throw error }
+                }
                 try tx.update(finalRow)
                 try tx.updateJob(finalJob)
                 let now = BucketAttributes.attributes(finalRow, try tx.reader.xattrs(of: finalRow.ino))
@@ -188,6 +196,7 @@ extension MoveExecution {
                 return true
             }
         } catch {
+            if let unasked { throw .deferred(unasked) }
             if error.kind == .conflict { throw .leaseLost }
             throw .failed("index switch failed: \(error)")
         }

@@ -28,6 +28,16 @@ final class PeerMoves: Sendable {
     private let running = Atomic<Bool>(true)
     private let thread = Mutex<OSThread?>(nil)
     private let table = Table()
+    private let recoveries = Mutex<[Recovery]>([])
+
+    /// A recovery after a fence (FenceRecovery.swift) asked of the serving thread.
+    private final class Recovery: Sendable {
+        let silentFor: Double
+        let done = Doorbell()
+        /// 0 while pending, 1 done, 2 failed.
+        let outcome = Atomic<Int>(0)
+        init(silentFor: Double) { self.silentFor = silentFor }
+    }
 
     /// The moves this node takes part in, by file; touched only on the serving thread.
     private final class Table: @unchecked Sendable {
@@ -70,8 +80,47 @@ final class PeerMoves: Sendable {
         for ino in Array(table.entries.keys) { letGo(ino, reason: nil) }
     }
 
+    /// Levels this node's handles and caches with the index after it was silent past its
+    /// validity; the heartbeat's thread waits for it. It runs on the serving thread, between
+    /// signals: a hold or switch of a move that began once this node was back never runs at
+    /// the same time, and finds the handles already on the file the move copies.
+    func recover(silentFor: Double) -> Bool {
+        let recovery = Recovery(silentFor: silentFor)
+        recoveries.withLock { $0.append(recovery) }
+        bell.ring()
+        let start = monotonicSeconds()
+        while recovery.outcome.load(ordering: .acquiring) == 0 {
+            if monotonicSeconds() - start > Double(node.deadAfter) || !running.load(ordering: .relaxed) { return false }
+            recovery.done.wait(seconds: 0.5)
+        }
+        return recovery.outcome.load(ordering: .acquiring) == 1
+    }
+
+    private func runRecoveries() {
+        for recovery in recoveries.withLock({ r -> [Recovery] in let all = r; r.removeAll(); return all }) {
+            let start = monotonicSeconds()
+            logger.warning("""
+                this node was silent for \(Int(recovery.silentFor * 10) / 10) s, longer than its validity (node_timeout less \
+                \(NodeMembership.interval) s): the other nodes may have taken it for dead and moved files it holds open; \
+                requests wait until its handles follow the index again
+                """)
+            guard let result = namespace.levelWithIndex() else {
+                recovery.outcome.store(2, ordering: .releasing)
+                recovery.done.ring()
+                continue
+            }
+            logger.notice("""
+                fence lifted after \(Int((monotonicSeconds() - start) * 1000)) ms: \(result.checked) open handle(s) checked, \
+                \(result.repointed) pointed at their file's current copy, \(result.failed) could not follow it
+                """)
+            recovery.outcome.store(1, ordering: .releasing)
+            recovery.done.ring()
+        }
+    }
+
     private func serve() {
         while running.load(ordering: .relaxed) {
+            runRecoveries()
             let signals = inbox.withLock { s -> [MoveSignal] in let all = s; s.removeAll(); return all }
             for signal in signals { handle(signal) }
             reportDirty()

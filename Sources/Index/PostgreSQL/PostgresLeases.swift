@@ -41,6 +41,14 @@ extension PostgresSession {
         return try connection.run("SELECT 1 FROM leases WHERE name = $1 AND node = $2 FOR SHARE", p).rows == 1
     }
 
+    func lockLiveNodes(deadAfter: Int64) throws(IndexError) -> Set<String> {
+        // Every row, not only the live ones: a node's heartbeat that is landing now (an UPDATE
+        // of a row whose committed heartbeat is old) must wait for this write or be seen by it.
+        var p = PGParams(); p.add(deadAfter)
+        let r = try connection.run("SELECT id, heartbeat >= \(pgNow) - $1 FROM nodes FOR SHARE", p)
+        return Set((0..<r.rows).compactMap { i in r.text(i, 1) == "t" ? r.text(i, 0) : nil })
+    }
+
     func releaseLease(_ name: String, node: String) throws(IndexError) {
         var p = PGParams(); p.add(name); p.add(node)
         try connection.run("DELETE FROM leases WHERE name = $1 AND node = $2", p)
