@@ -381,6 +381,10 @@ struct MoveExecution {
         do { parent = try namespace.parentDirectory(of: row, in: destination, create: true) }
         catch { throw .failed("cannot create the parent directory on '\(destination.name)': \(error)") }
         defer { Sys.close(parent) }
+        // A node silent past its validity may have been taken for dead, and the job's new
+        // holder may be copying into this same staging file: putting it in place now would
+        // leave a copy under the file's name that the index does not name.
+        if let node = mover.node, !node.isAlive { throw .leaseLost }
         // NOREPLACE: a same-named shadowed copy on the destination is never overwritten.
         let rc = withCPath(staging.name) { a in withCPath(row.name) { b in estuary_renameat2(staging.dir, a, parent, b, 1) } }
         if rc != 0 { throw .failed("cannot put the copy in place on '\(destination.name)': \(Errno.current)") }
