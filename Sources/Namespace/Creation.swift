@@ -199,7 +199,12 @@ extension Namespace {
     /// The entry `name` in `parent` names, answered from the directory's held listing when
     /// there is one (DirectoryListings), else from the index.
     func existing(parent: UInt64, name: UnsafeBufferPointer<UInt8>) throws(Errno) -> EntryRow? {
-        switch listings.lookup(parent, name) {
+        var answer = listings.lookup(parent, name)
+        if case .unknown = answer, listings.missed(parent) {
+            readListing(parent)
+            answer = listings.lookup(parent, name)
+        }
+        switch answer {
         case .absent: return nil
         case .present(let ino):
             if let row = try? entry(ino) { return row }
@@ -209,6 +214,14 @@ extension Namespace {
         }
         do { return try index.query { tx throws(IndexError) in try tx.entry(parent: parent, name: name, links: index.mayHoldLinks) } }
         catch { throw indexFailure(error, "lookup") }
+    }
+
+    /// Reads `dir`'s listing whole into the held listings, as opendir does; on an index
+    /// failure nothing is kept and the caller asks the index for its one name.
+    private func readListing(_ dir: UInt64) {
+        let epoch = listings.epoch
+        guard let children = try? index.query({ tx throws(IndexError) in try tx.listing(of: dir) }) else { return }
+        listings.fill(dir, children, readAt: epoch)
     }
 
     /// The tier the objectives want a new entry on, if any rule decides.

@@ -41,7 +41,14 @@ final class DirectoryListings: Sendable {
         var totalNames = 0
         var clock: UInt64 = 0
         var epoch: UInt64 = 0
+        /// Name lookups answered by the index in directories whose listing is not held.
+        var misses: [UInt64: Int] = [:]
     }
+
+    /// Lookups that went to the index in one directory before its whole listing is read.
+    static let missesBeforeRead = 4
+    /// After a listing too large to keep, this many more misses before it is tried again.
+    static let missesAfterTooLarge = 4_096
 
     private let state = Mutex(State())
     /// Names held at most, over all listings: about 120 bytes each.
@@ -64,9 +71,30 @@ final class DirectoryListings: Sendable {
         }
     }
 
+    /// Counts a name lookup in `dir` that its held listings could not answer; true when
+    /// the directory has been asked often enough that reading its listing whole pays.
+    ///
+    /// Why: a path walk looks up every component, and with short or no kernel entry caches
+    /// (or on every node of a shared index, where each miss is a round trip to the server)
+    /// the directories above a file (the root first) are asked again for every file, though
+    /// nobody lists them. Read once, they answer from memory like a listed directory.
+    func missed(_ dir: UInt64) -> Bool {
+        state.withLock { s in
+            if s.misses.count >= maxListings { s.misses.removeAll(keepingCapacity: true) }
+            let count = s.misses[dir, default: 0] + 1
+            if count < Self.missesBeforeRead { s.misses[dir] = count; return false }
+            s.misses[dir] = nil
+            return true
+        }
+    }
+
     /// Keeps a listing read from the index, unless a name changed since `epoch` was read.
     func fill(_ dir: UInt64, _ names: [ListedName], readAt epoch: UInt64) {
-        guard names.count <= maxNames / 4 else { return }
+        guard names.count <= maxNames / 4 else {
+            // Too large to hold: reading it again on the next few misses would only cost.
+            state.withLock { s in s.misses[dir] = Self.missesBeforeRead - Self.missesAfterTooLarge }
+            return
+        }
         state.withLock { s in
             guard s.epoch == epoch, s.listings[dir] == nil else { return }
             var listing = Listing(names: names)
