@@ -151,4 +151,40 @@ struct TwoNodeTests {
         #expect(names(a.path("d2")) == names(b.mountpoint + "/d2") && names(a.path("d2")).count == 4 * perWorker)
         #expect(names(a.path("d1")) == names(b.mountpoint + "/d1"))
     }
+
+    /// Node B never lists the directory, only looks names up in it, with its kernel caching no
+    /// entry or attribute, so every stat reaches B's daemon: after a few lookups B reads the
+    /// directory's listing whole and answers from it (DirectoryListings.missed). What A changes
+    /// afterwards must still show through B: a listing read that way follows the other node's
+    /// commits like one read by opendir.
+    @Test func namesLookedUpWithoutAListingFollowTheOtherNode() throws {
+        let a = try TestPool(silos: [("fast0", "fast"), ("bulk0", "bulk")], watch: false, engine: .postgresql)
+        try a.mount()
+        defer { _ = try? a.unmount() }
+        #expect(mkdir(a.path("d"), 0o755) == 0)
+        for i in 0..<10 { try Fixtures.write(a.path("d/f\(i)"), "f\(i)") }
+        let b = try secondNode(of: a)
+        let started = try Shell.run(Shell.estuaryfs, [b.config, b.mountpoint, "-o", "entry_timeout=0,attr_timeout=0,negative_timeout=0"])
+        #expect(started.status == 0, "\(started.output)")
+        defer {
+            if let record = try? String(contentsOfFile: b.state + "/mount", encoding: .utf8),
+               let pid = record.split(separator: "\n").dropFirst().first.flatMap({ Int32($0) }) {
+                _ = try? Shell.run("/bin/fusermount3", ["-u", b.mountpoint])
+                for _ in 0..<400 where kill(pid, 0) == 0 { usleep(25_000) }
+            }
+        }
+        let d = b.mountpoint + "/d"
+        for _ in 0..<5 { for i in 0..<10 { #expect(exists(d + "/f\(i)")) } ; #expect(!exists(d + "/g")) }
+        try Fixtures.write(a.path("d/g"), "g")
+        #expect(unlink(a.path("d/f1")) == 0)
+        #expect(rename(a.path("d/f2"), a.path("d/h")) == 0)
+        #expect(mkdir(a.path("d/sub"), 0o755) == 0)
+        let seen = waitFor { exists(d + "/g") && !exists(d + "/f1") && !exists(d + "/f2") && exists(d + "/h") && exists(d + "/sub") }
+        #expect(seen != nil, "B: g \(exists(d + "/g")), f1 \(exists(d + "/f1")), f2 \(exists(d + "/f2")), h \(exists(d + "/h")), sub \(exists(d + "/sub"))")
+        #expect(size(d + "/h") == 2 && size(d + "/g") == 1)
+        // And the other way: what B changes in the directory A sees, and B itself answers right.
+        #expect(unlink(d + "/f3") == 0 && !exists(d + "/f3"))
+        #expect(waitFor { !exists(a.path("d/f3")) } != nil)
+        #expect(names(d) == names(a.path("d")))
+    }
 }
