@@ -47,8 +47,9 @@ final class DirectoryListings: Sendable {
 
     /// Lookups that went to the index in one directory before its whole listing is read.
     static let missesBeforeRead = 4
-    /// After a listing too large to keep, this many more misses before it is tried again.
-    static let missesAfterTooLarge = 4_096
+    /// After a listing too large to keep, this many more misses before it is tried again:
+    /// as many as such a directory has names, so its reads cost about a row per lookup.
+    static let missesAfterTooLarge = 1_000_000
 
     private let state = Mutex(State())
     /// Names held at most, over all listings: about 120 bytes each.
