@@ -93,6 +93,8 @@ final class DaemonMetrics: Sendable {
         snapshot.heatScores = tiering.heat.top(10_000).map(\.score)
         snapshot.indexBytes = fileSize(pool.paths.index) + fileSize(pool.paths.index + "-wal")
         snapshot.lostCommitBatches = pool.index.lostBatches
+        snapshot.fences = tiering.namespace.fence.fenced.load(ordering: .relaxed)
+        snapshot.fenceRepointedHandles = tiering.namespace.fence.handlesRepointed.load(ordering: .relaxed)
         return snapshot
     }
 

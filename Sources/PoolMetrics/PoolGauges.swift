@@ -23,6 +23,11 @@ struct PoolGauges {
         gauge("estuary_index_size_bytes", [], "Size of the index database and its write-ahead log.", Double(snapshot.indexBytes))
         gauge("estuary_index_lost_batches", [], "Namespace change batches the index refused since the mount.",
               Double(snapshot.lostCommitBatches))
+        gauge("estuary_node_fences", [], "Times this node was silent past its validity and fenced itself since the mount.",
+              Double(snapshot.fences))
+        gauge("estuary_node_fence_repointed_handles", [],
+              "Open handles a fence recovery pointed at the copy another node moved their file to, since the mount.",
+              Double(snapshot.fenceRepointedHandles))
         collectSilos(snapshot)
         collectTiers(snapshot)
         collectMoves(snapshot, now: now)

@@ -52,6 +52,10 @@ public struct PoolSnapshot: Sendable {
     public var indexBytes: Int64 = 0
     /// Namespace batches the index refused since the mount (disk full, I/O errors).
     public var lostCommitBatches: Int = 0
+    /// Times this node found itself silent past its validity among the nodes of a shared
+    /// index (fenced), and the open handles its recoveries pointed at a file's new copy.
+    public var fences: Int = 0
+    public var fenceRepointedHandles: Int = 0
 
     public init(pool: String) { self.pool = pool }
 }

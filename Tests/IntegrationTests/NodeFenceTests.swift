@@ -55,7 +55,8 @@ struct NodeFenceTests {
         try Data(model).write(to: URL(fileURLWithPath: pool.siloPath("fast0") + "/held.bin"))
         let a = PoolNode.first(of: pool), b = try PoolNode.another(of: pool)
         try a.start()
-        try b.start()
+        let metricsPort = try Observe.freePort()
+        try b.start(options: ["-o", "metrics=127.0.0.1:\(metricsPort)"])
         defer { b.stop(); a.stop() }
         let bPid = try #require(b.pid)
         let server = try PostgresServer.get(), database = try #require(pool.database)
@@ -145,6 +146,12 @@ struct NodeFenceTests {
         let aSame = try Observe.waitFor(15) { onA = try readAll(a.path("held.bin")); return onA == model }
         #expect(aSame, "A's mount: \(firstDifference(onA, model))")
         #expect(b.log.contains("pointed at its current copy"), "B's log:\n\(b.log)")
+        // The fence and its recovery are counted where an operator looks.
+        let scrape = Observe.get("http://127.0.0.1:\(metricsPort)/metrics") ?? ""
+        let fences = scrape.split(separator: "\n").first { $0.hasPrefix("estuary_node_fences ") }
+        let repointed = scrape.split(separator: "\n").first { $0.hasPrefix("estuary_node_fence_repointed_handles ") }
+        #expect(fences.flatMap { Double($0.split(separator: " ").last!) }.map { $0 >= 1 } == true, "\(fences ?? "no estuary_node_fences")")
+        #expect(repointed.flatMap { Double($0.split(separator: " ").last!) }.map { $0 >= 1 } == true, "\(repointed ?? "no estuary_node_fence_repointed_handles")")
         for line in b.log.split(separator: "\n") where line.contains("fence") || line.contains("silent for") { print(line) }
     }
 }
