@@ -11,26 +11,6 @@ import Glibc
 /// validity ran out) and points its handles at the file's current copy before going on.
 @Suite(.serialized)
 struct NodeFenceTests {
-    private func readAll(fd: Int32) throws -> [UInt8] {
-        var out: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        var offset: off_t = 0
-        while true {
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, offset) }
-            if n < 0 { throw TestFailure("pread: \(errno)") }
-            if n == 0 { return out }
-            out.append(contentsOf: buffer[0..<n])
-            offset += off_t(n)
-        }
-    }
-
-    private func readAll(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw TestFailure("open \(path): \(errno)") }
-        defer { close(fd) }
-        return try readAll(fd: fd)
-    }
-
     private func firstDifference(_ a: [UInt8], _ b: [UInt8]) -> String {
         if let i = zip(a, b).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset { return "first difference at byte \(i)" }
         return "sizes \(a.count) and \(b.count)"
@@ -96,7 +76,7 @@ struct NodeFenceTests {
 
         // B writes, and reads the whole file (its pages are now in B's page cache).
         for page in [1, 50, 100] { try writeThroughB(page: page, patch(page)) }
-        #expect(try readAll(fd: fd) == model)
+        #expect(try WholeFile.read(fd: fd) == model)
 
         kill(bPid, SIGSTOP)
         stopped = true
@@ -125,17 +105,17 @@ struct NodeFenceTests {
         #expect(fsync(fd) == 0)
 
         let backing = pool.siloPath("bulk0") + "/held.bin"
-        let silo = try readAll(backing)
+        let silo = try WholeFile.read(backing)
         let siloSame = silo == model
         #expect(siloSame, "the backing file \(backing): \(firstDifference(silo, model))")
         #expect(!FileManager.default.fileExists(atPath: pool.siloPath("fast0") + "/held.bin"), "a copy came back on the old silo")
-        let fresh = try readAll(b.path("held.bin"))
+        let fresh = try WholeFile.read(b.path("held.bin"))
         let freshSame = fresh == model
         #expect(freshSame, "a fresh open on B: \(firstDifference(fresh, model))")
         // B's old handle: its cached pages go with the recovery's invalidation, sent to the
         // kernel right after the fence lifts.
         var throughHandle: [UInt8] = []
-        let handleSame = try Observe.waitFor(15) { throughHandle = try readAll(fd: fd); return throughHandle == model }
+        let handleSame = try Observe.waitFor(15) { throughHandle = try WholeFile.read(fd: fd); return throughHandle == model }
         #expect(handleSame, "B's old handle: \(firstDifference(throughHandle, model))")
         if let mapping {
             var inMapping: [UInt8] = []
@@ -143,7 +123,7 @@ struct NodeFenceTests {
             #expect(mappingSame, "B's mapping: \(firstDifference(inMapping, model))")
         }
         var onA: [UInt8] = []
-        let aSame = try Observe.waitFor(15) { onA = try readAll(a.path("held.bin")); return onA == model }
+        let aSame = try Observe.waitFor(15) { onA = try WholeFile.read(a.path("held.bin")); return onA == model }
         #expect(aSame, "A's mount: \(firstDifference(onA, model))")
         #expect(b.log.contains("pointed at its current copy"), "B's log:\n\(b.log)")
         // The fence and its recovery are counted where an operator looks.

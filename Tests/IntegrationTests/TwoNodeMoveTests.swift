@@ -23,26 +23,6 @@ struct TwoNodeMoveTests {
         init(_ bytes: [UInt8]) { model = Mutex(bytes) }
     }
 
-    private func readAll(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw TestFailure("open \(path): \(errno)") }
-        defer { close(fd) }
-        return try readAll(fd: fd)
-    }
-
-    private func readAll(fd: Int32) throws -> [UInt8] {
-        var out: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        var offset: off_t = 0
-        while true {
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, offset) }
-            if n < 0 { throw TestFailure("pread: \(errno)") }
-            if n == 0 { return out }
-            out.append(contentsOf: buffer[0..<n])
-            offset += off_t(n)
-        }
-    }
-
     /// Where two byte arrays first differ, for messages.
     private func firstDifference(_ a: [UInt8], _ b: [UInt8]) -> String {
         if let i = zip(a, b).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset { return "first difference at byte \(i)" }
@@ -143,7 +123,7 @@ struct TwoNodeMoveTests {
             pauseWriter()
             #expect(fsync(fd) == 0)
             let model = state.model.withLock { $0 }
-            let throughHandle = try readAll(fd: fd)
+            let throughHandle = try WholeFile.read(fd: fd)
             if map != 0 {
                 let mappedNow = Array(UnsafeRawBufferPointer(start: UnsafeRawPointer(bitPattern: map), count: initial.count))
                 let mappingSame = mappedNow == model
@@ -151,15 +131,15 @@ struct TwoNodeMoveTests {
             }
             let throughHandleSame = throughHandle == model
             #expect(throughHandleSame, "round \(round): B's open handle: \(firstDifference(throughHandle, model))")
-            let freshOnB = try readAll(b.path("shared.bin"))
+            let freshOnB = try WholeFile.read(b.path("shared.bin"))
             let freshOnBSame = freshOnB == model
             #expect(freshOnBSame, "round \(round): a fresh open on B: \(firstDifference(freshOnB, model))")
-            let silo = try readAll(backing())
+            let silo = try WholeFile.read(backing())
             let siloSame = silo == model
             #expect(siloSame, "round \(round): the backing file \(backing()): \(firstDifference(silo, model)) (\(during) writes during the move)")
             // A hears of B's writes when B's attributes reach the index (the fsync above).
             var onA: [UInt8] = []
-            let same = try Observe.waitFor(15) { onA = try readAll(a.path("shared.bin")); return onA == model }
+            let same = try Observe.waitFor(15) { onA = try WholeFile.read(a.path("shared.bin")); return onA == model }
             #expect(same, "round \(round): A's mount: \(firstDifference(onA, model))")
             print("round \(round): moved to \(target) with \(during) writes through B during the move")
             resumeWriter()
@@ -169,13 +149,13 @@ struct TwoNodeMoveTests {
         #expect(state.failure.withLock { $0 } == nil, "\(state.failure.withLock { $0 } ?? "")")
         #expect(fsync(fd) == 0)
         let model = state.model.withLock { $0 }
-        let finalOnB = try readAll(b.path("shared.bin"))
+        let finalOnB = try WholeFile.read(b.path("shared.bin"))
         let finalOnBSame = finalOnB == model
         #expect(finalOnBSame, "B at the end: \(firstDifference(finalOnB, model))")
-        #expect(try Observe.waitFor(15) { try readAll(a.path("shared.bin")) == model })
+        #expect(try Observe.waitFor(15) { try WholeFile.read(a.path("shared.bin")) == model })
         let copies = ["fast0", "bulk0"].map { pool.siloPath($0) + "/shared.bin" }.filter { FileManager.default.fileExists(atPath: $0) }
         #expect(copies == [pool.siloPath("fast0") + "/shared.bin"], "copies on the silos: \(copies)")
-        let finalSilo = (try? readAll(pool.siloPath("fast0") + "/shared.bin")) ?? []
+        let finalSilo = (try? WholeFile.read(pool.siloPath("fast0") + "/shared.bin")) ?? []
         let finalSiloSame = finalSilo == model
         #expect(finalSiloSame, "fast0 at the end: \(firstDifference(finalSilo, model))")
         let jobs = try sql("SELECT id, state, error FROM jobs")
@@ -204,7 +184,7 @@ struct TwoNodeMoveTests {
         let move = try Shell.run(Shell.estuary, ["move", a.path("held.bin"), "--to", "bulk", "--wait"])
         #expect(move.status == 0, "\(move.output)")
         #expect(!FileManager.default.fileExists(atPath: pool.siloPath("fast0") + "/held.bin"))
-        let moved = try readAll(pool.siloPath("bulk0") + "/held.bin") == content
+        let moved = try WholeFile.read(pool.siloPath("bulk0") + "/held.bin") == content
         #expect(moved)
         let server = try PostgresServer.get(), database = try #require(pool.database)
         #expect(try server.sql("SELECT state FROM jobs", database: database).trimmingCharacters(in: .whitespacesAndNewlines) == "done")

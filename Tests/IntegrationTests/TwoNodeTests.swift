@@ -11,16 +11,6 @@ import Glibc
 /// (60 s by default) on both sides.
 @Suite(.serialized)
 struct TwoNodeTests {
-    /// The second node of `pool`: a config naming the same silos and index, its own state.
-    private func secondNode(of pool: TestPool) throws -> (config: String, mountpoint: String, state: String) {
-        let root = pool.root + "/node-b"
-        try FileManager.default.createDirectory(atPath: root + "/mnt", withIntermediateDirectories: true)
-        let text = try String(contentsOfFile: pool.configPath, encoding: .utf8)
-            .replacingOccurrences(of: "state_dir = \"\(pool.root)/state\"", with: "state_dir = \"\(root)/state\"")
-        try text.write(toFile: root + "/pool.toml", atomically: true, encoding: .utf8)
-        return (root + "/pool.toml", root + "/mnt", root + "/state")
-    }
-
     /// Polls `condition` until it holds; returns the seconds it took, nil if it never did.
     private func waitFor(_ condition: () -> Bool) -> Double? {
         let start = Date()
@@ -40,18 +30,11 @@ struct TwoNodeTests {
         try Fixtures.write(a.siloPath("bulk0") + "/seed.txt", "seed")
         try a.mount()
         defer { _ = try? a.unmount() }
-        let b = try secondNode(of: a)
-        let started = try Shell.run(Shell.estuaryfs, [b.config, b.mountpoint])
-        #expect(started.status == 0, "\(started.output)")
-        defer {
-            if let record = try? String(contentsOfFile: b.state + "/mount", encoding: .utf8),
-               let pid = record.split(separator: "\n").dropFirst().first.flatMap({ Int32($0) }) {
-                _ = try? Shell.run("/bin/fusermount3", ["-u", b.mountpoint])
-                for _ in 0..<400 where kill(pid, 0) == 0 { usleep(25_000) }
-            }
-        }
+        let b = try PoolNode.another(of: a)
+        try b.start()
+        defer { b.stop() }
         #expect(names(b.mountpoint) == ["seed.txt"])
-        let bLog = (try? String(contentsOfFile: b.state + "/estuaryfs.log", encoding: .utf8)) ?? ""
+        let bLog = b.log
         #expect(!bLog.contains("did not stop cleanly"), "one node's start is not another's unclean stop: \(bLog)")
         // Both nodes are registered, with their mount points, and beat.
         let server = try PostgresServer.get(), database = try #require(a.database)
@@ -93,10 +76,7 @@ struct TwoNodeTests {
         #expect(waitFor { (try? server.sql("SELECT max(heartbeat) FROM nodes", database: database)) != firstBeat } != nil,
                 "no heartbeat renewed")
         // A node that stops leaves the registry.
-        let record = try String(contentsOfFile: b.state + "/mount", encoding: .utf8)
-        let pid = try #require(record.split(separator: "\n").dropFirst().first.flatMap { Int32($0) })
-        try Shell.run("/bin/fusermount3", ["-u", b.mountpoint])
-        for _ in 0..<400 where kill(pid, 0) == 0 { usleep(25_000) }
+        b.stop()
         #expect(try registered() == [a.mountpoint])
         print("two nodes, visibility lag (s): " + lags.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.3f", $0.value))" }.joined(separator: ", "))
     }
@@ -109,16 +89,9 @@ struct TwoNodeTests {
         let a = try TestPool(silos: [("fast0", "fast"), ("bulk0", "bulk")], watch: false, engine: .postgresql)
         try a.mount()
         defer { _ = try? a.unmount() }
-        let b = try secondNode(of: a)
-        let started = try Shell.run(Shell.estuaryfs, [b.config, b.mountpoint])
-        #expect(started.status == 0, "\(started.output)")
-        defer {
-            if let record = try? String(contentsOfFile: b.state + "/mount", encoding: .utf8),
-               let pid = record.split(separator: "\n").dropFirst().first.flatMap({ Int32($0) }) {
-                _ = try? Shell.run("/bin/fusermount3", ["-u", b.mountpoint])
-                for _ in 0..<400 where kill(pid, 0) == 0 { usleep(25_000) }
-            }
-        }
+        let b = try PoolNode.another(of: a)
+        try b.start()
+        defer { b.stop() }
         for d in ["d1", "d2"] { #expect(mkdir(a.path(d), 0o755) == 0) }
         #expect(waitFor { exists(b.mountpoint + "/d1") && exists(b.mountpoint + "/d2") } != nil)
         let perWorker = 150
@@ -163,16 +136,9 @@ struct TwoNodeTests {
         defer { _ = try? a.unmount() }
         #expect(mkdir(a.path("d"), 0o755) == 0)
         for i in 0..<10 { try Fixtures.write(a.path("d/f\(i)"), "f\(i)") }
-        let b = try secondNode(of: a)
-        let started = try Shell.run(Shell.estuaryfs, [b.config, b.mountpoint, "-o", "entry_timeout=0,attr_timeout=0,negative_timeout=0"])
-        #expect(started.status == 0, "\(started.output)")
-        defer {
-            if let record = try? String(contentsOfFile: b.state + "/mount", encoding: .utf8),
-               let pid = record.split(separator: "\n").dropFirst().first.flatMap({ Int32($0) }) {
-                _ = try? Shell.run("/bin/fusermount3", ["-u", b.mountpoint])
-                for _ in 0..<400 where kill(pid, 0) == 0 { usleep(25_000) }
-            }
-        }
+        let b = try PoolNode.another(of: a)
+        try b.start(options: ["-o", "entry_timeout=0,attr_timeout=0,negative_timeout=0"])
+        defer { b.stop() }
         let d = b.mountpoint + "/d"
         for _ in 0..<5 { for i in 0..<10 { #expect(exists(d + "/f\(i)")) } ; #expect(!exists(d + "/g")) }
         try Fixtures.write(a.path("d/g"), "g")

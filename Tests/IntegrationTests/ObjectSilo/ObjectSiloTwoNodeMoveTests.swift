@@ -56,17 +56,6 @@ struct ObjectSiloTwoNodeMoveTests {
         }
     }
 
-    private func readAll(fd: Int32) throws -> [UInt8] {
-        var out: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, off_t(out.count)) }
-            if n < 0 { throw TestFailure("pread: \(errno)") }
-            if n == 0 { return out }
-            out.append(contentsOf: buffer[0..<n])
-        }
-    }
-
     private func difference(_ a: [UInt8], _ b: [UInt8]) -> String {
         if let i = zip(a, b).enumerated().first(where: { $0.element.0 != $0.element.1 })?.offset { return "first difference at byte \(i)" }
         return "sizes \(a.count) and \(b.count)"
@@ -120,7 +109,7 @@ struct ObjectSiloTwoNodeMoveTests {
         func check(_ label: String, inBucket: Bool) throws {
             #expect(fsync(fd) == 0, "\(label): fsync on B: \(errno)")
             let model = writer.model.withLock { $0 }
-            let handle = try readAll(fd: fd)
+            let handle = try WholeFile.read(fd: fd)
             let handleSame = handle == model
             #expect(handleSame, "\(label): B's open handle: \(difference(handle, model))")
             let fresh = try readWholeFile(b.path("shared.bin"))
@@ -179,7 +168,7 @@ struct ObjectSiloTwoNodeMoveTests {
                 let recall = moveInBackground(a.path("shared.bin"), to: "fast")
                 _ = try Observe.waitFor(30) { try sql("SELECT count(*) FROM jobs WHERE state <> 'queued'") != "0" }
                 let model = writer.model.withLock { $0 }
-                let handle = try readAll(fd: fd)
+                let handle = try WholeFile.read(fd: fd)
                 let handleSame = handle == model
                 #expect(handleSame, "round \(round): B's handle during the recall: \(difference(handle, model))")
                 writer.resume()
