@@ -23,13 +23,7 @@ extension Namespace {
         let open = handles.all()
         let inodes = Set(open.map(\.ino))
         let rows: [UInt64: EntryRow]
-        do {
-            rows = try index.read { tx throws(IndexError) -> [UInt64: EntryRow] in
-                var rows: [UInt64: EntryRow] = [:]
-                for ino in inodes { if let row = try tx.entry(ino) { rows[ino] = row } }
-                return rows
-            }
-        } catch {
+        do { rows = try indexRows(inodes) } catch {
             logger.error("fenced: cannot read the rows of the \(inodes.count) open files: \(error)")
             return nil
         }

@@ -197,13 +197,7 @@ public final class Namespace: Sendable {
         var versions: [UInt64: UInt64] = [:]
         for ino in inodes { if let v = nodes.version(ino) { versions[ino] = v } }
         let rows: [UInt64: EntryRow]
-        do {
-            rows = try index.read { tx throws(IndexError) -> [UInt64: EntryRow] in
-                var rows: [UInt64: EntryRow] = [:]
-                for ino in inodes { if let row = try tx.entry(ino) { rows[ino] = row } }
-                return rows
-            }
-        } catch {
+        do { rows = try indexRows(inodes) } catch {
             logger.error("could not reload cached attributes: \(error)")
             return
         }
@@ -213,6 +207,15 @@ public final class Namespace: Sendable {
             if let change = Namespace.scannedChange(from: old, to: row) { changes.append(change) }
         }
         report(changes)
+    }
+
+    /// The index's rows of `inodes` (those it has), read in one transaction.
+    func indexRows(_ inodes: some Sequence<UInt64>) throws(IndexError) -> [UInt64: EntryRow] {
+        try index.read { tx throws(IndexError) -> [UInt64: EntryRow] in
+            var rows: [UInt64: EntryRow] = [:]
+            for ino in inodes { if let row = try tx.entry(ino) { rows[ino] = row } }
+            return rows
+        }
     }
 
     func indexFailure(_ error: IndexError, _ operation: String) -> Errno {
