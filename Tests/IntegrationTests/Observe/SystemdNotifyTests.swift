@@ -86,7 +86,14 @@ struct SystemdNotifyTests {
         _ = systemd.await("never", seconds: 2) { message in if message == "WATCHDOG=1" { pets += 1 } }
         #expect(pets >= 2, "watchdog pets in 2 s: \(pets)")
 
-        try Shell.run("/bin/fusermount3", ["-u", pool.mountpoint])
+        // As TestPool.unmount: a process another test forks at that instant can hold the mount
+        // busy for a moment, and a refused unmount sends nothing.
+        var unmount = try Shell.run("/bin/fusermount3", ["-u", pool.mountpoint])
+        for _ in 0..<50 where pool.isMounted {
+            usleep(100_000)
+            unmount = try Shell.run("/bin/fusermount3", ["-u", pool.mountpoint])
+        }
+        #expect(!pool.isMounted, "still mounted: \(unmount.output)")
         let stopping = systemd.await("STOPPING=1", seconds: 20)
         #expect(stopping != nil, "no STOPPING=1 after unmount")
         daemon.waitUntilExit()
