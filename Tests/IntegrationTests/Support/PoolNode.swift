@@ -44,10 +44,21 @@ final class PoolNode {
 
     var log: String { (try? String(contentsOfFile: state + "/estuaryfs.log", encoding: .utf8)) ?? "" }
 
-    /// Unmounts and waits for the daemon to exit.
+    var isMounted: Bool {
+        let mounts = procText("/proc/self/mounts") ?? ""
+        return mounts.split(separator: "\n").contains { $0.split(separator: " ").dropFirst().first.map(String.init) == mountpoint }
+    }
+
+    /// Unmounts and waits for the daemon to exit. An unmount refused while a process another
+    /// test forked holds the mount for a moment is tried again (as TestPool.unmount does):
+    /// a node left running outlives its test and its pool's directories.
     func stop() {
         guard let pid else { return }
-        _ = try? Shell.run("/bin/fusermount3", ["-u", mountpoint])
+        for _ in 0..<50 where kill(pid, 0) == 0 {
+            _ = try? Shell.run("/bin/fusermount3", ["-u", mountpoint])
+            if !isMounted { break }
+            usleep(100_000)
+        }
         for _ in 0..<800 where kill(pid, 0) == 0 { usleep(25_000) }
         self.pid = nil
     }
