@@ -187,7 +187,7 @@ struct ObjectSiloTwoNodeMoveTests {
         #expect(again >= 1, "no upload saw B's writes:\n\(a.log.suffix(3000))")
         // B recalls for its writes in the even rounds; in the odd ones its writes wait for A's
         // recall, except that a write meeting the file in the instant A's job is not yet seen
-        // as running starts a recall on B too (one CI run in five: a second job beside A's,
+        // as running starts a recall on B too (seen once in CI: a second job beside A's,
         // which refuses B's gate and retries; the bytes are checked above either way).
         #expect(recallsOnB >= rounds / 2 && recallsOnB <= rounds, "B ran \(recallsOnB) moves:\n\(b.log.suffix(3000))")
         let jobs = try sql("SELECT id, state, error FROM jobs WHERE state NOT IN ('done', 'cancelled')")
