@@ -177,6 +177,10 @@ public enum DaemonMain {
         otherNodes?.stop()
         kernelCache.stop()
         session.unmount()
+        // Nothing waits out a database that is away from here on: the background threads
+        // joined below would hold the stop for `index_timeout` each (up to a day), and what
+        // the index does not take now leaves it behind the silos, rescanned at the next mount.
+        pool.index.outageWait = 0
         watch.stop()
         objectives.stop()
         tiering.stop()

@@ -30,9 +30,11 @@ extension IndexStore {
     /// Runs `body`, again while the index is unavailable and the wait has not run out.
     /// `mayRetry` says whether a failure may be retried (false after a COMMIT was sent).
     func waitingOutOutage<R>(_ body: () throws(IndexError) -> R, mayRetry: () -> Bool = { true }) throws(IndexError) -> R {
-        let limit = outage.waitMilliseconds.load(ordering: .relaxed)
         var deadline: Double?
         while true {
+            // The wait is read at every failure: a stopping daemon sets it to 0, and a thread
+            // already waiting gives up then instead of holding the stop for the whole wait.
+            let limit = outage.waitMilliseconds.load(ordering: .relaxed)
             do throws(IndexError) { return try body() } catch where error.kind == .unavailable && limit > 0 && mayRetry() {
                 let now = monotonicSeconds()
                 if deadline == nil { deadline = now + Double(limit) / 1000 }

@@ -271,7 +271,7 @@ final class WriterState: @unchecked Sendable {
                 case .committed: return
                 case .notCommitted: commitRolledBack = true; throw error
                 case .unknown:
-                    guard monotonicSeconds() < deadline else { throw error }
+                    guard monotonicSeconds() < deadline, outage.waitMilliseconds.load(ordering: .relaxed) > 0 else { throw error }
                     usleep(100_000)
                 }
             }

@@ -77,4 +77,22 @@ struct DatabaseOutageTests {
         let notIndexed = Set(acked).subtracting(indexed)
         #expect(notIndexed.isEmpty, "\(notIndexed.count) acknowledged creates not in the index, e.g. \(notIndexed.prefix(5))")
     }
+
+    /// Unmounted while its database is down, the daemon exits instead of waiting out an
+    /// `index_timeout` of an hour in the threads it stops; what it could not record is there
+    /// after the next mount.
+    @Test func aDaemonStoppedWhileItsDatabaseIsDownExitsAndLosesNothing() throws {
+        let server = try PostgresServer.dedicated()
+        let pool = try TestPool(silos: [("fast0", "fast")], extraConfig: "index_timeout = 3600", watch: false,
+                                engine: .postgresql, server: server)
+        try pool.mount()
+        try Fixtures.write(pool.path("before.txt"), "before")
+        try server.stop()
+        // TestPool.unmount throws when the daemon has not exited 20 s after the unmount.
+        #expect(throws: Never.self) { _ = try pool.unmount() }
+        try server.start()
+        try pool.mount()
+        defer { _ = try? pool.unmount() }
+        #expect((try? String(contentsOfFile: pool.path("before.txt"), encoding: .utf8)) == "before")
+    }
 }

@@ -29,8 +29,17 @@ public final class PostgresServer: Sendable {
     /// Stops the server as an administrator's restart does (`-m fast`: clients are cut off,
     /// committed work is kept), leaves it down for `seconds`, and starts it again.
     public func restart(downFor seconds: Double) throws {
-        try run("pg_ctl", ["-D", directory + "/data", "-m", "fast", "-w", "-t", "60", "stop"])
+        try stop()
         usleep(UInt32(seconds * 1_000_000))
+        try start()
+    }
+
+    /// Stops the server (`-m fast`), for a test that keeps it down while it does something.
+    public func stop() throws {
+        try run("pg_ctl", ["-D", directory + "/data", "-m", "fast", "-w", "-t", "60", "stop"])
+    }
+
+    public func start() throws {
         try run("pg_ctl", ["-D", directory + "/data", "-l", directory + "/server.log", "-w", "-t", "60", "-o", options, "start"])
     }
 
