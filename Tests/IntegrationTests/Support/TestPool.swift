@@ -60,14 +60,17 @@ final class TestPool {
     /// Starts the daemon in the foreground and waits until the mount is up (answers stat).
     /// `environment` is added to the test process's for the daemon (test knobs).
     func mount(options: [String] = [], environment: [String: String] = [:]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Shell.estuaryfs)
-        process.arguments = [configPath, mountpoint, "-f"] + options
-        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
-        let pipe = Pipe()
-        process.standardError = pipe
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        var pipe = Pipe()
+        let process = try Shell.launch {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Shell.estuaryfs)
+            process.arguments = [configPath, mountpoint, "-f"] + options
+            if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+            pipe = Pipe()
+            process.standardError = pipe
+            process.standardOutput = FileHandle.nullDevice
+            return process
+        }
         daemon = process
         logPipe = pipe
         let deadline = Date().addingTimeInterval(60)
