@@ -107,11 +107,12 @@ public final class Mover: Sendable {
         let copy = job
         let running = claimed.withLock { $0 }
         let node = node
-        job.id = try index.write { tx throws(IndexError) -> Int64 in
+        let (id, replacedJobs) = try index.write { tx throws(IndexError) -> (Int64, [JobRow]) in
             // A queued job a worker has taken is running: it is not replaced under the worker
             // (this node's, or another node's holding the job's lease; asked only when there
             // is such a job, so a tree of moves costs no extra round trips).
             var elsewhere: Set<String>?
+            var replacedJobs: [JobRow] = []
             for other in try tx.reader.jobs() where other.ino == ino && other.state == .queued && !running.keys.contains(other.id) {
                 if elsewhere == nil { elsewhere = node?.heldElsewhere() ?? [] }
                 if elsewhere?.contains(LeaseRow.job(other.id)) == true { continue }
@@ -119,9 +120,14 @@ public final class Mover: Sendable {
                 replaced.state = .cancelled
                 replaced.error = "replaced by a newer move"
                 try tx.updateJob(replaced)
+                replacedJobs.append(replaced)
             }
-            return try tx.insertJob(copy)
+            return (try tx.insertJob(copy), replacedJobs)
         }
+        job.id = id
+        // A replaced job may have a staging copy from a run a crash interrupted (kept for the
+        // resume): nobody resumes it now.
+        replacedJobs.forEach(removeStaging)
         queued.ring()
         return job
     }
@@ -181,6 +187,7 @@ public final class Mover: Sendable {
             var stopped = job
             stopped.state = .cancelled
             try index.write { tx throws(IndexError) in try tx.updateJob(stopped) }
+            removeStaging(stopped)
             noteFinished()
         }
         return true
