@@ -39,7 +39,7 @@ CONTENTS = [
     ("f", "file", A, 0o644), ("fb", "file", B, 0o644), ("sub", "dir", A, 0o755), ("sub/g", "file", A, 0o644),
     ("u_a", "file", A, 0o644), ("u_b", "file", B, 0o644), ("r_a", "file", A, 0o644), ("r_b", "file", B, 0o644),
     ("x_a", "file", A, 0o644), ("ov_a", "file", A, 0o644), ("ov_b", "file", B, 0o644),
-    ("ov_b2", "file", B, 0o644), ("ov_a2", "file", A, 0o644),
+    ("ov_b2", "file", B, 0o644), ("ov_a2", "file", A, 0o644), ("ex_a", "file", A, 0o644), ("ex_b", "file", B, 0o644),
     ("e", "dir", A, 0o755), ("eb", "dir", B, 0o755), ("md", "dir", A, 0o755),
 ]
 # Files: name, mode, owner, group. Each is a shell script, so exec has something to run.
@@ -49,8 +49,9 @@ FILES = [
     ("f0755", 0o755, A, A), ("f4755", 0o4755, A, A), ("f2755", 0o2755, A, G),
 ]
 META_OPS = ["chmod", "chown_self", "chown_other", "chgrp_own", "chgrp_G", "chgrp_foreign",
-            "utime_explicit", "utime_now", "setxattr", "removexattr"]
-FILE_COPY_OPS = ["open_wtrunc", "truncate", "setpin"] + META_OPS
+            "utime_explicit", "utime_now", "utime_now_omit", "setxattr", "removexattr"]
+FILE_COPY_OPS = ["open_wtrunc", "open_rtrunc", "truncate", "setpin"] + META_OPS
+DIR_ONLY_OPS = ["setobjective"]
 SCRIPT = b"#!/bin/sh\nexit 0\n"
 
 def own(path, uid, gid, mode):
@@ -85,7 +86,7 @@ def build(root):
             own(p, uid, gid, mode)
             file(f"{t}/land/in_{name}", A, A, 0o644)
             directory(f"{t}/land/ind_{name}", A, A, 0o755)
-            for op in META_OPS:
+            for op in META_OPS + DIR_ONLY_OPS:
                 q = f"{t}/meta/{name}.{op}"
                 os.mkdir(q, 0o700)
                 os.setxattr(q, "user.tag", b"dir")
@@ -100,6 +101,26 @@ def build(root):
                 own(q, uid, gid, mode)
 
 libc = ctypes.CDLL("libc.so.6", use_errno=True)
+
+class Timespec(ctypes.Structure):
+    _fields_ = [("sec", ctypes.c_long), ("nsec", ctypes.c_long)]
+
+AT_FDCWD, RENAME_EXCHANGE = -100, 2
+UTIME_NOW, UTIME_OMIT = (1 << 30) - 1, (1 << 30) - 2
+
+def check(rc):
+    if rc != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+
+def touch_atime_only(path):
+    # "now" for one time and "leave" the other: unlike utime(NULL) or "now" for both, Linux
+    # counts this as setting times explicitly (owner only), though no time is given.
+    times = (Timespec * 2)(Timespec(0, UTIME_NOW), Timespec(0, UTIME_OMIT))
+    check(libc.utimensat(AT_FDCWD, os.fsencode(path), times, 0))
+
+def exchange(a, b):
+    check(libc.renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE))
 
 def access(path, mode):
     if libc.access(os.fsencode(path), mode) != 0:
@@ -155,11 +176,16 @@ def run(root, caller):
             "chgrp_foreign": lambda: os.chown(q, -1, FOREIGN_GID),
             "utime_explicit": lambda: os.utime(q, (1, 1)),
             "utime_now": lambda: os.utime(q, None),
+            "utime_now_omit": lambda: touch_atime_only(q),
             "setxattr": lambda: os.setxattr(q, "user.tag", b"changed"),
             "removexattr": lambda: os.removexattr(q, "user.tag"),
             "truncate": lambda: os.truncate(q, 1),
             "open_wtrunc": opener(q, os.O_WRONLY | os.O_TRUNC),
+            "open_rtrunc": opener(q, os.O_RDONLY | os.O_TRUNC),   # O_TRUNC asks for write permission
+            # The writable reserved names, with values the mount accepts (a tier of the test
+            # pool, a valid objective); natively they are ordinary user xattrs.
             "setpin": lambda: os.setxattr(q, "user.estuary.pin", b"fast"),
+            "setobjective": lambda: os.setxattr(q, "user.estuary.objective", b"place fast"),
         }
         attempt(op, rel, actions[op], shows=rel)
 
@@ -175,6 +201,9 @@ def run(root, caller):
             attempt("access_" + flag, d, lambda: access(p, mode))
         attempt("chdir", d, lambda: (os.chdir(p), os.chdir("/")) and None)
         attempt("getxattr", d, lambda: os.getxattr(p, "user.tag").decode())
+        # O_CREAT on a name that exists opens it: the file's permission counts, not the directory's.
+        attempt("open_creat_r", d + "/f", opener(p + "/f", os.O_RDONLY | os.O_CREAT))
+        attempt("open_creat_w", d + "/f", opener(p + "/f", os.O_WRONLY | os.O_CREAT))
         attempt("create", d + "/new_file", opener(p + "/new_file", os.O_WRONLY | os.O_CREAT | os.O_EXCL), shows=d + "/new_file")
         attempt("mkdir", d + "/new_dir", lambda: os.mkdir(p + "/new_dir", 0o777), shows=d + "/new_dir")
         attempt("mkfifo", d + "/new_fifo", lambda: os.mkfifo(p + "/new_fifo", 0o666), shows=d + "/new_fifo")
@@ -193,6 +222,9 @@ def run(root, caller):
         attempt("rename_dir_in", d + "/ind", lambda: os.rename(f"{t}/land/ind_{name}", p + "/ind"))
         attempt("rename_over", d + "/ov_a->ov_b", lambda: os.rename(p + "/ov_a", p + "/ov_b"))
         attempt("rename_over", d + "/ov_b2->ov_a2", lambda: os.rename(p + "/ov_b2", p + "/ov_a2"))
+        attempt("exchange", d + "/ex_a<->ex_b", lambda: exchange(p + "/ex_a", p + "/ex_b"))
+        attempt("mknod_chr", d + "/new_null", lambda: os.mknod(p + "/new_null", stat.S_IFCHR | 0o666, os.makedev(1, 3)),
+                shows=d + "/new_null")
         attempt("listdir_after", d, lambda: f"{len(os.listdir(p))} entries")
     for name, *_ in FILES:
         f = f"files/{name}"
@@ -206,10 +238,13 @@ def run(root, caller):
         attempt("exec", f, lambda: execute(q))
         attempt("getxattr", f, lambda: os.getxattr(q, "user.tag").decode())
         attempt("getxattr_missing", f, lambda: os.getxattr(q, "user.absent").decode())
+        # fs.protected_hardlinks: only the owner, or a caller who may read and write a file
+        # that is neither setuid nor setgid-executable, may link it.
+        attempt("link_file", f, lambda: os.link(q, f"{t}/land/hl_{name}"))
         for op in FILE_COPY_OPS:
             meta(op, f"{f}.{op}")
     for name, *_ in DIRS:
-        for op in META_OPS:
+        for op in META_OPS + DIR_ONLY_OPS:
             meta(op, f"meta/{name}.{op}")
 
 if sys.argv[1] == "build":
