@@ -33,10 +33,6 @@ struct PermissionMatrixTests {
         "C exchange dirs/d0777/ex_a<->ex_b": "ok", "C mknod_chr dirs/d0777/new_null": "EPERM",
     ]
 
-    /// Lines where the mount differs from the native file system for a known reason, with the
-    /// mount's outcome; empty while the two agree everywhere.
-    static let knownDifferences: [String: String] = [:]
-
     @Test(arguments: TestEngine.allCases)
     func everyCallerSeesNativePermissionsThroughTheMount(engine: TestEngine) throws {
         let pool = try TestPool(engine: engine)
@@ -58,7 +54,7 @@ struct PermissionMatrixTests {
             for line in want {
                 nativeOutcomes[line.key] = line.outcome
                 let seen = mount[line.key] ?? "absent"
-                if seen == line.outcome || Self.knownDifferences[line.key] == seen { continue }
+                if seen == line.outcome { continue }
                 mismatches.append(Mismatch(index: nil, what: line.key, native: line.outcome, mount: seen))
             }
         }
