@@ -111,8 +111,10 @@ public enum DaemonMain {
         let tiering = TieringService(pool: pool, namespace: namespace, mountpoint: mountpoint)
         let objectives = ObjectiveService(pool: pool, namespace: namespace, mover: tiering.mover, policy: policy, mountpoint: mountpoint)
         let adapter = FuseAdapter(namespace: namespace, timeouts: timeouts, generation: 1, heat: tiering.heat,
-                                  foreground: tiering.foreground, logger: Logger(label: "estuary.fuse"))
-        var fuseOptions = options.fuseOptions + ["default_permissions", "subtype=estuaryfs", "fsname=\(fsname(config))"]
+                                  foreground: tiering.foreground, checksPermissions: !options.kernelChecksPermissions,
+                                  logger: Logger(label: "estuary.fuse"))
+        var fuseOptions = options.fuseOptions + (options.kernelChecksPermissions ? ["default_permissions"] : [])
+            + ["subtype=estuaryfs", "fsname=\(fsname(config))"]
         if options.debug { fuseOptions.append("debug") }
         let session = try FuseSession(options: fuseOptions, operations: adapter)
         // Listening before the mount answers: whoever sees the mount up (a test's stat, a

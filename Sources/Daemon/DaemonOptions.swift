@@ -17,6 +17,9 @@ struct DaemonOptions: Equatable {
     /// `-o ro`: besides the kernel refusing writes through the mount, the daemon writes nothing
     /// to any silo (no moves, no markers, no reconcile).
     var readOnly = false
+    /// `-o default_permissions`: the kernel checks permissions (one GETATTR more per change in
+    /// a directory) instead of the daemon (PermissionChecks.swift).
+    var kernelChecksPermissions = false
     var logLevel = "info"
     var showHelp = false
     var showVersion = false
@@ -129,7 +132,8 @@ struct DaemonOptions: Equatable {
             case "debug": debug = true; foreground = true
             case "ro": readOnly = true; fuseOptions.removeAll { $0 == "ro" }; fuseOptions.append("ro")
             case "rw": readOnly = false; fuseOptions.removeAll { $0 == "ro" }
-            case "default_permissions", "subtype", "fsname": break   // always set by estuaryfs itself
+            case "default_permissions": kernelChecksPermissions = true
+            case "subtype", "fsname": break   // always set by estuaryfs itself
             default:
                 if DaemonOptions.helperOnly.contains(key) || key.hasPrefix("x-") || key.hasPrefix("comment=") { continue }
                 fuseOptions.append(option)

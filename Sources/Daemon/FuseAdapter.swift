@@ -25,12 +25,15 @@ final class FuseAdapter: FuseOperations {
     let heat: HeatTracker
     let foreground: ForegroundActivity
     let logger: Logger
+    /// The daemon checks permissions (no `default_permissions`; PermissionChecks.swift).
+    let checksPermissions: Bool
     /// Granted at INIT: files opened with direct_io may still be mapped shared.
     let directIOMappable = Atomic<Bool>(false)
 
-    init(namespace: Namespace, timeouts: CacheTimeouts, generation: UInt64, heat: HeatTracker, foreground: ForegroundActivity, logger: Logger) {
+    init(namespace: Namespace, timeouts: CacheTimeouts, generation: UInt64, heat: HeatTracker, foreground: ForegroundActivity,
+         checksPermissions: Bool = true, logger: Logger) {
         self.namespace = namespace; self.timeouts = timeouts; self.generation = generation
-        self.heat = heat; self.foreground = foreground; self.logger = logger
+        self.heat = heat; self.foreground = foreground; self.checksPermissions = checksPermissions; self.logger = logger
     }
 
     /// Every read and write counts toward heat; one under a move asks for its extents first.
@@ -56,17 +59,16 @@ final class FuseAdapter: FuseOperations {
         logger.info("FUSE session initialised (protocol 7.\(connection.protocolMinor))")
     }
 
-    func entryReply(_ row: EntryRow) -> EntryReply {
-        EntryReply(attributes: row.stat, generation: generation, entryTimeout: timeouts.entry, attrTimeout: timeouts.attributes)
-    }
-
     func lookup(_ request: consuming Request, parent: UInt64, name: UnsafeBufferPointer<UInt8>) {
+        var directory: EntryRow?
         do {
+            if checksPermissions { directory = try self.directory(parent, write: false, request) }
             let row = try namespace.lookup(parent: parent, name: name)
-            request.reply(entry: entryReply(row))
+            request.reply(entry: entryReply(row, in: directory))
         } catch {
-            if error == .noSuchFileOrDirectory && timeouts.negative > 0 {
-                request.reply(entry: .negative(timeout: timeouts.negative))
+            let negative = negativeTimeout(in: directory)
+            if error == .noSuchFileOrDirectory && negative > 0 {
+                request.reply(entry: .negative(timeout: negative))
             } else {
                 request.reply(error: error)
             }
@@ -108,6 +110,7 @@ final class FuseAdapter: FuseOperations {
 
     func open(_ request: consuming Request, ino: UInt64, flags: Int32) {
         do throws(Errno) {
+            try checkOpen(ino, flags: flags, request)
             let (fd, changed, empty, object) = try namespace.open(ino, flags: flags)
             // O_TRUNC truncates in the open (atomic_o_trunc); the kernel's flag asking for
             // setuid/setgid to go with it does not reach past libfuse 3.14, so the caller's uid
@@ -153,6 +156,7 @@ final class FuseAdapter: FuseOperations {
 
     func opendir(_ request: consuming Request, ino: UInt64, flags: Int32) {
         do {
+            try checkOpenDirectory(ino, request)
             let handle = try namespace.openDirectory(ino)
             if !request.reply(open: handle) { namespace.releaseDirectory(handle) }
         } catch {
@@ -163,6 +167,7 @@ final class FuseAdapter: FuseOperations {
     func readdir(_ request: consuming Request, ino: UInt64, size: Int, offset: Int64, handle: UInt64, plus: Bool) {
         let items: [DirectoryItem]
         do { items = try namespace.directoryItems(handle) } catch { request.reply(error: error); return }
+        let directory = plus && checksPermissions ? try? namespace.getattr(ino) : nil
         var buffer = DirectoryBuffer(for: request, size: size)
         var position = Int(max(0, offset))
         while position < items.count {
@@ -177,7 +182,7 @@ final class FuseAdapter: FuseOperations {
             } else if plus {
                 // A name removed since the listing was taken is skipped, as a local file system would.
                 guard let row = try? namespace.getattr(item.ino) else { position += 1; continue }
-                fits = buffer.addPlus(name: item.name, entry: entryReply(row), nextOffset: Int64(position + 1))
+                fits = buffer.addPlus(name: item.name, entry: entryReply(row, in: directory), nextOffset: Int64(position + 1))
                 // Every entry with attributes that reaches the kernel counts as a lookup.
                 if fits { namespace.rememberLookup(row) }
             } else {
@@ -206,6 +211,7 @@ final class FuseAdapter: FuseOperations {
 
     func getxattr(_ request: consuming Request, ino: UInt64, name: UnsafeBufferPointer<UInt8>, size: Int) {
         do {
+            try checkXattr(ino, name: name, write: false, request)
             let value = try namespace.getxattr(ino, name: name)
             if size == 0 { request.reply(xattrSize: value.count) }
             else if value.count > size { request.reply(error: .outOfRange) }

@@ -16,9 +16,10 @@ extension FuseAdapter {
 
     func create(_ request: consuming Request, parent: UInt64, name: UnsafeBufferPointer<UInt8>, mode: UInt32, flags: Int32) {
         do {
+            let dir = try directory(parent, write: true, request)
             let (row, fd) = try namespace.create(parent: parent, name: name, mode: mode, flags: flags, creator: creator(request))
             noteBacking(fd: fd, ino: row.ino)
-            if !request.reply(create: entryReply(row), handle: UInt64(fd), directIO: directIO(flags, empty: true)) {
+            if !request.reply(create: entryReply(row, in: dir), handle: UInt64(fd), directIO: directIO(flags, empty: true)) {
                 namespace.release(row.ino, fd: fd)
                 namespace.forget(row.ino, count: 1)
             }
@@ -28,36 +29,62 @@ extension FuseAdapter {
     }
 
     func mknod(_ request: consuming Request, parent: UInt64, name: UnsafeBufferPointer<UInt8>, mode: UInt32, rdev: UInt64) {
-        do { request.reply(entry: entryReply(try namespace.mknod(parent: parent, name: name, mode: mode, rdev: rdev, creator: creator(request)))) }
+        do {
+            let dir = try directory(parent, write: true, request)
+            request.reply(entry: entryReply(try namespace.mknod(parent: parent, name: name, mode: mode, rdev: rdev, creator: creator(request)), in: dir))
+        }
         catch { request.reply(error: error) }
     }
 
     func mkdir(_ request: consuming Request, parent: UInt64, name: UnsafeBufferPointer<UInt8>, mode: UInt32) {
-        do { request.reply(entry: entryReply(try namespace.mkdir(parent: parent, name: name, mode: mode, creator: creator(request)))) }
+        do {
+            let dir = try directory(parent, write: true, request)
+            request.reply(entry: entryReply(try namespace.mkdir(parent: parent, name: name, mode: mode, creator: creator(request)), in: dir))
+        }
         catch { request.reply(error: error) }
     }
 
     func symlink(_ request: consuming Request, target: UnsafeBufferPointer<UInt8>, parent: UInt64, name: UnsafeBufferPointer<UInt8>) {
-        do { request.reply(entry: entryReply(try namespace.symlink(target: target, parent: parent, name: name, creator: creator(request)))) }
+        do {
+            let dir = try directory(parent, write: true, request)
+            request.reply(entry: entryReply(try namespace.symlink(target: target, parent: parent, name: name, creator: creator(request)), in: dir))
+        }
         catch { request.reply(error: error) }
     }
 
     func link(_ request: consuming Request, ino: UInt64, newParent: UInt64, newName: UnsafeBufferPointer<UInt8>) {
-        do { request.reply(entry: entryReply(try namespace.link(ino, newParent: newParent, newName: newName))) }
+        do {
+            try checkLink(ino, newParent: newParent, request)
+            let row = try namespace.link(ino, newParent: newParent, newName: newName)
+            request.reply(entry: entryReply(row, in: checksPermissions ? try? namespace.getattr(newParent) : nil))
+        }
         catch { request.reply(error: error) }
     }
 
     func unlink(_ request: consuming Request, parent: UInt64, name: UnsafeBufferPointer<UInt8>) {
-        do { try namespace.unlink(parent: parent, name: name); request.replyOK() } catch { request.reply(error: error) }
+        do {
+            _ = try removable(parent, name, request)
+            try namespace.unlink(parent: parent, name: name)
+            request.replyOK()
+        } catch {
+            request.reply(error: error)
+        }
     }
 
     func rmdir(_ request: consuming Request, parent: UInt64, name: UnsafeBufferPointer<UInt8>) {
-        do { try namespace.rmdir(parent: parent, name: name); request.replyOK() } catch { request.reply(error: error) }
+        do {
+            _ = try removable(parent, name, request)
+            try namespace.rmdir(parent: parent, name: name)
+            request.replyOK()
+        } catch {
+            request.reply(error: error)
+        }
     }
 
     func rename(_ request: consuming Request, parent: UInt64, name: UnsafeBufferPointer<UInt8>, newParent: UInt64,
                 newName: UnsafeBufferPointer<UInt8>, flags: UInt32) {
         do {
+            try checkRename(parent: parent, name: name, newParent: newParent, newName: newName, flags: flags, request)
             try namespace.rename(parent: parent, name: name, newParent: newParent, newName: newName, flags: flags)
             request.replyOK()
         } catch {
@@ -65,13 +92,14 @@ extension FuseAdapter {
         }
     }
 
-    func setattr(_ request: consuming Request, ino: UInt64, changes: SetAttributes, handle: UInt64?) {
+    func setattr(_ request: consuming Request, ino: UInt64, changes asked: SetAttributes, handle: UInt64?) {
         func time(_ t: TimeChange) -> Int64?? {
             switch t { case .omit: nil; case .now: .some(nil); case .nanoseconds(let ns): .some(ns) }
         }
-        var change = AttributeChange(mode: changes.mode, uid: changes.uid, gid: changes.gid, size: changes.size,
-                                     atime: time(changes.atime), mtime: time(changes.mtime))
         do {
+            let changes = try checkSetattr(ino, asked, handle: handle, request)
+            var change = AttributeChange(mode: changes.mode, uid: changes.uid, gid: changes.gid, size: changes.size,
+                                         atime: time(changes.atime), mtime: time(changes.mtime))
             // The kernel flags a truncate by an unprivileged caller, and every chown of a file.
             if changes.killSetuid && change.mode == nil {
                 let current = try namespace.getattr(ino)
@@ -161,11 +189,21 @@ extension FuseAdapter {
     }
 
     func setxattr(_ request: consuming Request, ino: UInt64, name: UnsafeBufferPointer<UInt8>, value: UnsafeRawBufferPointer, flags: Int32) {
-        do { try namespace.setxattr(ino, name: name, value: value, flags: flags); request.replyOK() }
+        do {
+            try checkXattr(ino, name: name, write: true, request)
+            try namespace.setxattr(ino, name: name, value: value, flags: flags)
+            request.replyOK()
+        }
         catch { request.reply(error: error) }
     }
 
     func removexattr(_ request: consuming Request, ino: UInt64, name: UnsafeBufferPointer<UInt8>) {
-        do { try namespace.removexattr(ino, name: name); request.replyOK() } catch { request.reply(error: error) }
+        do {
+            try checkXattr(ino, name: name, write: true, request)
+            try namespace.removexattr(ino, name: name)
+            request.replyOK()
+        } catch {
+            request.reply(error: error)
+        }
     }
 }

@@ -44,9 +44,14 @@ public protocol FuseOperations: AnyObject, Sendable {
     func lseek(_ request: consuming Request, ino: UInt64, offset: Int64, whence: Int32, handle: UInt64)
     func setxattr(_ request: consuming Request, ino: UInt64, name: UnsafeBufferPointer<UInt8>, value: UnsafeRawBufferPointer, flags: Int32)
     func removexattr(_ request: consuming Request, ino: UInt64, name: UnsafeBufferPointer<UInt8>)
+    /// access(2), faccessat(2) and chdir(2), sent only without `default_permissions`.
+    func access(_ request: consuming Request, ino: UInt64, mask: Int32)
 }
 
 extension FuseOperations {
     public func initialize(_ connection: inout ConnectionInfo) {}
     public func destroy() {}
+    /// ENOSYS: the kernel then allows every later access(2) without asking; only right for a
+    /// file system mounted with `default_permissions`, where it never asks.
+    public func access(_ request: consuming Request, ino: UInt64, mask: Int32) { request.reply(error: .noFunction) }
 }

@@ -129,5 +129,6 @@ func makeOperationsTable() -> fuse_lowlevel_ops {
                              value: UnsafeRawBufferPointer(start: value, count: size), flags: flags)
     }
     ops.removexattr = { req, ino, name in target(req).removexattr(Request(req!, ESTUARY_OP_REMOVEXATTR), ino: UInt64(ino), name: nameBuffer(name)) }
+    ops.access = { req, ino, mask in target(req).access(Request(req!, ESTUARY_OP_ACCESS), ino: UInt64(ino), mask: mask) }
     return ops
 }

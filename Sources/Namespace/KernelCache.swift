@@ -55,6 +55,17 @@ extension Namespace {
     /// sees the scan's result through the mount at once).
     public func settleKernelCache() { kernelCache.withLock { $0 }?.settle() }
 
+    /// A directory that some caller may not search after a change of its mode or owners: the
+    /// kernel must drop the names it holds below it, since a path walk through a cached name
+    /// asks the daemon nothing (PermissionChecks in the daemon). Invalidating the directory's
+    /// own entry drops them all. (The mount's root has no entry; a root some callers may not
+    /// search keeps its children's names until their entry timeout.)
+    static func searchNarrowed(from old: EntryRow, to new: EntryRow) -> CachedChange? {
+        guard old.kind == .directory, new.kind == .directory, old.ino != 1, new.mode & 0o111 != 0o111,
+              old.mode != new.mode || old.uid != new.uid || old.gid != new.gid else { return nil }
+        return .name(parent: old.parent, name: old.name)
+    }
+
     /// What the kernel must drop when a scan changed a row it may hold from `old` to `new`: the
     /// cached pages too whenever the file's data may differ. A rewrite that keeps size and
     /// mtime (`touch -r`, `tar x`, `rsync --inplace -t`) shows only in ctime or in another
@@ -71,6 +82,7 @@ extension Namespace {
     /// What the kernel must drop when a row it may hold changed from `old` to `new`.
     static func cachedChange(from old: EntryRow, to new: EntryRow) -> CachedChange? {
         if old.kind != new.kind { return .name(parent: old.parent, name: old.name) }
+        if let narrowed = searchNarrowed(from: old, to: new) { return narrowed }
         if old.size != new.size || old.mtimeNs != new.mtimeNs { return .contents(new.ino) }
         return old.stat == new.stat ? nil : .attributes(new.ino)
     }

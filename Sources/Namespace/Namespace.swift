@@ -105,6 +105,11 @@ public final class Namespace: Sendable {
     /// The attributes of `ino`, from memory when the kernel holds it, else from the index.
     public func getattr(_ ino: UInt64) throws(Errno) -> EntryRow { try entry(ino) }
 
+    /// The entry `name` in `parent`, if any, without counting a kernel lookup (permission checks).
+    public func child(parent: UInt64, name: UnsafeBufferPointer<UInt8>) throws(Errno) -> EntryRow? {
+        try existing(parent: parent, name: name)
+    }
+
     func entry(_ ino: UInt64) throws(Errno) -> EntryRow {
         if let row = nodes.row(ino) { return row }
         let found: EntryRow?

@@ -55,7 +55,10 @@ extension Namespace {
                        length: change.size == nil ? 0 : abs((change.size ?? 0) - size) + 1)
         }
         row = try entry(ino)
-        return try setattr(row: &row!, change, openFD: openFD)
+        let before = row!
+        let after = try setattr(row: &row!, change, openFD: openFD)
+        if let narrowed = Namespace.searchNarrowed(from: before, to: after) { report([narrowed]) }
+        return after
     }
 
     private func setattr(row: inout EntryRow, _ change: AttributeChange, openFD: Int32?) throws(Errno) -> EntryRow {
