@@ -19,7 +19,8 @@ Targets (all on one fresh journaled ext4 in a loop-mounted sparse image, so one 
   native         a directory of the ext4
   mergerfs-off   mergerfs cache.files=off over two silos (man page preset one)
   mergerfs-perf  mergerfs with the man page's performance list over two silos
-  estuary        estuaryfs over two silos, -o allow_other
+  estuary        estuaryfs over two silos, -o allow_other (the daemon checks permissions)
+  estuary-kperm  the same with -o default_permissions (the kernel checks them; not run by default)
 Every FUSE target is mounted once for the whole run, as a user would. The result per target,
 shape and operation is the median over rounds of the rate; the ratio is Estuary's rate over
 the better mergerfs preset's rate for that operation (goal: 1.5, readdir 1.0).
@@ -114,18 +115,19 @@ def make_targets(disk: Disk, work: str, bin_dir: str, names: list[str]) -> list[
                    ":".join(silos), mnt]
             targets.append(Target(name, mnt, FuseDaemon(name, cmd, mnt, "fuse.mergerfs",
                                                          os.path.join(logs, f"{name}.log"))))
-        elif name == "estuary":
-            state = os.path.join(work, "state-estuary")
+        elif name in ("estuary", "estuary-kperm"):
+            state = os.path.join(work, f"state-{name}")
             shutil.rmtree(state, ignore_errors=True)
-            config = os.path.join(work, "estuary.toml")
+            config = os.path.join(work, f"{name}.toml")
             with open(config, "w") as f:
-                f.write(f'[pool]\nname = "benchmeta"\nstate_dir = "{state}"\n\n'
+                f.write(f'[pool]\nname = "{name}"\nstate_dir = "{state}"\n\n'
                         f'[tiers]\norder = ["fast", "bulk"]\n\n'
                         f'[[silo]]\nname = "s0"\npath = "{silos[0]}"\ntier = "fast"\n\n'
                         f'[[silo]]\nname = "s1"\npath = "{silos[1]}"\ntier = "bulk"\n')
-            cmd = [os.path.join(bin_dir, "estuaryfs"), config, mnt, "-f", "-o", "allow_other"]
+            options = "allow_other,default_permissions" if name == "estuary-kperm" else "allow_other"
+            cmd = [os.path.join(bin_dir, "estuaryfs"), config, mnt, "-f", "-o", options]
             targets.append(Target(name, mnt, FuseDaemon("estuaryfs", cmd, mnt, "fuse.estuaryfs",
-                                                         os.path.join(logs, "estuaryfs.log"))))
+                                                         os.path.join(logs, f"{name}.log"))))
         else:
             raise SystemExit(f"unknown target {name}")
     return targets
