@@ -120,9 +120,13 @@ struct ObjectSiloWriteBackTests {
         try change(s3, "f")
         #expect(try eventually { written(try metadata(s3, "f")) })
         // Seven changes (chmod, chown, utimens, two setxattr, removexattr, estuary tag) in a
-        // burst: the daemon counts the objects it rewrote.
+        // burst: the daemon counts the objects it rewrote. One copy when no two changes are
+        // more than the 200 ms settle apart; the last two start processes (setfattr, estuary),
+        // which under CI's load took longer once, and then a second copy is right. Seven, one
+        // per change, is what must not happen.
         let status = try s3.pool.estuary(["status", s3.pool.mountpoint])
-        #expect(status.output.contains("attribute write-backs: 1 object"), "\(status.output)")
+        #expect(status.output.contains("attribute write-backs: 1 object") || status.output.contains("attribute write-backs: 2 objects"),
+                "\(status.output)")
     }
 
     @Test func killBeforeTheWriteBackIsFinishedAtTheRemount() throws {
