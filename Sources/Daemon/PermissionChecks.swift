@@ -128,14 +128,15 @@ extension FuseAdapter {
     }
 
     /// The access an open asks for: its mode, O_TRUNC writing; an open for execve
-    /// (__FMODE_EXEC, 0x20) needs none beyond the execute permission the kernel checked.
+    /// (__FMODE_EXEC, 0x20) needs execute permission. Without `default_permissions` the kernel
+    /// checks only that some execute bit is set (any of u, g, o), so the class is checked here.
     func checkOpen(_ ino: UInt64, flags: Int32, _ request: borrowing Request) throws(Errno) {
         guard checksPermissions, request.caller.uid != 0 else { return }
         var want: UInt32
         switch flags & O_ACCMODE {
         case O_WRONLY: want = Want.write
         case O_RDWR: want = Want.read | Want.write
-        default: want = flags & 0x20 != 0 ? 0 : Want.read
+        default: want = flags & 0x20 != 0 ? Want.execute : Want.read
         }
         if flags & O_TRUNC != 0 { want |= Want.write }
         if want != 0, !permitted(try namespace.getattr(ino), want, request) { throw Errno.permissionDenied }

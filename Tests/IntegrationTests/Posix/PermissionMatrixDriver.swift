@@ -47,6 +47,7 @@ FILES = [
     ("f0600", 0o600, A, A), ("f0640", 0o640, A, G), ("f0644", 0o644, A, A), ("f0604", 0o604, A, G),
     ("f0660b", 0o660, B, G), ("f0460b", 0o460, B, G), ("f0400", 0o400, A, A), ("f0000", 0o000, A, A),
     ("f0755", 0o755, A, A), ("f4755", 0o4755, A, A), ("f2755", 0o2755, A, G),
+    ("f0744", 0o744, A, A), ("f0750", 0o750, A, G), ("f0705", 0o705, A, G),
 ]
 META_OPS = ["chmod", "chown_self", "chown_other", "chgrp_own", "chgrp_G", "chgrp_foreign",
             "utime_explicit", "utime_now", "utime_now_omit", "setxattr", "removexattr"]
