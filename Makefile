@@ -124,12 +124,14 @@ deb-check: deb
 	ESTUARY_DEB=$(CURDIR)/$(DEB_FILE) $(SWIFT) test --skip-build --filter PackageTests
 
 # Everything against native access and mergerfs (bench/run.py), then metadata on many
-# directories and on one against mergerfs under both man-page presets (bench/meta.py), then
-# issue 19's goals in one table (bench/goals.py). About 30 minutes.
+# directories and on one against mergerfs under both man-page presets (bench/meta.py), index
+# queries over 1,000,000 entries against GNU find (bench/find_index.py), then issue 19's goals
+# in one table (bench/goals.py). About 40 minutes (the first run also makes the trees).
 bench: build bench-deps
 	python3 bench/run.py --bin-dir $(RELEASE_BIN) --out bench/out/results.json $(BENCH_ARGS)
 	python3 bench/meta.py --bin-dir $(RELEASE_BIN) --json bench/out/meta.json $(META_ARGS)
-	python3 bench/goals.py bench/out/results.json bench/out/meta.json
+	python3 bench/find_index.py --bin-dir $(RELEASE_BIN) --rounds 3 --json bench/out/find.json
+	python3 bench/goals.py bench/out/results.json bench/out/meta.json bench/out/find.json
 
 bench-quick: build bench-deps
 	python3 bench/run.py --quick --bin-dir $(RELEASE_BIN) $(BENCH_ARGS)

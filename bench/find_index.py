@@ -75,6 +75,7 @@ def main() -> int:
     p.add_argument("--work", default="/var/tmp/estuary-bench-find")
     p.add_argument("--bin-dir", default=os.path.join(repo, ".build/release"))
     p.add_argument("--only", help="comma-separated case names")
+    p.add_argument("--json", help="also write every case's medians here (bench/goals.py reads it)")
     args = p.parse_args()
     estuary = os.path.join(args.bin_dir, "estuary")
     silos = make_tree(os.path.join(args.work, f"tree-{args.files}-{args.silos}"), args.files, args.silos)
@@ -126,6 +127,11 @@ def main() -> int:
         print(f"{name:16} {a:>9,} hits  estuary {ms:7.3f}s  GNU find {mg:7.3f}s  {mg / ms:6.1f}x"
               f"  ({args.files / ms / 1e6:.2f}M entries/s)", flush=True)
         print(f"  estuary: estuary {' '.join(ours[1:])}\n  find: find SILOS {' '.join(theirs)}", flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"files": args.files, "silos": args.silos, "rounds": args.rounds,
+                       "cases": [{"name": n, "hits": h, "estuary_s": e, "find_s": g, "kind": k}
+                                 for n, h, e, g, k in results]}, f, indent=2)
     return 0
 
 
