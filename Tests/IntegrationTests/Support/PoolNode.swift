@@ -63,7 +63,7 @@ final class PoolNode {
             usleep(100_000)
         }
         if isMounted {
-            FileHandle.standardError.write(Data("PoolNode: \(mountpoint) still busy after 5 s; detached lazily\n".utf8))
+            FileHandle.standardError.write(Data("PoolNode: \(mountpoint) still busy after 5 s (held by: \(holders())); detached lazily\n".utf8))
             _ = try? Shell.run("/bin/fusermount3", ["-uz", mountpoint])
         }
         for _ in 0..<800 where kill(pid, 0) == 0 { usleep(25_000) }
@@ -73,6 +73,31 @@ final class PoolNode {
             for _ in 0..<400 where kill(pid, 0) == 0 { usleep(25_000) }
         }
         self.pid = nil
+    }
+
+    /// The processes with a descriptor, working directory or mapping inside the mount, as
+    /// "pid command: what": who keeps an unmount busy.
+    private func holders() -> String {
+        let prefix = mountpoint + "/"
+        var found: [String] = []
+        let pids = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { Int32($0) }
+        for pid in pids {
+            var what: [String] = []
+            for link in ["cwd", "root"] {
+                if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/\(link)"),
+                   target == mountpoint || target.hasPrefix(prefix) { what.append("\(link) \(target)") }
+            }
+            for fd in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")) ?? [] {
+                if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)"),
+                   target == mountpoint || target.hasPrefix(prefix) { what.append("fd \(fd) \(target)") }
+            }
+            if let maps = procText("/proc/\(pid)/maps"), maps.contains(prefix) { what.append("a mapping") }
+            if !what.isEmpty {
+                let name = (procText("/proc/\(pid)/comm") ?? "?").trimmingCharacters(in: .whitespacesAndNewlines)
+                found.append("\(pid) \(name): \(what.prefix(4).joined(separator: ", "))")
+            }
+        }
+        return found.isEmpty ? "no process found" : found.joined(separator: "; ")
     }
 
     /// kill -9, as a host dying would; the dead mount is detached.
