@@ -37,8 +37,10 @@ enum FindPlanner {
             return try tx.walk(under: root.ino, includeRoot: includeRoot, only: candidates, matching: matches, body)
         }
         // A name search reads every entry with the name wherever it is: below a known
-        // directory, only an exact name is surely fewer than the entries there.
-        if let names = plan.names, plan.below == nil || { if case .exact = names { true } else { false } }() {
+        // directory, only an exact name is surely fewer than the entries there. Until the
+        // daemon has built the name indexes after a first scan, the rows are read instead.
+        if let names = plan.names, plan.below == nil || { if case .exact = names { true } else { false } }(),
+           try tx.hasSearchIndexes() {
             return try tx.search(under: root.ino, includeRoot: includeRoot, names: names, matching: matches, body)
         }
         let rowTest = { (row: EntryRow) in (plan.names?.holds(row.name) ?? true) && matches(row) }

@@ -3,7 +3,9 @@ import Glibc
 #endif
 
 /// A bounded multi-producer queue: producers block while it is full, the consumer while it is
-/// empty. Used between the per-silo walkers and the single index writer.
+/// empty. Used between the per-silo walkers and the single index writer. Fullness is the sum
+/// of the items' weights (a listing weighs its entries); an item heavier than the whole
+/// capacity still goes in, alone.
 final class BlockingQueue<Element>: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let notEmpty = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
@@ -12,9 +14,12 @@ final class BlockingQueue<Element>: @unchecked Sendable {
     private var head = 0                 // guarded by mutex
     private var producers: Int           // guarded by mutex: open producers; 0 means drained after empty
     private let capacity: Int
+    private let weight: (Element) -> Int
+    private var queuedWeight = 0          // guarded by mutex
 
-    init(capacity: Int, producers: Int) {
+    init(capacity: Int, producers: Int, weight: @escaping (Element) -> Int = { _ in 1 }) {
         self.capacity = capacity
+        self.weight = weight
         self.producers = producers
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(notEmpty, nil)
@@ -28,8 +33,10 @@ final class BlockingQueue<Element>: @unchecked Sendable {
 
     func push(_ item: Element) {
         pthread_mutex_lock(mutex)
-        while items.count - head >= capacity { pthread_cond_wait(notFull, mutex) }
+        let w = weight(item)
+        while head < items.count && queuedWeight + w > capacity { pthread_cond_wait(notFull, mutex) }
         items.append(item)
+        queuedWeight += w
         pthread_cond_signal(notEmpty)
         pthread_mutex_unlock(mutex)
     }
@@ -54,8 +61,10 @@ final class BlockingQueue<Element>: @unchecked Sendable {
         }
         let item = items[head]
         head += 1
+        queuedWeight -= weight(item)
         if head > 1024 && head * 2 > items.count { items.removeFirst(head); head = 0 }
-        pthread_cond_signal(notFull)
+        // Every waiting producer: the one woken alone might not fit where another would.
+        pthread_cond_broadcast(notFull)
         return .some(item)
     }
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
@@ -222,4 +223,16 @@ int estuary_fsid(int fd, uint64_t *fsid) {
 
 int estuary_open_by_handle(int mount_fd, const void *handle, int flags) {
     return open_by_handle_at(mount_fd, (struct file_handle *)handle, flags);
+}
+
+int estuary_thread_nice(int *value) {
+    errno = 0;
+    int now = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+    if (now == -1 && errno != 0) return -1;
+    *value = now;
+    return 0;
+}
+
+int estuary_set_thread_nice(int value) {
+    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), value);
 }

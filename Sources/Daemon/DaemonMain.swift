@@ -163,6 +163,17 @@ public enum DaemonMain {
         objectives.start()
         if !options.readOnly { bucketRenames.followOtherNodes() }
         watch.start()
+        // A first scan leaves the name-search indexes out (Scanner): built while the pool serves.
+        let searchIndexes = OSThread.start {
+            let started = monotonicSeconds()
+            do {
+                if try pool.index.buildSearchIndexes() {
+                    logger.info("name-search indexes built in \(Int((monotonicSeconds() - started) * 1000)) ms")
+                }
+            } catch {
+                logger.warning("cannot build the name-search indexes (\(error)); estuary find reads every row for name tests until a later mount builds them")
+            }
+        }
         TerminationSignals.unblock()
         let systemd = SystemdNotifier.start(mountpoint: mountpoint, logger: logger)
         let status = session.run(maxThreads: options.threads)
@@ -194,6 +205,7 @@ public enum DaemonMain {
         // on only once they stopped.
         membership?.leave()
         housekeeping.stop()
+        searchIndexes.join()
         // A batch the index refused, this last one or an earlier one no rescan has made up for,
         // leaves the silos ahead of the index: only an index that holds every change may let
         // the next mount skip its rescan.

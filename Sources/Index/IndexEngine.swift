@@ -68,6 +68,10 @@ public protocol IndexSession: AnyObject, Sendable, IndexRowReads, IndexRowWrites
     func serverClock() throws(IndexError) -> Int64
     /// Removes the rows (and leases) of nodes silent for `seconds`: long dead, not just late.
     func forgetNodes(silentFor seconds: Int64) throws(IndexError)
+    /// Builds the missing name-search indexes (0007-name-search) in autocommit, outside any
+    /// transaction, while other sessions go on writing, where the engine can (PostgreSQL:
+    /// CONCURRENTLY). False when it cannot: the caller builds them in a write transaction.
+    func buildSearchIndexesBesideWriters() throws(IndexError) -> Bool
     /// Removes the rows (and leases) of earlier daemons on `node`'s host and mount point: a
     /// restarted node's predecessor is dead for sure (one daemon per mount point), so its
     /// leases pass at once rather than after the dead time.

@@ -81,6 +81,9 @@ int estuary_fanotify_next(const void *buffer, size_t length, size_t *offset, str
 int estuary_open_by_handle(int mount_fd, const void *handle, int flags);
 /// The file system id fanotify reports (statfs f_fsid, packed as the event parser packs it).
 int estuary_fsid(int fd, uint64_t *fsid);
+/// The calling thread's nice value, and setting it (Linux nice is per thread); -1 and errno on failure.
+int estuary_thread_nice(int *value);
+int estuary_set_thread_nice(int value);
 extern const uint64_t ESTUARY_FAN_Q_OVERFLOW;
 extern const uint64_t ESTUARY_FAN_NAME_EVENTS;   // create, delete, moves and renames
 extern const uint64_t ESTUARY_FAN_ONDIR;

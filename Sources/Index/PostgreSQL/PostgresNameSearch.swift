@@ -57,10 +57,41 @@ extension PostgresSession {
 }
 
 extension PostgresSession {
+    /// Counts only valid indexes: a concurrent build that failed or is still running leaves
+    /// its index in the catalog, marked invalid, and the planner does not use it.
     func hasSearchIndexes() throws(IndexError) -> Bool {
-        let names = PGMigrations.searchIndexNames.map { "'\($0)'" }.joined(separator: ", ")
-        let r = try connection.run("SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() AND indexname IN (\(names))")
-        return r.rows > 0 && r.int64(0, 0) == Int64(PGMigrations.searchIndexNames.count)
+        try validSearchIndexes().count == PGMigrations.searchIndexNames.count
+    }
+
+    private static var searchIndexList: String { PGMigrations.searchIndexNames.map { "'\($0)'" }.joined(separator: ", ") }
+
+    private func validSearchIndexes() throws(IndexError) -> Set<String> {
+        let r = try connection.run("""
+            SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+            JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = current_schema() AND c.relname IN (\(Self.searchIndexList)) AND i.indisvalid
+            """)
+        var valid = Set<String>()
+        for i in 0..<r.rows { if let name = r.text(i, 0) { valid.insert(name) } }
+        return valid
+    }
+
+    /// CREATE INDEX CONCURRENTLY: other nodes go on writing entries meanwhile (a plain build
+    /// holds every write to the table up until it ends). An invalid index left by an
+    /// interrupted concurrent build is dropped and built again; one that another node is
+    /// building now is left to it (IF NOT EXISTS) and turns valid when that build ends.
+    func buildSearchIndexesBesideWriters() throws(IndexError) -> Bool {
+        let valid = try validSearchIndexes()
+        let running = try connection.run("""
+            SELECT count(*) FROM pg_stat_progress_create_index p JOIN pg_class c ON c.oid = p.index_relid
+            WHERE c.relname IN (\(Self.searchIndexList))
+            """)
+        let beingBuilt = running.rows > 0 && running.int64(0, 0) > 0
+        for (name, sql) in zip(PGMigrations.searchIndexNames, PGMigrations.searchIndexes) where !valid.contains(name) {
+            if !beingBuilt { _ = try connection.run("DROP INDEX CONCURRENTLY IF EXISTS \(name)") }
+            _ = try connection.run("CREATE INDEX CONCURRENTLY" + sql.dropFirst("CREATE INDEX".count))
+        }
+        return true
     }
 
     func setSearchIndexes(_ present: Bool) throws(IndexError) {

@@ -76,6 +76,9 @@ extension SQLiteSession {
         return try connection.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name IN (\(names))") == Int64(SQLiteMigrations.searchIndexNames.count)
     }
 
+    /// SQLite builds an index only inside a write transaction, which holds every writer up.
+    func buildSearchIndexesBesideWriters() throws(IndexError) -> Bool { false }
+
     func setSearchIndexes(_ present: Bool) throws(IndexError) {
         if present { try connection.execute(SQLiteMigrations.searchIndexes); return }
         for name in SQLiteMigrations.searchIndexNames { try connection.execute("DROP INDEX IF EXISTS \(name)") }

@@ -141,4 +141,22 @@ struct NameSearchConformanceTests {
         #expect(NameMatch.contains([]).holds([]) && NameMatch.suffix(Array("ab".utf8)).holds(Array("ab".utf8)))
         #expect(!NameMatch.suffix(Array("xab".utf8)).holds(Array("ab".utf8)))
     }
+
+    /// What a first scan leaves out (`setSearchIndexes(false)`), `buildSearchIndexes` builds
+    /// once, on PostgreSQL concurrently, on a connection of its own: the same answers after.
+    @Test(arguments: EngineUnderTest.all)
+    func searchIndexesLeftOutAreBuiltOnce(_ engine: EngineUnderTest) throws {
+        let f = try ConformanceFixture(engine)
+        try f.index.write { tx throws(IndexError) in try tx.setSearchIndexes(false) }
+        for i in 0..<300 { _ = try f.insert(f.file("f\(i).mkv")) }
+        #expect(try !f.index.query { tx throws(IndexError) in try tx.hasSearchIndexes() })
+        #expect(try f.index.buildSearchIndexes(), "\(engine): missing, so built")
+        #expect(try f.index.query { tx throws(IndexError) in try tx.hasSearchIndexes() })
+        #expect(try !f.index.buildSearchIndexes(), "\(engine): there already")
+        var found: [String] = []
+        try f.reading { tx throws in
+            try tx.search(under: 1, includeRoot: true, names: .suffix(Array("99.mkv".utf8))) { found.append(displayName($0.path)) }
+        }
+        #expect(found == ["f199.mkv", "f299.mkv", "f99.mkv"], "\(engine)")
+    }
 }
