@@ -80,7 +80,10 @@ extension Namespace {
     /// Takes the attributes of an open backing file into memory and marks them for the index.
     func noteChanged(_ ino: UInt64, fd: Int32) {
         guard let stat = try? Sys.fstat(fd) else { return }
-        if nodes.update(ino, { $0.applyData(stat) }) != nil { dirty.insert(ino) }
+        // Marked before the node changes: a refresh from the index that runs in between then
+        // keeps the node's data attributes (NodeTable.refresh(_:keepingWritesOf:)).
+        dirty.insert(ino)
+        if nodes.update(ino, { $0.applyData(stat) }) == nil { _ = dirty.take(ino) }
     }
 
     /// Writes the pending attributes of `ino` (or of every dirty inode) to the index.

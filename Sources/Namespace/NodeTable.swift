@@ -56,6 +56,24 @@ final class NodeTable: Sendable {
         }
     }
 
+    /// `refresh`, but a node `pending` says holds a write the index has not taken yet keeps
+    /// its size, blocks and times: the row read from the index lacks them, and the flush that
+    /// follows writes the cached row back (a remote change landing between a write here and
+    /// its flush would otherwise put the old size in both).
+    @discardableResult
+    func refresh(_ row: EntryRow, keepingWritesOf pending: DirtyInodes) -> EntryRow? {
+        shard(row.ino).nodes.withLock { table -> EntryRow? in
+            guard let old = table[row.ino]?.row else { return nil }
+            var new = row
+            if pending.contains(row.ino) && old.kind == .regular && new.kind == .regular {
+                new.size = old.size; new.blocks = old.blocks
+                new.mtimeNs = old.mtimeNs; new.ctimeNs = max(old.ctimeNs, new.ctimeNs); new.atimeNs = old.atimeNs
+            }
+            table[row.ino]!.row = new; table[row.ino]!.version &+= 1
+            return old
+        }
+    }
+
     func version(_ ino: UInt64) -> UInt64? { shard(ino).nodes.withLock { $0[ino]?.version } }
 
     /// Replaces the cached row only if nothing changed it since `version` was read; returns

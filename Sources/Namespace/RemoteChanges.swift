@@ -40,7 +40,7 @@ extension Namespace {
                     for ino in held {
                         let row = try tx.entry(ino)
                         let old = nodes.row(ino)
-                        if let row { nodes.refresh(row) }
+                        if let row { nodes.refresh(row, keepingWritesOf: dirty) }
                         replaced.append((ino, old, row))
                     }
                     return replaced
