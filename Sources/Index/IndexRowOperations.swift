@@ -6,6 +6,9 @@ import Syscalls
 public protocol IndexRowReads: AnyObject {
     // Entries and names
     func entry(_ ino: UInt64) throws(IndexError) -> EntryRow?
+    /// The rows of those of `inodes` that exist, in no particular order: a statement per few
+    /// hundred inodes instead of one per inode (`estuary find --tag`'s candidates).
+    func entries(inodes: [UInt64]) throws(IndexError) -> [EntryRow]
     /// The entry whose first name is `name` in `parent` (hard-link names not consulted).
     func entry(parent: UInt64, firstName name: UnsafeBufferPointer<UInt8>) throws(IndexError) -> EntryRow?
     /// The inode a hard-link name (not a first name) refers to.

@@ -106,11 +106,8 @@ extension ReadTransaction {
     /// `walk(only:)` for a few inodes: each one's row is read by inode, then placed as `visitRows` does.
     private func visitResolved(_ inodes: Set<UInt64>, root: EntryRow, rootPath: [UInt8], includeRoot: Bool, links: Bool,
                                matching: (EntryRow) -> Bool, _ visit: (NamespaceEntry) throws -> Void) throws {
-        var rows: [(row: EntryRow, isLink: Bool)] = []
         // In inode order: neighbours in the table, and their parents, share pages.
-        for ino in inodes.sorted() {
-            if let row = try entry(ino) { rows.append((row, false)) }
-        }
+        var rows = try session.entries(inodes: inodes.sorted()).map { (row: $0, isLink: false) }
         if links {
             for link in try session.allLinks() where inodes.contains(link.ino) {
                 guard var row = try entry(link.ino) else { continue }
@@ -130,12 +127,10 @@ extension ReadTransaction {
                    matching: (EntryRow) -> Bool, _ visit: (NamespaceEntry) throws -> Void) throws {
         // Directory inode -> its path when it is `root` or below it, nil when outside.
         var directories: [UInt64: [UInt8]?] = [root.ino: rootPath]
+        let matched = rows.filter { matching($0.row) }
+        let known = try known ?? ancestors(of: matched.map(\.row.parent), stoppingAt: root.ino)
 
-        func directory(_ ino: UInt64) throws(IndexError) -> (parent: UInt64, name: [UInt8])? {
-            if let known { return known[ino] }
-            guard let row = try entry(ino), row.kind == .directory else { return nil }
-            return (row.parent, row.name)
-        }
+        func directory(_ ino: UInt64) throws(IndexError) -> (parent: UInt64, name: [UInt8])? { known[ino] }
 
         func directoryPath(_ ino: UInt64) throws(IndexError) -> [UInt8]? {
             var chain: [(ino: UInt64, name: [UInt8])] = []
@@ -158,8 +153,7 @@ extension ReadTransaction {
         }
 
         var found: [NamespaceEntry] = []
-        for (row, isLink) in rows {
-            guard matching(row) else { continue }
+        for (row, isLink) in matched {
             if row.ino == root.ino && !isLink {
                 if includeRoot { found.append(NamespaceEntry(path: rootPath, row: row)) }
                 continue
@@ -178,5 +172,22 @@ extension ReadTransaction {
             } }
         }
         for i in order { try visit(found[i]) }
+    }
+
+    /// Every directory from `parents` up to `stop` (or the pool root): its parent and name,
+    /// read a level at a time, a statement per few hundred directories instead of one each.
+    private func ancestors(of parents: some Sequence<UInt64>, stoppingAt stop: UInt64) throws(IndexError) -> [UInt64: (parent: UInt64, name: [UInt8])] {
+        var known: [UInt64: (parent: UInt64, name: [UInt8])] = [:]
+        var level = Set(parents)
+        level.remove(stop); level.remove(1)
+        for _ in 0..<4096 where !level.isEmpty {
+            var next = Set<UInt64>()
+            for row in try session.entries(inodes: level.sorted()) where row.kind == .directory {
+                known[row.ino] = (row.parent, row.name)
+                if row.parent != stop && row.parent != 1 && known[row.parent] == nil { next.insert(row.parent) }
+            }
+            level = next
+        }
+        return known
     }
 }

@@ -32,6 +32,20 @@ extension PostgresSession {
         return r.rows > 0 ? r.entryRow(0) : nil
     }
 
+    func entries(inodes: [UInt64]) throws(IndexError) -> [EntryRow] {
+        var rows: [EntryRow] = []
+        rows.reserveCapacity(inodes.count)
+        var start = 0
+        while start < inodes.count {
+            let block = inodes[start..<min(start + 10_000, inodes.count)]
+            var p = PGParams(); p.add("{" + block.map { String(Int64(bitPattern: $0)) }.joined(separator: ",") + "}")
+            let r = try connection.run("SELECT \(pgEntryColumns) FROM entries WHERE ino = ANY($1::bigint[])", p)
+            for i in 0..<r.rows { rows.append(r.entryRow(i)) }
+            start += block.count
+        }
+        return rows
+    }
+
     func lockedEntry(_ ino: UInt64) throws(IndexError) -> EntryRow? {
         var p = PGParams(); p.add(ino)
         let r = try connection.run("SELECT \(pgEntryColumns) FROM entries WHERE ino = $1 FOR UPDATE", p)

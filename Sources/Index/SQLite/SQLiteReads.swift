@@ -32,6 +32,21 @@ extension SQLiteSession {
         return try s.step() ? s.entryRow() : nil
     }
 
+    func entries(inodes: [UInt64]) throws(IndexError) -> [EntryRow] {
+        var rows: [EntryRow] = []
+        rows.reserveCapacity(inodes.count)
+        var start = 0
+        while start < inodes.count {
+            let block = min(256, inodes.count - start)
+            let s = try connection.prepare("SELECT \(entryColumns) FROM entries WHERE ino IN (\(Array(repeating: "?", count: block).joined(separator: ", ")))")
+            defer { s.reset() }
+            for k in 0..<block { s.bind(Int32(k + 1), inodes[start + k]) }
+            while try s.step() { rows.append(s.entryRow()) }
+            start += block
+        }
+        return rows
+    }
+
     func entry(parent: UInt64, firstName name: UnsafeBufferPointer<UInt8>) throws(IndexError) -> EntryRow? {
         let s = try connection.prepare(Queries.entryByName)
         defer { s.reset() }

@@ -159,4 +159,31 @@ struct NameSearchConformanceTests {
         }
         #expect(found == ["f199.mkv", "f299.mkv", "f99.mkv"], "\(engine)")
     }
+
+    /// `entries(inodes:)` (a statement per block of inodes) returns what `entry` returns one
+    /// by one, across block edges and with inodes that do not exist; a walk of a few hundred
+    /// candidates (`find --tag`) places each under the same path as a full walk.
+    @Test(arguments: EngineUnderTest.all)
+    func inodesReadInBlocksAgreeWithOneByOne(_ engine: EngineUnderTest) throws {
+        let f = try ConformanceFixture(engine)
+        var directories: [UInt64] = [1]
+        for d in 0..<7 { directories.append(try f.insert(f.directory("d\(d)", in: directories[d / 2]))) }
+        var files: [UInt64] = []
+        for i in 0..<700 { files.append(try f.insert(f.file("f\(i)", in: directories[i % directories.count], size: Int64(i)))) }
+        let asked = stride(from: 0, to: files.count, by: 2).map { files[$0] } + [999_999, 1_000_001] + directories
+        try f.reading { tx throws in
+            var oneByOne: [UInt64: EntryRow] = [:]
+            for ino in asked { if let row = try tx.entry(ino) { oneByOne[ino] = row } }
+            let rows = try tx.session.entries(inodes: asked.sorted())
+            #expect(rows.count == oneByOne.count, "\(engine)")
+            for row in rows { #expect(oneByOne[row.ino] == row, "\(engine): inode \(row.ino)") }
+
+            let candidates = Set(asked.filter { $0 % 3 != 0 })
+            var walked: [String] = []
+            try tx.walk(under: directories[1], includeRoot: true, matching: { candidates.contains($0.ino) && $0.size % 5 != 0 }) { walked.append(displayName($0.path)) }
+            var placed: [String] = []
+            try tx.walk(under: directories[1], includeRoot: true, only: candidates, matching: { $0.size % 5 != 0 }) { placed.append(displayName($0.path)) }
+            #expect(placed == walked && !placed.isEmpty, "\(engine)")
+        }
+    }
 }
