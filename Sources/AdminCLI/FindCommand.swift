@@ -32,6 +32,9 @@ struct FindCommand: ParsableCommand {
 
     func run() throws {
         let scope = try QueryScope.locate(path, root: root)
+        if scope.mountpoint == nil, (try? ObjectiveFilter(filters.expression, config: scope.config, silos: [], now: 0))??.namePlan.names != nil {
+            OfflineSearchIndexes.build(scope.config)
+        }
         let out = RawOutput()
         var first = true
         if json { out.write("[") }

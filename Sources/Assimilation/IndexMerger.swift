@@ -57,6 +57,13 @@ final class IndexMerger {
     /// changed a row in any other way (a shadow, a removal, a rename), or when not kept.
     var addedCounts: [Int64]?
 
+    /// The scan began on an empty index that nobody else writes: each silo's listing of a
+    /// directory is then the first word the index has of that silo there, so nothing can be
+    /// gone from it, and a listing of a directory another silo already filled looks up only
+    /// its own names instead of reading every row the other silos put there (with 10 silos
+    /// sharing their directories, most of a first scan's listings).
+    var startedEmpty = false
+
     struct SkippedPath: Hashable { var silo: SiloID; var path: [UInt8] }
 
     /// A partial listing naming at most this many entries looks each name up in the index;
@@ -100,7 +107,7 @@ final class IndexMerger {
         var seen = Set<[UInt8]>(minimumCapacity: fresh ? 0 : batch.entries.count)
         var renamedHere = Set<UInt64>()   // rows moved to a name seen here: not gone
         var keptDirectories = Set<[UInt8]>()   // subdirectories of the listing the index now holds
-        // A fresh directory's new rows, their hints and the positions of their listing entries.
+        // The listing's new rows, their hints and the positions of their listing entries.
         var pending: [EntryRow] = [], pendingHints: [UInt64?] = [], pendingEntries: [Int] = []
         if fresh { pending.reserveCapacity(batch.entries.count); pendingHints.reserveCapacity(batch.entries.count); pendingEntries.reserveCapacity(batch.entries.count) }
         summary.entries += batch.entries.count
@@ -140,23 +147,16 @@ final class IndexMerger {
                     try takeScanned(&row, scanned, tx)
                     ino = row.ino
                     summary.updated += 1
-                } else if fresh {
-                    // Inserted after the loop, with the listing's other new rows.
+                } else {
+                    // Inserted after the loop, with the listing's other new rows: a block per
+                    // statement. Also in a directory the index knew (another silo's half of
+                    // it, in a first scan of silos that share directories: most of the rows).
                     var row = EntryRow(ino: 0, parent: directory, name: scanned.name, stat: scanned.stat, silo: s, target: scanned.target)
                     row.nlink = scanned.stat.isDirectory ? 2 : scanned.stat.nlink
                     pending.append(row)
                     pendingHints.append(scanned.inodeHint)
                     pendingEntries.append(position)
                     continue
-                } else {
-                    var row = EntryRow(ino: 0, parent: directory, name: scanned.name, stat: scanned.stat, silo: s, target: scanned.target)
-                    row.nlink = scanned.stat.isDirectory ? 2 : scanned.stat.nlink
-                    ino = try tx.insert(row, hint: scanned.inodeHint)
-                    countAdded(row)
-                    if scanned.stat.isDirectory { freshDirectories?.insert(ino) }
-                    touch(ino)
-                    if !scanned.tags.isEmpty { try tx.replaceXattrs(of: ino, with: scanned.tags) }
-                    summary.added += 1
                 }
                 nameChanged?(directory, scanned.name)
             }

@@ -9,7 +9,9 @@ extension IndexMerger {
     func indexed(_ batch: DirectoryBatch, in directory: UInt64, _ tx: WriteTransaction) throws(IndexError)
         -> (rows: [[UInt8]: EntryRow], links: [[UInt8]: UInt64], shadows: [UInt64: ShadowRow], whole: Bool) {
         let s = batch.silo
-        guard !batch.complete, batch.entries.count + batch.gone.count <= Self.namesLookedUpOneByOne else {
+        // A complete listing is compared with the whole directory, to find what went, unless
+        // the index held nothing of this silo before the scan (see `startedEmpty`).
+        guard !batch.complete || startedEmpty, batch.entries.count + batch.gone.count <= Self.namesLookedUpOneByOne else {
             return (try tx.reader.firstNames(in: directory), try tx.reader.linkNames(in: directory),
                     shadowsExist ? try tx.reader.shadows(in: directory, silo: s) : [:], true)
         }
