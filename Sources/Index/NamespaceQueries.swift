@@ -130,15 +130,13 @@ extension ReadTransaction {
         let matched = rows.filter { matching($0.row) }
         let known = try known ?? ancestors(of: matched.map(\.row.parent), stoppingAt: root.ino)
 
-        func directory(_ ino: UInt64) throws(IndexError) -> (parent: UInt64, name: [UInt8])? { known[ino] }
-
-        func directoryPath(_ ino: UInt64) throws(IndexError) -> [UInt8]? {
+        func directoryPath(_ ino: UInt64) -> [UInt8]? {
             var chain: [(ino: UInt64, name: [UInt8])] = []
             var current = ino
             var found: [UInt8]??
             while true {
                 if let cached = directories[current] { found = cached; break }
-                guard current != 1, chain.count < 4096, let link = try directory(current) else {
+                guard current != 1, chain.count < 4096, let link = known[current] else {
                     found = .some(nil); break
                 }
                 chain.append((current, link.name))
@@ -158,7 +156,7 @@ extension ReadTransaction {
                 if includeRoot { found.append(NamespaceEntry(path: rootPath, row: row)) }
                 continue
             }
-            guard row.ino != 1, let parentPath = try directoryPath(row.parent) else { continue }
+            guard row.ino != 1, let parentPath = directoryPath(row.parent) else { continue }
             let path = parentPath.isEmpty ? row.name : parentPath + [UInt8(ascii: "/")] + row.name
             found.append(NamespaceEntry(path: path, row: row, isLinkName: isLink))
         }

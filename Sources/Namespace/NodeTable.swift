@@ -46,26 +46,17 @@ final class NodeTable: Sendable {
 
     func row(_ ino: UInt64) -> EntryRow? { shard(ino).nodes.withLock { $0[ino]?.row } }
 
-    /// Replaces the cached row, if the node is known; returns the row it replaced.
+    /// Replaces the cached row, if the node is known; returns the row it replaced. A node
+    /// `pending` says holds a write the index has not taken yet keeps its size, blocks and
+    /// times: a row read from the index lacks them, and the flush that follows writes the
+    /// cached row back (a remote change landing between a write here and its flush would
+    /// otherwise put the old size in both).
     @discardableResult
-    func refresh(_ row: EntryRow) -> EntryRow? {
-        shard(row.ino).nodes.withLock { table -> EntryRow? in
-            guard let old = table[row.ino]?.row else { return nil }
-            table[row.ino]!.row = row; table[row.ino]!.version &+= 1
-            return old
-        }
-    }
-
-    /// `refresh`, but a node `pending` says holds a write the index has not taken yet keeps
-    /// its size, blocks and times: the row read from the index lacks them, and the flush that
-    /// follows writes the cached row back (a remote change landing between a write here and
-    /// its flush would otherwise put the old size in both).
-    @discardableResult
-    func refresh(_ row: EntryRow, keepingWritesOf pending: DirtyInodes) -> EntryRow? {
+    func refresh(_ row: EntryRow, keepingWritesOf pending: DirtyInodes? = nil) -> EntryRow? {
         shard(row.ino).nodes.withLock { table -> EntryRow? in
             guard let old = table[row.ino]?.row else { return nil }
             var new = row
-            if pending.contains(row.ino) && old.kind == .regular && new.kind == .regular {
+            if let pending, pending.contains(row.ino) && old.kind == .regular && new.kind == .regular {
                 new.size = old.size; new.blocks = old.blocks
                 new.mtimeNs = old.mtimeNs; new.ctimeNs = max(old.ctimeNs, new.ctimeNs); new.atimeNs = old.atimeNs
             }
