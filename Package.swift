@@ -56,7 +56,7 @@ let package = Package(
                 swiftSettings: [.define("ADMINCLI_OBJECTIVES")]),
         .executableTarget(name: "estuaryfs", dependencies: ["Daemon"]),
         .executableTarget(name: "estuary", dependencies: ["AdminCLI"]),
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["CShims"], path: "Tests/TestSupport"),
         .testTarget(name: "ConfigTests", dependencies: ["Config", "TestSupport"]),
         .testTarget(name: "ObjectivesTests", dependencies: ["Objectives", "TestSupport"]),
         .testTarget(name: "ObjectStoreTests", dependencies: ["ObjectStore", "Syscalls", "TestSupport"]),

@@ -25,7 +25,7 @@ final class HandleChurn: Sendable {
         let opener = OSThread.start { [self] in
             while !stopping.load(ordering: .relaxed) {
                 if queue.withLock({ $0.count }) >= depth { usleep(200); continue }
-                let r = open(path, O_RDONLY)
+                let r = open(path, O_RDONLY | O_CLOEXEC)
                 if r >= 0 { queue.withLock { $0.append(r) } }
             }
         }

@@ -31,6 +31,20 @@ struct PostgresPoolTests {
 
     private func mounts() -> String { procText("/proc/self/mounts") ?? "" }
 
+    /// The server is started once, by whichever test first needs it, while other tests run: it
+    /// must not inherit what they hold open (a file in a mount kept open by the postmaster for
+    /// the rest of the run never reaches its daemon as a RELEASE).
+    @Test func theServerInheritsNoDescriptorOfTheTests() throws {
+        let path = NSTemporaryDirectory() + "estuary-held-" + UUID().uuidString
+        let fd = open(path, O_CREAT | O_RDWR, 0o644)   // no O_CLOEXEC, as a careless test would
+        try #require(fd >= 0)
+        defer { close(fd); unlink(path) }
+        let (status, output) = PostgresServer.spawn("/bin/ls", ["-l", "/proc/self/fd/"])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains(" 0 -> "), "the listing shows the child's descriptors: \(output)")
+        #expect(!output.contains(path), "the child holds the test's file: \(output)")
+    }
+
     @Test func aPoolServesFromPostgresAndNeverShowsThePassword() throws {
         let (server, database) = try freshDatabase()
         let pool = try TestPool(extraConfig: "index = \"\(server.uri(database, password: Self.password))\"\n")

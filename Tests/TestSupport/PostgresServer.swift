@@ -1,3 +1,4 @@
+import CShims
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -104,7 +105,9 @@ public final class PostgresServer: Sendable {
 
     /// posix_spawn and waitpid, not Foundation's Process: its waitUntilExit never returned
     /// here once pg_ctl had started the server. Output goes to a file, not a pipe, which the
-    /// server would inherit and hold open.
+    /// server would inherit and hold open. Nor does the server inherit the test process's other
+    /// descriptors: a test's file kept open in a mount (HandleChurn's, say) would stay open in
+    /// the postmaster for as long as it runs, and its RELEASE would never reach that daemon.
     public static func spawn(_ path: String, _ arguments: [String]) -> (Int32, String) {
         let argv = getuid() == 0 ? ["/usr/sbin/runuser", "-u", "postgres", "--", path] + arguments : [path] + arguments
         let outputPath = NSTemporaryDirectory() + "estuary-pg-output-" + UUID().uuidString
@@ -115,6 +118,7 @@ public final class PostgresServer: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        _ = estuary_spawn_closefrom(&actions, 3)
         var cArgs = argv.map { strdup($0) } + [nil]
         defer { for a in cArgs { free(a) } }
         var pid: pid_t = 0
