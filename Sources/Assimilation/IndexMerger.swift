@@ -418,6 +418,17 @@ final class IndexMerger {
             if let stat = try statInSilo(row, best.silo, tx) { row.apply(stat) }
             try update(row, tx)
             summary.updated += 1
+        } else if linksPossible, let other = try tx.anyLink(of: row.ino) {
+            // Only the first name went: the file lives on under its other names (they are on
+            // this silo too), one of which takes its place, as an unlink through the mount
+            // promotes one. A name of them gone as well goes when its directory is listed.
+            try tx.deleteLink(parent: other.parent, name: other.name)
+            row.nlink = max(2, row.nlink) - 1
+            try tx.updateData(row)
+            try tx.setName(row.ino, parent: other.parent, name: other.name, ctime: row.ctimeNs)
+            touch(row.ino)
+            summary.removed += 1
+            nameChanged?(row.parent, row.name)
         } else {
             try delete(row.ino, tx)
             summary.removed += 1

@@ -81,6 +81,11 @@ extension Namespace {
         if !firstName, links, try tx.isLink(parent: parent, name: name) {
             try tx.deleteLink(parent: parent, name: name)
             try tx.updateData(row)
+        } else if !firstName, index.isShared {
+            // Neither the first name nor a link: another node's scan of the silo saw this
+            // node's unlink there first and took the name out of the index, with its count.
+            // Deleting the entry now would take the file's remaining names with it.
+            return nil
         } else if links, row.nlink > 0 || !firstName || index.isShared, let other = try tx.anyLink(of: row.ino) {
             if row.nlink == 0 { row.nlink = 1 }
             try tx.deleteLink(parent: other.parent, name: other.name)

@@ -141,4 +141,35 @@ struct WritesAndRescanTests {
         try pool.mount()
         #expect(try TreeSnapshot.take(pool.mountpoint).mapValues(\.inode) == before)
     }
+
+    /// The first name of a hard-linked file removed behind the mount (or by another node of a
+    /// shared index, whose unlink a node's watcher sees in the silo before the index has it):
+    /// the file lives on under its other names. A scan that took the missing first name for
+    /// the whole file lost the rest from the index until a later scan found them as new
+    /// files (TwoNodeRandomOpsTests: "x: A: ENOENT, B: ENOENT", fsck "added 1").
+    @Test func aFirstNameRemovedBehindTheMountLeavesTheOtherNames() throws {
+        let pool = try TestPool()
+        try pool.mount()
+        defer { _ = try? pool.unmount() }
+        try "data".write(toFile: pool.path("a.txt"), atomically: false, encoding: .utf8)
+        try FileManager.default.createDirectory(atPath: pool.path("d"), withIntermediateDirectories: true)
+        #expect(link(pool.path("a.txt"), pool.path("d/b.txt")) == 0)
+        #expect(link(pool.path("a.txt"), pool.path("c.txt")) == 0)
+        var s = stat()
+        #expect(lstat(pool.path("d/b.txt"), &s) == 0)
+        let inode = s.st_ino
+        let silo = try #require(pool.silos.map { pool.siloPath($0.name) }.first { FileManager.default.fileExists(atPath: $0 + "/a.txt") })
+        #expect(unlink(silo + "/a.txt") == 0)
+        let scan = try pool.estuary(["scan", pool.mountpoint, "--json"])
+        #expect(scan.status == 0, "\(scan.output)")
+        for name in ["d/b.txt", "c.txt"] {
+            var after = stat()
+            #expect(lstat(pool.path(name), &after) == 0, "\(name) is still there: \(errnoName(errno))")
+            #expect(after.st_ino == inode && after.st_nlink == 2, "\(name): inode \(after.st_ino) nlink \(after.st_nlink)")
+            #expect((try? String(contentsOfFile: pool.path(name), encoding: .utf8)) == "data")
+        }
+        #expect(lstat(pool.path("a.txt"), &s) != 0 && errno == ENOENT)
+        let again = try pool.estuary(["scan", pool.mountpoint, "--json"])
+        #expect(again.stdout.contains("\"added\":0") && again.stdout.contains("\"removed\":0"), "a second scan finds the index level with the silo: \(again.stdout)")
+    }
 }
