@@ -53,7 +53,7 @@ def lines(results: dict, meta: dict, find: dict | None = None) -> list[tuple[str
             out.append((f"estuary find {case['name']} (a test on every row)", f"{rate / 1e6:.2f}M entries/s",
                         "2M entries/s", rate / 2e6, ">= 1x"))
     if (b := benches.get("tiering-move")) and (e := row(b, "estuary")) and (n := row(b, "native")):
-        out.append(("tier move (caches dropped before each)", f"{e['median']:,.0f} MiB/s", f"cp + sync {n['median']:,.0f} MiB/s",
+        out.append((f"tier move (caches dropped before each, median of {b.get('rounds', '?')})", f"{e['median']:,.0f} MiB/s", f"cp + sync {n['median']:,.0f} MiB/s",
                     e["median"] / n["median"], ">= 0.9x"))
     if (b := benches.get("scan-initial")) and (e := row(b, "estuary")) and (n := row(b, "native", "printf")):
         out.append(("first scan", f"{e['median']:,.0f} entries/s", f"find -printf {n['median']:,.0f}",

@@ -157,7 +157,8 @@ def _round_summary(bench: Benchmark, live: list[CaseRows], rounds: int) -> None:
 
 def run_benchmark(ctx: Context, repeat: int, budget: float, result: BenchResult) -> None:
     """Interleave the cases (ABCABC...) for up to `repeat` rounds; a new round starts only
-    if the previous one suggests it fits in `budget` seconds (at least one round always runs).
+    if the previous one suggests it fits in `budget` seconds (at least `bench.min_rounds`, one
+    by default, always run; --quick caps them too).
     Fills `result` as it goes, so an interrupted run still reports what it measured."""
     bench, start = result.bench, time.monotonic()
     if ctx.quick and bench.quick_rounds:
@@ -172,7 +173,8 @@ def run_benchmark(ctx: Context, repeat: int, budget: float, result: BenchResult)
             live = [(c, rows) for c, rows in cases if any(r.failure is None for r in rows.values())]
             if not live:
                 break
-            if rounds_done > 0 and time.monotonic() - start + last_round > budget:
+            must = bench.min_rounds if not ctx.quick else 1
+            if rounds_done >= max(1, must) and time.monotonic() - start + last_round > budget:
                 result.notes.append(f"stopped after {rounds_done} of {repeat} rounds: time budget")
                 print(f"  note: {result.notes[-1]}")
                 break

@@ -101,6 +101,7 @@ class Benchmark:
     parts: tuple[Part, ...] = ()  # non-empty: a multi-part benchmark (see the module docstring)
     weight: float = 1.0        # share of the run's time budget relative to other benchmarks
     quick_rounds: int | None = None  # cap on rounds with --quick
+    min_rounds: int = 1        # rounds run whatever the time budget (a goal set as a median of N)
 
     @property
     def is_rate(self) -> bool:

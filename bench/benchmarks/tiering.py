@@ -47,6 +47,7 @@ import time
 
 import procs
 from mounts import CLEANUP, mount_fstype, unmount
+from tree import settle
 from targets import EstuaryPool, EstuaryTarget, NativeTarget, Target
 
 from .base import Benchmark, Case, Context, Goal, register
@@ -61,7 +62,7 @@ HOT_PASSES_BEFORE = 3     # read passes over the hot extents before the move
 READ_PAUSE = 0.05         # seconds between read passes during the move
 POLL = 0.05               # job polling interval (seconds)
 HOT_GOAL = 0.15           # position-based fraction must be at most this
-MOVE_GOAL = 0.8           # estuary move MiB/s >= 0.8 x cp
+MOVE_GOAL = 0.9           # estuary move MiB/s >= 0.9 x cp (issue 19)
 FINISHED = ("done", "cancelled", "failed")
 TIERS = ("fast", "bulk")
 MOVE_FILE = "move/tput.dat"   # relative to a silo (and to the mount)
@@ -77,9 +78,15 @@ def _write_random(path: str, size: int) -> None:
 
 
 def _drop_caches() -> None:
+    """Cold caches, and a disk no longer busy with an earlier stage's work: the benchmarks
+    before this one leave writeback, discards of deleted files (the root file system here is
+    mounted with `discard`) and ext4's own catch-up behind them, and a copy timed into that
+    measured the neighbour, not the copy (make bench once had the move's copy phase at
+    0.7-1.4 s per GiB, against 0.4-0.5 s alone)."""
     procs.sync()
     with open("/proc/sys/vm/drop_caches", "w") as f:
         f.write("3\n")
+    settle(0.5, 5.0, quiet_needed=1)
 
 
 class MovePool:
@@ -341,6 +348,7 @@ register(Benchmark(
     setup=setup_move,
     order=60,
     weight=1.5,
+    min_rounds=5,   # the issue's goal is the median of 5
     goals=(Goal("native", MOVE_GOAL),),
     alt_unit="MiB/s polled",
     description="estuary move FILE --to TIER --wait (wall time) vs cp --sparse=never SRC DST && sync "
