@@ -418,14 +418,7 @@ final class IndexMerger {
             if let stat = try statInSilo(row, best.silo, tx) { row.apply(stat) }
             try update(row, tx)
             summary.updated += 1
-        } else if linksPossible, let other = try tx.anyLink(of: row.ino) {
-            // Only the first name went: the file lives on under its other names (they are on
-            // this silo too), one of which takes its place, as an unlink through the mount
-            // promotes one. A name of them gone as well goes when its directory is listed.
-            try tx.deleteLink(parent: other.parent, name: other.name)
-            row.nlink = max(2, row.nlink) - 1
-            try tx.updateData(row)
-            try tx.setName(row.ino, parent: other.parent, name: other.name, ctime: row.ctimeNs)
+        } else if linksPossible, try promoteAnotherName(of: row, tx) {
             touch(row.ino)
             summary.removed += 1
             nameChanged?(row.parent, row.name)
@@ -434,6 +427,15 @@ final class IndexMerger {
             summary.removed += 1
             nameChanged?(row.parent, row.name)
         }
+    }
+
+    /// Only the first name went: the file lives on under its other names (they are on this
+    /// silo too), one of which takes its place, as an unlink through the mount promotes one.
+    /// A name of them gone as well goes when its directory is listed. False: no other name.
+    private func promoteAnotherName(of row: EntryRow, _ tx: WriteTransaction) throws(IndexError) -> Bool {
+        var remaining = row
+        remaining.nlink = row.nlink > 0 ? row.nlink - 1 : 0
+        return try tx.promoteLink(of: remaining) != nil
     }
 
     private func touch(_ ino: UInt64) {

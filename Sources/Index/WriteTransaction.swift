@@ -148,6 +148,20 @@ public struct WriteTransaction {
         state.noteChanged(parent: parent, name: name)
     }
 
+    /// What removing a hard-linked file's first name leaves: another of its names, its link row
+    /// gone, becomes the first name. `row` carries the link count after the removal (at least
+    /// 1 is written). Returns the promoted name; nil, with nothing changed, when the file has
+    /// no other name.
+    public func promoteLink(of row: EntryRow) throws(IndexError) -> (parent: UInt64, name: [UInt8])? {
+        guard let other = try anyLink(of: row.ino) else { return nil }
+        var row = row
+        row.nlink = max(1, row.nlink)
+        try deleteLink(parent: other.parent, name: other.name)
+        try updateData(row)
+        try setName(row.ino, parent: other.parent, name: other.name, ctime: row.ctimeNs)
+        return other
+    }
+
     /// One hard-link name of `ino`, if it has any besides its first name.
     public func anyLink(of ino: UInt64) throws(IndexError) -> (parent: UInt64, name: [UInt8])? { try session.anyLink(of: ino) }
 

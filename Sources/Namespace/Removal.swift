@@ -86,12 +86,8 @@ extension Namespace {
             // node's unlink there first and took the name out of the index, with its count.
             // Deleting the entry now would take the file's remaining names with it.
             return nil
-        } else if links, row.nlink > 0 || !firstName || index.isShared, let other = try tx.anyLink(of: row.ino) {
-            if row.nlink == 0 { row.nlink = 1 }
-            try tx.deleteLink(parent: other.parent, name: other.name)
-            try tx.updateData(row)
-            try tx.setName(row.ino, parent: other.parent, name: other.name, ctime: row.ctimeNs)
-            return (other.parent, other.name)
+        } else if links, row.nlink > 0 || !firstName || index.isShared, let promoted = try tx.promoteLink(of: row) {
+            return promoted
         } else {
             try tx.delete(row.ino)
         }
